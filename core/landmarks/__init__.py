@@ -1,0 +1,1 @@
+"""MediaPipe Face Landmarker: model loading, single-image extraction and batch extraction over the store."""

@@ -1,0 +1,164 @@
+"""Batch extraction over the store: parallel worker processes, one FaceLandmarker each, resumable and cancellable."""
+
+from __future__ import annotations
+
+import multiprocessing as mp_ctx
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.landmarks.extractor import LandmarkExtractor, Outcome
+from core.schema import EXTRACTION_ERROR, EXTRACTION_NO_FACE, EXTRACTION_OK
+from core.settings import Settings
+from core.store import Store
+from core.store.repository import FaceData
+
+ProgressFn = Callable[[int, int], None]
+Row = tuple[int, str, str, int, FaceData | None]
+
+CHUNK = 16
+
+# Per-process landmarker, created once by the pool initializer (never per image).
+_worker_extractor: LandmarkExtractor | None = None
+
+
+@dataclass
+class BatchReport:
+    processed: int = 0
+    ok: int = 0
+    no_face: int = 0
+    errors: int = 0
+    cancelled: bool = False
+    problems: list[tuple[int, str, str]] = field(default_factory=list)  # (image id, state, reason)
+
+    def add(self, row: Row) -> None:
+        image_id, state, reason, _, _ = row
+        self.processed += 1
+        if state == EXTRACTION_OK:
+            self.ok += 1
+        elif state == EXTRACTION_NO_FACE:
+            self.no_face += 1
+        else:
+            self.errors += 1
+        if state != EXTRACTION_OK or reason:
+            self.problems.append((image_id, state, reason))
+
+
+def _init_worker(settings: Settings) -> None:
+    global _worker_extractor
+    _worker_extractor = LandmarkExtractor(settings, mode="image")
+
+
+def _extract_path(extractor: LandmarkExtractor, image_id: int, path: Path) -> Row:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return (image_id, EXTRACTION_ERROR, f"cannot read file: {exc.strerror or exc}", 0, None)
+    try:
+        out: Outcome = extractor.extract_bytes(data)
+    except Exception as exc:  # one bad image must never end the batch
+        return (image_id, EXTRACTION_ERROR, f"extraction failed: {type(exc).__name__}: {exc}", 0, None)
+    return (image_id, out.state, out.reason, out.num_faces, out.face)
+
+
+def _work_chunk(items: Sequence[tuple[int, str]]) -> list[Row]:
+    assert _worker_extractor is not None, "worker initializer did not run"
+    return [_extract_path(_worker_extractor, image_id, Path(path)) for image_id, path in items]
+
+
+def _chunks(items: Sequence[tuple[int, str]], size: int) -> Iterator[Sequence[tuple[int, str]]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def worker_count(settings: Settings) -> int:
+    return settings.extract_workers or max(1, os.cpu_count() or 1)
+
+
+def extract_paths(
+    items: Sequence[tuple[int, str]],
+    settings: Settings,
+    *,
+    workers: int | None = None,
+    on_rows: Callable[[list[Row]], None] | None = None,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> BatchReport:
+    """Extract (id, path) items in parallel; `on_rows` receives each finished chunk (for saving as it goes)."""
+    report = BatchReport()
+    total = len(items)
+    n_workers = min(workers or worker_count(settings), max(1, total))
+
+    def finish(rows: list[Row]) -> None:
+        for row in rows:
+            report.add(row)
+        if on_rows is not None:
+            on_rows(rows)
+        if progress is not None:
+            progress(report.processed, total)
+
+    if progress is not None:
+        progress(0, total)
+    if n_workers <= 1:
+        with LandmarkExtractor(settings, mode="image") as extractor:
+            for chunk in _chunks(items, CHUNK):
+                if cancel is not None and cancel.is_set():
+                    report.cancelled = True
+                    break
+                finish([_extract_path(extractor, i, Path(p)) for i, p in chunk])
+        return report
+
+    # forkserver: workers start from a clean process (safe under Streamlit's threads) yet share warm imports.
+    ctx = mp_ctx.get_context("forkserver")
+    ctx.set_forkserver_preload(["core.landmarks.extractor"])
+    pending: set[Future[list[Row]]] = set()
+    chunks = _chunks(items, CHUNK)
+    with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker, initargs=(settings,)) as pool:
+        exhausted = False
+        while True:
+            cancelled = cancel is not None and cancel.is_set()
+            while not cancelled and not exhausted and len(pending) < 3 * n_workers:
+                chunk = next(chunks, None)
+                if chunk is None:
+                    exhausted = True
+                    break
+                pending.add(pool.submit(_work_chunk, chunk))
+            if not pending:
+                break
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                finish(fut.result())
+            if cancelled:
+                report.cancelled = True
+                for fut in pending:
+                    fut.cancel()
+                # Finished chunks are still saved; the rest stays pending for the next run.
+                for fut in pending:
+                    if not fut.cancelled():
+                        finish(fut.result())
+                break
+    return report
+
+
+def extract_store(
+    store: Store,
+    *,
+    workers: int | None = None,
+    retry_failed: bool = False,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> BatchReport:
+    """Extract every image of the store that has no extraction yet. Each chunk is saved as it finishes, so a
+    cancelled or crashed run resumes where it stopped."""
+    ids = store.pending_extraction_ids(retry_failed=retry_failed)
+    records = {r.id: r for r in store.list_images()} if ids else {}
+    items = [(i, str(store.absolute_path(records[i]))) for i in ids if i in records]
+    model_sha = store.settings.face_landmarker_sha256
+
+    def save(rows: list[Row]) -> None:
+        store.save_extractions(rows, model_sha256=model_sha)
+
+    return extract_paths(items, store.settings, workers=workers, on_rows=save, progress=progress, cancel=cancel)

@@ -1,0 +1,155 @@
+"""Landmarks of one image with the MediaPipe Tasks FaceLandmarker (mediapipe >= 1.2 has no `solutions`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import mediapipe as mp
+import numpy as np
+from mediapipe.tasks.python import BaseOptions, vision
+
+from core.errors import ImageNotReadable
+from core.imaging import decode_rgb, limit_size, pad_border
+from core.landmarks.model_file import load_verified
+from core.schema import EXTRACTION_ERROR, EXTRACTION_NO_FACE, EXTRACTION_OK, NUM_BLENDSHAPES, NUM_LANDMARKS
+from core.settings import Settings, get_settings
+from core.store.repository import FaceData
+
+# A face whose landmark box comes this close to an image edge is reported as a tight crop.
+BORDER_MARGIN = 0.02
+PAD_FRACTION = 0.2
+
+
+@dataclass
+class Outcome:
+    """What extraction found in one image: a state, a user-facing reason, and the largest face if any."""
+
+    state: str
+    reason: str = ""
+    num_faces: int = 0
+    face: FaceData | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _faces_from_result(result: vision.FaceLandmarkerResult) -> list[FaceData]:
+    faces = []
+    for i, points in enumerate(result.face_landmarks):
+        lm = np.array([(p.x, p.y, p.z) for p in points], dtype=np.float32)
+        if result.face_blendshapes and i < len(result.face_blendshapes):
+            bs = np.array([c.score for c in result.face_blendshapes[i]], dtype=np.float32)
+        else:
+            bs = np.zeros(NUM_BLENDSHAPES, dtype=np.float32)
+        if result.facial_transformation_matrixes and i < len(result.facial_transformation_matrixes):
+            tf = np.asarray(result.facial_transformation_matrixes[i], dtype=np.float32).reshape(4, 4)
+        else:
+            tf = np.eye(4, dtype=np.float32)
+        faces.append(FaceData(landmarks=lm, blendshapes=bs, transform=tf, bbox=bbox_of(lm)))
+    # Largest first: the main subject of a portrait.
+    faces.sort(key=lambda f: (f.bbox[2] - f.bbox[0]) * (f.bbox[3] - f.bbox[1]), reverse=True)
+    return faces
+
+
+def bbox_of(landmarks: np.ndarray) -> tuple[float, float, float, float]:
+    """Normalized (x0, y0, x1, y1) box of the landmarks, clipped to the image."""
+    x0, y0 = np.clip(landmarks[:, :2].min(axis=0), 0.0, 1.0)
+    x1, y1 = np.clip(landmarks[:, :2].max(axis=0), 0.0, 1.0)
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+def _touches_border(face: FaceData) -> bool:
+    x0, y0, x1, y1 = face.bbox
+    return x0 <= BORDER_MARGIN or y0 <= BORDER_MARGIN or x1 >= 1 - BORDER_MARGIN or y1 >= 1 - BORDER_MARGIN
+
+
+def _unpad(face: FaceData, px: int, py: int, width: int, height: int) -> FaceData:
+    """Map landmarks found on a padded image back to the coordinates of the unpadded one."""
+    pw, ph = width + 2 * px, height + 2 * py
+    lm = face.landmarks.copy()
+    lm[:, 0] = (lm[:, 0] * pw - px) / width
+    lm[:, 1] = (lm[:, 1] * ph - py) / height
+    lm[:, 2] = lm[:, 2] * pw / width  # MediaPipe scales z like x
+    return FaceData(landmarks=lm, blendshapes=face.blendshapes, transform=face.transform, bbox=bbox_of(lm))
+
+
+class LandmarkExtractor:
+    """One FaceLandmarker. Not thread-safe: use one per worker process, thread or video stream."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        mode: Literal["image", "video"] = "image",
+        num_faces: int = 4,
+        model_path: Path | None = None,
+    ) -> None:
+        self.settings = settings or get_settings()
+        path = model_path or self.settings.face_landmarker_path
+        self.model_sha256 = self.settings.face_landmarker_sha256
+        buffer = load_verified(path, self.model_sha256)
+        self.mode = mode
+        options = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_buffer=buffer),
+            running_mode=vision.RunningMode.VIDEO if mode == "video" else vision.RunningMode.IMAGE,
+            num_faces=num_faces,
+            output_face_blendshapes=True,
+            output_facial_transformation_matrixes=True,
+        )
+        self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        self._last_ts = -1
+
+    def __enter__(self) -> LandmarkExtractor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._landmarker is not None:
+            self._landmarker.close()
+            self._landmarker = None
+
+    def detect(self, rgb: np.ndarray) -> list[FaceData]:
+        """All faces in an RGB uint8 image (IMAGE mode), largest first."""
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        return _faces_from_result(self._landmarker.detect(image))
+
+    def detect_video(self, rgb: np.ndarray, timestamp_ms: int) -> list[FaceData]:
+        """All faces in one video frame (VIDEO mode). Timestamps are forced to increase strictly."""
+        ts = max(int(timestamp_ms), self._last_ts + 1)
+        self._last_ts = ts
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        return _faces_from_result(self._landmarker.detect_for_video(image, ts))
+
+    def extract(self, rgb: np.ndarray) -> Outcome:
+        """The largest face of a decoded image, with downscaling and tight-crop padding, and the reasons why."""
+        notes: list[str] = []
+        h, w = rgb.shape[:2]
+        rgb, scale = limit_size(rgb, self.settings.max_image_side)
+        if scale < 1.0:
+            notes.append(f"downscaled from {w}x{h}")
+        # Pad every image before detection: tight crops (forehead or chin cut off) defeat the face detector, and
+        # on ordinary photos the border costs nothing measurable. One detection per image in the common case.
+        padded, px, py = pad_border(rgb, PAD_FRACTION)
+        ph, pw = rgb.shape[:2]
+        faces = [_unpad(f, px, py, pw, ph) for f in self.detect(padded)]
+        if not faces:
+            # A small face in a large photo can fall below the detector's range once padded: try unpadded.
+            faces = self.detect(rgb)
+        elif _touches_border(faces[0]):
+            notes.append("tight crop: the face touches the border (padded before detection)")
+        if not faces:
+            return Outcome(EXTRACTION_NO_FACE, "; ".join(["no face found", *notes]), 0, None, notes)
+        if len(faces) > 1:
+            notes.append(f"{len(faces)} faces found; kept the largest")
+        assert faces[0].landmarks.shape == (NUM_LANDMARKS, 3)
+        return Outcome(EXTRACTION_OK, "; ".join(notes), len(faces), faces[0], notes)
+
+    def extract_bytes(self, data: bytes) -> Outcome:
+        """Decode once and extract; unreadable files become an error outcome instead of an exception."""
+        try:
+            rgb = decode_rgb(data)
+        except ImageNotReadable as exc:
+            return Outcome(EXTRACTION_ERROR, str(exc))
+        return self.extract(rgb)

@@ -1,0 +1,168 @@
+"""Model registry under `models/`: one folder per model with its artifact and a JSON card.
+
+Operations: list, load, activate, delete. Each model kind's module provides `load_artifact(folder, card)`;
+the registry imports it only when a model of that kind is loaded, so listing models stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import platform
+import shutil
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from core.errors import ModelMismatch, StudioError
+from core.store.files import atomic_write_text
+
+ModelKind = Literal["landmark", "resnet", "detector"]
+CARD_FILE = "card.json"
+ACTIVE_FILE = "active.json"
+STARTER_ID = "starter"
+
+# kind -> module that defines `load_artifact(folder: Path, card: ModelCard) -> ExpressionModel`
+LOADER_MODULES: dict[str, str] = {
+    "landmark": "core.training.landmark_models",
+    "resnet": "core.training.resnet",
+    "detector": "core.detector.model",
+}
+
+
+class ModelCard(BaseModel):
+    """What a trained model is, what it was trained on, and how well it did."""
+
+    id: str
+    kind: ModelKind
+    name: str = Field(description="Estimator name, e.g. svm, random_forest, mlp, resnet50, grid_detector.")
+    classes: list[str]
+    feature_sets: list[str] = Field(default_factory=list)
+    feature_version: int = 1
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
+    data_hash: str = ""
+    data_sources: list[str] = Field(default_factory=list)
+    library_versions: dict[str, str] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    artifact: str = "model.joblib"
+    notes: str = ""
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries a model artifact depends on."""
+    out = {"python": platform.python_version()}
+    for name in ("numpy", "sklearn", "torch", "torchvision", "mediapipe"):
+        try:
+            out[name] = str(importlib.import_module(name).__version__)
+        except Exception:  # a missing optional library is simply not recorded
+            continue
+    return out
+
+
+def new_model_id(kind: str, name: str) -> str:
+    return f"{kind}-{name}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S-%f')}"
+
+
+class Registry:
+    """Models on disk. Trained models live in `<root>/<id>/`; the shipped starter model in `<root>/starter/`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def folder(self, model_id: str) -> Path:
+        if not model_id or "/" in model_id or "\\" in model_id or model_id.startswith("."):
+            raise StudioError(f"invalid model id {model_id!r}")
+        return self.root / model_id
+
+    def save(self, card: ModelCard, write_artifact: Callable[[Path], None]) -> ModelCard:
+        """Write the artifact and card into a temporary folder, then rename it into place (all or nothing)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        final = self.folder(card.id)
+        if final.exists():
+            raise StudioError(f"model {card.id} already exists")
+        if not card.library_versions:
+            card = card.model_copy(update={"library_versions": library_versions()})
+        tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=".saving-"))
+        try:
+            write_artifact(tmp / card.artifact)
+            (tmp / CARD_FILE).write_text(card.model_dump_json(indent=2))
+            tmp.rename(final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return card
+
+    def card(self, model_id: str) -> ModelCard:
+        path = self.folder(model_id) / CARD_FILE
+        if not path.is_file():
+            raise StudioError(f"no model with id {model_id!r} in {self.root}")
+        try:
+            return ModelCard.model_validate_json(path.read_text())
+        except ValueError as exc:
+            raise StudioError(f"model card {path} is unreadable: {exc}") from exc
+
+    def list(self) -> list[ModelCard]:
+        """All readable model cards, newest first (unreadable folders are skipped)."""
+        cards = []
+        if self.root.is_dir():
+            for sub in self.root.iterdir():
+                if sub.is_dir() and not sub.name.startswith(".") and (sub / CARD_FILE).is_file():
+                    try:
+                        cards.append(self.card(sub.name))
+                    except StudioError:
+                        continue
+        return sorted(cards, key=lambda c: c.created_at, reverse=True)
+
+    def active_id(self) -> str | None:
+        """The activated model, else the shipped starter model, else None."""
+        path = self.root / ACTIVE_FILE
+        if path.is_file():
+            try:
+                model_id = json.loads(path.read_text()).get("id")
+            except (OSError, ValueError):
+                model_id = None
+            if model_id and (self.folder(model_id) / CARD_FILE).is_file():
+                return str(model_id)
+        if (self.root / STARTER_ID / CARD_FILE).is_file():
+            return STARTER_ID
+        return None
+
+    def activate(self, model_id: str) -> None:
+        self.card(model_id)  # refuses unknown ids
+        atomic_write_text(self.root / ACTIVE_FILE, json.dumps({"id": model_id}))
+
+    def delete(self, model_id: str) -> None:
+        if model_id == STARTER_ID:
+            raise StudioError("the shipped starter model cannot be deleted")
+        folder = self.folder(model_id)
+        if not folder.is_dir():
+            raise StudioError(f"no model with id {model_id!r}")
+        if self.active_id() == model_id:
+            (self.root / ACTIVE_FILE).unlink(missing_ok=True)
+        shutil.rmtree(folder)
+
+    def load(
+        self,
+        model_id: str,
+        *,
+        expect_classes: list[str] | None = None,
+        expect_feature_version: int | None = None,
+    ) -> Any:
+        """Load a model by id; refuse it when its classes or feature version differ from what the caller needs."""
+        card = self.card(model_id)
+        if expect_classes is not None and list(card.classes) != list(expect_classes):
+            raise ModelMismatch(
+                f"model {model_id} predicts {card.classes}, but {expect_classes} were expected; retrain it"
+            )
+        if expect_feature_version is not None and card.feature_version != expect_feature_version:
+            raise ModelMismatch(
+                f"model {model_id} was built with feature version {card.feature_version}, but this code computes "
+                f"version {expect_feature_version}; retrain it"
+            )
+        module = importlib.import_module(LOADER_MODULES[card.kind])
+        return module.load_artifact(self.folder(model_id), card)

@@ -1,0 +1,313 @@
+"""The dataset store's operations. Pages, the CLI and the API go through `Store`; nobody else writes the tables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Select, delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from core.db import get_engine, session_scope
+from core.errors import ImageNotReadable
+from core.imaging import probe_image
+from core.schema import LABEL_SOURCES, NUM_BLENDSHAPES, NUM_LANDMARKS, SOURCES, STATUSES
+from core.settings import Settings, get_settings
+from core.store import files
+from core.store.tables import Extraction, ImageRecord, utcnow
+
+_EXT_BY_FORMAT = {"jpeg": ".jpg", "png": ".png", "bmp": ".bmp", "webp": ".webp", "tiff": ".tif", "gif": ".gif"}
+
+
+@dataclass(frozen=True)
+class AddResult:
+    image_id: int
+    created: bool  # False when the same bytes were already in the store (a no-op)
+
+
+@dataclass(frozen=True)
+class FaceData:
+    """One face's landmark extraction, as arrays."""
+
+    landmarks: np.ndarray  # (478, 3) float32, x/y normalized to the image, z relative
+    blendshapes: np.ndarray  # (52,) float32
+    transform: np.ndarray  # (4, 4) float32
+    bbox: tuple[float, float, float, float]  # normalized x0, y0, x1, y1
+
+
+@dataclass(frozen=True)
+class Filters:
+    emotions: Sequence[str] = ()
+    sources: Sequence[str] = ()
+    statuses: Sequence[str] = ()
+    extraction_states: Sequence[str] = ()
+    labeled_only: bool = False
+
+
+def _check(value: str | None, allowed: Sequence[str], what: str) -> None:
+    if value is not None and value not in allowed:
+        raise ValueError(f"unknown {what} {value!r}; valid: {', '.join(allowed)}")
+
+
+def face_from_row(ext: Extraction) -> FaceData | None:
+    """Arrays of a stored extraction, or None when it found no face."""
+    if ext.landmarks is None or ext.blendshapes is None or ext.transform is None:
+        return None
+    return FaceData(
+        landmarks=np.frombuffer(ext.landmarks, dtype=np.float32).reshape(NUM_LANDMARKS, 3),
+        blendshapes=np.frombuffer(ext.blendshapes, dtype=np.float32).reshape(NUM_BLENDSHAPES),
+        transform=np.frombuffer(ext.transform, dtype=np.float32).reshape(4, 4),
+        bbox=(ext.bbox_x0 or 0.0, ext.bbox_y0 or 0.0, ext.bbox_x1 or 1.0, ext.bbox_y1 or 1.0),
+    )
+
+
+class Store:
+    """Image records plus content-addressed files under the data root."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.data_root = Path(self.settings.data_root)
+        self.url = self.settings.resolved_database_url
+        self.engine = get_engine(self.url)
+
+    # ---- files -------------------------------------------------------------------------------------------------
+    def absolute_path(self, record: ImageRecord) -> Path:
+        return self.data_root / record.path
+
+    def read_bytes(self, record: ImageRecord) -> bytes:
+        return self.absolute_path(record).read_bytes()
+
+    # ---- writes ------------------------------------------------------------------------------------------------
+    def add_image(
+        self,
+        data: bytes,
+        *,
+        original_name: str = "",
+        source: str = "imported",
+        emotion: str | None = None,
+        label_source: str | None = None,
+        status: str | None = None,
+        person: str | None = None,
+        age: str | None = None,
+        sex: str | None = None,
+        ethnicity: str | None = None,
+        tags: Iterable[str] = (),
+        attributes: dict[str, Any] | None = None,
+    ) -> AddResult:
+        """Store image bytes with their record. Same bytes twice is a no-op that returns the existing id.
+
+        The file and the row land together or not at all: the file is written to a temporary name first, renamed
+        into place inside the open transaction, and removed again if the commit fails.
+        """
+        _check(source, SOURCES, "source")
+        _check(label_source, LABEL_SOURCES, "label source")
+        status = status or ("train" if emotion else "pool")
+        _check(status, STATUSES, "status")
+        info = probe_image(data)  # raises ImageNotReadable for empty and non-image bytes
+        sha = files.sha256_bytes(data)
+        existing = self.find_by_sha(sha)
+        if existing is not None:
+            return AddResult(existing, False)
+
+        rel = files.relative_image_path(sha, _EXT_BY_FORMAT.get(info.format, ".img"))
+        final = self.data_root / rel
+        tmp = files.write_temp(final.parent, data)
+        placed = False
+        try:
+            with session_scope(self.engine) as session:
+                record = ImageRecord(
+                    sha256=sha,
+                    path=rel.as_posix(),
+                    original_name=original_name,
+                    width=info.width,
+                    height=info.height,
+                    source=source,
+                    emotion=emotion,
+                    label_source=label_source if emotion else None,
+                    status=status,
+                    person=person,
+                    age=age,
+                    sex=sex,
+                    ethnicity=ethnicity,
+                    tags=list(tags),
+                    attributes=attributes or {},
+                )
+                session.add(record)
+                session.flush()  # the unique sha256 constraint fires here, before the file moves
+                new_id = record.id
+                if not final.exists():
+                    os.replace(tmp, final)
+                    placed = True
+            return AddResult(new_id, True)
+        except IntegrityError:
+            # Another writer stored the same bytes between our check and our insert.
+            found = self.find_by_sha(sha)
+            if found is None:
+                raise
+            return AddResult(found, False)
+        except BaseException:
+            if placed:
+                final.unlink(missing_ok=True)
+            raise
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def update(self, image_id: int, **fields: Any) -> None:
+        """Change record fields (emotion, status, person, tags, attributes, ...), bumping the version."""
+        _check(fields.get("status"), STATUSES, "status")
+        _check(fields.get("label_source"), LABEL_SOURCES, "label source")
+        with session_scope(self.engine) as session:
+            record = session.get(ImageRecord, image_id)
+            if record is None:
+                raise KeyError(f"no image with id {image_id}")
+            for key, value in fields.items():
+                if not hasattr(ImageRecord, key):
+                    raise ValueError(f"unknown image field {key!r}")
+                setattr(record, key, value)
+            record.version += 1
+            record.updated_at = utcnow()
+
+    def delete_image(self, image_id: int) -> None:
+        """Remove the record, its extraction and its file (unless another record shares the path)."""
+        with session_scope(self.engine) as session:
+            record = session.get(ImageRecord, image_id)
+            if record is None:
+                return
+            path = self.absolute_path(record)
+            session.delete(record)
+        path.unlink(missing_ok=True)
+
+    def save_extraction(
+        self,
+        image_id: int,
+        *,
+        state: str,
+        reason: str = "",
+        num_faces: int = 0,
+        face: FaceData | None = None,
+        model_sha256: str = "",
+    ) -> None:
+        """Insert or replace the extraction of one image."""
+        self.save_extractions([(image_id, state, reason, num_faces, face)], model_sha256=model_sha256)
+
+    def save_extractions(
+        self,
+        rows: Sequence[tuple[int, str, str, int, FaceData | None]],
+        *,
+        model_sha256: str = "",
+    ) -> None:
+        """Insert or replace many extractions in one transaction: (image_id, state, reason, num_faces, face)."""
+        if not rows:
+            return
+        with session_scope(self.engine) as session:
+            ids = [r[0] for r in rows]
+            session.execute(delete(Extraction).where(Extraction.image_id.in_(ids)))
+            for image_id, state, reason, num_faces, face in rows:
+                ext = Extraction(
+                    image_id=image_id,
+                    state=state,
+                    reason=reason,
+                    num_faces=num_faces,
+                    model_sha256=model_sha256,
+                    extracted_at=utcnow(),
+                )
+                if face is not None:
+                    ext.landmarks = np.ascontiguousarray(face.landmarks, dtype=np.float32).tobytes()
+                    ext.blendshapes = np.ascontiguousarray(face.blendshapes, dtype=np.float32).tobytes()
+                    ext.transform = np.ascontiguousarray(face.transform, dtype=np.float32).tobytes()
+                    ext.bbox_x0, ext.bbox_y0, ext.bbox_x1, ext.bbox_y1 = (float(v) for v in face.bbox)
+                session.add(ext)
+
+    # ---- reads -------------------------------------------------------------------------------------------------
+    def find_by_sha(self, sha: str) -> int | None:
+        with session_scope(self.engine) as session:
+            return session.scalar(select(ImageRecord.id).where(ImageRecord.sha256 == sha))
+
+    def get(self, image_id: int) -> ImageRecord | None:
+        with session_scope(self.engine) as session:
+            return session.get(ImageRecord, image_id)
+
+    def _filtered(self, query: Select[Any], filters: Filters | None) -> Select[Any]:
+        if filters is None:
+            return query
+        if filters.emotions:
+            query = query.where(ImageRecord.emotion.in_(list(filters.emotions)))
+        if filters.sources:
+            query = query.where(ImageRecord.source.in_(list(filters.sources)))
+        if filters.statuses:
+            query = query.where(ImageRecord.status.in_(list(filters.statuses)))
+        if filters.labeled_only:
+            query = query.where(ImageRecord.emotion.is_not(None))
+        if filters.extraction_states:
+            query = query.join(Extraction).where(Extraction.state.in_(list(filters.extraction_states)))
+        return query
+
+    def list_images(self, filters: Filters | None = None, *, limit: int | None = None) -> list[ImageRecord]:
+        """Records (with their extraction loaded) in id order."""
+        query = self._filtered(select(ImageRecord), filters).order_by(ImageRecord.id)
+        if limit is not None:
+            query = query.limit(limit)
+        with session_scope(self.engine) as session:
+            return list(session.scalars(query))
+
+    def count(self, filters: Filters | None = None) -> int:
+        query = self._filtered(select(func.count(ImageRecord.id)), filters)
+        with session_scope(self.engine) as session:
+            return int(session.scalar(query) or 0)
+
+    def counts_by(self, column: str) -> dict[str, int]:
+        """Counts grouped by `emotion`, `source`, `status` or `label_source` (None shown as 'unlabeled')."""
+        if column not in {"emotion", "source", "status", "label_source"}:
+            raise ValueError(f"cannot group by {column!r}")
+        col = getattr(ImageRecord, column)
+        with session_scope(self.engine) as session:
+            rows = session.execute(select(col, func.count(ImageRecord.id)).group_by(col)).all()
+        return {(key if key is not None else "unlabeled"): int(n) for key, n in rows}
+
+    def extraction_counts(self) -> dict[str, int]:
+        """Counts by extraction state, plus `pending` for images not yet extracted."""
+        with session_scope(self.engine) as session:
+            rows = session.execute(select(Extraction.state, func.count()).group_by(Extraction.state)).all()
+            total = session.scalar(select(func.count(ImageRecord.id))) or 0
+        out = {state: int(n) for state, n in rows}
+        out["pending"] = int(total) - sum(out.values())
+        return out
+
+    def pending_extraction_ids(self, *, retry_failed: bool = False) -> list[int]:
+        """Ids of images without an extraction (and, if asked, those whose extraction failed)."""
+        query = select(ImageRecord.id).outerjoin(Extraction).where(Extraction.image_id.is_(None))
+        if retry_failed:
+            query = select(ImageRecord.id).outerjoin(Extraction).where(
+                (Extraction.image_id.is_(None)) | (Extraction.state == "error")
+            )
+        with session_scope(self.engine) as session:
+            return list(session.scalars(query.order_by(ImageRecord.id)))
+
+    def faces(self, filters: Filters | None = None) -> list[tuple[ImageRecord, FaceData]]:
+        """Records that have a face, with their arrays."""
+        out = []
+        for record in self.list_images(filters):
+            face = face_from_row(record.extraction) if record.extraction is not None else None
+            if face is not None:
+                out.append((record, face))
+        return out
+
+    def orphan_files(self) -> list[Path]:
+        """Files under images/ that no record names (left by a crash between rename and commit)."""
+        root = self.data_root / "images"
+        if not root.exists():
+            return []
+        with session_scope(self.engine) as session:
+            known = set(session.scalars(select(ImageRecord.path)))
+        return [
+            p
+            for p in root.rglob("*")
+            if p.is_file() and (p.name.startswith(".incoming-") or p.relative_to(self.data_root).as_posix() not in known)
+        ]
+
+
+__all__ = ["AddResult", "FaceData", "Filters", "ImageNotReadable", "Store", "face_from_row"]
