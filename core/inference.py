@@ -12,6 +12,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from core.landmarks.extractor import LandmarkExtractor
 from core.registry import ModelCard
 from core.store.repository import FaceData
 
@@ -57,3 +58,30 @@ def top_prediction(box: tuple[float, float, float, float], classes: Sequence[str
         probabilities={str(c): float(p) for c, p in zip(classes, proba, strict=True)},
         landmarks=landmarks,
     )
+
+
+class Recognizer:
+    """A model plus the MediaPipe landmarker it needs. One per thread or video stream (landmarkers are stateful)."""
+
+    def __init__(self, model: ExpressionModel, extractor: LandmarkExtractor | None = None) -> None:
+        if model.needs_landmarks and extractor is None:
+            raise ValueError(f"model {model.card.id} needs landmarks: pass a LandmarkExtractor")
+        self.model = model
+        self.extractor = extractor
+
+    @property
+    def model_id(self) -> str:
+        return self.model.card.id
+
+    def predict(self, rgb: np.ndarray, *, timestamp_ms: int | None = None) -> list[FacePrediction]:
+        """Faces and their expressions in an RGB uint8 image; `timestamp_ms` selects the extractor's VIDEO mode."""
+        faces: Sequence[FaceData] = ()
+        if self.model.needs_landmarks:
+            assert self.extractor is not None
+            if timestamp_ms is None:
+                faces = self.extractor.detect(rgb)
+            else:
+                faces = self.extractor.detect_video(rgb, timestamp_ms)
+            if not faces:
+                return []
+        return self.model.predict_faces(rgb, faces)

@@ -1,0 +1,53 @@
+"""Command-line interface. Each area adds its subcommands from its own module in this package."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import sys
+from collections.abc import Sequence
+
+from core.errors import StudioError
+
+# Modules that define `register(subparsers)`; each subcommand sets `func(args) -> int` as its default.
+COMMAND_MODULES = (
+    "core.cli.data",  # import, extract, export, info
+    "core.cli.train",  # train, evaluate, models
+    "core.cli.generate",  # generate
+    "core.cli.al",  # al score|label|simulate
+    "core.cli.detector",  # detector train|evaluate
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m core", description="Expression Studio: data, landmarks, training and detection."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; finished work is saved and the command can be re-run to resume", file=sys.stderr)
+        return 130

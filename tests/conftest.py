@@ -1,0 +1,80 @@
+"""Shared fixtures: a real SQLite store in a temporary data root, and real face photos from scikit-image."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from core.db import dispose_engine
+from core.imaging import encode_png
+from core.settings import Settings, get_settings
+from core.store import Store
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Iterator[Settings]:
+    s = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_root=tmp_path / "data",
+        models_dir=tmp_path / "models",
+        database_url=None,
+        gemini_api_key=None,
+        extract_workers=1,
+    )
+    yield s
+    dispose_engine(s.resolved_database_url)
+
+
+@pytest.fixture
+def store(settings: Settings) -> Store:
+    return Store(settings)
+
+
+@pytest.fixture
+def app_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Point the process-wide settings (used by pages and the API) at the temporary data root."""
+    monkeypatch.setenv("DATA_ROOT", str(settings.data_root))
+    monkeypatch.setenv("MODELS_DIR", str(settings.models_dir))
+    monkeypatch.setenv("EXTRACT_WORKERS", "1")
+    for key in ("DATABASE_URL", "GEMINI_API_KEY", "GOOGLE_API_KEY"):
+        monkeypatch.delenv(key, raising=False)
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def astronaut_rgb() -> np.ndarray:
+    """A real photograph of a smiling face (Eileen Collins), shipped with scikit-image."""
+    from skimage import data
+
+    return np.ascontiguousarray(data.astronaut())
+
+
+@pytest.fixture(scope="session")
+def astronaut_png(astronaut_rgb: np.ndarray) -> bytes:
+    return encode_png(astronaut_rgb)
+
+
+@pytest.fixture(scope="session")
+def face_variants(astronaut_rgb: np.ndarray) -> list[np.ndarray]:
+    """Twelve distinct augmented versions of the real face photo (flip, rotation, scale, brightness, crop)."""
+    rng = np.random.default_rng(0)
+    out = []
+    h, w = astronaut_rgb.shape[:2]
+    for i in range(12):
+        img = astronaut_rgb[: int(h * 0.75), int(w * 0.1) : int(w * 0.8)].copy()
+        if i % 2:
+            img = np.ascontiguousarray(img[:, ::-1])
+        angle = float(rng.uniform(-12, 12))
+        scale = float(rng.uniform(0.85, 1.1))
+        ih, iw = img.shape[:2]
+        m = cv2.getRotationMatrix2D((iw / 2, ih / 3), angle, scale)
+        img = cv2.warpAffine(img, m, (iw, ih), borderMode=cv2.BORDER_REFLECT)
+        img = np.clip(img.astype(np.float32) * rng.uniform(0.7, 1.3), 0, 255).astype(np.uint8)
+        out.append(np.ascontiguousarray(img))
+    return out
