@@ -1,0 +1,1 @@
+"""Plotly figure builders. Each returns a go.Figure; pages only render them."""
