@@ -104,9 +104,7 @@ BLENDSHAPE_NAMES: Final[tuple[str, ...]] = (
 NUM_BLENDSHAPES: Final[int] = len(BLENDSHAPE_NAMES)
 
 # Generated column names of the landmarks.csv export (the seed's layout: x0,y0,z0 ... x477,y477,z477).
-LANDMARK_COLUMNS: Final[tuple[str, ...]] = tuple(
-    f"{axis}{i}" for i in range(NUM_LANDMARKS) for axis in ("x", "y", "z")
-)
+LANDMARK_COLUMNS: Final[tuple[str, ...]] = tuple(f"{axis}{i}" for i in range(NUM_LANDMARKS) for axis in ("x", "y", "z"))
 BLENDSHAPE_COLUMNS: Final[tuple[str, ...]] = tuple(f"bs_{name}" for name in BLENDSHAPE_NAMES)
 
 # Record vocabularies of the dataset store.
@@ -121,3 +119,10 @@ EXTRACTION_ERROR: Final[str] = "error"
 EXTRACTION_STATES: Final[tuple[str, ...]] = (EXTRACTION_OK, EXTRACTION_NO_FACE, EXTRACTION_ERROR)
 
 IMAGE_EXTENSIONS: Final[frozenset[str]] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+
+# Generation job item states (core.generation): pending -> running -> done | failed.
+GEN_PENDING: Final[str] = "pending"
+GEN_RUNNING: Final[str] = "running"
+GEN_DONE: Final[str] = "done"
+GEN_FAILED: Final[str] = "failed"
+GENERATION_STATES: Final[tuple[str, ...]] = (GEN_PENDING, GEN_RUNNING, GEN_DONE, GEN_FAILED)

@@ -1,0 +1,285 @@
+"""Runs a generation job: asyncio workers under a `RequestLimiter`, results saved item by item.
+
+The event loop only waits on the network. Database writes, image decoding and file writes run in worker threads
+(`asyncio.to_thread`), so one slow disk write never stalls the other requests in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Final
+
+from google import genai
+
+from core.errors import ImageNotReadable
+from core.generation.gemini import generate_image, make_client
+from core.generation.jobs import JobStore
+from core.generation.ratelimit import RemoteCallFailed, RequestLimiter, RetryPolicy, call_with_retry, redact
+from core.generation.templates import GenerationItem
+from core.imaging import decode_rgb, encode_png, limit_size, probe_image
+from core.schema import GEN_DONE, GEN_FAILED, GEN_PENDING, LABEL_SOURCES, SOURCES
+from core.settings import Settings
+from core.store import Store
+
+log = logging.getLogger(__name__)
+
+GENERATED_SOURCE: Final[str] = "generated"
+PROMPT_LABEL: Final[str] = "prompt"
+if GENERATED_SOURCE not in SOURCES or PROMPT_LABEL not in LABEL_SOURCES:
+    raise RuntimeError("core.schema lost the 'generated' source or the 'prompt' label source")
+
+
+@dataclass
+class JobProgress:
+    job_id: int
+    total: int
+    done: int
+    failed: int
+    pending: int
+    elapsed_s: float
+    done_this_run: int
+
+    @property
+    def rate(self) -> float:
+        """Images per second in this run."""
+        return self.done_this_run / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+@dataclass
+class RunReport:
+    job_id: int
+    generated: int = 0
+    failed: int = 0
+    recovered: int = 0  # items completed from images a crashed run had already stored
+    cancelled: bool = False
+    elapsed_s: float = 0.0
+    new_image_ids: list[int] = field(default_factory=list)
+    failures: list[tuple[int, str]] = field(default_factory=list)  # (item id, reason)
+    extracted: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.generated / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+ProgressFn = Callable[[JobProgress], None]
+GenerateFn = Callable[[GenerationItem, int], Awaitable[bytes]]
+
+
+def prepare_image(data: bytes, output_size: int) -> bytes:
+    """PNG bytes no larger than `output_size` on the longer side (runs in a worker thread)."""
+    info = probe_image(data)
+    if info.format == "png" and max(info.width, info.height) <= output_size:
+        return data
+    rgb, _ = limit_size(decode_rgb(data), output_size)
+    return encode_png(rgb)
+
+
+class JobRunner:
+    """One run of one job. Build it, then `await run()`; `cancel` (a threading.Event) stops it from any thread."""
+
+    def __init__(
+        self,
+        job_id: int,
+        *,
+        store: Store,
+        settings: Settings,
+        api_key: str,
+        concurrency: int | None = None,
+        rpm: float | None = None,
+        policy: RetryPolicy | None = None,
+        cancel: threading.Event | None = None,
+        progress: ProgressFn | None = None,
+        extract_landmarks: bool = False,
+    ) -> None:
+        self.job_id = job_id
+        self.store = store
+        self.jobs = JobStore(store)
+        self.settings = settings
+        self._api_key = api_key
+        self.concurrency = concurrency or settings.gemini_concurrency
+        self.rpm = rpm or settings.gemini_rpm
+        self.policy = policy or RetryPolicy(
+            max_retries=settings.gemini_max_retries, timeout_s=settings.gemini_timeout_s
+        )
+        self.cancel = cancel or threading.Event()
+        self.progress = progress
+        self.extract_landmarks = extract_landmarks
+        self.report = RunReport(job_id)
+        self._in_flight: set[int] = set()
+        self._started = 0.0
+        self._total = 0
+        self._done_before = 0
+        self._failed_before = 0
+
+    # ---- the run -------------------------------------------------------------------------------------------
+    async def run(self) -> RunReport:
+        self._started = time.monotonic()
+        job = self.jobs.get_job(self.job_id)
+        template = job.template
+        model = template.model or self.jobs.job_model(self.job_id) or self.settings.gemini_image_model
+        self.report.recovered = await asyncio.to_thread(self.jobs.recover, self.job_id)
+        pending = collections.deque(await asyncio.to_thread(self.jobs.items, self.job_id, states=[GEN_PENDING]))
+        counts = await asyncio.to_thread(self.jobs.counts, self.job_id)
+        self._total = sum(counts.values())
+        self._done_before = counts[GEN_DONE]
+        self._failed_before = counts[GEN_FAILED]
+        self._emit()
+        if not pending:
+            self.report.elapsed_s = time.monotonic() - self._started
+            return self.report
+
+        client = make_client(self.settings, self._api_key)
+        limiter = RequestLimiter(self.concurrency, self.rpm)
+
+        async def generate(item: GenerationItem, seed: int) -> bytes:
+            return await generate_image(
+                client, model=model, prompt=item.prompt, seed=seed, aspect_ratio=template.aspect_ratio
+            )
+
+        workers = [
+            asyncio.create_task(self._worker(pending, generate, limiter, template.output_size))
+            for _ in range(min(self.concurrency, len(pending)))
+        ]
+        watcher = asyncio.create_task(self._watch_cancel(workers))
+        try:
+            await asyncio.gather(*workers)
+        except asyncio.CancelledError:
+            self.report.cancelled = True
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            raise
+        finally:
+            watcher.cancel()
+            if self._in_flight:
+                # Work that was cut short goes back to pending; a later run picks it up.
+                self.jobs.release(sorted(self._in_flight))
+            await _close(client)
+            self.report.elapsed_s = time.monotonic() - self._started
+        if self.cancel.is_set():
+            self.report.cancelled = True
+        if self.extract_landmarks and self.report.new_image_ids and not self.report.cancelled:
+            self.report.extracted = await asyncio.to_thread(self._extract, self.report.new_image_ids)
+        self._emit()
+        return self.report
+
+    async def _watch_cancel(self, workers: list[asyncio.Task[None]]) -> None:
+        while not self.cancel.is_set():
+            await asyncio.sleep(0.05)
+        self.report.cancelled = True
+        for task in workers:
+            task.cancel()
+
+    async def _worker(
+        self,
+        pending: collections.deque[GenerationItem],
+        generate: GenerateFn,
+        limiter: RequestLimiter,
+        output_size: int,
+    ) -> None:
+        while pending and not self.cancel.is_set():
+            item = pending.popleft()
+            if not await asyncio.to_thread(self.jobs.claim, item.id):
+                continue  # finished or taken by another runner meanwhile
+            self._in_flight.add(item.id)
+            try:
+                try:
+                    data = await call_with_retry(
+                        lambda item=item: generate(item, item.seed),  # type: ignore[misc]
+                        limiter=limiter,
+                        policy=self.policy,
+                        secrets=(self._api_key,),
+                    )
+                except RemoteCallFailed as exc:
+                    await asyncio.to_thread(self._fail, item, exc.reason)
+                    continue
+                # Shielded: once the bytes are here, storing them finishes even if the run is being cancelled.
+                await asyncio.shield(asyncio.to_thread(self._save, item, data, output_size))
+            finally:
+                self._in_flight.discard(item.id)
+            self._emit()
+
+    # ---- thread side ---------------------------------------------------------------------------------------
+    def _fail(self, item: GenerationItem, reason: str) -> None:
+        reason = redact(reason, (self._api_key,))
+        self.jobs.mark_failed(item.id, reason)
+        self.report.failed += 1
+        self.report.failures.append((item.id, reason))
+        log.warning("item %s failed: %s", item.key, reason)
+
+    def _save(self, item: GenerationItem, data: bytes, output_size: int) -> None:
+        try:
+            png = prepare_image(data, output_size)
+        except ImageNotReadable as exc:
+            self._fail(item, f"the service returned data that is not a usable image: {exc}")
+            return
+        attrs = item.attributes
+        result = self.store.add_image(
+            png,
+            original_name=item.file_name,
+            source=GENERATED_SOURCE,
+            emotion=item.emotion,
+            label_source=PROMPT_LABEL,
+            person=item.persona,
+            age=attrs.get("age"),
+            sex=attrs.get("sex"),
+            ethnicity=attrs.get("ethnicity"),
+            tags=(f"gen-job-{self.job_id}",),
+            attributes={**attrs, "prompt": item.prompt, "generation_job": self.job_id, "generation_key": item.key},
+        )
+        self.jobs.mark_done(item.id, result.image_id)
+        self.report.generated += 1
+        if result.created:
+            self.report.new_image_ids.append(result.image_id)
+
+    def _extract(self, image_ids: list[int]) -> int:
+        from core.landmarks.batch import extract_paths
+
+        records = {r.id: r for r in self.store.list_images()}
+        items = [(i, str(self.store.absolute_path(records[i]))) for i in image_ids if i in records]
+        model_sha = self.settings.face_landmarker_sha256
+        report = extract_paths(
+            items,
+            self.settings,
+            workers=1,
+            on_rows=lambda rows: self.store.save_extractions(rows, model_sha256=model_sha),
+            cancel=self.cancel,
+        )
+        return report.processed
+
+    def _emit(self) -> None:
+        if self.progress is None:
+            return
+        done = self._done_before + self.report.generated
+        failed = self._failed_before + self.report.failed
+        self.progress(
+            JobProgress(
+                job_id=self.job_id,
+                total=self._total,
+                done=done,
+                failed=failed,
+                pending=max(0, self._total - done - failed),
+                elapsed_s=time.monotonic() - self._started,
+                done_this_run=self.report.generated,
+            )
+        )
+
+
+async def _close(client: genai.Client) -> None:
+    try:
+        await client.aio.aclose()
+    except Exception:  # closing is best effort; the results are already saved
+        log.debug("closing the Gemini client failed", exc_info=True)
+
+
+def run_job(job_id: int, *, store: Store, settings: Settings, api_key: str, **kwargs: object) -> RunReport:
+    """Synchronous entry point (CLI, page thread): runs the job in a fresh event loop."""
+    runner = JobRunner(job_id, store=store, settings=settings, api_key=api_key, **kwargs)  # type: ignore[arg-type]
+    return asyncio.run(runner.run())
