@@ -1,0 +1,54 @@
+"""Saving the current webcam frame into the dataset store (source "webcam")."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from core.errors import StudioError
+from core.imaging import encode_png
+from core.labels import normalize_label
+from core.live.processor import FrameResult
+from core.store.repository import AddResult, Store
+
+SnapshotLabel = Literal["prediction", "human", "pool"]
+
+
+def save_snapshot(
+    store: Store,
+    rgb: np.ndarray,
+    *,
+    how: SnapshotLabel,
+    result: FrameResult | None = None,
+    label: str | None = None,
+) -> AddResult:
+    """Store the frame labeled with the model's prediction, with a label the user picked, or unlabeled in the pool.
+
+    The prediction travels in the record's attributes either way, so active learning can compare it later.
+    """
+    face = result.main_face if result is not None else None
+    attributes: dict[str, object] = {}
+    if face is not None and result is not None:
+        attributes = {"predicted": face.emotion, "confidence": round(face.confidence, 4), "model_id": result.model_id}
+    if how == "prediction":
+        if face is None:
+            raise StudioError("no face in the current frame to label it with: pick a label or send it to the pool")
+        emotion, label_source, status = face.emotion, "model", "train"
+    elif how == "human":
+        if not label:
+            raise StudioError("pick a label for the snapshot")
+        emotion, label_source, status = normalize_label(label), "human", "train"
+    elif how == "pool":
+        emotion, label_source, status = None, None, "pool"
+    else:
+        raise ValueError(f"unknown snapshot labeling {how!r}; valid: prediction, human, pool")
+    return store.add_image(
+        encode_png(rgb),
+        original_name="webcam-snapshot.png",
+        source="webcam",
+        emotion=emotion,
+        label_source=label_source,
+        status=status,
+        attributes=attributes,
+    )
