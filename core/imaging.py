@@ -81,7 +81,7 @@ def crop_box(rgb: np.ndarray, box: tuple[float, float, float, float], pad: float
     x0, x1 = max(0.0, x0 - pad * bw), min(1.0, x1 + pad * bw)
     y0, y1 = max(0.0, y0 - pad * bh), min(1.0, y1 + pad * bh)
     ix0, iy0 = int(x0 * w), int(y0 * h)
-    ix1, iy1 = max(ix0 + 1, int(round(x1 * w))), max(iy0 + 1, int(round(y1 * h)))
+    ix1, iy1 = max(ix0 + 1, round(x1 * w)), max(iy0 + 1, round(y1 * h))
     return np.ascontiguousarray(rgb[iy0:iy1, ix0:ix1])
 
 

@@ -47,8 +47,12 @@ class ExpressionModel(Protocol):
         ...
 
 
-def top_prediction(box: tuple[float, float, float, float], classes: Sequence[str], proba: np.ndarray,
-                   landmarks: np.ndarray | None = None) -> FacePrediction:
+def top_prediction(
+    box: tuple[float, float, float, float],
+    classes: Sequence[str],
+    proba: np.ndarray,
+    landmarks: np.ndarray | None = None,
+) -> FacePrediction:
     """A FacePrediction from one row of class probabilities."""
     best = int(np.argmax(proba))
     return FacePrediction(

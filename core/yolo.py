@@ -71,9 +71,7 @@ def parse_label_file(path: Path, num_classes: int) -> list[YoloBox]:
         except ValueError as exc:
             raise DatasetFormatError(f"{path}, line {number}: non-numeric value in {line!r}") from exc
         if not class_f.is_integer() or not 0 <= class_f < num_classes:
-            raise DatasetFormatError(
-                f"{path}, line {number}: class id {parts[0]} is out of range 0..{num_classes - 1}"
-            )
+            raise DatasetFormatError(f"{path}, line {number}: class id {parts[0]} is out of range 0..{num_classes - 1}")
         for name, value in (("cx", cx), ("cy", cy), ("w", w), ("h", h)):
             if not 0.0 <= value <= 1.0:
                 raise DatasetFormatError(f"{path}, line {number}: {name}={value} is outside 0..1")

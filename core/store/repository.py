@@ -281,8 +281,10 @@ class Store:
         """Ids of images without an extraction (and, if asked, those whose extraction failed)."""
         query = select(ImageRecord.id).outerjoin(Extraction).where(Extraction.image_id.is_(None))
         if retry_failed:
-            query = select(ImageRecord.id).outerjoin(Extraction).where(
-                (Extraction.image_id.is_(None)) | (Extraction.state == "error")
+            query = (
+                select(ImageRecord.id)
+                .outerjoin(Extraction)
+                .where((Extraction.image_id.is_(None)) | (Extraction.state == "error"))
             )
         with session_scope(self.engine) as session:
             return list(session.scalars(query.order_by(ImageRecord.id)))
@@ -306,7 +308,8 @@ class Store:
         return [
             p
             for p in root.rglob("*")
-            if p.is_file() and (p.name.startswith(".incoming-") or p.relative_to(self.data_root).as_posix() not in known)
+            if p.is_file()
+            and (p.name.startswith(".incoming-") or p.relative_to(self.data_root).as_posix() not in known)
         ]
 
 

@@ -1,0 +1,113 @@
+"""`python -m core import|extract|export|info`: getting images into the store and landmarks out of it."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from tqdm import tqdm
+
+from core.errors import StudioError
+from core.store import Store
+
+ProgressFn = Callable[[int, int], None]
+
+
+def _bar(desc: str) -> tuple[tqdm, ProgressFn]:
+    bar = tqdm(desc=desc, unit="img", mininterval=0.5)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)  # update() honours mininterval; refresh() would redraw on every image
+
+    return bar, update
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from core import ingest
+
+    store = Store()
+    path = Path(args.path)
+    if not path.exists():
+        raise StudioError(f"{path} does not exist")
+    bar, progress = _bar("import")
+    cancel = threading.Event()
+    try:
+        if args.yolo:
+            report = ingest.import_yolo(store, path, progress=progress, cancel=cancel)
+        elif path.suffix.lower() == ".zip":
+            report = ingest.import_zip(store, path.read_bytes(), progress=progress, cancel=cancel)
+        elif path.suffix.lower() == ".csv":
+            report = ingest.import_manifest(store, path, progress=progress, cancel=cancel)
+        else:
+            report = ingest.import_folder(store, path, progress=progress, cancel=cancel)
+    finally:
+        bar.close()
+    print(report.summary())
+    for name, reason in report.skipped[:50]:
+        print(f"  skipped {name}: {reason}")
+    for warning in report.warnings[:50]:
+        print(f"  warning: {warning}")
+    if args.extract and report.image_ids:
+        return cmd_extract(argparse.Namespace(workers=None, retry_failed=False))
+    return 0
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from core.landmarks.batch import extract_store
+
+    store = Store()
+    bar, progress = _bar("landmarks")
+    try:
+        report = extract_store(store, workers=args.workers, retry_failed=args.retry_failed, progress=progress)
+    finally:
+        bar.close()
+    print(f"{report.processed} processed: {report.ok} faces, {report.no_face} without a face, {report.errors} errors")
+    for image_id, state, reason in report.problems[:50]:
+        print(f"  image {image_id} [{state}] {reason}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from core.export import export_all
+
+    csv_path, parquet_path, rows = export_all(Store(), Path(args.out) if args.out else None)
+    print(f"{rows} rows written to {csv_path} and {parquet_path}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    store = Store()
+    print(f"store: {store.url} (data root {store.data_root})")
+    for column in ("emotion", "source", "status"):
+        counts = store.counts_by(column)
+        print(f"{column:>8}: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "empty"))
+    print("landmarks: " + ", ".join(f"{k} {v}" for k, v in sorted(store.extraction_counts().items())))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "import",
+        help="import a folder, .zip, manifest .csv or YOLO dataset",
+        description="Labels come from the file-name tag (happy_0042.jpg), else the parent folder, else the image "
+        "goes to the unlabeled pool. A manifest CSV has columns path,label[,person].",
+    )
+    p.add_argument("path", help="folder, .zip archive, manifest .csv, or YOLO dataset folder (with --yolo)")
+    p.add_argument("--yolo", action="store_true", help="PATH is a YOLO dataset: each box becomes a face crop")
+    p.add_argument("--extract", action="store_true", help="extract landmarks of the new images afterwards")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("extract", help="extract MediaPipe landmarks of every image not yet done (resumable)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: Settings.extract_workers)")
+    p.add_argument("--retry-failed", action="store_true", help="also retry images whose extraction errored")
+    p.set_defaults(func=cmd_extract)
+
+    p = sub.add_parser("export", help="write landmarks.csv and landmarks.parquet")
+    p.add_argument("--out", help="output folder (default: <data_root>/exports)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("info", help="what is in the store")
+    p.set_defaults(func=cmd_info)

@@ -1,0 +1,111 @@
+"""Data: import images (files, zip, server folder, manifest, YOLO dataset) and extract their landmarks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from core import ingest
+from core.landmarks.batch import extract_store
+from core.schema import EMOTIONS
+from core.store.views import problem_table
+from ui.common import get_store, page_setup, run_safely
+from ui.progress import progress_bar
+
+page_setup("Data", icon=":material/upload:")
+store = get_store()
+
+FROM_NAME = "from file name or folder"
+UNLABELED = "unlabeled (pool)"
+
+
+def show_report(report: ingest.ImportReport) -> None:
+    (st.success if report.added else st.info)(f"Import finished: {report.summary()}.")
+    if report.skipped:
+        st.warning(f"{len(report.skipped)} file(s) skipped:")
+        st.dataframe([{"file": n, "reason": r} for n, r in report.skipped], hide_index=True, key="skipped")
+    for warning in report.warnings[:20]:
+        st.caption(f"⚠ {warning}")
+
+
+upload_tab, server_tab = st.tabs(["Upload", "From the server"])
+with upload_tab:
+    files = st.file_uploader(
+        "Images or .zip archives",
+        type=["jpg", "jpeg", "png", "bmp", "webp", "tif", "tiff", "zip"],
+        accept_multiple_files=True,
+        key="upload_files",
+        help="Labels come from the seed's file-name tag (happy_0042.jpg, surprise-12.png) or, inside a zip, from the "
+        "folder name. Files without a label go to the unlabeled pool.",
+    )
+    label_choice = st.selectbox("Label", [FROM_NAME, *EMOTIONS, UNLABELED], key="upload_label")
+    if st.button("Import", key="upload_import", type="primary", disabled=not files):
+        emotion = label_choice if label_choice in EMOTIONS else None
+        report = ingest.ImportReport()
+        for f in files or []:
+            data = f.getvalue()
+            if f.name.lower().endswith(".zip"):
+                sub = run_safely(lambda data=data: ingest.import_zip(store, data), what=f"Importing {f.name}")
+                if sub is not None:
+                    report.added += sub.added
+                    report.duplicates += sub.duplicates
+                    report.skipped += sub.skipped
+                    report.warnings += sub.warnings
+                continue
+            item = ingest.Incoming(f.name, data, emotion=emotion, label_source="human" if emotion else None)
+            if label_choice == UNLABELED:
+                item = ingest.Incoming(f.name, data, emotion=None)
+                ingest.import_items(store, [item], status="pool", report=report)
+            else:
+                ingest.import_items(store, [item], report=report)
+        show_report(report)
+
+with server_tab:
+    st.caption("A folder, manifest CSV (path,label[,person]) or YOLO dataset on the machine that runs the dashboard.")
+    path_text = st.text_input("Path", key="server_path", placeholder="/data/faces or /data/fer-yolo")
+    kind = st.radio("Kind", ["Folder", "Manifest CSV", "YOLO dataset"], horizontal=True, key="server_kind")
+    if st.button("Import from path", key="server_import", disabled=not path_text):
+        path = Path(path_text).expanduser()
+        progress = progress_bar("Importing")
+        actions = {
+            "Folder": lambda: ingest.import_folder(store, path, progress=progress),
+            "Manifest CSV": lambda: ingest.import_manifest(store, path, progress=progress),
+            "YOLO dataset": lambda: ingest.import_yolo(store, path, progress=progress),
+        }
+        if not path.exists():
+            st.error(f"{path} does not exist on the server.")
+        else:
+            result = run_safely(actions[kind], what="Import")
+            if result is not None:
+                show_report(result)
+
+st.divider()
+st.subheader("Landmark extraction")
+metrics_box = st.container()  # filled after a run, so the figures are never stale
+retry = st.checkbox("Also retry images that failed", key="extract_retry")
+counts = store.extraction_counts()
+todo = counts.get("pending", 0) + (counts.get("error", 0) if retry else 0)
+st.caption(
+    "Runs in parallel worker processes. Stopping the page (or closing the tab) loses nothing: finished images "
+    "are saved in chunks, and the next run resumes with the rest."
+)
+if st.button(f"Extract landmarks ({todo} images)", key="extract_run", type="primary", disabled=todo == 0):
+    progress = progress_bar("Extracting landmarks")
+    report = run_safely(lambda: extract_store(store, retry_failed=retry, progress=progress), what="Extraction")
+    if report is not None:
+        st.success(
+            f"{report.processed} processed: {report.ok} faces, {report.no_face} without a face, {report.errors} errors."
+        )
+    counts = store.extraction_counts()
+with metrics_box:
+    cols = st.columns(4)
+    cols[0].metric("Pending", counts.get("pending", 0))
+    cols[1].metric("Faces", counts.get("ok", 0))
+    cols[2].metric("No face", counts.get("no_face", 0))
+    cols[3].metric("Errors", counts.get("error", 0))
+
+problems = problem_table(store)
+if not problems.empty:
+    with st.expander(f"Images with notes or problems ({len(problems)})"):
+        st.dataframe(problems, hide_index=True, key="problems")

@@ -1,0 +1,114 @@
+"""Expression Studio: the entry point. Declares the pages (navigation) and draws the home page: what is in the
+store, which models exist, and where to go next."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from core.schema import EMOTIONS, SOURCES, STATUSES
+from core.viz.landmarks import counts_bar
+from ui.common import get_registry, get_store, page_setup, settings
+
+ROOT = Path(__file__).parent
+# (file, title, what it is for, icon); a page whose file is missing is simply not listed.
+PAGES = [
+    (
+        "pages/1_Data.py",
+        "Data",
+        "import images, zips, folders or YOLO datasets; extract landmarks",
+        ":material/upload:",
+    ),
+    ("pages/2_Landmarks.py", "Landmarks", "the landmark table and the 3D face viewer", ":material/3d_rotation:"),
+    ("pages/3_Generate.py", "Generate", "synthetic portraits from Gemini", ":material/auto_awesome:"),
+    (
+        "pages/4_Train.py",
+        "Train",
+        "compare landmark models, fine-tune ResNet-50, train the detector",
+        ":material/model_training:",
+    ),
+    (
+        "pages/5_Active_Learning.py",
+        "Active learning",
+        "label the hardest cases with Gemini and people",
+        ":material/rule:",
+    ),
+    ("pages/6_Live.py", "Live", "webcam detection in the browser", ":material/videocam:"),
+    ("pages/7_Batch_Test.py", "Batch test", "evaluate a model on a folder of images", ":material/fact_check:"),
+]
+
+
+def home() -> None:
+    page_setup("Expression Studio", icon=":material/sentiment_satisfied:")
+    st.caption(
+        "From no data to a live facial-expression recognizer: generate or import faces, extract landmarks, "
+        "train and compare models, improve them with active learning, and detect expressions live."
+    )
+
+    store = get_store()
+    total = store.count()
+    extraction = store.extraction_counts()
+
+    cols = st.columns(4)
+    cols[0].metric("Images", total)
+    cols[1].metric("With landmarks", extraction.get("ok", 0))
+    cols[2].metric("No face / errors", extraction.get("no_face", 0) + extraction.get("error", 0))
+    cols[3].metric("Awaiting extraction", extraction.get("pending", 0))
+
+    if total == 0:
+        st.info(
+            "The store is empty. Import images on the **Data** page (or `python -m core import FOLDER`), "
+            "or generate synthetic portraits on the **Generate** page."
+        )
+    else:
+        left, mid, right = st.columns(3)
+        left.plotly_chart(
+            counts_bar(store.counts_by("emotion"), title="By emotion", order=[*EMOTIONS, "unlabeled"]), key="by_emotion"
+        )
+        mid.plotly_chart(counts_bar(store.counts_by("source"), title="By source", order=SOURCES), key="by_source")
+        right.plotly_chart(counts_bar(store.counts_by("status"), title="By status", order=STATUSES), key="by_status")
+
+    st.subheader("Models")
+    registry = get_registry()
+    cards = registry.list()
+    active = registry.active_id()
+    if not cards:
+        st.info("No trained models yet. Train one on the **Train** page.")
+    else:
+        st.dataframe(
+            [
+                {
+                    "id": c.id,
+                    "active": "✓" if c.id == active else "",
+                    "kind": c.kind,
+                    "name": c.name,
+                    "classes": len(c.classes),
+                    "macro-F1": c.metrics.get("macro_f1"),
+                    "accuracy": c.metrics.get("accuracy"),
+                    "created": c.created_at.strftime("%Y-%m-%d %H:%M"),
+                }
+                for c in cards
+            ],
+            hide_index=True,
+            key="models_table",
+        )
+
+    st.subheader("Where to go next")
+    for path, label, what, icon in PAGES:
+        if (ROOT / path).is_file():
+            st.page_link(path, label=f"{label}: {what}", icon=icon)
+
+    with st.expander("Configuration"):
+        s = settings()
+        st.write(f"Data root: `{s.data_root}`")
+        st.write(f"Database: `{store.engine.url.render_as_string(hide_password=True)}`")
+        st.write(f"Models: `{s.models_dir}`")
+        st.write("Gemini key: " + ("set" if s.has_gemini_key else "not set (generation and LLM labeling are disabled)"))
+
+
+navigation = st.navigation(
+    [st.Page(home, title="Home", icon=":material/home:", default=True)]
+    + [st.Page(path, title=title, icon=icon) for path, title, _, icon in PAGES if (ROOT / path).is_file()]
+)
+navigation.run()

@@ -1,0 +1,23 @@
+"""A progress callback that drives `st.progress` (the core takes any `(done, total)` callable)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import streamlit as st
+
+
+def progress_bar(label: str) -> Callable[[int, int], None]:
+    bar = st.progress(0.0, text=label)
+    last = [0.0]
+
+    def update(done: int, total: int) -> None:
+        now = time.monotonic()
+        # Redrawing on every image would flood the websocket; a few updates a second is plenty.
+        if done < total and now - last[0] < 0.25:
+            return
+        last[0] = now
+        bar.progress(min(1.0, done / total) if total else 1.0, text=f"{label}: {done}/{total}")
+
+    return update
