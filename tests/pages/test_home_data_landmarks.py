@@ -1,0 +1,86 @@
+"""AppTest of the home, Data and Landmarks pages on a small real store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.imaging import encode_png
+from core.landmarks.batch import extract_store
+from core.settings import Settings
+from core.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def small_store(app_env: Settings, face_variants: list) -> Store:
+    store = Store(app_env)
+    for i, emotion in enumerate(["happy", "happy", "sad"]):
+        store.add_image(
+            encode_png(face_variants[i]), original_name=f"{emotion}_{i}.png", emotion=emotion, label_source="filename"
+        )
+    store.add_image(encode_png(face_variants[3]), original_name="unlabeled.png")
+    extract_store(store, workers=1)
+    return store
+
+
+def test_home_on_empty_store(app_env: Settings) -> None:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
+    assert not at.exception
+    assert any("store is empty" in i.value for i in at.info)
+
+
+def test_home_shows_counts(small_store: Store) -> None:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Images"] == "4" and metrics["With landmarks"] == "4"
+
+
+def test_landmarks_page_filters_and_navigates(small_store: Store) -> None:
+    at = AppTest.from_file(str(ROOT / "pages" / "2_Landmarks.py"), default_timeout=60).run()
+    assert not at.exception
+    assert len(at.dataframe[0].value) == 4
+    assert "Face 1 of 4" in at.caption[-1].value
+    at.button(key="next").click().run()
+    assert at.session_state["viewer_pos"] == 1 and "Face 2 of 4" in at.caption[-1].value
+    at.button(key="prev").click().run()
+    at.button(key="prev").click().run()
+    assert at.session_state["viewer_pos"] == 3  # wraps around
+    at.multiselect(key="f_emotion").select("happy").run()
+    assert not at.exception
+    assert len(at.dataframe[0].value) == 2
+    at.toggle(key="prepare_csv").set_value(True).run()
+    assert not at.exception
+    assert len(at.get("download_button")) == 1
+
+
+def test_landmarks_page_without_data(app_env: Settings) -> None:
+    at = AppTest.from_file(str(ROOT / "pages" / "2_Landmarks.py"), default_timeout=60).run()
+    assert not at.exception
+    assert "No faces with landmarks" in at.info[0].value
+
+
+def test_data_page_imports_from_server_path_and_extracts(
+    app_env: Settings, tmp_path: Path, face_variants: list
+) -> None:
+    src = tmp_path / "incoming" / "happy"
+    src.mkdir(parents=True)
+    for i in range(2):
+        (src / f"img{i}.png").write_bytes(encode_png(face_variants[i]))
+    (src / "broken.png").write_bytes(b"not really a png")
+    at = AppTest.from_file(str(ROOT / "pages" / "1_Data.py"), default_timeout=120).run()
+    assert not at.exception
+    at.text_input(key="server_path").input(str(tmp_path / "incoming")).run()
+    at.button(key="server_import").click().run()
+    assert not at.exception
+    assert "2 added" in at.success[0].value
+    assert "1 file(s) skipped" in at.warning[0].value
+    at.button(key="extract_run").click().run()
+    assert not at.exception
+    assert "2 faces" in at.success[0].value
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Faces"] == "2" and metrics["Pending"] == "0"
