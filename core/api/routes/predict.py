@@ -1,0 +1,77 @@
+"""Expression prediction from an uploaded image or a base64 browser frame."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, File, UploadFile
+
+from core.api.deps import ServiceDep, SettingsDep
+from core.api.images import decode_base64_image, decode_upload
+from core.api.schemas import ErrorOut, FaceOut, PredictOut, StreamFrameIn
+from core.api.service import PredictionService
+from core.errors import ImageNotReadable
+from core.schema import EMOTIONS
+
+log = logging.getLogger("core.api.predict")
+router = APIRouter(prefix="/api", tags=["predict"])
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorOut, "description": "Not an image, corrupt, truncated or not base64."},
+    413: {"model": ErrorOut, "description": "Body larger than API_MAX_UPLOAD_MB."},
+    422: {"model": ErrorOut, "description": "A required field is missing or malformed."},
+    503: {"model": ErrorOut, "description": "No model is loaded."},
+}
+
+
+def _predict(service: PredictionService, data: bytes, max_side: int) -> PredictOut:
+    start = time.perf_counter()
+    rgb = decode_upload(data, max_side)
+    h, w = rgb.shape[:2]
+    predictions = service.predict(rgb)
+    assert service.model is not None  # predict raised otherwise
+    model_id = service.model.card.id
+    faces = [
+        FaceOut(
+            box=[round(float(v), 5) for v in p.box],
+            box_px=[round(p.box[0] * w), round(p.box[1] * h), round(p.box[2] * w), round(p.box[3] * h)],
+            emotion=p.emotion,
+            confidence=round(float(p.confidence), 5),
+            probabilities={k: round(float(v), 5) for k, v in p.probabilities.items()},
+            model_id=model_id,
+        )
+        for p in sorted(predictions, key=lambda p: (p.box[2] - p.box[0]) * (p.box[3] - p.box[1]), reverse=True)
+    ]
+    elapsed = round(1000 * (time.perf_counter() - start), 2)
+    art = f"/api/art/{faces[0].emotion}.svg" if faces and faces[0].emotion in EMOTIONS else None
+    log.info("predicted", extra={"faces": len(faces), "width": w, "height": h, "ms": elapsed, "model_id": model_id})
+    return PredictOut(
+        model_id=model_id,
+        model_kind=service.model.card.kind,
+        width=w,
+        height=h,
+        faces=faces,
+        elapsed_ms=elapsed,
+        artwork_url=art,
+    )
+
+
+@router.post("/predict", response_model=PredictOut, responses=_ERRORS, summary="Expressions in an uploaded image")
+def predict(
+    file: Annotated[UploadFile, File(description="A JPEG, PNG, BMP or WebP image.")],
+    service: ServiceDep,
+    settings: SettingsDep,
+) -> PredictOut:
+    data = file.file.read()
+    if not data:
+        raise ImageNotReadable("the uploaded file is empty")
+    return _predict(service, data, settings.max_image_side)
+
+
+@router.post(
+    "/predict/stream", response_model=PredictOut, responses=_ERRORS, summary="Expressions in one base64 browser frame"
+)
+def predict_stream(frame: StreamFrameIn, service: ServiceDep, settings: SettingsDep) -> PredictOut:
+    return _predict(service, decode_base64_image(frame.image), settings.max_image_side)
