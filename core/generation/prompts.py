@@ -39,10 +39,10 @@ PLACEHOLDERS: Final[tuple[str, ...]] = (
 )
 
 DEFAULT_PROMPT_TEMPLATE: Final[str] = (
-    "A hyper-realistic photograph of a single {ethnicity} {sex}, age {age}, head and shoulders portrait, "
+    "A hyper-realistic photograph of a single {ethnicity} {sex}, age {age}: a head-and-shoulders portrait, "
     "{head_pose}, looking at the camera. Facial expression: {emotion}, shown as {expression}. "
-    "{glasses}; accessories: {accessories}. {lighting}, {background}. Sharp focus on the face, natural skin "
-    "texture, no text, no watermark, only one person in the frame."
+    "Glasses: {glasses}. Accessories: {accessories}. Lighting: {lighting}. Background: {background}. "
+    "Sharp focus on the face, natural skin texture, no text, no watermark, only one person in the frame."
 )
 
 

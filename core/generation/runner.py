@@ -149,8 +149,9 @@ class JobRunner:
         ]
         watcher = asyncio.create_task(self._watch_cancel(workers))
         try:
-            await asyncio.gather(*workers)
-        except asyncio.CancelledError:
+            # Workers end when the queue is empty or their task is cancelled by the watcher (the cancel event).
+            outcomes = await asyncio.gather(*workers, return_exceptions=True)
+        except asyncio.CancelledError:  # the run itself was cancelled (Ctrl-C in the CLI)
             self.report.cancelled = True
             for task in workers:
                 task.cancel()
@@ -165,6 +166,9 @@ class JobRunner:
             self.report.elapsed_s = time.monotonic() - self._started
         if self.cancel.is_set():
             self.report.cancelled = True
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                raise outcome
         if self.extract_landmarks and self.report.new_image_ids and not self.report.cancelled:
             self.report.extracted = await asyncio.to_thread(self._extract, self.report.new_image_ids)
         self._emit()
@@ -188,22 +192,22 @@ class JobRunner:
             item = pending.popleft()
             if not await asyncio.to_thread(self.jobs.claim, item.id):
                 continue  # finished or taken by another runner meanwhile
+            # NOTE: the id leaves the in-flight set only when the item is settled; a cancelled item stays in it so
+            # that run() puts it back to pending.
             self._in_flight.add(item.id)
             try:
-                try:
-                    data = await call_with_retry(
-                        lambda item=item: generate(item, item.seed),  # type: ignore[misc]
-                        limiter=limiter,
-                        policy=self.policy,
-                        secrets=(self._api_key,),
-                    )
-                except RemoteCallFailed as exc:
-                    await asyncio.to_thread(self._fail, item, exc.reason)
-                    continue
+                data = await call_with_retry(
+                    lambda item=item: generate(item, item.seed),  # type: ignore[misc]
+                    limiter=limiter,
+                    policy=self.policy,
+                    secrets=(self._api_key,),
+                )
+            except RemoteCallFailed as exc:
+                await asyncio.shield(asyncio.to_thread(self._fail, item, exc.reason))
+            else:
                 # Shielded: once the bytes are here, storing them finishes even if the run is being cancelled.
-                await asyncio.shield(asyncio.to_thread(self._save, item, data, output_size))
-            finally:
-                self._in_flight.discard(item.id)
+                await asyncio.shield(asyncio.to_thread(self._save_safely, item, data, output_size))
+            self._in_flight.discard(item.id)
             self._emit()
 
     # ---- thread side ---------------------------------------------------------------------------------------
@@ -213,6 +217,13 @@ class JobRunner:
         self.report.failed += 1
         self.report.failures.append((item.id, reason))
         log.warning("item %s failed: %s", item.key, reason)
+
+    def _save_safely(self, item: GenerationItem, data: bytes, output_size: int) -> None:
+        try:
+            self._save(item, data, output_size)
+        except Exception as exc:  # one item that cannot be stored must not end the batch
+            log.exception("storing item %s failed", item.key)
+            self._fail(item, f"storing the image failed: {type(exc).__name__}: {exc}")
 
     def _save(self, item: GenerationItem, data: bytes, output_size: int) -> None:
         try:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import base64
 import collections
-import io
 import json
 import struct
 import threading
@@ -32,36 +31,54 @@ from typing import Any
 
 import pytest
 
+SIDE = 256
+
 
 @lru_cache(maxsize=1)
-def base_png() -> bytes:
-    """A real face photo (scikit-image's astronaut) as a 256x256 PNG; a gradient if scikit-image is missing."""
+def _face_rows() -> tuple[bytes, ...]:
+    """A real face photo (scikit-image's astronaut) at 256x256 as PNG scanlines (filter byte 0 + RGB)."""
     try:
+        import numpy as np
         from PIL import Image
         from skimage import data
 
-        img = Image.fromarray(data.astronaut()).resize((256, 256))
-        buf = io.BytesIO()
-        img.save(buf, format="PNG")
-        return buf.getvalue()
+        rgb = np.asarray(Image.fromarray(data.astronaut()).resize((SIDE, SIDE)))
     except ImportError:  # pragma: no cover - scikit-image is a dev dependency
-        raw = b"".join(b"\x00" + bytes((x + y) % 256 for x in range(64) for _ in range(3)) for y in range(64))
-        return _png_from_raw(raw, 64, 64)
+        import numpy as np
+
+        rgb = np.fromfunction(lambda y, x, c: (x + y + 40 * c) % 256, (SIDE, SIDE, 3)).astype("uint8")
+    return tuple(b"\x00" + bytes(row) for row in rgb)
+
+
+@lru_cache(maxsize=1)
+def _compressed_prefix() -> Any:
+    """A zlib compressor that has seen every scanline but the last; copies of it finish unique images cheaply."""
+    comp = zlib.compressobj(6)
+    head = comp.compress(b"".join(_face_rows()[:-1]))
+    return head, comp
 
 
 def _chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
 
-def _png_from_raw(raw: bytes, width: int, height: int) -> bytes:
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw)) + _chunk(b"IEND", b"")
-
-
 def unique_png(counter: int) -> bytes:
-    """The base PNG with a tEXt chunk carrying `counter`: valid, decodable, and different bytes every time."""
-    png = base_png()
-    return png[:-12] + _chunk(b"tEXt", b"fake-gemini\x00" + str(counter).encode()) + png[-12:]
+    """The face photo with its last pixel row carrying `counter` (base-4 digits as big red steps): a valid PNG
+    whose pixels differ for every counter, even after downscaling, so the content-addressed store never dedupes."""
+    last = bytearray(_face_rows()[-1])
+    for i in range(24):
+        digit = (counter >> (2 * i)) & 3
+        for dx in range(4):  # 4-pixel-wide steps survive a 4x downscale
+            last[1 + 3 * (4 * i + dx)] = 64 * digit + 32
+    head, comp = _compressed_prefix()
+    tail = comp.copy()
+    idat = head + tail.compress(bytes(last)) + tail.flush()
+    header = struct.pack(">IIBBBBB", SIDE, SIDE, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+
+
+def base_png() -> bytes:
+    return unique_png(0)
 
 
 @dataclass
@@ -78,8 +95,16 @@ class Reply:
 
     @classmethod
     def error(cls, code: int = 429, message: str = "", *, status: str = "", delay_s: float = 0.0) -> Reply:
-        names = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-                 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+        names = {
+            400: "INVALID_ARGUMENT",
+            401: "UNAUTHENTICATED",
+            403: "PERMISSION_DENIED",
+            404: "NOT_FOUND",
+            429: "RESOURCE_EXHAUSTED",
+            500: "INTERNAL",
+            503: "UNAVAILABLE",
+            504: "DEADLINE_EXCEEDED",
+        }
         status = status or names.get(code, "UNKNOWN")
         body = {"error": {"code": code, "message": message or f"fake {status}", "status": status}}
         return cls(status=code, body=body, delay_s=delay_s)

@@ -1,0 +1,120 @@
+"""`python -m core generate` in a real subprocess, killed with SIGKILL mid-job and resumed: nothing lost, no
+duplicates."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core.cli import main
+from core.db import dispose_engine
+from core.generation.jobs import JobStore
+from core.schema import GEN_DONE, GEN_FAILED, GEN_RUNNING
+from core.settings import Settings
+from core.store import Store
+from tests.fakes.gemini_server import FakeGemini, fake_gemini  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "AIzaFAKE-cli-key-5521"
+
+
+def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "core", "generate", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+def test_sigkill_mid_job_then_resume(tmp_path: Path, fake_gemini: FakeGemini) -> None:  # noqa: F811
+    template = tmp_path / "template.json"
+    template.write_text(
+        json.dumps(
+            {
+                "ages": ["20-29", "50-59"],
+                "sexes": ["woman", "man"],
+                "ethnicities": ["Black"],
+                "emotions": ["happy", "sad", "fear", "neutral"],
+                "output_size": 96,
+            }
+        )
+    )
+    data_root = tmp_path / "data"
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in {"GOOGLE_API_KEY", "DATABASE_URL"}},
+        "PYTHONPATH": str(ROOT),
+        "DATA_ROOT": str(data_root),
+        "MODELS_DIR": str(tmp_path / "models"),
+        "GEMINI_API_KEY": KEY,
+        "GEMINI_BASE_URL": fake_gemini.base_url,
+        "GEMINI_CONCURRENCY": "2",
+        "GEMINI_RPM": "100000",
+    }
+    settings = Settings(_env_file=None, data_root=data_root, database_url=None)  # type: ignore[call-arg]
+    fake_gemini.latency_s = 0.3
+    proc = cli(["--template", str(template)], env, tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        store: Store | None = None
+        while time.monotonic() < deadline:
+            if (data_root / "studio.db").exists():
+                store = store or Store(settings)
+                jobs = JobStore(store)
+                counts = jobs.counts(1)
+                if counts[GEN_DONE] >= 3:
+                    break
+            assert proc.poll() is None, proc.communicate()[0]
+            time.sleep(0.05)
+        else:
+            pytest.fail("the job made no progress")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert store is not None
+    killed_at = jobs.counts(1)
+    assert killed_at[GEN_DONE] < 16 and killed_at[GEN_RUNNING] > 0  # really killed mid-job
+    requests_before = len(fake_gemini.requests)
+
+    fake_gemini.latency_s = 0.0
+    resumed = cli(["--template", str(template)], env, tmp_path)
+    output, _ = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, output
+    assert KEY not in output
+
+    counts = jobs.counts(1)
+    assert counts[GEN_DONE] == 16 and counts[GEN_FAILED] == 0
+    items = jobs.items(1)
+    records = [r for r in store.list_images() if r.source == "generated"]
+    assert len(records) == 16  # no duplicate images
+    assert sorted(i.image_id for i in items) == sorted(r.id for r in records)
+    assert {r.original_name for r in records} == {i.file_name for i in items}
+    # Only the missing items were asked for again (plus at most the 2 that were in flight at the kill).
+    assert len(fake_gemini.requests) - requests_before <= 16 - killed_at[GEN_DONE]
+    assert not store.orphan_files() or all(p.name.startswith(".incoming-") for p in store.orphan_files())
+    dispose_engine(settings.resolved_database_url)
+
+
+def test_cli_dry_run_and_missing_key(app_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    example = str(ROOT / "templates" / "example_template.json")
+    assert main(["generate", "--template", example, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "96 images" in out and "$" in out and "Facial expression" in out
+    assert main(["generate", "--template", example]) == 2
+    err = capsys.readouterr().err
+    assert "GEMINI_API_KEY" in err and "Traceback" not in err
+    bad = ROOT / "templates" / "missing.json"
+    assert main(["generate", "--template", str(bad)]) == 2
+    assert "cannot read template" in capsys.readouterr().err

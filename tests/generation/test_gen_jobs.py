@@ -1,0 +1,184 @@
+"""Jobs against the fake server and a real SQLite store: results, failures, resume, cancellation, secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from core.generation.jobs import JobStore
+from core.generation.ratelimit import RetryPolicy
+from core.generation.runner import JobProgress, JobRunner, RunReport
+from core.generation.templates import GenerationTemplate
+from core.schema import GEN_DONE, GEN_FAILED, GEN_PENDING, GEN_RUNNING
+from core.settings import Settings
+from core.store import Store
+from core.store.tables import ImageRecord
+from tests.fakes.gemini_server import FakeGemini, Reply, fake_gemini  # noqa: F401
+
+KEY = "AIzaFAKE-never-store-me-93c1"
+FAST = RetryPolicy(max_retries=3, base_delay_s=0.01, max_delay_s=0.05, timeout_s=10)
+
+
+def template(**kw: object) -> GenerationTemplate:
+    base: dict[str, object] = {
+        "name": "t",
+        "ages": ["20-29", "60-69"],
+        "sexes": ["woman"],
+        "ethnicities": ["East Asian"],
+        "emotions": ["happy", "disgust", "surprise"],
+        "output_size": 128,
+    }
+    base.update(kw)
+    return GenerationTemplate.model_validate(base)
+
+
+@pytest.fixture
+def gen_settings(settings: Settings, fake_gemini: FakeGemini) -> Settings:  # noqa: F811
+    return settings.model_copy(update={"gemini_base_url": fake_gemini.base_url})
+
+
+def run(store: Store, settings: Settings, job_id: int, **kw: object) -> RunReport:
+    kw.setdefault("policy", FAST)
+    runner = JobRunner(job_id, store=store, settings=settings, api_key=KEY, **kw)  # type: ignore[arg-type]
+    return asyncio.run(runner.run())
+
+
+def generated(store: Store) -> list[ImageRecord]:
+    return [r for r in store.list_images() if r.source == "generated"]
+
+
+def test_a_job_stores_labeled_images_and_records_failures(
+    store: Store,
+    gen_settings: Settings,
+    fake_gemini: FakeGemini,  # noqa: F811
+) -> None:
+    fake_gemini.on("nose wrinkled", Reply.safety(), then=Reply.safety())  # every disgust prompt is refused
+    fake_gemini.enqueue(Reply.error(429))  # one transient error on the way
+    jobs = JobStore(store)
+    job_id = jobs.create_job(template(), model="gemini-2.5-flash-image")
+    seen: list[JobProgress] = []
+    report = run(store, gen_settings, job_id, progress=seen.append)
+
+    assert (report.generated, report.failed) == (4, 2)
+    assert jobs.counts(job_id) == {GEN_PENDING: 0, GEN_RUNNING: 0, GEN_DONE: 4, GEN_FAILED: 2}
+    assert seen[-1].done == 4 and seen[-1].failed == 2 and seen[-1].total == 6
+    failures = jobs.items(job_id, states=[GEN_FAILED])
+    assert {f.emotion for f in failures} == {"disgust"}
+    assert all("safety filter" in f.reason for f in failures)
+
+    records = generated(store)
+    assert len(records) == 4
+    items = {i.image_id: i for i in jobs.items(job_id, states=[GEN_DONE])}
+    for rec in records:
+        item = items[rec.id]
+        assert rec.emotion == item.emotion and rec.label_source == "prompt" and rec.status == "train"
+        assert rec.person == item.persona and rec.person.startswith("gen-")
+        assert rec.original_name == item.file_name and rec.original_name.startswith(f"{rec.emotion}_")
+        assert (rec.sex, rec.ethnicity) == ("woman", "East Asian") and rec.age in {"20-29", "60-69"}
+        assert rec.attributes["prompt"] == item.prompt and rec.attributes["generation_job"] == job_id
+        assert max(rec.width, rec.height) <= 128  # resized to the template's output size
+        assert store.absolute_path(rec).is_file()
+
+
+def test_rerun_does_only_what_is_missing_and_retry_failed_completes(
+    store: Store,
+    gen_settings: Settings,
+    fake_gemini: FakeGemini,  # noqa: F811
+) -> None:
+    fake_gemini.on("nose wrinkled", Reply.error(400, "bad prompt"))  # only the first disgust request fails
+    jobs = JobStore(store)
+    job_id = jobs.create_job(template(), model="m")
+    assert run(store, gen_settings, job_id).failed == 1
+    calls = len(fake_gemini.requests)
+
+    # The same template maps onto the same job; a second run has nothing to do.
+    assert jobs.create_job(template(), model="m") == job_id
+    again = run(store, gen_settings, job_id)
+    assert (again.generated, again.failed, len(fake_gemini.requests)) == (0, 0, calls)
+
+    assert jobs.retry_failed(job_id) == 1
+    final = run(store, gen_settings, job_id)
+    assert final.generated == 1 and jobs.counts(job_id)[GEN_DONE] == 6
+    records = generated(store)
+    assert len(records) == 6 and len({r.original_name for r in records}) == 6
+    assert jobs.create_job(template(), model="m", new=True) != job_id
+
+
+def test_cancel_mid_job_then_resume_loses_nothing(
+    store: Store,
+    gen_settings: Settings,
+    fake_gemini: FakeGemini,  # noqa: F811
+) -> None:
+    fake_gemini.latency_s = 0.4
+    jobs = JobStore(store)
+    job_id = jobs.create_job(template(sexes=["woman", "man"]), model="m")  # 12 items
+    cancel = threading.Event()
+    threading.Timer(0.6, cancel.set).start()
+    start = time.monotonic()
+    first = run(store, gen_settings, job_id, concurrency=2, cancel=cancel)
+    assert first.cancelled and time.monotonic() - start < 1.5
+    counts = jobs.counts(job_id)
+    assert counts[GEN_RUNNING] == 0 and 0 < counts[GEN_PENDING] < 12
+    assert counts[GEN_DONE] == len(generated(store))
+
+    fake_gemini.latency_s = 0.0
+    second = run(store, gen_settings, job_id, concurrency=4)
+    assert not second.cancelled and jobs.counts(job_id)[GEN_DONE] == 12
+    records = generated(store)
+    assert len(records) == 12 and len({r.original_name for r in records}) == 12
+
+
+def test_recover_completes_an_item_whose_image_was_stored_before_a_crash(
+    store: Store,
+    gen_settings: Settings,
+    fake_gemini: FakeGemini,  # noqa: F811
+) -> None:
+    jobs = JobStore(store)
+    job_id = jobs.create_job(template(emotions=["happy"]), model="m")
+    run(store, gen_settings, job_id)
+    victim = jobs.items(job_id)[0]
+    # The crash window: the image row is committed but the item still says running.
+    jobs._set(victim.id, state=GEN_RUNNING, image_id=None)
+    calls = len(fake_gemini.requests)
+    report = run(store, gen_settings, job_id)
+    assert report.recovered == 1 and report.generated == 0 and len(fake_gemini.requests) == calls
+    assert jobs.items(job_id)[0].image_id == victim.image_id and len(generated(store)) == 2
+
+
+def test_the_api_key_never_reaches_logs_files_or_the_database(
+    store: Store,
+    gen_settings: Settings,
+    fake_gemini: FakeGemini,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rejected = Reply.error(403, f"API key {KEY} was rejected")
+    fake_gemini.on("nose wrinkled", rejected, then=rejected)
+    fake_gemini.enqueue(Reply.error(503, f"key={KEY}"))
+    caplog.set_level(logging.DEBUG)
+    jobs = JobStore(store)
+    job_id = jobs.create_job(template(), model="m")
+    report = run(store, gen_settings, job_id)
+    assert report.failed == 2 and fake_gemini.requests[0].headers["x-goog-api-key"] == KEY
+    assert "***" in jobs.items(job_id, states=[GEN_FAILED])[0].reason
+    assert KEY not in caplog.text
+    files = [p for p in Path(gen_settings.data_root).rglob("*") if p.is_file()]
+    assert any(p.name.startswith("studio.db") for p in files)
+    for path in files:
+        assert KEY.encode() not in path.read_bytes(), path
+
+
+def test_landmarks_follow_automatically(
+    store: Store,
+    gen_settings: Settings,
+    fake_gemini: FakeGemini,  # noqa: F811
+) -> None:
+    jobs = JobStore(store)
+    job_id = jobs.create_job(template(ages=["30-39"], emotions=["happy", "sad"], output_size=256), model="m")
+    report = run(store, gen_settings, job_id, extract_landmarks=True)
+    assert report.extracted == 2
+    assert store.extraction_counts().get("ok") == 2  # the fake serves a real face photo
