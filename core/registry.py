@@ -6,6 +6,7 @@ the registry imports it only when a model of that kind is loaded, so listing mod
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import json
 import platform
@@ -106,7 +107,7 @@ class Registry:
         except ValueError as exc:
             raise StudioError(f"model card {path} is unreadable: {exc}") from exc
 
-    def list(self) -> list[ModelCard]:
+    def list(self) -> builtins.list[ModelCard]:
         """All readable model cards, newest first (unreadable folders are skipped)."""
         cards = []
         if self.root.is_dir():
@@ -150,7 +151,7 @@ class Registry:
         self,
         model_id: str,
         *,
-        expect_classes: list[str] | None = None,
+        expect_classes: builtins.list[str] | None = None,
         expect_feature_version: int | None = None,
     ) -> Any:
         """Load a model by id; refuse it when its classes or feature version differ from what the caller needs."""

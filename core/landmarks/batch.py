@@ -121,11 +121,11 @@ def extract_paths(
         while True:
             cancelled = cancel is not None and cancel.is_set()
             while not cancelled and not exhausted and len(pending) < 3 * n_workers:
-                chunk = next(chunks, None)
-                if chunk is None:
+                next_chunk: Sequence[tuple[int, str]] | None = next(chunks, None)
+                if next_chunk is None:
                     exhausted = True
                     break
-                pending.add(pool.submit(_work_chunk, chunk))
+                pending.add(pool.submit(_work_chunk, next_chunk))
             if not pending:
                 break
             done, pending = wait(pending, return_when=FIRST_COMPLETED)

@@ -81,7 +81,7 @@ def test_zip_with_escaping_members_is_refused(store: Store, tmp_path: Path, evil
 
 
 def test_not_a_zip(store: Store) -> None:
-    with pytest.raises(ValueError, match="not a valid .zip"):
+    with pytest.raises(ValueError, match=r"not a valid \.zip"):
         ingest.import_zip(store, b"PK\x03\x04 broken")
 
 
