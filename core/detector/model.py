@@ -1,0 +1,154 @@
+"""The detector as a registry model: artifact save/load and the ExpressionModel that Live, Batch test and the API use.
+
+The artifact is a torch file of plain tensors and numbers (loaded with `weights_only=True`, so a model file cannot
+run code). Its card's params hold what rebuilds the network: input size, anchors, stage widths, thresholds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from core.detector.boxes import Detection, GridSpec, decode_predictions
+from core.detector.data import resize_square, to_tensor
+from core.detector.net import STRIDE, GridDetector
+from core.errors import ModelFileCorrupt
+from core.inference import FacePrediction
+from core.registry import ModelCard, Registry, new_model_id
+from core.store.repository import FaceData
+
+ARTIFACT = "model.pt"
+
+
+class DetectorModel:
+    """A loaded grid detector. needs_landmarks is False: it finds faces itself, in one pass."""
+
+    needs_landmarks = False
+
+    def __init__(
+        self,
+        card: ModelCard,
+        net: GridDetector,
+        *,
+        input_size: int,
+        anchors: Sequence[Sequence[float]],
+        conf_threshold: float = 0.25,
+        iou_threshold: float = 0.45,
+        device: str = "cpu",
+    ) -> None:
+        self.card = card
+        self.net = net.to(device).eval()
+        self.input_size = int(input_size)
+        self.spec = GridSpec(self.input_size // STRIDE, tuple((float(a[0]), float(a[1])) for a in anchors))
+        self.conf_threshold = conf_threshold
+        self.iou_threshold = iou_threshold
+        self.device = device
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.card.classes)
+
+    @torch.inference_mode()
+    def detect_batch(
+        self, images: Sequence[np.ndarray], *, conf_threshold: float | None = None
+    ) -> list[list[Detection]]:
+        """Detections for RGB uint8 images of any size (boxes normalized to each image)."""
+        if not images:
+            return []
+        batch = to_tensor([resize_square(img, self.input_size) for img in images]).to(self.device)
+        raw = self.net(batch)
+        threshold = self.conf_threshold if conf_threshold is None else conf_threshold
+        return decode_predictions(raw, self.spec, conf_threshold=threshold, iou_threshold=self.iou_threshold)
+
+    def predict_faces(self, rgb: np.ndarray, faces: Sequence[FaceData] = ()) -> list[FacePrediction]:
+        """Every face the detector finds in `rgb`, in the shared FacePrediction shape (`faces` is ignored)."""
+        out = []
+        for det in self.detect_batch([rgb])[0]:
+            probs = det.probabilities
+            best = int(np.argmax(probs))
+            out.append(
+                FacePrediction(
+                    box=det.box,
+                    emotion=self.classes[best],
+                    confidence=float(probs[best]),
+                    probabilities={c: float(p) for c, p in zip(self.classes, probs, strict=True)},
+                )
+            )
+        return out
+
+
+def model_params(net: GridDetector, input_size: int, spec: GridSpec, widths: Sequence[int]) -> dict[str, Any]:
+    return {
+        "input_size": int(input_size),
+        "anchors": [list(a) for a in spec.anchors],
+        "widths": list(widths),
+        "conf_threshold": 0.25,
+        "iou_threshold": 0.45,
+        "num_parameters": int(sum(p.numel() for p in net.parameters())),
+    }
+
+
+def save_detector(
+    registry: Registry,
+    net: GridDetector,
+    *,
+    classes: Sequence[str],
+    params: dict[str, Any],
+    metrics: dict[str, Any],
+    data_hash: str = "",
+    data_sources: Sequence[str] = (),
+    notes: str = "",
+    model_id: str | None = None,
+) -> ModelCard:
+    """Save the network with its card into the registry (atomically, through Registry.save)."""
+    card = ModelCard(
+        id=model_id or new_model_id("detector", "grid"),
+        kind="detector",
+        name="grid_detector",
+        classes=list(classes),
+        feature_sets=["image"],
+        metrics=metrics,
+        params=params,
+        data_hash=data_hash,
+        data_sources=list(data_sources),
+        artifact=ARTIFACT,
+        notes=notes,
+    )
+    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+
+    def write(path: Path) -> None:
+        torch.save(state, path)
+
+    return registry.save(card, write)
+
+
+def build_net(card: ModelCard) -> GridDetector:
+    widths = tuple(int(w) for w in card.params.get("widths", ()))
+    anchors = card.params.get("anchors") or []
+    if len(widths) != 5 or not anchors:
+        raise ModelFileCorrupt(f"model {card.id}: card params lack the network layout (widths, anchors)")
+    return GridDetector(len(card.classes), len(anchors), widths)
+
+
+def load_artifact(folder: Path, card: ModelCard, *, device: str = "cpu") -> DetectorModel:
+    """Registry loader for kind "detector"."""
+    net = build_net(card)
+    path = Path(folder) / card.artifact
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        net.load_state_dict(state)
+    except (OSError, RuntimeError, KeyError, ValueError) as exc:
+        raise ModelFileCorrupt(f"model {card.id}: cannot load {path.name} ({exc})") from exc
+    return DetectorModel(
+        card,
+        net,
+        input_size=int(card.params["input_size"]),
+        anchors=card.params["anchors"],
+        conf_threshold=float(card.params.get("conf_threshold", 0.25)),
+        iou_threshold=float(card.params.get("iou_threshold", 0.45)),
+        device=device,
+    )

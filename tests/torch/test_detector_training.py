@@ -1,0 +1,126 @@
+"""The detector overfits a drawn YOLO dataset, round-trips through the registry, and refuses bad label files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from core.detector.boxes import box_iou, cxcywh_to_xyxy
+from core.detector.data import DetectionSample, augment, samples_from_yolo, yolo_class_map
+from core.detector.model import DetectorModel, model_params, save_detector
+from core.detector.train import DetectorConfig, DetectorResult, train_detector
+from core.errors import DatasetFormatError, TrainingDataError
+from core.inference import FacePrediction, Recognizer
+from core.registry import Registry
+from core.yolo import YoloDataset, read_yolo_dataset
+
+TINY = DetectorConfig(
+    input_size=96, batch_size=8, epochs=60, widths=(8, 16, 32, 48, 64), augment=False, lr=3e-3, eval_every=10
+)
+
+
+@pytest.fixture(scope="module")
+def trained(synthetic_yolo: Path) -> tuple[YoloDataset, list[DetectionSample], DetectorResult]:
+    torch.set_num_threads(1)
+    ds = read_yolo_dataset(synthetic_yolo)
+    samples = samples_from_yolo(ds.splits["train"], yolo_class_map(ds.emotions, ds.emotions), 96)
+    return ds, samples, train_detector(samples, samples, ds.emotions, TINY)
+
+
+def test_detector_overfits_tiny_dataset(trained: tuple[YoloDataset, list[DetectionSample], DetectorResult]) -> None:
+    ds, samples, result = trained
+    losses = [h.train_loss for h in result.history]
+    assert losses[-1] < 0.5 * losses[0]
+    assert result.metrics is not None
+    assert result.metrics.map50 > 0.9
+    assert result.metrics.face_recall == 1.0
+    assert result.metrics.emotion_accuracy == 1.0
+    # Boxes match: every drawn face has a detection of its colour class at IoU >= 0.5, and few boxes are extra.
+    model = DetectorModel(
+        _card(ds.emotions), result.net, input_size=96, anchors=result.spec.anchors, conf_threshold=0.5
+    )
+    ious, extra = [], 0
+    for sample in samples:
+        dets = model.detect_batch([sample.image])[0]
+        found = torch.tensor([d.box for d in dets]).reshape(-1, 4)
+        overlap = box_iou(cxcywh_to_xyxy(torch.as_tensor(sample.boxes)), found)
+        for t, cls in enumerate(sample.classes):
+            j = int(torch.argmax(overlap[t]))
+            ious.append(float(overlap[t, j]))
+            assert dets[j].class_index == int(cls)
+        extra += len(dets) - len(sample.boxes)
+    assert min(ious) >= 0.5
+    assert float(np.mean(ious)) > 0.7
+    assert extra <= 2
+
+
+def _card(classes: list[str]):  # type: ignore[no-untyped-def]
+    from core.registry import ModelCard
+
+    return ModelCard(id="t", kind="detector", name="grid_detector", classes=classes)
+
+
+def test_registry_round_trip(
+    trained: tuple[YoloDataset, list[DetectionSample], DetectorResult], tmp_path: Path
+) -> None:
+    ds, samples, result = trained
+    registry = Registry(tmp_path / "models")
+    params = model_params(result.net, 96, result.spec, TINY.widths)
+    assert result.metrics is not None
+    card = save_detector(registry, result.net, classes=ds.emotions, params=params, metrics=result.metrics.as_dict())
+    loaded = registry.load(card.id, expect_classes=ds.emotions)
+    assert isinstance(loaded, DetectorModel)
+    assert loaded.needs_landmarks is False
+    image = samples[0].image
+    before = DetectorModel(card, result.net, input_size=96, anchors=result.spec.anchors).predict_faces(image, [])
+    after = Recognizer(loaded).predict(image)  # no extractor needed: the detector finds faces itself
+    assert len(after) == len(before) == len(samples[0].boxes)
+    for a, b in zip(after, before, strict=True):
+        assert isinstance(a, FacePrediction)
+        np.testing.assert_allclose(a.box, b.box, atol=1e-5)
+        assert a.emotion == b.emotion
+        assert set(a.probabilities) == set(ds.emotions)
+        assert a.as_dict(card.id)["model_id"] == card.id
+
+
+def test_augmentation_keeps_boxes_on_the_drawn_shapes(synthetic_yolo: Path) -> None:
+    ds = read_yolo_dataset(synthetic_yolo)
+    sample = samples_from_yolo(ds.splits["train"][:1], [0, 1, 2], 96)[0]
+    rng = np.random.default_rng(3)
+    for _ in range(10):
+        out = augment(sample, rng, colour=0.0)
+        for cx, cy, w, h in out.boxes:
+            # The centre pixel of every surviving box still lies on a brightly coloured shape.
+            px = out.image[min(95, int(cy * 96)), min(95, int(cx * 96))]
+            assert px.max() > 150, (cx, cy, w, h)
+
+
+def test_training_refuses_empty_data() -> None:
+    with pytest.raises(TrainingDataError):
+        train_detector([], [], ["happy"], TINY)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("9 0.5 0.5 0.2 0.2", "class id 9 is out of range"),
+        ("1 1.5 0.5 0.2 0.2", "cx=1.5 is outside 0..1"),
+        ("1 0.5 0.5 0.2", "expected 5 columns"),
+    ],
+)
+def test_bad_label_file_names_file_and_line(synthetic_yolo: Path, tmp_path: Path, line: str, message: str) -> None:
+    import shutil
+
+    root = tmp_path / "bad"
+    shutil.copytree(synthetic_yolo, root)
+    label = root / "train" / "labels" / "img1.txt"
+    label.write_text(label.read_text() + line + "\n")
+    bad_line = len(label.read_text().splitlines())
+    with pytest.raises(DatasetFormatError) as info:
+        read_yolo_dataset(root)
+    assert str(label) in str(info.value)
+    assert f"line {bad_line}" in str(info.value)
+    assert message in str(info.value)
