@@ -1,0 +1,28 @@
+"""Where the PostgreSQL tests find their server: STUDIO_TEST_POSTGRES_URL (set by .ci/run). In CI a missing server
+fails the tests; locally they skip with the reason."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+ENV = "STUDIO_TEST_POSTGRES_URL"
+
+
+def postgres_url() -> str:
+    url = os.environ.get(ENV)
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail(f"{ENV} is not set in CI: .ci/run must start PostgreSQL")
+        pytest.skip(f"no PostgreSQL server: set {ENV} (e.g. postgresql+psycopg://user:pw@127.0.0.1:5432/db)")
+    from sqlalchemy import create_engine, text
+
+    try:
+        with create_engine(url).connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {ENV} is unreachable in CI: {exc}")
+        pytest.skip(f"PostgreSQL at {ENV} is unreachable: {exc}")
+    return url
