@@ -187,6 +187,10 @@ class FrameProcessor:
         with self._lock:
             return self._latest
 
+    def age_s(self, result: FrameResult) -> float:
+        """Seconds since `result`'s frame was processed (large when the stream has stopped)."""
+        return self._clock() - self._t0 - result.timestamp_ms / 1000.0
+
     def current_frame_rgb(self) -> np.ndarray | None:
         """The last camera frame as received, without overlay (for snapshots)."""
         with self._lock:

@@ -1,0 +1,46 @@
+"""End to end in real headless Chromium: the API's standalone page at `/` (served by a real uvicorn) shows the fake
+camera, posts frames to /api/predict/stream and shows the emotion, its confidence and its artwork."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.browser.harness import chromium_args, free_port, require_chromium, server, uvicorn_cmd, write_y4m
+from tests.browser.models import browser_models_dir
+
+pytestmark = pytest.mark.browser
+
+
+def test_api_page_shows_emotion_confidence_and_artwork(tmp_path: Path, astronaut_rgb: np.ndarray) -> None:
+    chromium = require_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    models_dir = browser_models_dir(tmp_path)
+    y4m = write_y4m(tmp_path / "face.y4m", astronaut_rgb)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {"DATA_ROOT": str(tmp_path / "data"), "MODELS_DIR": str(models_dir), "DATABASE_URL": ""}
+    with server(uvicorn_cmd(port), f"{url}/health", env, tmp_path / "api.log"), sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=chromium, headless=True, args=chromium_args(y4m)
+        )
+        try:
+            page = context.new_page()
+            page.goto(url, wait_until="domcontentloaded")
+            expect(page.locator("#model")).to_contain_text("model ", timeout=15_000)
+            expect(page.locator("#confidence")).to_contain_text("% confident", timeout=30_000)
+            emotion = (page.locator("#emotion").text_content() or "").strip()  # raw text: CSS capitalises it
+            assert emotion and emotion not in ("—", "no face")
+            artwork = page.locator("#artwork")
+            expect(artwork).to_be_visible()
+            assert artwork.get_attribute("src") == f"/api/art/{emotion}.svg"
+            # The artwork really loaded (an SVG with a size), not a broken image.
+            assert page.evaluate("() => document.getElementById('artwork').naturalWidth") > 0
+            expect(page.locator("#status")).to_contain_text("analysed in")
+        finally:
+            context.close()
+    log = (tmp_path / "api.log").read_text()
+    assert '"component": "core.api.access"' in log and '"/api/predict/stream"' in log

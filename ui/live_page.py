@@ -1,0 +1,133 @@
+"""Widgets and wiring of the Live page: model choice, the webrtc stream, the results panel and snapshots.
+
+The frame callback is `FrameProcessor.process_frame`, running in streamlit-webrtc's worker thread; it never touches
+st.*. The page reads the processor's latest result (handed over under a lock) from a fragment that reruns twice a
+second while the page is open.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+import streamlit_webrtc
+
+from core.art import artwork_svg
+from core.inference import ExpressionModel
+from core.live import SMOOTHING_MODES, FrameProcessor
+from core.live.figures import probability_figure
+from core.live.models import ModelChoice, model_choices
+from core.live.snapshot import save_snapshot
+from core.registry import Registry
+from core.schema import EMOTIONS
+from core.settings import Settings
+from core.store import Store
+from ui.common import get_registry, run_safely
+
+PROCESSOR_KEY = "live_processor"
+SMOOTHING_LABELS = {"off": "Off", "ema": "Moving average", "hysteresis": "Hysteresis"}
+SNAPSHOT_LABELS = {"prediction": "Label with the prediction", "human": "Pick a label", "pool": "Send to the pool"}
+# A result older than this means no frames are arriving (stream stopped or stalled).
+STALE_S = 2.0
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def load_model(models_dir: str, model_id: str) -> ExpressionModel:
+    """Models are stateless at prediction time, so one loaded copy serves every session."""
+    model: ExpressionModel = Registry(models_dir).load(model_id)
+    return model
+
+
+def model_ui(registry: Registry) -> ModelChoice | None:
+    """The model select box (landmark models, ResNets, detectors; active first). None when there is no model."""
+    choices = model_choices(registry)
+    if not choices:
+        return None
+    labels = [c.label for c in choices]
+    picked = st.selectbox("Model", labels, key="live_model", help="Landmark models and the ResNet work alike here.")
+    return choices[labels.index(picked)] if picked in labels else choices[0]
+
+
+def options_ui() -> tuple[str, bool]:
+    smoothing = st.segmented_control(
+        "Temporal smoothing",
+        list(SMOOTHING_MODES),
+        default="ema",
+        format_func=SMOOTHING_LABELS.get,
+        key="live_smoothing",
+        help="Moving average blends the last frames' probabilities; hysteresis keeps a label until another leads "
+        "for a few frames in a row.",
+    )
+    mesh = st.toggle("Draw the landmark mesh", key="live_mesh")
+    return str(smoothing or "off"), bool(mesh)
+
+
+def session_processor(model: ExpressionModel, settings: Settings, smoothing: str, mesh: bool) -> FrameProcessor:
+    """This browser session's processor (its own VIDEO-mode landmarker), updated to the current choices."""
+    processor: FrameProcessor | None = st.session_state.get(PROCESSOR_KEY)
+    if processor is None:
+        processor = FrameProcessor(model, settings=settings, smoothing=smoothing)  # type: ignore[arg-type]
+        st.session_state[PROCESSOR_KEY] = processor
+    if processor.model is not model:
+        processor.set_model(model)
+    if processor.smoothing != smoothing:
+        processor.set_smoothing(smoothing)  # type: ignore[arg-type]
+    processor.draw_mesh = mesh
+    return processor
+
+
+def stream(processor: FrameProcessor, settings: Settings) -> Any:
+    # Looked up on the module at call time so that AppTest can swap in a stand-in (it cannot render the component).
+    return streamlit_webrtc.webrtc_streamer(
+        key="live",
+        mode=streamlit_webrtc.WebRtcMode.SENDRECV,
+        rtc_configuration={"iceServers": settings.ice_servers},
+        media_stream_constraints={"video": {"width": 640, "height": 480}, "audio": False},
+        video_frame_callback=processor.process_frame,
+        async_processing=True,
+    )
+
+
+def show_result(processor: FrameProcessor) -> None:
+    """The prediction text, artwork, probability chart and speed figures of the latest processed frame."""
+    result = processor.latest()
+    if result is None:
+        st.info("Press **START** under the video and allow the camera. Predictions appear here.")
+        return
+    if result.error:
+        st.warning(f"The last frame could not be analysed: {result.error}")
+    face = result.main_face
+    if face is None:
+        st.markdown("#### No face in view")
+    else:
+        st.markdown(f"#### Detected: {face.emotion} ({face.confidence:.0%})")
+        if face.emotion in EMOTIONS:
+            st.image(artwork_svg(face.emotion), width=180)
+        st.plotly_chart(probability_figure(face.probabilities, height=240), key="live_proba")
+    if len(result.faces) > 1:
+        st.caption(f"{len(result.faces)} faces: " + ", ".join(f"{f.emotion} {f.confidence:.0%}" for f in result.faces))
+    cols = st.columns(2)
+    cols[0].metric("Processing FPS", f"{result.stats.fps:.1f}")
+    cols[1].metric("Latency per frame", f"{result.stats.latency_ms:.1f} ms")
+    if processor.age_s(result) > STALE_S:
+        st.caption("No new frames: the stream is stopped.")
+
+
+def snapshot_ui(store: Store, processor: FrameProcessor) -> None:
+    how = st.radio("Snapshot", list(SNAPSHOT_LABELS), format_func=SNAPSHOT_LABELS.get, key="snap_how", horizontal=True)
+    label = st.selectbox("Label", EMOTIONS, key="snap_label") if how == "human" else None
+    if not st.button("Save snapshot", key="snap_save", icon=":material/photo_camera:"):
+        return
+    rgb = processor.current_frame_rgb()
+    if rgb is None:
+        st.warning("No camera frame yet: press START first.")
+        return
+    added = run_safely(
+        lambda: save_snapshot(store, rgb, how=how, result=processor.latest(), label=label), what="Saving the snapshot"
+    )
+    if added is not None:
+        note = "" if added.created else " (the same frame was already stored)"
+        st.success(f"Saved the frame as image #{added.image_id} (source webcam){note}.")
+
+
+__all__ = ["get_registry", "load_model", "model_ui", "options_ui", "session_processor", "show_result", "stream"]
