@@ -1,0 +1,91 @@
+"""Training data assembled from the store: raw face rows, labels, person groups, held-out mask and a data hash."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.features.raw import faces_to_matrix
+from core.schema import EMOTIONS
+from core.store.repository import Filters, Store
+
+
+@dataclass
+class TrainingData:
+    """Rows aligned with each other. `held_out` marks the rows whose store status is "test"."""
+
+    x: np.ndarray  # (n, RAW_WIDTH) raw face rows
+    y: np.ndarray  # (n,) emotion strings
+    groups: np.ndarray | None = None  # (n,) person ids, or None when identity is unknown
+    held_out: np.ndarray | None = None  # (n,) bool
+    image_ids: list[int] = field(default_factory=list)
+    data_hash: str = ""
+    sources: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def classes(self) -> list[str]:
+        """Classes present, in the project's EMOTIONS order."""
+        present = set(self.y.tolist())
+        return [e for e in EMOTIONS if e in present]
+
+    def class_counts(self) -> dict[str, int]:
+        counts = Counter(self.y.tolist())
+        return {c: counts[c] for c in self.classes}
+
+    def subset(self, mask: np.ndarray) -> TrainingData:
+        return TrainingData(
+            x=self.x[mask],
+            y=self.y[mask],
+            groups=None if self.groups is None else self.groups[mask],
+            held_out=None if self.held_out is None else self.held_out[mask],
+            image_ids=[i for i, keep in zip(self.image_ids, mask, strict=False) if keep] if self.image_ids else [],
+            data_hash=self.data_hash,
+            sources=self.sources,
+        )
+
+
+def snapshot_hash(items: Sequence[tuple[str, str]], extra: str = "") -> str:
+    """Hash of the data a model saw: sorted (content sha, label) pairs plus anything else that changes it."""
+    digest = hashlib.sha256(extra.encode())
+    for sha, label in sorted(items):
+        digest.update(f"{sha}:{label}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def from_store(store: Store, filters: Filters | None = None, *, emotions: Sequence[str] = ()) -> TrainingData:
+    """Labeled faces of the store that match `filters` (emotions, sources, statuses). Rows whose status is
+    "test" form the held-out set; pool, queued and rejected images are never trained on unless asked for."""
+    filters = filters or Filters()
+    statuses = list(filters.statuses) or ["train", "test"]
+    wanted = Filters(
+        emotions=list(emotions or filters.emotions),
+        sources=filters.sources,
+        statuses=statuses,
+        extraction_states=filters.extraction_states,
+        labeled_only=True,
+    )
+    pairs = store.faces(wanted)
+    records = [r for r, _ in pairs]
+    x = faces_to_matrix([f for _, f in pairs])
+    y = np.asarray([r.emotion for r in records], dtype=object).astype(str) if records else np.zeros(0, dtype=str)
+    persons = [r.person for r in records]
+    # Group by person only when every row knows its person: a partial identity column would leak.
+    groups = np.asarray(persons, dtype=str) if records and all(persons) else None
+    held_out = np.asarray([r.status == "test" for r in records], dtype=bool)
+    extraction_sha = {r.extraction.model_sha256 for r in records if r.extraction is not None}
+    return TrainingData(
+        x=x,
+        y=y,
+        groups=groups,
+        held_out=held_out,
+        image_ids=[r.id for r in records],
+        data_hash=snapshot_hash([(r.sha256, str(r.emotion)) for r in records], ",".join(sorted(extraction_sha))),
+        sources=sorted({r.source for r in records}),
+    )
