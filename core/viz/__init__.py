@@ -1,5 +1,4 @@
-"""Plotly figure builders. Pages only render what these return; tests check `fig.data` offline."""
+"""Plotly figure builders. Each returns a go.Figure; pages only render them (tests check `fig.data` offline).
 
-from core.viz.training import comparison_bar, confusion_heatmap, learning_curves, per_class_f1
-
-__all__ = ["comparison_bar", "confusion_heatmap", "learning_curves", "per_class_f1"]
+Import the submodule you need (`core.viz.training`, `core.viz.landmarks`): nothing is imported eagerly here.
+"""

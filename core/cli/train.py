@@ -1,0 +1,183 @@
+"""`python -m core train`, `python -m core evaluate` and `python -m core models list|activate|delete`."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from pathlib import Path
+from typing import Any
+
+from core.errors import StudioError
+
+
+def register(sub: Any) -> None:
+    from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
+    from core.training.landmark_models import DEFAULT_MODELS, MODEL_ZOO, PRESETS
+
+    train = sub.add_parser("train", help="compare landmark models by grid search on the store's labeled faces")
+    train.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), choices=list(MODEL_ZOO))
+    train.add_argument("--features", nargs="+", default=list(DEFAULT_FEATURE_SETS), choices=list(FEATURE_SETS))
+    train.add_argument("--preset", default="quick", choices=list(PRESETS))
+    train.add_argument("--folds", type=int, default=None, help="CV folds (default: the preset's)")
+    train.add_argument("--emotions", nargs="+", default=[], help="train on these emotions only")
+    train.add_argument("--sources", nargs="+", default=[], help="only images from these sources")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--jobs", type=int, default=1, help="parallel CV fits")
+    train.add_argument("--no-activate", action="store_true", help="save the models but keep the active one")
+    train.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser("evaluate", help="evaluate a model on a folder or a manifest CSV (path,label) of images")
+    ev.add_argument("path", type=Path)
+    ev.add_argument("--model", default=None, help="model id (default: the active model)")
+    ev.add_argument("--out", type=Path, default=Path("predictions.csv"), help="predictions CSV to write")
+    ev.set_defaults(func=cmd_evaluate)
+
+    models = sub.add_parser("models", help="list, activate or delete registered models")
+    msub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    msub.add_parser("list", help="list models, newest first").set_defaults(func=cmd_models_list)
+    act = msub.add_parser("activate", help="make a model the active one")
+    act.add_argument("model_id")
+    act.set_defaults(func=cmd_models_activate)
+    rm = msub.add_parser("delete", help="delete a model")
+    rm.add_argument("model_id")
+    rm.set_defaults(func=cmd_models_delete)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from core.registry import Registry
+    from core.settings import get_settings
+    from core.store import Store
+    from core.store.repository import Filters
+    from core.training.data import from_store
+    from core.training.landmark_models import compare_models, save_comparison
+    from core.training.report import comparison_table
+
+    settings = get_settings()
+    store = Store(settings)
+    data = from_store(store, Filters(emotions=args.emotions, sources=args.sources))
+    print(f"{len(data)} labeled faces: " + ", ".join(f"{k} {v}" for k, v in data.class_counts().items()))
+    bar = tqdm(total=len(args.models), unit="model")
+
+    def progress(done: int, total: int, message: str) -> None:
+        bar.n = done
+        bar.set_description(message)
+        bar.refresh()
+
+    cancel = threading.Event()
+    try:
+        result = compare_models(
+            data,
+            models=args.models,
+            feature_sets=args.features,
+            preset_name=args.preset,
+            folds=args.folds,
+            seed=args.seed,
+            n_jobs=args.jobs,
+            progress=progress,
+            cancel=cancel,
+        )
+    finally:
+        bar.close()
+    registry = Registry(settings.models_dir)
+    save_comparison(registry, result, data_sources=data.sources, activate_best=not args.no_activate)
+    table = comparison_table(result.reports)
+    print(f"held-out set: {result.holdout}")
+    print(table.to_string(index=False))
+    best = result.best
+    if best is not None:
+        state = "not activated (--no-activate)" if args.no_activate else "now active"
+        print(f"best by held-out macro-F1: {best.name} ({best.macro_f1:.3f}) -> {best.model_id}, {state}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from core.evaluation import evaluate_items, items_from_path
+    from core.inference import Recognizer
+    from core.landmarks.extractor import LandmarkExtractor
+    from core.registry import Registry
+    from core.settings import get_settings
+
+    settings = get_settings()
+    registry = Registry(settings.models_dir)
+    model_id = args.model or registry.active_id()
+    if model_id is None:
+        raise StudioError("no model to evaluate: train one (python -m core train) or pass --model ID")
+    model = registry.load(model_id)
+    items = items_from_path(args.path)
+    if not items:
+        raise StudioError(f"no images found in {args.path}")
+    extractor = LandmarkExtractor(settings, mode="image") if model.needs_landmarks else None
+    bar = tqdm(total=len(items), unit="img")
+
+    def progress(done: int, total: int) -> None:
+        bar.n = done
+        bar.refresh()
+
+    try:
+        result = evaluate_items(Recognizer(model, extractor), items, progress=progress)
+    finally:
+        bar.close()
+        if extractor is not None:
+            extractor.close()
+    result.to_csv(args.out)
+    print(f"model {model_id}: {len(items)} images, predictions written to {args.out}")
+    if result.no_face:
+        print(f"{len(result.no_face)} image(s) without a face:")
+        for path in result.no_face:
+            print(f"  {path}")
+    if result.errors:
+        print(f"{len(result.errors)} unreadable file(s):")
+        for path, message in result.errors:
+            print(f"  {path}: {message}")
+    metrics = result.metrics
+    if metrics is None:
+        print("no labeled image with a face: no accuracy to report")
+        return 0
+    print(f"accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  (n={metrics['n_scored']})")
+    labels = metrics["labels"]
+    width = max(len(x) for x in labels) + 1
+    print("confusion matrix (rows: true, columns: predicted)")
+    print(" " * width + " ".join(f"{x[:7]:>7}" for x in labels))
+    for label, row in zip(labels, metrics["confusion_matrix"], strict=True):
+        print(f"{label:<{width}}" + " ".join(f"{v:>7}" for v in row))
+    return 0
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from core.registry import Registry
+    from core.settings import get_settings
+
+    registry = Registry(get_settings().models_dir)
+    active = registry.active_id()
+    cards = registry.list()
+    if not cards:
+        print("no models yet: python -m core train")
+        return 0
+    for card in cards:
+        mark = "*" if card.id == active else " "
+        f1 = card.metrics.get("macro_f1")
+        score = f"macro-F1 {f1:.3f}" if isinstance(f1, int | float) else ""
+        print(f"{mark} {card.id:<48} {card.kind:<9} {card.name:<14} {score:<16} {','.join(card.classes)}")
+    return 0
+
+
+def cmd_models_activate(args: argparse.Namespace) -> int:
+    from core.registry import Registry
+    from core.settings import get_settings
+
+    Registry(get_settings().models_dir).activate(args.model_id)
+    print(f"{args.model_id} is now the active model")
+    return 0
+
+
+def cmd_models_delete(args: argparse.Namespace) -> int:
+    from core.registry import Registry
+    from core.settings import get_settings
+
+    Registry(get_settings().models_dir).delete(args.model_id)
+    print(f"deleted {args.model_id}")
+    return 0
