@@ -1,27 +1,9 @@
-"""Training of expression models: dataset assembly from the store, the landmark model zoo, reports.
+"""Training of expression models.
 
-The ResNet-50 image model lives in `core.training.resnet` (imported only when used: it needs torch).
+- `core.training.data`: training data assembled from the store (filters, person groups, data-snapshot hash).
+- `core.training.landmark_models`: the landmark model zoo, grid-search comparison, registry save/load.
+- `core.training.report`: per-model reports and the metrics shared with evaluation.
+- `core.training.resnet`: the ResNet-50 image model (needs torch).
+
+Nothing is imported eagerly here, so importing one submodule stays cheap.
 """
-
-from core.training.data import TrainingData, from_store
-from core.training.landmark_models import (
-    MODEL_ZOO,
-    PRESETS,
-    ComparisonResult,
-    LandmarkModel,
-    compare_models,
-    save_model,
-)
-from core.training.report import ModelReport
-
-__all__ = [
-    "MODEL_ZOO",
-    "PRESETS",
-    "ComparisonResult",
-    "LandmarkModel",
-    "ModelReport",
-    "TrainingData",
-    "compare_models",
-    "from_store",
-    "save_model",
-]
