@@ -1,0 +1,78 @@
+"""Train: compare landmark models by grid search, fine-tune ResNet-50, train the grid detector, manage models."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.training.report import comparison_table
+from core.viz.training import comparison_bar, confusion_heatmap, per_class_f1
+from ui.common import get_registry, get_store, page_setup
+from ui.train_page import (
+    RESULT_KEY,
+    choices_ui,
+    data_summary,
+    data_ui,
+    load_data,
+    registry_ui,
+    reports_from_state,
+    run_training,
+)
+
+page_setup("Train", icon=":material/model_training:")
+store, registry = get_store(), get_registry()
+landmark_tab, resnet_tab, detector_tab, registry_tab = st.tabs(
+    ["Landmark models", "Image model (ResNet-50)", "Face-box detector", "Models"]
+)
+
+with landmark_tab:
+    filters = data_ui()
+    data = load_data(store, filters)
+    if data is None or len(data) == 0:
+        st.info(
+            "No labeled faces with landmarks match. Import labeled images and run the extraction on the "
+            "**Data** page, or loosen the filters."
+        )
+    else:
+        data_summary(data)
+        choices = choices_ui(filters)
+        if st.button("Train and compare", key="train_run", type="primary", disabled=not choices.models):
+            outcome = run_training(data, choices, registry)
+            if outcome is not None:
+                st.session_state[RESULT_KEY] = outcome
+
+    payload = st.session_state.get(RESULT_KEY)
+    if payload and payload.get("reports"):
+        reports = reports_from_state(payload)
+        st.subheader("Results")
+        st.caption(f"Held-out set: {payload['holdout']}. CV: {reports[0].cv}. Scores are macro-F1 unless named.")
+        st.dataframe(comparison_table(reports), hide_index=True, key="train_table")
+        if payload.get("activated") and payload.get("best"):
+            st.success(f"The best model by held-out macro-F1, `{payload['best']}`, was made active.")
+        st.plotly_chart(comparison_bar(reports), key="train_bar")
+        st.plotly_chart(per_class_f1(reports), key="train_f1")
+        names = [r.name for r in reports]
+        shown = st.selectbox("Confusion matrix of", names, key="train_cm_model")
+        report = reports[names.index(shown)] if shown in names else reports[0]
+        st.plotly_chart(
+            confusion_heatmap(report.confusion_matrix, report.labels, f"{report.name} (held out)"), key="train_cm"
+        )
+        st.caption("Make another model active in the **Models** tab.")
+
+with resnet_tab:
+    try:
+        from ui.train_torch import resnet_section
+    except ImportError as exc:
+        st.info(f"The ResNet-50 trainer is not available here ({exc}). Install torch and torchvision to use it.")
+    else:
+        resnet_section()
+
+with detector_tab:
+    try:
+        from ui.train_torch import detector_section
+    except ImportError as exc:
+        st.info(f"The face-box detector trainer is not available here ({exc}).")
+    else:
+        detector_section()
+
+with registry_tab:
+    registry_ui(registry)

@@ -1,0 +1,161 @@
+"""Widgets and runs of the Train page. The training itself is `core.training.landmark_models`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
+from core.registry import STARTER_ID, ModelCard, Registry
+from core.schema import EMOTIONS, SOURCES
+from core.store import Store
+from core.store.repository import Filters
+from core.training.data import TrainingData, from_store
+from core.training.landmark_models import DEFAULT_MODELS, MODEL_ZOO, PRESETS, compare_models, save_comparison
+from core.training.report import ModelReport
+from ui.common import run_safely
+
+RESULT_KEY = "train_result"
+
+
+@dataclass
+class TrainChoices:
+    filters: Filters
+    feature_sets: list[str]
+    models: list[str]
+    preset: str
+    folds: int
+    seed: int
+    grids: dict[str, dict[str, list[Any]]]
+    activate_best: bool
+
+
+def data_ui() -> Filters:
+    """Which faces to train on."""
+    c1, c2 = st.columns(2)
+    emotions = c1.multiselect("Emotions (empty: all)", EMOTIONS, key="train_emotions")
+    sources = c2.multiselect("Sources (empty: all)", SOURCES, key="train_sources")
+    return Filters(emotions=emotions, sources=sources)
+
+
+def load_data(store: Store, filters: Filters) -> TrainingData | None:
+    return run_safely(lambda: from_store(store, filters), what="Loading the training data")
+
+
+def data_summary(data: TrainingData) -> None:
+    counts = data.class_counts()
+    persons = "by person" if data.groups is not None else "no person identity: folds are not grouped"
+    st.caption(
+        f"{len(data)} labeled faces with landmarks ({persons}); "
+        + ", ".join(f"{k} {v}" for k, v in counts.items())
+        + (f"; {int(data.held_out.sum())} marked as test" if data.held_out is not None and data.held_out.any() else "")
+    )
+
+
+def choices_ui(filters: Filters) -> TrainChoices:
+    """Feature sets, models, preset and grids; the preset fills in the folds and the grids."""
+    c1, c2, c3 = st.columns([2, 2, 1])
+    features = c1.multiselect(
+        "Feature sets", list(FEATURE_SETS), default=list(DEFAULT_FEATURE_SETS), key="train_features"
+    )
+    models = c2.multiselect("Models", list(MODEL_ZOO), default=list(DEFAULT_MODELS), key="train_models")
+    preset_name = c3.radio(
+        "Preset",
+        list(PRESETS),
+        key="train_preset",
+        horizontal=True,
+        help="quick: small grids, 3 folds. thorough: big grids (successive halving), 5 folds.",
+    )
+    spec = PRESETS[preset_name]
+    c4, c5, c6 = st.columns(3)
+    folds = int(c4.number_input("CV folds", 2, 10, spec.folds, key=f"train_folds_{preset_name}"))
+    seed = int(c5.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed"))
+    activate = c6.checkbox("Make the best model active", value=True, key="train_activate_best")
+    grids: dict[str, dict[str, list[Any]]] = {}
+    with st.expander("Parameter grids (JSON, parameter names as in the Pipeline)"):
+        for name in models:
+            default = json.dumps(spec.grids.get(name, {}))
+            text = st.text_input(name, default, key=f"train_grid_{preset_name}_{name}")
+            try:
+                grid = json.loads(text) if text.strip() else {}
+                if not isinstance(grid, dict) or not all(isinstance(v, list) and v for v in grid.values()):
+                    raise ValueError("a grid maps parameter names to non-empty lists")
+                grids[name] = grid
+            except ValueError as exc:
+                st.warning(f"{name}: the grid is not valid JSON ({exc}); the preset's grid is used instead.")
+    return TrainChoices(filters, features, models, preset_name, folds, seed, grids, activate)
+
+
+def run_training(data: TrainingData, choices: TrainChoices, registry: Registry) -> dict[str, Any] | None:
+    """Compare, save every model, activate the best (if asked); progress is shown while it runs."""
+    bar = st.progress(0.0, text="starting…")
+
+    def progress(done: int, total: int, message: str) -> None:
+        bar.progress(done / total if total else 1.0, text=message)
+
+    def work() -> dict[str, Any]:
+        result = compare_models(
+            data,
+            models=choices.models,
+            feature_sets=choices.feature_sets,
+            preset_name=choices.preset,
+            grids=choices.grids,
+            folds=choices.folds,
+            seed=choices.seed,
+            progress=progress,
+        )
+        save_comparison(registry, result, data_sources=data.sources, activate_best=choices.activate_best)
+        best = result.best
+        return {
+            "reports": [r.to_dict() for r in result.reports],
+            "holdout": result.holdout,
+            "best": best.model_id if best else None,
+            "activated": bool(choices.activate_best and best),
+        }
+
+    return run_safely(work, what="Training")
+
+
+def reports_from_state(payload: dict[str, Any]) -> list[ModelReport]:
+    return [ModelReport(**r) for r in payload.get("reports", [])]
+
+
+def registry_table(cards: list[ModelCard], active: str | None) -> pd.DataFrame:
+    rows = [
+        {
+            "active": "✅" if c.id == active else "",
+            "id": c.id,
+            "kind": c.kind,
+            "model": c.name,
+            "features": "+".join(c.feature_sets),
+            "classes": ", ".join(c.classes),
+            "macro_f1": c.metrics.get("macro_f1"),
+            "accuracy": c.metrics.get("accuracy"),
+            "created": c.created_at.strftime("%Y-%m-%d %H:%M"),
+        }
+        for c in cards
+    ]
+    return pd.DataFrame(rows)
+
+
+def registry_ui(registry: Registry) -> None:
+    """List, activate and delete models."""
+    cards = registry.list()
+    if not cards:
+        st.info("No models yet. Train one above (or ship `models/starter/`).")
+        return
+    active = registry.active_id()
+    st.dataframe(registry_table(cards, active), hide_index=True, key="registry_table")
+    ids = [c.id for c in cards]
+    picked = st.selectbox("Model", ids, index=ids.index(active) if active in ids else 0, key="registry_pick")
+    c1, c2 = st.columns(2)
+    if c1.button("Make active", key="registry_activate", disabled=picked == active):
+        run_safely(lambda: registry.activate(picked), what="Activating")
+        st.rerun()
+    if c2.button("Delete", key="registry_delete", disabled=picked == STARTER_ID):
+        run_safely(lambda: registry.delete(picked), what="Deleting")
+        st.rerun()
