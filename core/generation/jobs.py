@@ -216,8 +216,41 @@ class JobStore:
             )
             return bool(getattr(result, "rowcount", 0) == 1)
 
+    def claim_many(self, item_ids: Sequence[int]) -> list[int]:
+        """`claim` for several items in one transaction; returns the ids this caller got."""
+        if not item_ids:
+            return []
+        # The claim time doubles as a token: the rows stamped with it are the ones this call moved.
+        token = utcnow()
+        with session_scope(self.engine) as session:
+            session.execute(
+                update(GenerationItemRow)
+                .where(GenerationItemRow.id.in_(list(item_ids)), GenerationItemRow.state == GEN_PENDING)
+                .values(state=GEN_RUNNING, started_at=token, attempts=GenerationItemRow.attempts + 1)
+            )
+            got = session.scalars(
+                select(GenerationItemRow.id).where(
+                    GenerationItemRow.id.in_(list(item_ids)),
+                    GenerationItemRow.state == GEN_RUNNING,
+                    GenerationItemRow.started_at == token,
+                )
+            )
+            return sorted(got)
+
     def mark_done(self, item_id: int, image_id: int) -> None:
-        self._set(item_id, state=GEN_DONE, image_id=image_id, reason="", finished_at=utcnow())
+        self.mark_done_many([(item_id, image_id)])
+
+    def mark_done_many(self, done: Sequence[tuple[int, int]]) -> None:
+        """(item id, image id) pairs -> done, in one transaction (an executemany by primary key)."""
+        if not done:
+            return
+        now = utcnow()
+        rows = [
+            {"id": item_id, "state": GEN_DONE, "image_id": image_id, "reason": "", "finished_at": now}
+            for item_id, image_id in done
+        ]
+        with session_scope(self.engine) as session:
+            session.execute(update(GenerationItemRow), rows)
 
     def mark_failed(self, item_id: int, reason: str) -> None:
         self._set(item_id, state=GEN_FAILED, reason=reason[:2000], finished_at=utcnow())

@@ -1,23 +1,25 @@
 """Runs a generation job: asyncio workers under a `RequestLimiter`, results saved item by item.
 
 The event loop only waits on the network. Database writes, image decoding and file writes run in worker threads
-(`asyncio.to_thread`), so one slow disk write never stalls the other requests in flight.
+(image work in `asyncio.to_thread`, database and store writes on a small writer pool), so a slow disk write never
+stalls the other requests in flight.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final, TypeVar
 
 from google import genai
 
-from core.errors import ImageNotReadable
 from core.generation.gemini import generate_image, make_client
 from core.generation.jobs import JobStore
 from core.generation.ratelimit import RemoteCallFailed, RequestLimiter, RetryPolicy, call_with_retry, redact
@@ -28,6 +30,7 @@ from core.settings import Settings
 from core.store import Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 GENERATED_SOURCE: Final[str] = "generated"
 PROMPT_LABEL: Final[str] = "prompt"
@@ -113,6 +116,12 @@ class JobRunner:
         self.extract_landmarks = extract_landmarks
         self.report = RunReport(job_id)
         self._in_flight: set[int] = set()
+        self._claimed: collections.deque[GenerationItem] = collections.deque()
+        self._claim_batch = max(1, self.concurrency)
+        self._done_buffer: list[tuple[int, int]] = []
+        self._done_lock = threading.Lock()
+        self.flush_interval_s = 0.25
+        self._writer_threads = max(1, min(6, self.concurrency))
         self._started = 0.0
         self._total = 0
         self._done_before = 0
@@ -121,9 +130,11 @@ class JobRunner:
     # ---- the run -------------------------------------------------------------------------------------------
     async def run(self) -> RunReport:
         self._started = time.monotonic()
-        job = self.jobs.get_job(self.job_id)
+        self._claim_lock = asyncio.Lock()
+        job = await asyncio.to_thread(self.jobs.get_job, self.job_id)
         template = job.template
-        model = template.model or self.jobs.job_model(self.job_id) or self.settings.gemini_image_model
+        model = template.model or await asyncio.to_thread(self.jobs.job_model, self.job_id)
+        model = model or self.settings.gemini_image_model
         self.report.recovered = await asyncio.to_thread(self.jobs.recover, self.job_id)
         pending = collections.deque(await asyncio.to_thread(self.jobs.items, self.job_id, states=[GEN_PENDING]))
         counts = await asyncio.to_thread(self.jobs.counts, self.job_id)
@@ -135,7 +146,8 @@ class JobRunner:
             self.report.elapsed_s = time.monotonic() - self._started
             return self.report
 
-        client = make_client(self.settings, self._api_key)
+        # Building the client loads CA certificates (~100 ms): not on the loop.
+        client = await asyncio.to_thread(make_client, self.settings, self._api_key)
         limiter = RequestLimiter(self.concurrency, self.rpm)
 
         async def generate(item: GenerationItem, seed: int) -> bytes:
@@ -143,11 +155,13 @@ class JobRunner:
                 client, model=model, prompt=item.prompt, seed=seed, aspect_ratio=template.aspect_ratio
             )
 
+        self._writer = ThreadPoolExecutor(self._writer_threads, thread_name_prefix="generation-store")
         workers = [
             asyncio.create_task(self._worker(pending, generate, limiter, template.output_size))
             for _ in range(min(self.concurrency, len(pending)))
         ]
         watcher = asyncio.create_task(self._watch_cancel(workers))
+        flusher = asyncio.create_task(self._flush_periodically())
         try:
             # Workers end when the queue is empty or their task is cancelled by the watcher (the cancel event).
             outcomes = await asyncio.gather(*workers, return_exceptions=True)
@@ -159,6 +173,9 @@ class JobRunner:
             raise
         finally:
             watcher.cancel()
+            flusher.cancel()
+            self._writer.shutdown(wait=True)  # shielded saves finish and buffer their done marks
+            self._flush_done()  # done marks first, so that release() below only touches unsettled items
             if self._in_flight:
                 # Work that was cut short goes back to pending; a later run picks it up.
                 self.jobs.release(sorted(self._in_flight))
@@ -181,6 +198,21 @@ class JobRunner:
         for task in workers:
             task.cancel()
 
+    async def _next_item(self, pending: collections.deque[GenerationItem]) -> GenerationItem | None:
+        """The next claimed item. Items are claimed (pending -> running) a batch at a time: one transaction per
+        batch instead of one per item keeps the database off the critical path at high concurrency."""
+        async with self._claim_lock:
+            while not self._claimed:
+                batch = [pending.popleft() for _ in range(min(len(pending), self._claim_batch))]
+                if not batch:
+                    return None
+                got = set(await self._db(self.jobs.claim_many, [i.id for i in batch]))
+                # NOTE: an id leaves the in-flight set only when its item is settled; whatever is still in it when
+                # the run ends (cancelled, or claimed but never started) goes back to pending.
+                self._in_flight.update(got)
+                self._claimed.extend(i for i in batch if i.id in got)  # others finished elsewhere meanwhile
+            return self._claimed.popleft()
+
     async def _worker(
         self,
         pending: collections.deque[GenerationItem],
@@ -188,13 +220,10 @@ class JobRunner:
         limiter: RequestLimiter,
         output_size: int,
     ) -> None:
-        while pending and not self.cancel.is_set():
-            item = pending.popleft()
-            if not await asyncio.to_thread(self.jobs.claim, item.id):
-                continue  # finished or taken by another runner meanwhile
-            # NOTE: the id leaves the in-flight set only when the item is settled; a cancelled item stays in it so
-            # that run() puts it back to pending.
-            self._in_flight.add(item.id)
+        while not self.cancel.is_set():
+            item = await self._next_item(pending)
+            if item is None:
+                return
             try:
                 data = await call_with_retry(
                     lambda item=item: generate(item, item.seed),  # type: ignore[misc]
@@ -203,12 +232,36 @@ class JobRunner:
                     secrets=(self._api_key,),
                 )
             except RemoteCallFailed as exc:
-                await asyncio.shield(asyncio.to_thread(self._fail, item, exc.reason))
+                await asyncio.shield(self._db(self._fail, item, exc.reason))
             else:
                 # Shielded: once the bytes are here, storing them finishes even if the run is being cancelled.
-                await asyncio.shield(asyncio.to_thread(self._save_safely, item, data, output_size))
+                await asyncio.shield(self._store_result(item, data, output_size))
             self._in_flight.discard(item.id)
             self._emit()
+
+    async def _store_result(self, item: GenerationItem, data: bytes, output_size: int) -> None:
+        try:
+            png = await asyncio.to_thread(prepare_image, data, output_size)  # CPU work in the shared pool
+        except Exception as exc:  # ImageNotReadable, or a decoder failure on odd bytes
+            await self._db(self._fail, item, f"the service returned data that is not a usable image: {exc}")
+            return
+        await self._db(self._save_safely, item, png)
+
+    async def _db(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a store/database write on the writer pool. A few threads overlap the fsync of each image file;
+        more would mostly queue on the database's write lock."""
+        return await asyncio.get_running_loop().run_in_executor(self._writer, functools.partial(fn, *args))
+
+    async def _flush_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval_s)
+            await self._db(self._flush_done)
+
+    def _flush_done(self) -> None:
+        """Write buffered done marks. Until then a crash loses nothing: `recover` finds the stored images by name."""
+        with self._done_lock:
+            batch, self._done_buffer = self._done_buffer, []
+        self.jobs.mark_done_many(batch)
 
     # ---- thread side ---------------------------------------------------------------------------------------
     def _fail(self, item: GenerationItem, reason: str) -> None:
@@ -218,19 +271,14 @@ class JobRunner:
         self.report.failures.append((item.id, reason))
         log.warning("item %s failed: %s", item.key, reason)
 
-    def _save_safely(self, item: GenerationItem, data: bytes, output_size: int) -> None:
+    def _save_safely(self, item: GenerationItem, png: bytes) -> None:
         try:
-            self._save(item, data, output_size)
+            self._save(item, png)
         except Exception as exc:  # one item that cannot be stored must not end the batch
             log.exception("storing item %s failed", item.key)
             self._fail(item, f"storing the image failed: {type(exc).__name__}: {exc}")
 
-    def _save(self, item: GenerationItem, data: bytes, output_size: int) -> None:
-        try:
-            png = prepare_image(data, output_size)
-        except ImageNotReadable as exc:
-            self._fail(item, f"the service returned data that is not a usable image: {exc}")
-            return
+    def _save(self, item: GenerationItem, png: bytes) -> None:
         attrs = item.attributes
         result = self.store.add_image(
             png,
@@ -245,7 +293,8 @@ class JobRunner:
             tags=(f"gen-job-{self.job_id}",),
             attributes={**attrs, "prompt": item.prompt, "generation_job": self.job_id, "generation_key": item.key},
         )
-        self.jobs.mark_done(item.id, result.image_id)
+        with self._done_lock:
+            self._done_buffer.append((item.id, result.image_id))
         self.report.generated += 1
         if result.created:
             self.report.new_image_ids.append(result.image_id)

@@ -19,6 +19,7 @@ import argparse
 import base64
 import collections
 import json
+import socket
 import struct
 import threading
 import time
@@ -34,27 +35,27 @@ import pytest
 SIDE = 256
 
 
-@lru_cache(maxsize=1)
-def _face_rows() -> tuple[bytes, ...]:
+@lru_cache(maxsize=4)
+def _face_rows(side: int = SIDE) -> tuple[bytes, ...]:
     """A real face photo (scikit-image's astronaut) at 256x256 as PNG scanlines (filter byte 0 + RGB)."""
     try:
         import numpy as np
         from PIL import Image
         from skimage import data
 
-        rgb = np.asarray(Image.fromarray(data.astronaut()).resize((SIDE, SIDE)))
+        rgb = np.asarray(Image.fromarray(data.astronaut()).resize((side, side)))
     except ImportError:  # pragma: no cover - scikit-image is a dev dependency
         import numpy as np
 
-        rgb = np.fromfunction(lambda y, x, c: (x + y + 40 * c) % 256, (SIDE, SIDE, 3)).astype("uint8")
+        rgb = np.fromfunction(lambda y, x, c: (x + y + 40 * c) % 256, (side, side, 3)).astype("uint8")
     return tuple(b"\x00" + bytes(row) for row in rgb)
 
 
-@lru_cache(maxsize=1)
-def _compressed_prefix() -> Any:
+@lru_cache(maxsize=4)
+def _compressed_prefix(side: int = SIDE) -> Any:
     """A zlib compressor that has seen every scanline but the last; copies of it finish unique images cheaply."""
     comp = zlib.compressobj(6)
-    head = comp.compress(b"".join(_face_rows()[:-1]))
+    head = comp.compress(b"".join(_face_rows(side)[:-1]))
     return head, comp
 
 
@@ -62,18 +63,18 @@ def _chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
 
-def unique_png(counter: int) -> bytes:
+def unique_png(counter: int, side: int = SIDE) -> bytes:
     """The face photo with its last pixel row carrying `counter` (base-4 digits as big red steps): a valid PNG
     whose pixels differ for every counter, even after downscaling, so the content-addressed store never dedupes."""
-    last = bytearray(_face_rows()[-1])
-    for i in range(24):
+    last = bytearray(_face_rows(side)[-1])
+    for i in range(min(24, side // 4)):
         digit = (counter >> (2 * i)) & 3
         for dx in range(4):  # 4-pixel-wide steps survive a 4x downscale
             last[1 + 3 * (4 * i + dx)] = 64 * digit + 32
-    head, comp = _compressed_prefix()
+    head, comp = _compressed_prefix(side)
     tail = comp.copy()
     idat = head + tail.compress(bytes(last)) + tail.flush()
-    header = struct.pack(">IIBBBBB", SIDE, SIDE, 8, 2, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
 
 
@@ -167,6 +168,7 @@ class _Rule:
 @dataclass
 class FakeGemini:
     latency_s: float = 0.0
+    image_side: int = SIDE  # pixels of the served portraits
     default: Reply = field(default_factory=Reply.image)
     host: str = "127.0.0.1"
     port: int = 0
@@ -233,6 +235,11 @@ class FakeGemini:
             def log_message(self, *args: Any) -> None:  # quiet
                 return
 
+            def setup(self) -> None:
+                super().setup()
+                # Headers and body go out in separate writes; without NODELAY, Nagle adds ~40 ms per reply.
+                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
@@ -275,7 +282,7 @@ class FakeGemini:
     def _render(self, reply: Reply, path: str) -> tuple[int, dict[str, Any]]:
         if reply.kind != "image":
             return reply.status, reply.body or {}
-        png = reply.png if reply.png is not None else unique_png(self._next_counter())
+        png = reply.png if reply.png is not None else unique_png(self._next_counter(), self.image_side)
         encoded = base64.b64encode(png).decode()
         if path.endswith(":predict"):  # Imagen (Vertex mode)
             return 200, {"predictions": [{"mimeType": "image/png", "bytesBase64Encoded": encoded}]}
@@ -305,8 +312,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Serve a fake Gemini API on 127.0.0.1 until killed.")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    parser.add_argument("--side", type=int, default=SIDE, help="pixels of the served square portraits")
     args = parser.parse_args()
-    fake = FakeGemini(latency_s=args.latency, port=args.port).start()
+    fake = FakeGemini(latency_s=args.latency, port=args.port, image_side=args.side).start()
+    unique_png(0, args.side)  # warm the image cache before the first request
     print(fake.base_url, flush=True)
     try:
         threading.Event().wait()

@@ -118,10 +118,16 @@ def test_cancel_mid_job_then_resume_loses_nothing(
     jobs = JobStore(store)
     job_id = jobs.create_job(template(sexes=["woman", "man"]), model="m")  # 12 items
     cancel = threading.Event()
-    threading.Timer(0.6, cancel.set).start()
-    start = time.monotonic()
-    first = run(store, gen_settings, job_id, concurrency=2, cancel=cancel)
-    assert first.cancelled and time.monotonic() - start < 1.5
+    cancelled_at: list[float] = []
+
+    def cancel_after_two(p: JobProgress) -> None:
+        if p.done_this_run >= 2 and not cancel.is_set():
+            cancelled_at.append(time.monotonic())
+            threading.Thread(target=cancel.set).start()  # from another thread, as the page does
+
+    first = run(store, gen_settings, job_id, concurrency=2, cancel=cancel, progress=cancel_after_two)
+    # The calls in flight (0.4 s each) were cut short rather than awaited.
+    assert first.cancelled and time.monotonic() - cancelled_at[0] < 0.35
     counts = jobs.counts(job_id)
     assert counts[GEN_RUNNING] == 0 and 0 < counts[GEN_PENDING] < 12
     assert counts[GEN_DONE] == len(generated(store))
