@@ -12,6 +12,7 @@ import io
 import threading
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any, Final
 import joblib
 import numpy as np
 from sklearn.base import BaseEstimator, clone
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401  (registers HalvingGridSearchCV)
 from sklearn.linear_model import LogisticRegression
@@ -61,7 +63,7 @@ def _random_forest(seed: int) -> BaseEstimator:
 
 
 def _svm(seed: int) -> BaseEstimator:
-    # probability=False while searching (Platt scaling costs an internal 5-fold CV); the final refit turns it on.
+    # No probabilities while searching (they cost an internal CV); the final model is wrapped in a calibrator.
     return SVC(kernel="rbf", C=3.0, gamma="scale", class_weight="balanced", random_state=seed)
 
 
@@ -88,8 +90,8 @@ MODEL_ZOO: Final[dict[str, Callable[[int], BaseEstimator]]] = {
     "logistic_regression": _logistic_regression,
 }
 DEFAULT_MODELS: Final[tuple[str, ...]] = ("random_forest", "svm", "mlp")
-# Set on the final refit only.
-_FINAL_PARAMS: Final[dict[str, dict[str, Any]]] = {"svm": {"clf__probability": True}}
+# The MLP stops early on a 10% validation split only when every class can spare faces for it.
+_EARLY_STOPPING_MIN_PER_CLASS: Final[int] = 20
 # The MLP has no class_weight: it is balanced with sample weights instead.
 _SAMPLE_WEIGHTED: Final[frozenset[str]] = frozenset({"mlp"})
 
@@ -260,7 +262,11 @@ def compare_models(
     train_idx, test_idx, holdout = holdout_split(data, seed)
     train, test = data.subset(_mask(len(data), train_idx)), data.subset(_mask(len(data), test_idx))
     check_trainable(train.y, folds)
-    cv, cv_name = _cv(train.y, train.groups, folds, seed)
+    splitter, cv_name = _cv(train.y, train.groups, folds, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # rare classes: sklearn warns, the folds are still valid
+        # Fixed folds, reused by every model and by the SVM's calibration (which cannot take groups itself).
+        cv = list(splitter.split(train.x, train.y, train.groups))
     result = ComparisonResult([], {}, classes, feature_sets, holdout, data.data_hash)
     total = len(chosen)
     for step, name in enumerate(chosen):
@@ -302,6 +308,8 @@ def _fit_one(
 ) -> tuple[ModelReport, Pipeline]:
     started = time.perf_counter()
     pipe = make_pipeline(name, feature_sets, seed)
+    if name == "mlp" and min(Counter(train.y.tolist()).values()) < _EARLY_STOPPING_MIN_PER_CLASS:
+        pipe.set_params(clf__early_stopping=False)
     with warnings.catch_warnings():
         # Small classes and early-stopped MLPs warn on every fold; the report shows the outcome instead.
         warnings.simplefilter("ignore", UserWarning)
@@ -311,7 +319,7 @@ def _fit_one(
         best_i = int(search.best_index_)
         cv_mean = float(search.cv_results_["mean_test_score"][best_i])
         cv_std = float(search.cv_results_["std_test_score"][best_i])
-        final = clone(pipe).set_params(**search.best_params_, **_FINAL_PARAMS.get(name, {}))
+        final = _final_pipeline(name, clone(pipe).set_params(**search.best_params_), cv)
         final.fit(train.x, train.y, **_fit_params(name, train.y))
     fit_time = time.perf_counter() - started
     predicted, latency = _timed_predict(final, test.x)
@@ -334,6 +342,15 @@ def _fit_one(
         cv=cv_name,
     )
     return report, final
+
+
+def _final_pipeline(name: str, pipe: Pipeline, cv: Any) -> Pipeline:
+    """The pipeline to refit on all training faces. An SVM gets probabilities by sigmoid calibration on
+    cross-validated decision values (the same folds as the search, so grouped by person when known)."""
+    if name == "svm":
+        calibrated = CalibratedClassifierCV(pipe.named_steps["clf"], method="sigmoid", cv=cv, ensemble=False)
+        pipe.set_params(clf=calibrated)
+    return pipe
 
 
 def _timed_predict(pipe: Pipeline, x: np.ndarray) -> tuple[np.ndarray, float]:

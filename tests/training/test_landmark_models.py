@@ -1,0 +1,137 @@
+"""The landmark model zoo on real MediaPipe landmarks: fit and predict, determinism, data checks, registry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.errors import ModelFileCorrupt, ModelMismatch, TrainingDataError
+from core.features import FEATURE_VERSION
+from core.inference import ExpressionModel, Recognizer
+from core.landmarks.extractor import LandmarkExtractor
+from core.registry import Registry
+from core.store.repository import FaceData
+from core.training.data import TrainingData
+from core.training.landmark_models import (
+    LandmarkModel,
+    compare_models,
+    make_model,
+    save_comparison,
+)
+
+FAST = {
+    "random_forest": {"clf__n_estimators": [20], "clf__min_samples_leaf": [1, 2]},
+    "svm": {"clf__C": [1.0, 10.0]},
+    "mlp": {"clf__hidden_layer_sizes": [[16]], "clf__max_iter": [200]},
+}
+
+
+def _compare(data: TrainingData, **kw: object) -> object:
+    return compare_models(data, feature_sets=["geometry", "blendshapes"], grids=FAST, folds=3, **kw)  # type: ignore[arg-type]
+
+
+def test_three_models_fit_and_report(variant_data: TrainingData) -> None:
+    steps: list[str] = []
+    result = compare_models(
+        variant_data, feature_sets=["geometry", "blendshapes"], grids=FAST, folds=3,
+        progress=lambda d, t, m: steps.append(m),
+    )
+    assert [r.name for r in result.reports] == ["random_forest", "svm", "mlp"]
+    assert result.classes == ["happy", "surprise"]  # EMOTIONS order
+    assert steps[-1] == "done" and any("svm" in s for s in steps)
+    for report in result.reports:
+        assert 0.0 <= report.cv_mean <= 1.0 and report.cv_std >= 0
+        assert report.n_train + report.n_test == len(variant_data)
+        assert sum(map(sum, report.confusion_matrix)) == report.n_test
+        assert set(report.per_class) == {"happy", "surprise"}
+        assert report.best_params and report.fit_time_s > 0 and report.predict_ms_per_sample > 0
+        proba = result.pipelines[report.name].predict_proba(variant_data.x)
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+    assert result.best is not None
+
+
+def test_same_seed_same_result(variant_data: TrainingData) -> None:
+    a = compare_models(variant_data, models=["random_forest", "mlp"], grids=FAST, folds=3, seed=7)
+    b = compare_models(variant_data, models=["random_forest", "mlp"], grids=FAST, folds=3, seed=7)
+    for ra, rb in zip(a.reports, b.reports, strict=True):
+        assert (ra.cv_mean, ra.macro_f1, ra.best_params) == (rb.cv_mean, rb.macro_f1, rb.best_params)
+        np.testing.assert_array_equal(
+            a.pipelines[ra.name].predict_proba(variant_data.x), b.pipelines[rb.name].predict_proba(variant_data.x)
+        )
+
+
+def test_refuses_one_class_and_too_few_per_class(variant_data: TrainingData) -> None:
+    happy = variant_data.subset(variant_data.y == "happy")
+    with pytest.raises(TrainingDataError, match="at least two emotions"):
+        compare_models(happy, folds=3)
+    keep = (variant_data.y == "happy") | (np.cumsum(variant_data.y == "surprise") <= 2)
+    with pytest.raises(TrainingDataError, match=r"too few: surprise \(2\)"):
+        compare_models(variant_data.subset(keep), folds=3)
+
+
+def test_unknown_model_lists_valid_names(variant_data: TrainingData) -> None:
+    with pytest.raises(ValueError, match="valid: random_forest, svm, mlp"):
+        make_model("xgboost")
+    with pytest.raises(ValueError, match="unknown model"):
+        compare_models(variant_data, models=["svm", "xgboost"])
+
+
+def test_person_groups_never_cross_folds(variant_data: TrainingData) -> None:
+    groups = np.asarray([f"p{i // 2}" for i in range(len(variant_data))])
+    data = TrainingData(variant_data.x, variant_data.y, groups=groups, data_hash="g")
+    result = compare_models(data, models=["svm"], grids=FAST, folds=2)
+    assert "by person" in result.reports[0].cv
+
+
+def test_registry_round_trip_and_refusals(
+    variant_data: TrainingData, variant_faces: list[tuple[bytes, FaceData, str]], models_dir: Path
+) -> None:
+    registry = Registry(models_dir)
+    result = compare_models(variant_data, models=["svm", "random_forest"], grids=FAST, folds=3)
+    saved = save_comparison(registry, result, data_sources=["imported"])
+    best = result.best
+    assert best is not None and registry.active_id() == best.model_id
+    assert {c.id for c in registry.list()} == {c.id for c in saved.values()}
+
+    card = saved["svm"]
+    assert card.kind == "landmark" and card.feature_version == FEATURE_VERSION and card.data_hash == "test"
+    assert card.metrics["macro_f1"] == result.reports[0].macro_f1 and "artifact_sha256" in card.params
+    model = registry.load(card.id, expect_classes=["happy", "surprise"], expect_feature_version=FEATURE_VERSION)
+    assert isinstance(model, LandmarkModel) and isinstance(model, ExpressionModel) and model.needs_landmarks
+    np.testing.assert_allclose(
+        model.predict_proba(variant_data.x), result.pipelines["svm"].predict_proba(variant_data.x), atol=1e-9
+    )
+    faces = [f for _, f, _ in variant_faces[:3]]
+    preds = model.predict_faces(np.zeros((4, 4, 3), np.uint8), faces)
+    assert [p.box for p in preds] == [f.bbox for f in faces]
+    assert all(p.emotion in ("happy", "surprise") and 0.5 <= p.confidence <= 1.0 for p in preds)
+
+    with pytest.raises(ModelMismatch, match="predicts"):
+        registry.load(card.id, expect_classes=["happy", "sad"])
+    folder = registry.folder(card.id)
+    raw = json.loads((folder / "card.json").read_text())
+    (folder / "card.json").write_text(json.dumps({**raw, "feature_version": FEATURE_VERSION + 1}))
+    with pytest.raises(ModelMismatch, match="feature version"):
+        registry.load(card.id)
+    (folder / "card.json").write_text(json.dumps({**raw, "classes": ["happy", "sad"]}))
+    with pytest.raises(ModelMismatch, match="classes"):
+        registry.load(card.id)
+    (folder / "card.json").write_text(json.dumps(raw))
+    (folder / "model.joblib").write_bytes(b"not a model")
+    with pytest.raises(ModelFileCorrupt, match="sha256"):
+        registry.load(card.id)
+
+
+def test_recognizer_runs_a_saved_model_on_a_photo(
+    variant_data: TrainingData, astronaut_rgb: np.ndarray, models_dir: Path
+) -> None:
+    registry = Registry(models_dir)
+    result = compare_models(variant_data, models=["svm"], grids=FAST, folds=3)
+    card = save_comparison(registry, result)["svm"]
+    with LandmarkExtractor(mode="image") as extractor:
+        faces = Recognizer(registry.load(card.id), extractor).predict(astronaut_rgb)
+    assert len(faces) == 1 and faces[0].emotion in ("happy", "surprise")
+    assert faces[0].landmarks is not None and faces[0].landmarks.shape == (478, 3)
