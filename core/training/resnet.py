@@ -146,7 +146,10 @@ def split_train_val(
         train, val = next(splitter.split(idx, labels, groups))
         return np.sort(train), np.sort(val), f"{fraction:.0%} of persons held out for validation"
     counts = np.bincount(labels)
-    stratify = labels if counts[counts > 0].min() >= 2 else None
+    n_val = int(np.ceil(fraction * len(labels)))
+    # Stratify when every class can appear on both sides; tiny sets fall back to a plain shuffled split.
+    enough = counts[counts > 0].min() >= 2 and n_val >= (counts > 0).sum() and len(labels) - n_val >= (counts > 0).sum()
+    stratify = labels if enough else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         train, val = train_test_split(idx, test_size=fraction, random_state=seed, stratify=stratify)

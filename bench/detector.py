@@ -1,0 +1,206 @@
+"""Benchmark of the grid detector on fer-yolo: train on train/, evaluate on valid/, and compare with MediaPipe plus
+the landmark classifier (the baseline) and MediaPipe plus the ResNet on crops, on the same held-out images.
+
+    python bench/detector.py [--data ../shared/data/fer-yolo] [--epochs 30] [--size 256] [--threads 2]
+                             [--resnet-epochs 0] [--device cpu|cuda|auto] [--save]
+
+Prints mAP@0.5, per-class AP, emotion accuracy on matched faces, face recall and ms per image for each pipeline,
+and the detector's figures as ratios of the baseline's measured in the same run. A script, not a timed test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from core.detector.compare import COMPARE_IOU, compare_pipelines, label_faces, load_images  # noqa: E402
+from core.detector.data import samples_from_yolo, yolo_class_map  # noqa: E402
+from core.detector.model import DetectorModel, model_params, save_detector  # noqa: E402
+from core.detector.train import DetectorConfig, EpochStats, evaluate_net, train_detector  # noqa: E402
+from core.inference import Recognizer  # noqa: E402
+from core.landmarks.extractor import LandmarkExtractor  # noqa: E402
+from core.registry import ModelCard, Registry  # noqa: E402
+from core.schema import EMOTIONS  # noqa: E402
+from core.settings import get_settings  # noqa: E402
+from core.yolo import read_yolo_dataset  # noqa: E402
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "fer-yolo")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--landmark-model", default="random_forest", help="landmark classifier trained for the baseline")
+    p.add_argument("--resnet-epochs", type=int, default=0, help="0 skips the MediaPipe+ResNet pipeline")
+    p.add_argument("--resnet-size", type=int, default=96)
+    p.add_argument("--iou", type=float, default=COMPARE_IOU, help="box overlap that counts a face as found")
+    p.add_argument("--save", action="store_true", help="register the trained detector in the model registry")
+    p.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    if not args.data.is_dir():
+        print(f"no dataset at {args.data}; pass --data PATH", file=sys.stderr)
+        return 2
+    ds = read_yolo_dataset(args.data)
+    classes = [e for e in EMOTIONS if e in ds.emotions]
+    cmap = yolo_class_map(ds.emotions, classes)
+    valid_items = ds.splits.get("valid") or ds.splits.get("test") or []
+    t0 = time.perf_counter()
+    train = samples_from_yolo(ds.splits["train"], cmap, args.size)
+    val = samples_from_yolo(valid_items, cmap, args.size)
+    print(f"loaded {len(train)} train / {len(val)} valid images at {args.size}px in {time.perf_counter() - t0:.1f}s")
+
+    # ---- the detector ----
+    def show(stats: EpochStats, total: int) -> None:
+        print(
+            f"  epoch {stats.epoch:3d}/{total} loss {stats.train_loss:7.3f} val {stats.val_loss or 0:7.3f} "
+            f"mAP50 {stats.map50 or 0:.3f} acc {stats.emotion_accuracy or 0:.3f} recall {stats.face_recall or 0:.3f}"
+            f" ({stats.seconds:.1f}s)",
+            flush=True,
+        )
+
+    config = DetectorConfig(
+        input_size=args.size,
+        epochs=args.epochs,
+        batch_size=args.batch,
+        lr=args.lr,
+        device=args.device,
+        eval_every=max(1, args.epochs // 10),
+    )
+    result = train_detector(train, val, classes, config, progress=show)
+    device = config.device if config.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    metrics = evaluate_net(result.net, result.spec, val, classes, device=device)
+    print(
+        f"detector trained in {result.seconds:.0f}s on {device} (best epoch {result.best_epoch}); anchors "
+        f"{result.spec.anchors}"
+    )
+    print(
+        f"  mAP@0.5 {metrics.map50:.3f}  face recall {metrics.face_recall:.3f}  emotion accuracy on matched faces "
+        f"{metrics.emotion_accuracy:.3f}  (IoU 0.5, score 0.25)"
+    )
+    print("  per-class AP: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.per_class_ap.items()))
+    params = model_params(result.net, args.size, result.spec, config.widths)
+    card = ModelCard(id="bench-detector", kind="detector", name="grid_detector", classes=classes, params=params)
+    if args.save:
+        card = save_detector(
+            Registry(get_settings().models_dir),
+            result.net,
+            classes=classes,
+            params=params,
+            metrics=metrics.as_dict(),
+            data_sources=[str(args.data)],
+        )
+        print(f"  saved as model {card.id}")
+    result.net.to("cpu")
+    detector = DetectorModel(card, result.net, input_size=args.size, anchors=result.spec.anchors)
+
+    # ---- MediaPipe pipelines: landmark faces labelled by the YOLO boxes they overlap ----
+    torch.set_num_threads(1)  # timings below are single-thread CPU for every pipeline
+    settings = get_settings()
+    train_images = load_images(ds.splits["train"])
+    valid_images = load_images(valid_items)
+    pipelines: dict[str, Recognizer] = {"detector": Recognizer(detector)}
+    with LandmarkExtractor(settings) as extractor:
+        t0 = time.perf_counter()
+        labelled = label_faces(extractor.detect, train_images, ds.emotions, iou_threshold=args.iou)
+        print(f"MediaPipe matched {len(labelled)} training faces in {time.perf_counter() - t0:.0f}s")
+        from core.features import DEFAULT_FEATURE_SETS, FEATURE_VERSION, faces_to_matrix
+        from core.training.landmark_models import LandmarkModel, make_pipeline
+
+        y = np.array([e for _, _, e in labelled])
+        present = [e for e in EMOTIONS if e in set(y.tolist())]
+        t0 = time.perf_counter()
+        pipe = make_pipeline(args.landmark_model, DEFAULT_FEATURE_SETS)
+        if args.landmark_model == "svm":  # probabilities by sigmoid calibration, as the training code does
+            from sklearn.calibration import CalibratedClassifierCV
+
+            pipe.set_params(clf=CalibratedClassifierCV(pipe.named_steps["clf"], method="sigmoid", cv=3))
+        pipe.fit(faces_to_matrix([f for _, f, _ in labelled]), y)
+        lm_card = ModelCard(
+            id=f"bench-{args.landmark_model}",
+            kind="landmark",
+            name=args.landmark_model,
+            classes=present,
+            feature_sets=list(DEFAULT_FEATURE_SETS),
+            feature_version=FEATURE_VERSION,
+        )
+        print(f"landmark {args.landmark_model} fitted in {time.perf_counter() - t0:.0f}s")
+        pipelines[f"mediapipe+{args.landmark_model}"] = Recognizer(LandmarkModel(lm_card, pipe), extractor)
+        if args.resnet_epochs > 0:
+            from core.training.resnet import CropData, ResNetConfig, ResNetModel, face_crop, train_resnet
+
+            idx = {c: i for i, c in enumerate(present)}
+            crops = CropData(
+                images=[face_crop(train_images[i][1], f.bbox, args.resnet_size) for i, f, _ in labelled],
+                labels=np.array([idx[e] for _, _, e in labelled]),
+                classes=present,
+                groups=np.array([train_images[i][0].image_path.stem for i, _, _ in labelled]),
+                data_hash="bench",
+            )
+            torch.set_num_threads(args.threads)
+            rcfg = ResNetConfig(
+                image_size=args.resnet_size, epochs=args.resnet_epochs, device=args.device, batch_size=32, patience=0
+            )
+            res = train_resnet(
+                crops,
+                settings,
+                rcfg,
+                progress=lambda e, n: print(
+                    f"  resnet epoch {e.epoch}/{n} ({e.phase}) loss {e.train_loss:.3f} "
+                    f"val acc {e.val_accuracy or 0:.3f} f1 {e.val_macro_f1 or 0:.3f} ({e.seconds:.0f}s)",
+                    flush=True,
+                ),
+            )
+            print(f"resnet: {res.weights_note}")
+            torch.set_num_threads(1)
+            r_card = ModelCard(id="bench-resnet", kind="resnet", name="resnet50", classes=present)
+            pipelines["mediapipe+resnet50"] = Recognizer(
+                ResNetModel(r_card, res.net.to("cpu"), image_size=args.resnet_size, pad=rcfg.pad), extractor
+            )
+        scores = compare_pipelines(pipelines, valid_images, ds.emotions, iou_threshold=args.iou)
+
+    base = scores[1]
+    print(f"\nSame {len(valid_images)} held-out images, a face is found at IoU >= {args.iou}; CPU, 1 thread:")
+    print(f"{'pipeline':24s} {'emotion acc':>11s} {'face recall':>11s} {'precision':>9s} {'mAP50':>6s} {'ms/img':>7s}")
+    for s in scores:
+        print(
+            f"{s.name:24s} {s.emotion_accuracy:11.3f} {s.face_recall:11.3f} {s.face_precision:9.3f} "
+            f"{s.map50:6.3f} {s.ms_per_image:7.1f}"
+        )
+    det = scores[0]
+    print(
+        f"\ndetector / {base.name}: emotion accuracy x{det.emotion_accuracy / max(base.emotion_accuracy, 1e-9):.2f}, "
+        f"face recall x{det.face_recall / max(base.face_recall, 1e-9):.2f}, "
+        f"ms per image x{det.ms_per_image / max(base.ms_per_image, 1e-9):.2f} "
+        f"(speed-up x{base.ms_per_image / max(det.ms_per_image, 1e-9):.2f})"
+    )
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "detector": metrics.as_dict(),
+                    "comparison": [s.as_dict() for s in scores],
+                    "train_seconds": result.seconds,
+                    "device": device,
+                },
+                indent=2,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
