@@ -1,0 +1,362 @@
+"""The human decisions on queued images: approve, correct, reject, skip, bulk approve, and undo of the last action.
+
+Every decision is one transition of one image, guarded by optimistic locking: the UPDATE only matches the image at
+the version (and status) the reviewer saw, so when two people decide the same image at once exactly one wins and the
+other gets `Conflict`. This works the same on SQLite and PostgreSQL (on PostgreSQL the second UPDATE waits for the
+first transaction and then matches no row).
+
+Approve-and-move is one transaction: the status and label change, the audit entry and the file move into the training
+folder either all happen or none does. The file is moved while the transaction is open (the row lock is held), and
+moved back if anything after it fails, including the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Final
+
+from sqlalchemy import select, update
+
+from core.active.queue import QUEUED, queue_items
+from core.active.tables import AuditEntry, QueueEntry, ensure_tables
+from core.db import session_scope
+from core.errors import StudioError, UnknownLabel
+from core.schema import EMOTIONS, LABEL_SOURCES, STATUSES
+from core.store import Store
+from core.store.tables import ImageRecord, utcnow
+
+log = logging.getLogger(__name__)
+
+TRAIN, REJECTED = "train", "rejected"
+APPROVE, CORRECT, REJECT, SKIP, UNDO = "approve", "correct", "reject", "skip", "undo"
+ACTIONS: Final[tuple[str, ...]] = (APPROVE, CORRECT, REJECT, SKIP)
+# Approved files move out of the content-addressed area into the training set, one folder per emotion.
+TRAINING_FOLDER: Final[PurePosixPath] = PurePosixPath("images") / "train"
+_AUDITED_FIELDS: Final[tuple[str, ...]] = ("status", "emotion", "label_source", "path", "version")
+if TRAIN not in STATUSES or REJECTED not in STATUSES or not {"human", "llm", "model"} <= set(LABEL_SOURCES):
+    raise RuntimeError("core.schema lost a status or label source that approval relies on")
+
+# Called with the name of each finished step ("status_changed", "audited", "file_moved"); tests inject failures here.
+StepHook = Callable[[str], None]
+
+
+class Conflict(StudioError):
+    """Someone else changed the image first (or it is no longer in the expected state)."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    image_id: int
+    action: str
+    audit_id: int
+    old: dict[str, Any]
+    new: dict[str, Any]
+
+
+@dataclass
+class BulkReport:
+    approved: list[int] = field(default_factory=list)
+    conflicts: list[int] = field(default_factory=list)
+    failed: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _snapshot(record: ImageRecord) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in _AUDITED_FIELDS}
+
+
+def training_path(record_path: str, emotion: str) -> str:
+    """Where an approved image's file lives: images/train/<emotion>/<file name>."""
+    return (TRAINING_FOLDER / emotion / PurePosixPath(record_path).name).as_posix()
+
+
+def _transition(
+    store: Store,
+    image_id: int,
+    *,
+    action: str,
+    actor: str,
+    expected_version: int | None,
+    expected_status: str,
+    changes: dict[str, Any],
+    undoes: int | None = None,
+    on_step: StepHook | None = None,
+) -> Decision:
+    """Apply `changes` to one image under the optimistic lock, write the audit entry and move the file if the path
+    changes, all in one transaction (with the move undone if the transaction fails)."""
+    ensure_tables(store.engine)
+    if not actor.strip():
+        raise StudioError("say who you are: decisions are recorded with the reviewer's name")
+    record = store.get(image_id)
+    if record is None:
+        raise Conflict(f"image #{image_id} no longer exists")
+    if (expected_version is not None and record.version != expected_version) or record.status != expected_status:
+        raise Conflict(f"image #{image_id} was changed by someone else (now {record.status}, version {record.version})")
+    old = _snapshot(record)
+    new = {**old, **changes, "version": record.version + 1}
+    src, dst = store.data_root / old["path"], store.data_root / new["path"]
+    step = on_step or (lambda _name: None)
+    moved = False
+    try:
+        with session_scope(store.engine) as session:
+            result = session.execute(
+                update(ImageRecord)
+                .where(
+                    ImageRecord.id == image_id,
+                    ImageRecord.version == record.version,
+                    ImageRecord.status == expected_status,
+                )
+                .values(**changes, version=ImageRecord.version + 1, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise Conflict(f"image #{image_id} was decided by someone else a moment ago")
+            step("status_changed")
+            entry = AuditEntry(
+                image_id=image_id,
+                action=action,
+                actor=actor.strip(),
+                old_value=_jsonable(old),
+                new_value=_jsonable(new),
+                undoes=undoes,
+            )
+            session.add(entry)
+            if undoes is not None:
+                session.execute(update(AuditEntry).where(AuditEntry.id == undoes).values(undone=True))
+            session.flush()
+            audit_id = entry.id
+            step("audited")
+            if src != dst:
+                if not src.is_file():
+                    raise StudioError(f"the file of image #{image_id} is missing ({old['path']})")
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(src, dst)
+                moved = True
+                step("file_moved")
+    except BaseException:
+        if moved:
+            try:  # compensation: the transaction rolled back, so the file goes back where the row says it is
+                os.replace(dst, src)
+            except OSError:
+                log.exception("could not move %s back to %s after a failed decision", dst, src)
+        raise
+    return Decision(image_id, action, audit_id, old, new)
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v if v is None or isinstance(v, (str, int, float, bool)) else str(v)) for k, v in values.items()}
+
+
+def _check_emotion(label: str) -> str:
+    if label not in EMOTIONS:
+        raise UnknownLabel(f"unknown emotion {label!r}; valid: {', '.join(EMOTIONS)}")
+    return label
+
+
+def _approve(
+    store: Store,
+    image_id: int,
+    label: str,
+    label_source: str,
+    action: str,
+    *,
+    actor: str,
+    expected_version: int | None,
+    on_step: StepHook | None,
+) -> Decision:
+    record = store.get(image_id)
+    if record is None:
+        raise Conflict(f"image #{image_id} no longer exists")
+    changes = {
+        "status": TRAIN,
+        "emotion": _check_emotion(label),
+        "label_source": label_source,
+        "path": training_path(record.path, label),
+    }
+    return _transition(
+        store,
+        image_id,
+        action=action,
+        actor=actor,
+        expected_version=expected_version,
+        expected_status=QUEUED,
+        changes=changes,
+        on_step=on_step,
+    )
+
+
+def approve(
+    store: Store,
+    image_id: int,
+    *,
+    actor: str,
+    expected_version: int | None = None,
+    on_step: StepHook | None = None,
+) -> Decision:
+    """Accept the LLM's proposed emotion (or, without a usable proposal, the model's prediction) and move the image
+    into the training set."""
+    items = queue_items(store, image_ids=[image_id])
+    if not items:
+        raise Conflict(f"image #{image_id} is not in the queue any more")
+    item = items[0]
+    if item.proposal is not None and item.proposal.emotion is not None:
+        label, source = item.proposal.emotion, "llm"
+    elif item.predicted is not None:
+        label, source = item.predicted, "model"
+    else:
+        raise StudioError(f"image #{image_id} has neither a proposal nor a prediction: correct it with a label")
+    return _approve(
+        store,
+        image_id,
+        label,
+        source,
+        APPROVE,
+        actor=actor,
+        expected_version=expected_version if expected_version is not None else item.version,
+        on_step=on_step,
+    )
+
+
+def correct(
+    store: Store,
+    image_id: int,
+    label: str,
+    *,
+    actor: str,
+    expected_version: int | None = None,
+    on_step: StepHook | None = None,
+) -> Decision:
+    """Label the image with a reviewer-chosen emotion and move it into the training set."""
+    return _approve(
+        store, image_id, label, "human", CORRECT, actor=actor, expected_version=expected_version, on_step=on_step
+    )
+
+
+def reject(store: Store, image_id: int, *, actor: str, expected_version: int | None = None) -> Decision:
+    """Keep the image out of training (not a usable face, ambiguous): status "rejected", no label."""
+    return _transition(
+        store,
+        image_id,
+        action=REJECT,
+        actor=actor,
+        expected_version=expected_version,
+        expected_status=QUEUED,
+        changes={"status": REJECTED},
+    )
+
+
+def skip(store: Store, image_id: int, *, actor: str) -> Decision:
+    """Move the card to the end of the queue; the image itself is unchanged."""
+    ensure_tables(store.engine)
+    with session_scope(store.engine) as session:
+        record = session.get(ImageRecord, image_id)
+        if record is None or record.status != QUEUED:
+            raise Conflict(f"image #{image_id} is not in the queue any more")
+        entry = session.get(QueueEntry, image_id)
+        if entry is None:
+            raise Conflict(f"image #{image_id} has no queue entry")
+        old, new = {"skipped": bool(entry.skipped)}, {"skipped": True}
+        entry.skipped = True
+        audit = AuditEntry(image_id=image_id, action=SKIP, actor=actor.strip() or "?", old_value=old, new_value=new)
+        session.add(audit)
+        session.flush()
+        return Decision(image_id, SKIP, audit.id, old, new)
+
+
+def bulk_approve(store: Store, *, actor: str, min_confidence: float, image_ids: list[int] | None = None) -> BulkReport:
+    """Approve every queued image where the model's prediction and the LLM's proposal agree and both are at least
+    `min_confidence` sure. Images someone else decided meanwhile are counted as conflicts, never approved twice."""
+    report = BulkReport()
+    for item in queue_items(store, image_ids=image_ids):
+        p = item.proposal
+        if p is None or p.emotion is None or p.emotion != item.predicted:
+            continue
+        if p.confidence < min_confidence or item.confidence < min_confidence:
+            continue
+        try:
+            _approve(
+                store,
+                item.image_id,
+                p.emotion,
+                "llm",
+                APPROVE,
+                actor=actor,
+                expected_version=item.version,
+                on_step=None,
+            )
+        except Conflict:
+            report.conflicts.append(item.image_id)
+        except (StudioError, OSError) as exc:  # one bad item never stops the batch
+            report.failed.append((item.image_id, str(exc)))
+        else:
+            report.approved.append(item.image_id)
+    return report
+
+
+def last_action(store: Store, actor: str) -> AuditEntry | None:
+    """The actor's latest decision that has not been undone (undo entries themselves are not undoable)."""
+    ensure_tables(store.engine)
+    with session_scope(store.engine) as session:
+        return session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.actor == actor.strip(), AuditEntry.undone.is_(False), AuditEntry.action != UNDO)
+            .order_by(AuditEntry.id.desc())
+            .limit(1)
+        ).first()
+
+
+def undo_last(store: Store, *, actor: str) -> Decision | None:
+    """Revert the actor's last decision (file moved back, label and status restored); None when there is nothing to
+    undo. Refused with `Conflict` when someone changed the image since."""
+    entry = last_action(store, actor)
+    if entry is None:
+        return None
+    if entry.action == SKIP:
+        with session_scope(store.engine) as session:
+            queued = session.get(QueueEntry, entry.image_id)
+            if queued is not None:
+                queued.skipped = bool(entry.old_value.get("skipped", False))
+            audit = AuditEntry(
+                image_id=entry.image_id,
+                action=UNDO,
+                actor=actor.strip(),
+                old_value=entry.new_value,
+                new_value=entry.old_value,
+                undoes=entry.id,
+            )
+            session.add(audit)
+            session.execute(update(AuditEntry).where(AuditEntry.id == entry.id).values(undone=True))
+            session.flush()
+            return Decision(entry.image_id, UNDO, audit.id, entry.new_value, entry.old_value)
+    old, new = entry.old_value, entry.new_value
+    changes = {name: old[name] for name in ("status", "emotion", "label_source", "path")}
+    return _transition(
+        store,
+        entry.image_id,
+        action=UNDO,
+        actor=actor,
+        expected_version=int(new["version"]),
+        expected_status=str(new["status"]),
+        changes=changes,
+        undoes=entry.id,
+    )
+
+
+def audit_log(store: Store, *, image_id: int | None = None, limit: int | None = None) -> list[AuditEntry]:
+    """Audit entries, newest first."""
+    ensure_tables(store.engine)
+    query = select(AuditEntry).order_by(AuditEntry.id.desc())
+    if image_id is not None:
+        query = query.where(AuditEntry.image_id == image_id)
+    if limit is not None:
+        query = query.limit(limit)
+    with session_scope(store.engine) as session:
+        return list(session.scalars(query))
+
+
+def file_of(store: Store, image_id: int) -> Path | None:
+    record = store.get(image_id)
+    return None if record is None else store.absolute_path(record)

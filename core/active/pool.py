@@ -1,0 +1,101 @@
+"""Filling the unlabeled pool: a folder (the seed's `dataset/random_expressions/`), uploads or webcam snapshots
+(which the Live page stores with status "pool"), then landmark extraction of whatever is not yet extracted.
+
+Pool images are stored without a label even when their file name looks like one: labels come from review only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from core.errors import ImageNotReadable, StudioError
+from core.ingest import ImportReport
+from core.landmarks.batch import BatchReport, extract_store
+from core.schema import IMAGE_EXTENSIONS
+from core.store import Store
+from core.store.repository import Filters
+
+POOL = "pool"
+ProgressFn = Callable[[int, int], None]
+
+
+def add_to_pool(
+    store: Store,
+    items: Iterable[tuple[str, bytes]],
+    *,
+    total: int | None = None,
+    source: str = POOL,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> ImportReport:
+    """Store (name, bytes) items unlabeled with status "pool"; a bad file is listed with its reason, never fatal."""
+    report = ImportReport()
+    for done, (name, data) in enumerate(items, start=1):
+        if cancel is not None and cancel.is_set():
+            report.cancelled = True
+            break
+        try:
+            added = store.add_image(data, original_name=name, source=source, status=POOL)
+        except ImageNotReadable as exc:
+            report.skipped.append((name, str(exc)))
+        except OSError as exc:
+            report.skipped.append((name, f"could not be stored: {exc.strerror or exc}"))
+        else:
+            report.image_ids.append(added.image_id)
+            if added.created:
+                report.added += 1
+            else:
+                report.duplicates += 1
+        if progress is not None:
+            progress(done, max(total or 0, done))
+    return report
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""  # reported as "not readable" by the store
+
+
+def import_pool_folder(
+    store: Store, root: Path, *, progress: ProgressFn | None = None, cancel: threading.Event | None = None
+) -> ImportReport:
+    """Every image below `root` into the pool (hidden files and non-images are ignored)."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise StudioError(f"{root} is not a folder")
+    files = sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS
+    )
+    items = ((p.relative_to(root).as_posix(), _read(p)) for p in files)
+    return add_to_pool(store, items, total=len(files), progress=progress, cancel=cancel)
+
+
+def extract_pool(
+    store: Store,
+    *,
+    workers: int | None = None,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> BatchReport:
+    """Extract landmarks of every image that has none yet (resumable: finished chunks are saved as they come)."""
+    return extract_store(store, workers=workers, progress=progress, cancel=cancel)
+
+
+def pool_counts(store: Store) -> dict[str, int]:
+    """Pool images by extraction outcome: with a face, without one, not yet extracted."""
+    records = store.list_images(Filters(statuses=[POOL]))
+    out = {"pool": len(records), "face": 0, "no_face": 0, "pending": 0}
+    for r in records:
+        if r.extraction is None:
+            out["pending"] += 1
+        elif r.extraction.landmarks is not None:
+            out["face"] += 1
+        else:
+            out["no_face"] += 1
+    return out

@@ -1,0 +1,207 @@
+"""The review queue: the pool scored by the active model, top K by uncertainty with near-duplicates skipped.
+
+Only pool images whose extraction found a face are scored, so an image without a face never enters the queue.
+Queued images get status "queued" (their version bumps, as with every state change) and a `QueueEntry` that records
+the score and the model's probabilities for the approval card.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+from sqlalchemy import delete, select, update
+
+from core.active.diversity import DEFAULT_MIN_DISTANCE, aligned_shapes, select_diverse
+from core.active.tables import LabelFailure, Proposal, QueueEntry, ensure_tables
+from core.active.uncertainty import uncertainty
+from core.db import session_scope
+from core.errors import StudioError
+from core.features import faces_to_matrix
+from core.schema import EMOTIONS
+from core.store import Store
+from core.store.repository import Filters
+from core.store.tables import ImageRecord, utcnow
+
+POOL, QUEUED = "pool", "queued"
+
+
+class ProbaModel(Protocol):
+    """What scoring needs from a model: class probabilities of raw face rows (a landmark model has this)."""
+
+    @property
+    def classes(self) -> list[str]: ...
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class QueueReport:
+    pool: int = 0  # pool images considered
+    scored: int = 0  # of those, with a face
+    queued: int = 0
+    near_duplicates: list[tuple[int, int]] = field(default_factory=list)  # (image id, near-duplicate of image id)
+    returned: int = 0  # formerly queued images put back into the pool before rescoring
+    no_face: int = 0
+    not_extracted: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"{self.queued} queued from {self.scored} scored pool faces; {len(self.near_duplicates)} near-duplicates "
+            f"skipped; {self.no_face} without a face and {self.not_extracted} not yet extracted were left out"
+        )
+
+
+@dataclass(frozen=True)
+class ProposalView:
+    answer: str
+    confidence: float
+    rationale: str
+    model: str
+
+    @property
+    def emotion(self) -> str | None:
+        """The proposed emotion, or None for "not_a_face" / "unclear"."""
+        return self.answer if self.answer in EMOTIONS else None
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """Everything one approval card shows."""
+
+    image_id: int
+    version: int
+    path: str
+    original_name: str
+    rank: int
+    score: float
+    strategy: str
+    predicted: str | None
+    confidence: float
+    probabilities: dict[str, float]
+    skipped: bool
+    proposal: ProposalView | None
+    failure: str | None  # the latest labeling failure when there is no proposal
+
+
+def _return_to_pool(store: Store) -> int:
+    """Put queued images back into the pool (their queue entries go too) so that a new scoring starts afresh."""
+    with session_scope(store.engine) as session:
+        result = session.execute(
+            update(ImageRecord)
+            .where(ImageRecord.status == QUEUED)
+            .values(status=POOL, version=ImageRecord.version + 1, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        # Entries of decided images stay: undo may bring them back into the queue.
+        undecided = select(ImageRecord.id).where(ImageRecord.status == POOL)
+        session.execute(delete(QueueEntry).where(QueueEntry.image_id.in_(undecided)))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def build_queue(
+    store: Store,
+    model: ProbaModel,
+    *,
+    model_id: str = "",
+    strategy: str = "entropy",
+    k: int = 20,
+    min_distance: float = DEFAULT_MIN_DISTANCE,
+) -> QueueReport:
+    """Score the pool and queue the top `k` most uncertain faces, skipping near-duplicates of those already picked.
+
+    Images queued by an earlier scoring and not yet decided go back into the pool first and compete again.
+    """
+    if k < 1:
+        raise ValueError("the queue size k must be at least 1")
+    uncertainty(np.full((1, 2), 0.5), strategy)  # an unknown strategy fails before any change
+    ensure_tables(store.engine)
+    report = QueueReport(returned=_return_to_pool(store))
+    pool = store.list_images(Filters(statuses=[POOL]))
+    report.pool = len(pool)
+    pairs = store.faces(Filters(statuses=[POOL]))
+    report.scored = len(pairs)
+    report.not_extracted = sum(1 for r in pool if r.extraction is None)
+    report.no_face = report.pool - report.scored - report.not_extracted
+    if not pairs:
+        return report
+    classes = list(model.classes)
+    proba = np.asarray(model.predict_proba(faces_to_matrix([f for _, f in pairs])), dtype=np.float64)
+    if proba.shape != (len(pairs), len(classes)):
+        raise StudioError(f"the model returned probabilities of shape {proba.shape} for {len(pairs)} faces")
+    scores = uncertainty(proba, strategy)
+    order = np.argsort(-scores, kind="stable")
+    shapes = aligned_shapes(np.stack([f.landmarks for _, f in pairs]))
+    kept, skipped = select_diverse(order.tolist(), shapes, k, min_distance)
+    report.near_duplicates = [(pairs[i][0].id, pairs[j][0].id) for i, j in skipped]
+    with session_scope(store.engine) as session:
+        for rank, i in enumerate(kept):
+            record = pairs[i][0]
+            # Optimistic lock: only an image still in the pool at the version we scored is queued.
+            result = session.execute(
+                update(ImageRecord)
+                .where(ImageRecord.id == record.id, ImageRecord.version == record.version, ImageRecord.status == POOL)
+                .values(status=QUEUED, version=ImageRecord.version + 1, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                continue
+            session.execute(delete(QueueEntry).where(QueueEntry.image_id == record.id))
+            best = int(np.argmax(proba[i]))
+            session.add(
+                QueueEntry(
+                    image_id=record.id,
+                    rank=rank,
+                    score=float(scores[i]),
+                    strategy=strategy,
+                    model_id=model_id,
+                    predicted=classes[best],
+                    confidence=float(proba[i, best]),
+                    probabilities={c: float(p) for c, p in zip(classes, proba[i], strict=True)},
+                )
+            )
+            report.queued += 1
+    return report
+
+
+def queue_items(store: Store, *, limit: int | None = None, image_ids: Sequence[int] | None = None) -> list[QueueItem]:
+    """Queued images in review order (skipped ones last), each with its model prediction and latest proposal."""
+    ensure_tables(store.engine)
+    with session_scope(store.engine) as session:
+        query = (
+            select(ImageRecord, QueueEntry)
+            .outerjoin(QueueEntry, QueueEntry.image_id == ImageRecord.id)
+            .where(ImageRecord.status == QUEUED)
+        )
+        if image_ids is not None:
+            query = query.where(ImageRecord.id.in_(list(image_ids)))
+        rows = session.execute(query).all()
+        ids = [r.id for r, _ in rows]
+        proposals: dict[int, ProposalView] = {}
+        for p in session.scalars(select(Proposal).where(Proposal.image_id.in_(ids)).order_by(Proposal.id)):
+            proposals[p.image_id] = ProposalView(p.answer, p.confidence, p.rationale, p.model)
+        failures: dict[int, str] = {}
+        for f in session.scalars(select(LabelFailure).where(LabelFailure.image_id.in_(ids)).order_by(LabelFailure.id)):
+            failures[f.image_id] = f.reason
+    items = [
+        QueueItem(
+            image_id=r.id,
+            version=r.version,
+            path=r.path,
+            original_name=r.original_name,
+            rank=e.rank if e is not None else 10**9,
+            score=e.score if e is not None else 0.0,
+            strategy=e.strategy if e is not None else "",
+            predicted=e.predicted if e is not None else None,
+            confidence=e.confidence if e is not None else 0.0,
+            probabilities=dict(e.probabilities) if e is not None else {},
+            skipped=bool(e.skipped) if e is not None else False,
+            proposal=proposals.get(r.id),
+            failure=None if r.id in proposals else failures.get(r.id),
+        )
+        for r, e in rows
+    ]
+    items.sort(key=lambda it: (it.skipped, it.rank, it.image_id))
+    return items[:limit] if limit is not None else items

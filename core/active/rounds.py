@@ -1,0 +1,135 @@
+"""Training rounds: retrain on the current training set with one call, score it on the fixed held-out set (the
+store's "test" images), save and activate the model, and keep a history of macro-F1 against the number of labels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select
+
+from core.active.tables import RoundRow, ensure_tables
+from core.db import session_scope
+from core.errors import TrainingDataError
+from core.features import DEFAULT_FEATURE_SETS
+from core.registry import Registry
+from core.store import Store
+from core.training.data import from_store
+from core.training.landmark_models import check_trainable, holdout_split, make_pipeline, save_model
+from core.training.report import ModelReport, classification_metrics
+
+TEST = "test"
+DEFAULT_MODEL = "logistic_regression"  # fast and well calibrated: uncertainty scores need honest probabilities
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    round_id: int
+    model_id: str
+    n_labels: int
+    n_held_out: int
+    macro_f1: float
+    accuracy: float
+
+
+def held_out_hash(image_ids: Sequence[int]) -> str:
+    """Identity of a held-out set: rounds are comparable only when it is the same."""
+    return hashlib.sha256(",".join(map(str, sorted(image_ids))).encode()).hexdigest()[:16]
+
+
+def make_held_out(store: Store, *, fraction: float = 0.2, seed: int = 0) -> int:
+    """Fix a held-out set once: move a stratified `fraction` of the labeled training faces (whole persons where
+    known) to status "test". Refused when a held-out set already exists, because rounds must share one."""
+    data = from_store(store)
+    if data.held_out is not None and data.held_out.any():
+        raise TrainingDataError(f"a held-out set of {int(data.held_out.sum())} faces already exists")
+    check_trainable(data.y, 2)
+    _, test_idx, _ = holdout_split(data, seed, fraction)
+    for i in test_idx:
+        store.update(data.image_ids[int(i)], status=TEST)
+    return len(test_idx)
+
+
+def retrain(
+    store: Store,
+    registry: Registry,
+    *,
+    model_name: str = DEFAULT_MODEL,
+    feature_sets: Sequence[str] = DEFAULT_FEATURE_SETS,
+    seed: int = 0,
+    activate: bool = True,
+) -> RoundResult:
+    """Fit `model_name` on every labeled training face, measure it on the held-out set, save it to the registry
+    (active by default, so the next scoring uses it) and record the round."""
+    ensure_tables(store.engine)
+    data = from_store(store)
+    held = data.held_out if data.held_out is not None else np.zeros(len(data), dtype=bool)
+    if not held.any():
+        raise TrainingDataError("no held-out set: fix one first (it measures every round on the same faces)")
+    train, test = data.subset(~held), data.subset(held)
+    check_trainable(train.y, 2)
+    classes = data.classes
+    started = time.perf_counter()
+    pipe = make_pipeline(model_name, feature_sets, seed)
+    if model_name == "svm":
+        pipe.set_params(clf__probability=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # small classes warn; the held-out score shows the outcome
+        pipe.fit(train.x, train.y)
+    fit_time = time.perf_counter() - started
+    predicted = np.asarray(pipe.predict(test.x)).astype(str)
+    metrics = classification_metrics(test.y, predicted, classes)
+    report = ModelReport(
+        name=model_name,
+        feature_sets=list(feature_sets),
+        cv_mean=float("nan"),
+        cv_std=float("nan"),
+        accuracy=metrics["accuracy"],
+        macro_f1=metrics["macro_f1"],
+        labels=classes,
+        confusion_matrix=metrics["confusion_matrix"],
+        per_class=metrics["per_class"],
+        best_params={},
+        fit_time_s=fit_time,
+        predict_ms_per_sample=0.0,
+        n_train=len(train),
+        n_test=len(test),
+        cv="active-learning round (no CV)",
+    )
+    card = save_model(
+        registry,
+        pipe,
+        report,
+        classes=classes,
+        data_hash=data.data_hash,
+        data_sources=data.sources,
+        notes="active-learning round",
+    )
+    if activate:
+        registry.activate(card.id)
+    with session_scope(store.engine) as session:
+        row = RoundRow(
+            n_labels=len(train),
+            n_held_out=len(test),
+            macro_f1=report.macro_f1,
+            accuracy=report.accuracy,
+            model_id=card.id,
+            model_name=model_name,
+            held_out_hash=held_out_hash(test.image_ids),
+        )
+        session.add(row)
+        session.flush()
+        round_id = row.id
+    return RoundResult(round_id, card.id, len(train), len(test), report.macro_f1, report.accuracy)
+
+
+def history(store: Store) -> list[RoundRow]:
+    """Every recorded round, oldest first."""
+    ensure_tables(store.engine)
+    with session_scope(store.engine) as session:
+        return list(session.scalars(select(RoundRow).order_by(RoundRow.id)))
