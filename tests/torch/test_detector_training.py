@@ -14,7 +14,8 @@ from core.detector.model import DetectorModel, model_params, save_detector
 from core.detector.train import DetectorConfig, DetectorResult, train_detector
 from core.errors import DatasetFormatError, TrainingDataError
 from core.inference import FacePrediction, Recognizer
-from core.registry import Registry
+from core.registry import ModelCard, Registry
+from core.store import Store
 from core.yolo import YoloDataset, read_yolo_dataset
 
 TINY = DetectorConfig(
@@ -57,9 +58,7 @@ def test_detector_overfits_tiny_dataset(trained: tuple[YoloDataset, list[Detecti
     assert extra <= 2
 
 
-def _card(classes: list[str]):  # type: ignore[no-untyped-def]
-    from core.registry import ModelCard
-
+def _card(classes: list[str]) -> ModelCard:
     return ModelCard(id="t", kind="detector", name="grid_detector", classes=classes)
 
 
@@ -124,3 +123,36 @@ def test_bad_label_file_names_file_and_line(synthetic_yolo: Path, tmp_path: Path
     assert str(label) in str(info.value)
     assert f"line {bad_line}" in str(info.value)
     assert message in str(info.value)
+
+
+def test_compare_pipelines_scores_the_detector(
+    trained: tuple[YoloDataset, list[DetectionSample], DetectorResult],
+) -> None:
+    from core.detector.compare import compare_pipelines, load_images
+
+    ds, _, result = trained
+    model = DetectorModel(_card(ds.emotions), result.net, input_size=96, anchors=result.spec.anchors)
+    images = load_images(ds.splits["train"])
+    scores = compare_pipelines({"detector": Recognizer(model)}, images, ds.emotions, iou_threshold=0.5)
+    assert len(scores) == 1
+    s = scores[0]
+    assert s.images == len(images) and s.num_faces == sum(len(i.boxes) for i, _ in images)
+    assert s.face_recall == 1.0 and s.emotion_accuracy == 1.0
+    assert s.ms_per_image > 0
+
+
+def test_store_samples_put_the_box_back_inside_the_imported_crop(synthetic_yolo: Path, store: Store) -> None:
+    from core.detector.data import samples_from_store
+    from core.ingest import import_yolo
+    from core.store.repository import Filters
+
+    report = import_yolo(store, synthetic_yolo)
+    assert report.added > 0
+    samples = samples_from_store(store, Filters(statuses=["train"]), ["angry", "happy", "sad"], 96)
+    assert len(samples) == report.added - sum(1 for r in store.list_images() if r.status != "train")
+    for sample in samples:
+        (cx, cy, w, h), cls = sample.boxes[0], int(sample.classes[0])
+        # The crop was cut around the box: the centre pixel lies on the drawn shape, of the labelled colour.
+        px = sample.image[int(cy * 96), int(cx * 96)].astype(int)
+        assert int(np.argmax(px)) == cls  # red angry, green happy, blue sad
+        assert 0.6 < w <= 1.0 and 0.6 < h <= 1.0  # padding left a margin around the face
