@@ -1,0 +1,218 @@
+"""Widgets and background runs of the Generate page. The generation itself is `core.generation`.
+
+A run lives in a background thread (one per job, held by a process-wide `JobManager`), so closing the tab loses
+nothing: the items and their states are in the database, and the page only polls them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+from pydantic import ValidationError
+
+from core.generation.gemini import estimate_cost
+from core.generation.jobs import JobStore
+from core.generation.runner import JobProgress, run_job
+from core.generation.templates import GenerationJob, GenerationTemplate, describe_validation_error
+from core.schema import EMOTIONS, GEN_DONE, GEN_FAILED, GEN_PENDING, GEN_RUNNING
+from core.settings import Settings
+from core.store import Store
+
+log = logging.getLogger("ui.generate")
+KEY_STATE = "gen_api_key"  # the widget's session-state key: the typed key lives only in this session's memory
+PREVIEW_ROWS = 20
+
+
+# ---- background runs ---------------------------------------------------------------------------------------
+@dataclass
+class Run:
+    thread: threading.Thread
+    cancel: threading.Event
+    progress: JobProgress | None = None
+    error: str | None = None
+    finished: bool = False
+
+
+@dataclass
+class JobManager:
+    """Runs jobs in background threads; at most one run per job in this process."""
+
+    runs: dict[int, Run] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def running(self, job_id: int) -> bool:
+        run = self.runs.get(job_id)
+        return run is not None and run.thread.is_alive()
+
+    def start(self, job_id: int, store: Store, settings: Settings, api_key: str, *, extract: bool) -> bool:
+        with self.lock:
+            if self.running(job_id):
+                return False
+            cancel = threading.Event()
+            holder: dict[str, Run] = {}
+
+            def target() -> None:
+                run = holder["run"]
+                try:
+                    run_job(
+                        job_id,
+                        store=store,
+                        settings=settings,
+                        api_key=api_key,
+                        cancel=cancel,
+                        progress=lambda p: setattr(run, "progress", p),
+                        extract_landmarks=extract,
+                    )
+                except Exception as exc:  # shown on the page; details (never the key) in the server log
+                    log.exception("generation job %s failed", job_id)
+                    run.error = f"{type(exc).__name__}: {exc}".replace(api_key, "***")
+                finally:
+                    run.finished = True
+
+            thread = threading.Thread(target=target, name=f"generate-job-{job_id}", daemon=True)
+            holder["run"] = self.runs[job_id] = Run(thread, cancel)
+            thread.start()
+            return True
+
+    def cancel(self, job_id: int) -> None:
+        run = self.runs.get(job_id)
+        if run is not None:
+            run.cancel.set()
+
+
+@st.cache_resource(show_spinner=False)
+def job_manager() -> JobManager:
+    return JobManager()
+
+
+# ---- widgets -----------------------------------------------------------------------------------------------
+def api_key_ui(settings: Settings) -> str | None:
+    """The key to use: typed for this session (never stored) or configured. None when there is none."""
+    if settings.has_gemini_key:
+        st.caption(":material/key: Gemini API key configured in the settings.")
+        typed = st.session_state.get(KEY_STATE) or None
+        return typed or (settings.gemini_api_key.get_secret_value() if settings.gemini_api_key else None)
+    st.info(
+        "No Gemini API key is configured, so generation is disabled (everything else in the app works without "
+        "one). Set `GEMINI_API_KEY` (or `GOOGLE_API_KEY`) in the environment or in `.env`, or put "
+        '`GEMINI_API_KEY = "..."` in `.streamlit/secrets.toml` and restart; or type a key below: it is kept in '
+        "this browser session's memory only, never written to disk or logged."
+    )
+    typed = st.text_input("Gemini API key (this session only)", type="password", key=KEY_STATE)
+    return typed.strip() or None
+
+
+def _lines(text: str) -> list[str]:
+    return [v.strip() for v in text.replace(",", "\n").splitlines() if v.strip()]
+
+
+def _text_list(label: str, default: list[str], key: str, col: Any) -> list[str]:
+    return _lines(col.text_area(label, "\n".join(default), key=key, height=100, help="One value per line."))
+
+
+def template_ui(settings: Settings) -> GenerationTemplate | None:
+    """The template form; returns a valid template or shows what is wrong (field by field)."""
+    d = GenerationTemplate()
+    c1, c2, c3 = st.columns(3)
+    values: dict[str, Any] = {
+        "name": c1.text_input("Name", d.name, key="gen_name"),
+        "ages": _text_list("Ages (bucket or range)", d.ages, "gen_ages", c1),
+        "sexes": _text_list("Sexes", d.sexes, "gen_sexes", c2),
+        "ethnicities": _text_list("Ethnicities", d.ethnicities, "gen_ethnicities", c3),
+    }
+    values["emotions"] = st.multiselect("Emotions", EMOTIONS, default=d.emotions, key="gen_emotions")
+    with st.expander("Pose, lighting, background, glasses, accessories"):
+        e1, e2, e3 = st.columns(3)
+        values["head_poses"] = _text_list("Head poses", d.head_poses, "gen_poses", e1)
+        values["lightings"] = _text_list("Lighting", d.lightings, "gen_lightings", e2)
+        values["backgrounds"] = _text_list("Backgrounds", d.backgrounds, "gen_backgrounds", e3)
+        values["glasses"] = _text_list("Glasses", d.glasses, "gen_glasses", e1)
+        values["accessories"] = _text_list("Accessories", d.accessories, "gen_accessories", e2)
+    c4, c5, c6, c7 = st.columns(4)
+    values["expansion"] = c4.radio("Expansion", ["product", "sample"], key="gen_expansion", horizontal=True)
+    if values["expansion"] == "sample":
+        values["sample_size"] = int(c4.number_input("Combinations to sample", 1, 20_000, 24, key="gen_sample"))
+    values["images_per_combination"] = int(c5.number_input("Images per combination", 1, 100, 1, key="gen_per"))
+    values["seed"] = int(c6.number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed"))
+    values["output_size"] = int(c7.number_input("Output size (px)", 64, 4096, d.output_size, key="gen_size"))
+    values["model"] = st.text_input("Model", settings.gemini_image_model, key="gen_model").strip() or None
+    with st.expander("Prompt template"):
+        values["prompt_template"] = st.text_area(
+            "Placeholders: {age} {sex} {ethnicity} {emotion} {expression} {head_pose} {lighting} {background} "
+            "{glasses} {accessories}",
+            d.prompt_template,
+            key="gen_prompt",
+            height=140,
+        )
+    try:
+        return GenerationTemplate.model_validate(values)
+    except ValidationError as exc:
+        st.error(f"The template is not valid: {describe_validation_error(exc)}")
+        return None
+
+
+def preview_ui(template: GenerationTemplate, model: str) -> None:
+    n = template.item_count()
+    st.markdown(
+        f"**{n} images** ({template.combination_count()} combinations × {template.images_per_combination}) "
+        f"with `{model}`: about **${estimate_cost(model, n):.2f}** at list price."
+    )
+    with st.expander(f"Preview the prompts (first {min(n, PREVIEW_ROWS)})"):
+        rows = [
+            {"emotion": s.attributes.emotion, "persona": s.persona, "prompt": s.prompt}
+            for s in template.expand()[:PREVIEW_ROWS]
+        ]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, key="gen_preview")
+
+
+def job_picker(jobs: JobStore) -> GenerationJob | None:
+    all_jobs = jobs.list_jobs()
+    if not all_jobs:
+        return None
+    labels = {
+        j.id: f"#{j.id} {j.name}: {j.counts[GEN_DONE]}/{j.total} done, {j.counts[GEN_FAILED]} failed" for j in all_jobs
+    }
+    chosen = st.selectbox("Job", list(labels), format_func=labels.__getitem__, key="gen_job")
+    return next(j for j in all_jobs if j.id == chosen)
+
+
+def progress_ui(jobs: JobStore, job_id: int, manager: JobManager) -> None:
+    """Progress, gallery and failures of one job, read from the database (so any tab sees the same)."""
+    counts = jobs.counts(job_id)
+    total = sum(counts.values()) or 1
+    settled = counts[GEN_DONE] + counts[GEN_FAILED]
+    run = manager.runs.get(job_id)
+    running = manager.running(job_id)
+    state = "running" if running else ("finished" if counts[GEN_PENDING] == 0 else "stopped (resume to continue)")
+    st.progress(settled / total, text=f"{settled}/{total} settled · {state}")
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Done", counts[GEN_DONE])
+    m2.metric("Failed", counts[GEN_FAILED])
+    m3.metric("Pending", counts[GEN_PENDING] + counts[GEN_RUNNING])
+    rate = run.progress.rate if run is not None and run.progress is not None else 0.0
+    m4.metric("Rate", f"{rate:.2f}/s")
+    if run is not None and run.error:
+        st.error(f"The last run stopped: {run.error}")
+
+    recent = jobs.recent_done(job_id, limit=8)
+    store = jobs.store
+    if recent:
+        cols = st.columns(8)
+        for col, item in zip(cols, recent, strict=False):
+            record = store.get(item.image_id) if item.image_id is not None else None
+            if record is not None and store.absolute_path(record).is_file():
+                col.image(str(store.absolute_path(record)), caption=item.emotion, width="stretch")
+
+    failures = jobs.items(job_id, states=[GEN_FAILED])
+    if failures:
+        st.markdown(f"**Failures ({len(failures)})**")
+        st.dataframe(
+            pd.DataFrame([{"item": f.file_name, "emotion": f.emotion, "reason": f.reason} for f in failures]),
+            hide_index=True,
+            key=f"gen_failures_{job_id}",
+        )
