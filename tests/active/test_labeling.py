@@ -80,7 +80,8 @@ def test_answers_become_proposals_and_bad_answers_failures(
     schema = config.get("responseSchema") or config.get("responseJsonSchema")
     assert "not_a_face" in str(schema) and "contempt" in str(schema)
     inline = body["contents"][0]["parts"][0]["inlineData"]
-    assert (inline.get("mimeType") or inline.get("mime_type")) == "image/jpeg" and base64.urlsafe_b64decode(inline["data"])[:2] == b"\xff\xd8"
+    assert (inline.get("mimeType") or inline.get("mime_type")) == "image/jpeg"
+    assert base64.urlsafe_b64decode(inline["data"])[:2] == b"\xff\xd8"  # the SDK sends url-safe base64
     assert fake_gemini.requests[0].path.endswith(f"/models/{cfg.gemini_label_model}:generateContent")
 
 

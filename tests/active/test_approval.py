@@ -1,0 +1,175 @@
+"""Approval actions on a real store: file moves, audit log, undo, bulk approve, atomicity under injected failures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import event
+
+from core.active import approval
+from core.active.approval import Conflict
+from core.active.queue import build_queue, queue_items
+from core.active.tables import Proposal
+from core.db import session_scope
+from core.store import Store
+from core.store.repository import Filters
+from tests.active.helpers import fill_pool, tiny_model
+
+ALICE, BOB = "alice", "bob"
+
+
+@pytest.fixture
+def queued(store: Store, face_variants: list[np.ndarray]) -> list[int]:
+    fill_pool(store, face_variants, n=5)
+    build_queue(store, tiny_model(store), strategy="entropy", k=5, min_distance=0.0)
+    return [it.image_id for it in queue_items(store)]
+
+
+def _propose(store: Store, image_id: int, answer: str, confidence: float) -> None:
+    with session_scope(store.engine) as session:
+        session.add(Proposal(image_id=image_id, model="fake", answer=answer, confidence=confidence, rationale="r"))
+
+
+def _file(store: Store, image_id: int) -> Path:
+    record = store.get(image_id)
+    assert record is not None
+    return store.absolute_path(record)
+
+
+def test_approve_moves_the_file_and_logs_who_when_old_and_new(store: Store, queued: list[int]) -> None:
+    image_id = queued[0]
+    _propose(store, image_id, "surprise", 0.9)
+    before = store.get(image_id)
+    assert before is not None
+    old_file = store.absolute_path(before)
+
+    decision = approval.approve(store, image_id, actor=ALICE)
+    after = store.get(image_id)
+    assert after is not None
+    assert (after.status, after.emotion, after.label_source) == ("train", "surprise", "llm")
+    assert after.path == f"images/train/surprise/{old_file.name}"
+    assert after.version == before.version + 1
+    assert not old_file.exists() and store.absolute_path(after).read_bytes()[:4] == b"\x89PNG"
+
+    [entry] = approval.audit_log(store, image_id=image_id)
+    assert entry.id == decision.audit_id and entry.actor == ALICE and entry.action == "approve"
+    assert entry.at is not None
+    assert entry.old_value["status"] == "queued" and entry.old_value["emotion"] is None
+    assert entry.new_value["status"] == "train" and entry.new_value["emotion"] == "surprise"
+    assert image_id not in {it.image_id for it in queue_items(store)}
+    # Approved images count as training data (and only once).
+    assert store.count(Filters(statuses=["train"], labeled_only=True)) == 1
+
+
+def test_correct_reject_skip_and_undo(store: Store, queued: list[int]) -> None:
+    a, b, c = queued[:3]
+    approval.correct(store, a, "contempt", actor=ALICE)
+    approval.reject(store, b, actor=ALICE)
+    approval.skip(store, c, actor=ALICE)
+    assert queue_items(store)[-1].image_id == c  # a skipped card goes to the end
+    rec_a, rec_b = store.get(a), store.get(b)
+    assert rec_a is not None and rec_b is not None
+    assert (rec_a.emotion, rec_a.label_source, rec_a.status) == ("contempt", "human", "train")
+    assert rec_b.status == "rejected" and rec_b.emotion is None
+
+    # Undo walks back through alice's actions, newest first; bob has nothing to undo.
+    assert approval.undo_last(store, actor=BOB) is None
+    approval.undo_last(store, actor=ALICE)
+    assert not next(it for it in queue_items(store) if it.image_id == c).skipped
+    approval.undo_last(store, actor=ALICE)
+    rec_b = store.get(b)
+    assert rec_b is not None and rec_b.status == "queued"
+    moved = _file(store, a)
+    approval.undo_last(store, actor=ALICE)
+    rec_a = store.get(a)
+    assert rec_a is not None and (rec_a.status, rec_a.emotion, rec_a.label_source) == ("queued", None, None)
+    assert _file(store, a).is_file() and not moved.exists() and "train" not in rec_a.path
+    assert approval.undo_last(store, actor=ALICE) is None
+    actions = [e.action for e in approval.audit_log(store)]
+    assert actions == ["undo", "undo", "undo", "skip", "reject", "correct"]
+
+    with pytest.raises(ValueError, match="unknown emotion"):
+        approval.correct(store, a, "bored", actor=ALICE)
+
+
+def test_undo_refuses_when_someone_changed_the_image_since(store: Store, queued: list[int]) -> None:
+    approval.correct(store, queued[0], "sad", actor=ALICE)
+    store.update(queued[0], emotion="angry")  # bob fixed the label on the Data page meanwhile
+    with pytest.raises(Conflict):
+        approval.undo_last(store, actor=ALICE)
+
+
+def test_stale_card_is_a_conflict(store: Store, queued: list[int]) -> None:
+    item = queue_items(store)[0]
+    approval.reject(store, item.image_id, actor=BOB, expected_version=item.version)
+    with pytest.raises(Conflict):
+        approval.correct(store, item.image_id, "happy", actor=ALICE, expected_version=item.version)
+    assert len(approval.audit_log(store, image_id=item.image_id)) == 1
+
+
+def test_bulk_approve_takes_only_confident_agreement(store: Store, queued: list[int]) -> None:
+    items = queue_items(store)
+    agree, low, disagree, no_face = items[0], items[1], items[2], items[3]
+    assert agree.predicted and low.predicted and disagree.predicted
+    _propose(store, agree.image_id, agree.predicted, 0.95)
+    _propose(store, low.image_id, low.predicted, 0.2)
+    other = next(e for e in ("angry", "fear") if e != disagree.predicted)
+    _propose(store, disagree.image_id, other, 0.99)
+    _propose(store, no_face.image_id, "not_a_face", 0.99)
+    threshold = min(agree.confidence, 0.3)
+    report = approval.bulk_approve(store, actor=ALICE, min_confidence=threshold)
+    assert report.approved == [agree.image_id] and not report.conflicts and not report.failed
+    again = approval.bulk_approve(store, actor=ALICE, min_confidence=threshold)
+    assert again.approved == []
+
+
+@pytest.mark.parametrize("fail_at", ["status_changed", "audited", "file_moved"])
+def test_approve_and_move_is_atomic_under_a_failure_between_steps(
+    store: Store, queued: list[int], fail_at: str
+) -> None:
+    image_id = queued[0]
+    before = store.get(image_id)
+    assert before is not None
+    original = store.absolute_path(before)
+    data = original.read_bytes()
+
+    def hook(step: str) -> None:
+        if step == fail_at:
+            raise OSError(f"injected failure after {step}")
+
+    with pytest.raises(OSError, match="injected"):
+        approval.correct(store, image_id, "happy", actor=ALICE, on_step=hook)
+    after = store.get(image_id)
+    assert after is not None
+    assert (after.status, after.emotion, after.path, after.version) == ("queued", None, before.path, before.version)
+    assert original.read_bytes() == data
+    assert not (store.data_root / "images" / "train").exists() or not any(
+        p.is_file() for p in (store.data_root / "images" / "train").rglob("*")
+    )
+    assert approval.audit_log(store, image_id=image_id) == []
+    # Nothing is lost: the same decision succeeds afterwards.
+    approval.correct(store, image_id, "happy", actor=ALICE)
+    assert _file(store, image_id).read_bytes() == data
+
+
+def test_a_failed_commit_moves_the_file_back(store: Store, queued: list[int]) -> None:
+    image_id = queued[0]
+    before = store.get(image_id)
+    assert before is not None
+    original = store.absolute_path(before)
+
+    def fail_commit(_session: object) -> None:
+        raise RuntimeError("injected commit failure")
+
+    event.listen(store.engine, "commit", fail_commit)
+    try:
+        with pytest.raises(RuntimeError, match="injected commit failure"):
+            approval.correct(store, image_id, "sad", actor=ALICE)
+    finally:
+        event.remove(store.engine, "commit", fail_commit)
+    after = store.get(image_id)
+    assert after is not None and after.status == "queued" and after.path == before.path
+    assert original.is_file()
+    assert not any(p.is_file() for p in (store.data_root / "images" / "train").rglob("*"))
