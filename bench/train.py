@@ -15,6 +15,7 @@ import argparse
 import csv
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,11 +24,19 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sklearn.metrics import accuracy_score, f1_score  # noqa: E402
+from sklearn.model_selection import StratifiedGroupKFold  # noqa: E402
+from sklearn.utils.class_weight import compute_sample_weight  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from core.features.raw import arrays_to_matrix  # noqa: E402
 from core.imaging import crop_box, decode_rgb  # noqa: E402
 from core.labels import normalize_label  # noqa: E402
 from core.landmarks.extractor import LandmarkExtractor  # noqa: E402
 from core.schema import EMOTIONS, NUM_BLENDSHAPES, NUM_LANDMARKS  # noqa: E402
 from core.settings import get_settings  # noqa: E402
+from core.training.data import TrainingData  # noqa: E402
+from core.training.landmark_models import compare_models, make_pipeline  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 BOX_PAD = 0.15
@@ -157,16 +166,235 @@ def load_cache(cache: Path, name: str) -> Cached:
     return cached
 
 
+FEATURE_CHOICES: list[list[str]] = [
+    ["blendshapes"],
+    ["geometry"],
+    ["geometry", "blendshapes"],
+    ["landmarks", "geometry", "blendshapes"],
+]
+MODELS = ["random_forest", "svm", "mlp"]
+FLOOR = ("logistic_regression", ["blendshapes"])
+SEVEN = list(EMOTIONS[:7])
+
+
+def to_data(c: Cached, groups: bool = True) -> TrainingData:
+    x = arrays_to_matrix(c.landmarks, c.blendshapes, c.transforms)
+    return TrainingData(x=x, y=c.labels, groups=c.groups if groups else None, data_hash="bench")
+
+
+def scores(truth: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
+    return float(accuracy_score(truth, pred)), float(f1_score(truth, pred, average="macro"))
+
+
+def fit_predict(name: str, features: list[str], train: TrainingData, test_x: np.ndarray, seed: int) -> np.ndarray:
+    pipe = make_pipeline(name, features, seed)
+    kw = {"clf__sample_weight": compute_sample_weight("balanced", train.y)} if name == "mlp" else {}
+    pipe.fit(train.x, train.y, **kw)
+    return np.asarray(pipe.predict(test_x))
+
+
+def grouped_cv(name: str, features: list[str], data: TrainingData, folds: int, seed: int) -> tuple[float, float]:
+    """Pooled out-of-fold predictions over person-grouped folds."""
+    pred = np.empty(len(data), dtype=object)
+    splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
+    for tr, te in splitter.split(data.x, data.y, data.groups):
+        pred[te] = fit_predict(name, features, data.subset(_mask(len(data), tr)), data.x[te], seed)
+    return scores(data.y, pred.astype(str))
+
+
+def _mask(n: int, idx: np.ndarray) -> np.ndarray:
+    m = np.zeros(n, dtype=bool)
+    m[idx] = True
+    return m
+
+
+def line(what: str, name: str, features: list[str], acc: float, f1: float, floor_f1: float, secs: float) -> None:
+    ratio = f1 / floor_f1 if floor_f1 else float("nan")
+    print(
+        f"{what:<22} {name:<20} {'+'.join(features):<32} acc {acc:.3f}  macro-F1 {f1:.3f}  "
+        f"x{ratio:.2f} of floor  ({secs:.1f} s)",
+        flush=True,
+    )
+
+
+def bench_grid(title: str, evaluate: Callable[[str, list[str]], tuple[float, float]], combos: list) -> None:
+    print(f"\n== {title}")
+    t0 = time.perf_counter()
+    floor = evaluate(FLOOR[0], FLOOR[1])
+    line("floor", FLOOR[0], FLOOR[1], *floor, floor[1], time.perf_counter() - t0)
+    for features in combos:
+        for name in MODELS:
+            t0 = time.perf_counter()
+            acc, f1 = evaluate(name, features)
+            line("", name, features, acc, f1, floor[1], time.perf_counter() - t0)
+
+
+def quick_comparison_time(pool: TrainingData, n: int, jobs: int, seed: int) -> None:
+    """Wall time of the Train page's quick three-model comparison on n samples, next to one plain fit of the
+    floor model on the same samples."""
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.choice(len(pool), size=min(n, len(pool)), replace=False))
+    data = pool.subset(_mask(len(pool), idx))
+    t0 = time.perf_counter()
+    fit_predict(FLOOR[0], FLOOR[1], data, data.x[:1], seed)
+    floor_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    result = compare_models(data, preset_name="quick", n_jobs=jobs, seed=seed)
+    quick_s = time.perf_counter() - t0
+    print(
+        f"\n== quick comparison ({', '.join(r.name for r in result.reports)}; "
+        f"{'+'.join(result.feature_sets)}; {len(data)} samples; {jobs} jobs)"
+    )
+    print(
+        f"quick comparison {quick_s:.1f} s   plain logistic regression fit {floor_s:.2f} s   "
+        f"ratio x{quick_s / floor_s:.0f}"
+        f"   goal < 60 s: {'met' if quick_s < 60 else 'NOT met'}"
+    )
+    for r in result.reports:
+        print(
+            f"  {r.name:<14} cv {r.cv_mean:.3f}±{r.cv_std:.3f}  held-out macro-F1 {r.macro_f1:.3f}  "
+            f"fit {r.fit_time_s:.1f} s"
+        )
+
+
+STARTER_MODEL = "svm"
+STARTER_FEATURES = ["geometry", "blendshapes"]
+STARTER_PARAMS: dict[str, object] = {"clf__C": 3.0}
+STARTER_NOTE = (
+    "Research use only. Trained on public research images (faces-dev: muxspace/facial_expressions, LFW and stock "
+    "photos, crowd-labelled; fer-yolo: Roboflow 'Facial Emotion Dataset' v3 face boxes). The images are not shipped. "
+    "Held-out figures: fer-yolo valid split, and 20% of faces-dev persons never seen in training."
+)
+
+
+def save_starter(dev_c: Cached, fer_c: Cached, seed: int) -> None:
+    """Train the starter on fer-yolo train plus 80% of faces-dev persons, report on the held-out parts, and write
+    it to models/starter/ (replacing the old one). The shipped model is exactly the one the card's figures measure."""
+    import shutil
+
+    from core.registry import STARTER_ID, Registry
+    from core.training.data import snapshot_hash
+    from core.training.landmark_models import final_pipeline, save_model
+    from core.training.report import ModelReport, classification_metrics
+
+    dev = to_data(dev_c.subset(np.isin(dev_c.labels, SEVEN)))
+    splitter = StratifiedGroupKFold(5, shuffle=True, random_state=seed)
+    dev_tr, dev_te = next(splitter.split(dev.x, dev.y, dev.groups))
+    fer_train = to_data(fer_c.subset(fer_c.split == "train"))
+    fer_valid = to_data(fer_c.subset(fer_c.split == "valid"))
+    train_x = np.vstack([fer_train.x, dev.x[dev_tr]])
+    train_y = np.concatenate([fer_train.y, dev.y[dev_tr]])
+    classes = [e for e in SEVEN if e in set(train_y.tolist())]
+    t0 = time.perf_counter()
+    pipe = make_pipeline(STARTER_MODEL, STARTER_FEATURES, seed).set_params(**STARTER_PARAMS)
+    groups = np.concatenate([fer_train.groups, dev.groups[dev_tr]])
+    cv = list(StratifiedGroupKFold(3, shuffle=True, random_state=seed).split(train_x, train_y, groups))
+    pipe = final_pipeline(STARTER_MODEL, pipe, cv)
+    pipe.fit(train_x, train_y)
+    fit_s = time.perf_counter() - t0
+    parts = {}
+    for name, part_x, part_y in (
+        ("fer_yolo_valid", fer_valid.x, fer_valid.y),
+        ("faces_dev_heldout_persons", dev.x[dev_te], dev.y[dev_te]),
+    ):
+        pred = np.asarray(pipe.classes_)[np.argmax(pipe.predict_proba(part_x), axis=1)]
+        parts[name] = classification_metrics(part_y, pred, classes)
+        print(f"starter on {name}: accuracy {parts[name]['accuracy']:.3f}  macro-F1 {parts[name]['macro_f1']:.3f}")
+    main_m = parts["fer_yolo_valid"]
+    t1 = time.perf_counter()
+    for _ in range(20):
+        pipe.predict_proba(fer_valid.x[:1])
+    latency = (time.perf_counter() - t1) / 20 * 1000
+    report = ModelReport(
+        name=STARTER_MODEL,
+        feature_sets=STARTER_FEATURES,
+        cv_mean=float("nan"),
+        cv_std=float("nan"),
+        accuracy=main_m["accuracy"],
+        macro_f1=main_m["macro_f1"],
+        labels=classes,
+        confusion_matrix=main_m["confusion_matrix"],
+        per_class=main_m["per_class"],
+        best_params=dict(STARTER_PARAMS),
+        fit_time_s=fit_s,
+        predict_ms_per_sample=latency,
+        n_train=len(train_y),
+        n_test=len(fer_valid.y),
+        cv="held out: fer-yolo valid split",
+    )
+    registry = Registry(ROOT / "models")
+    shutil.rmtree(registry.folder(STARTER_ID), ignore_errors=True)
+    data_hash = snapshot_hash([(f"{i}", str(label)) for i, label in enumerate(train_y)], "starter")
+    card = save_model(
+        registry,
+        pipe,
+        report,
+        classes=classes,
+        data_hash=data_hash,
+        data_sources=["faces-dev (muxspace/facial_expressions)", "fer-yolo (Roboflow Facial Emotion Dataset v3)"],
+        model_id=STARTER_ID,
+        notes=STARTER_NOTE,
+        extra_metrics={"held_out": parts, "research_use_only": True},
+    )
+    size = (registry.folder(STARTER_ID) / card.artifact).stat().st_size
+    print(f"wrote {registry.folder(STARTER_ID)} ({size / 1e6:.1f} MB)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/landmark_cache"))
     parser.add_argument("--extract-only", action="store_true")
+    parser.add_argument("--only", choices=["faces-dev", "fer-yolo", "cross", "quick"], nargs="+", default=None)
+    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--save-starter", action="store_true", help="retrain and write models/starter/")
     args = parser.parse_args(argv)
     if not DATA.is_dir():
         print(f"{DATA} is absent; nothing to benchmark")
         return 0
-    for name in ("faces-dev", "fer-yolo"):
-        load_cache(args.cache, name)
+    dev_c, fer_c = load_cache(args.cache, "faces-dev"), load_cache(args.cache, "fer-yolo")
+    if args.extract_only:
+        return 0
+    threadpool_limits(1)  # parallelism comes from --jobs only
+    if args.save_starter:
+        save_starter(dev_c, fer_c, args.seed)
+        return 0
+    only = set(args.only or ["faces-dev", "fer-yolo", "cross", "quick"])
+    dev = to_data(dev_c)
+    fer_train = to_data(fer_c.subset(fer_c.split == "train"))
+    fer_valid = to_data(fer_c.subset(fer_c.split == "valid"))
+    print(
+        f"faces-dev: {len(dev)} faces of {dev_c.attempted} images, {len(np.unique(dev.groups))} persons; "
+        f"fer-yolo: {len(fer_train)} train / {len(fer_valid)} valid faces of {fer_c.attempted} boxes"
+    )
+    if "faces-dev" in only:
+        bench_grid(
+            f"faces-dev, person-grouped {args.folds}-fold CV",
+            lambda m, f: grouped_cv(m, f, dev, args.folds, args.seed),
+            FEATURE_CHOICES,
+        )
+    if "fer-yolo" in only:
+        bench_grid(
+            "fer-yolo boxes, train -> valid",
+            lambda m, f: scores(fer_valid.y, fit_predict(m, f, fer_train, fer_valid.x, args.seed)),
+            FEATURE_CHOICES,
+        )
+    if "cross" in only:
+        dev7 = dev.subset(np.isin(dev.y, SEVEN))
+        bench_grid(
+            "cross-dataset: faces-dev -> fer-yolo valid",
+            lambda m, f: scores(fer_valid.y, fit_predict(m, f, dev7, fer_valid.x, args.seed)),
+            [["geometry", "blendshapes"]],
+        )
+        bench_grid(
+            "cross-dataset: fer-yolo train -> faces-dev",
+            lambda m, f: scores(dev7.y, fit_predict(m, f, fer_train, dev7.x, args.seed)),
+            [["geometry", "blendshapes"]],
+        )
+    if "quick" in only:
+        pool = to_data(fer_c.subset(fer_c.split == "train"))
+        quick_comparison_time(pool, 2000, args.jobs, args.seed)
     return 0
 
 

@@ -319,7 +319,7 @@ def _fit_one(
         best_i = int(search.best_index_)
         cv_mean = float(search.cv_results_["mean_test_score"][best_i])
         cv_std = float(search.cv_results_["std_test_score"][best_i])
-        final = _final_pipeline(name, clone(pipe).set_params(**search.best_params_), cv)
+        final = final_pipeline(name, clone(pipe).set_params(**search.best_params_), cv)
         final.fit(train.x, train.y, **_fit_params(name, train.y))
     fit_time = time.perf_counter() - started
     predicted, latency = _timed_predict(final, test.x)
@@ -344,7 +344,7 @@ def _fit_one(
     return report, final
 
 
-def _final_pipeline(name: str, pipe: Pipeline, cv: Any) -> Pipeline:
+def final_pipeline(name: str, pipe: Pipeline, cv: Any) -> Pipeline:
     """The pipeline to refit on all training faces. An SVM gets probabilities by sigmoid calibration on
     cross-validated decision values (the same folds as the search, so grouped by person when known)."""
     if name == "svm":
