@@ -4,27 +4,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.registry import STARTER_ID
-from ui.common import get_registry, get_store, page_setup, run_safely, settings
-from ui.live_page import load_model, model_ui, options_ui, session_processor, show_result, snapshot_ui, stream
+from ui.common import get_registry, get_store, page_setup, settings
+from ui.live_page import options_ui, session_processor, show_result, snapshot_ui, stream
+from ui.model_select import model_ui, require_model
 
 page_setup("Live", icon=":material/videocam:")
 cfg = settings()
-registry = get_registry()
 
 with st.sidebar:
-    choice = model_ui(registry)
+    choice = model_ui(get_registry(), key="live_model")
     smoothing, mesh = options_ui()
 
-if choice is None:
-    st.info("No expression model yet: train one on the **Train** page (or ship `models/starter/`).")
-    st.stop()
-if choice.card.id == STARTER_ID:
-    st.info("Using the shipped **starter model**: no trained model is active yet. Train one on the **Train** page.")
-
-model = run_safely(lambda: load_model(str(cfg.models_dir), choice.card.id), what=f"Loading model {choice.card.id}")
-if model is None:
-    st.stop()
+model = require_model(choice)
 processor = session_processor(model, cfg, smoothing, mesh)
 
 video_col, result_col = st.columns([3, 2])

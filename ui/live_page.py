@@ -16,36 +16,17 @@ from core.art import artwork_svg
 from core.inference import ExpressionModel
 from core.live import SMOOTHING_MODES, FrameProcessor
 from core.live.figures import probability_figure
-from core.live.models import ModelChoice, model_choices
 from core.live.snapshot import save_snapshot
-from core.registry import Registry
 from core.schema import EMOTIONS
 from core.settings import Settings
 from core.store import Store
-from ui.common import get_registry, run_safely
+from ui.common import run_safely
 
 PROCESSOR_KEY = "live_processor"
 SMOOTHING_LABELS = {"off": "Off", "ema": "Moving average", "hysteresis": "Hysteresis"}
 SNAPSHOT_LABELS = {"prediction": "Label with the prediction", "human": "Pick a label", "pool": "Send to the pool"}
 # A result older than this means no frames are arriving (stream stopped or stalled).
 STALE_S = 2.0
-
-
-@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
-def load_model(models_dir: str, model_id: str) -> ExpressionModel:
-    """Models are stateless at prediction time, so one loaded copy serves every session."""
-    model: ExpressionModel = Registry(models_dir).load(model_id)
-    return model
-
-
-def model_ui(registry: Registry) -> ModelChoice | None:
-    """The model select box (landmark models, ResNets, detectors; active first). None when there is no model."""
-    choices = model_choices(registry)
-    if not choices:
-        return None
-    labels = [c.label for c in choices]
-    picked = st.selectbox("Model", labels, key="live_model", help="Landmark models and the ResNet work alike here.")
-    return choices[labels.index(picked)] if picked in labels else choices[0]
 
 
 def options_ui() -> tuple[str, bool]:
@@ -128,6 +109,3 @@ def snapshot_ui(store: Store, processor: FrameProcessor) -> None:
     if added is not None:
         note = "" if added.created else " (the same frame was already stored)"
         st.success(f"Saved the frame as image #{added.image_id} (source webcam){note}.")
-
-
-__all__ = ["get_registry", "load_model", "model_ui", "options_ui", "session_processor", "show_result", "stream"]

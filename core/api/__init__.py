@@ -14,7 +14,7 @@ def __getattr__(name: str) -> Any:
 
         return app
     if name == "create_app":
-        from core.api.app import create_app
+        from core.api.factory import create_app
 
         return create_app
     raise AttributeError(name)

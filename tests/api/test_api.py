@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from core.api.app import create_app
+from core.api.factory import create_app
 from core.api.logs import JsonFormatter
 from core.imaging import encode_jpeg, encode_png
 from core.registry import STARTER_ID, Registry
@@ -236,3 +236,12 @@ def test_the_shipped_starter_model_serves_the_real_face(settings: Settings, astr
     assert response.status_code == 200, response.text
     [face] = response.json()["faces"]
     assert face["emotion"] in health["classes"] and face["model_id"] == health["model_id"]
+
+
+def test_uvicorn_target_is_the_fastapi_app() -> None:
+    # `uvicorn core.api:app` resolves the attribute on the package; a submodule named `app` once shadowed it.
+    from fastapi import FastAPI
+
+    import core.api
+
+    assert isinstance(core.api.app, FastAPI)

@@ -14,11 +14,13 @@ from tests.browser.models import browser_models_dir
 pytestmark = pytest.mark.browser
 
 
-def test_api_page_shows_emotion_confidence_and_artwork(tmp_path: Path, astronaut_rgb: np.ndarray) -> None:
+def test_api_page_shows_emotion_confidence_and_artwork(
+    tmp_path: Path, astronaut_rgb: np.ndarray, face_variants: list[np.ndarray]
+) -> None:
     chromium = require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
-    models_dir = browser_models_dir(tmp_path)
+    models_dir = browser_models_dir(tmp_path, face_variants)
     y4m = write_y4m(tmp_path / "face.y4m", astronaut_rgb)
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -24,12 +24,14 @@ pytestmark = pytest.mark.browser
 ATTEMPTS = 3  # about 1 run in 20 gets no stream (a stale-context reset): reload and press START again
 
 
-def test_live_page_shows_a_prediction_for_the_camera_face(tmp_path: Path, astronaut_rgb: np.ndarray) -> None:
+def test_live_page_shows_a_prediction_for_the_camera_face(
+    tmp_path: Path, astronaut_rgb: np.ndarray, face_variants: list[np.ndarray]
+) -> None:
     chromium = require_chromium()
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
-    models_dir = browser_models_dir(tmp_path)
+    models_dir = browser_models_dir(tmp_path, face_variants)
     y4m = write_y4m(tmp_path / "face.y4m", astronaut_rgb)
     port = free_port()
     env = {"DATA_ROOT": str(tmp_path / "data"), "MODELS_DIR": str(models_dir), "DATABASE_URL": ""}
@@ -62,6 +64,7 @@ def test_live_page_shows_a_prediction_for_the_camera_face(tmp_path: Path, astron
             assert emotion, seen
             assert "%" in seen
             # The speed figures are on the page too.
-            page.get_by_text("Processing FPS").first.wait_for(timeout=5_000)
+            page.wait_for_function("document.body.innerText.includes('Processing FPS')", timeout=10_000)
+            page.wait_for_function("document.body.innerText.includes('Latency per frame')", timeout=10_000)
         finally:
             context.close()

@@ -9,6 +9,7 @@ learns a real, checkable rule: a smiling face is happy, the same face without th
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -59,3 +60,36 @@ def shared_model(images: Sequence[np.ndarray]) -> BlendshapeModel:
     if not _MODEL:
         _MODEL.append(fit_blendshape_model(images))
     return _MODEL[0]
+
+
+def save_registry_model(models_dir: Path, images: Sequence[np.ndarray], settings: Settings | None = None) -> ModelCard:
+    """The same smile rule as a REAL registry model of kind "landmark" (the project's feature pipeline and loader),
+    saved and activated in `models_dir`: for pages and servers that load models only through the registry."""
+    from core.registry import Registry
+    from core.store.repository import FaceData
+    from core.training.landmark_models import make_pipeline, save_model
+    from core.training.report import ModelReport
+
+    with LandmarkExtractor(settings, mode="image") as ex:
+        happy = [o.face for o in (ex.extract(img) for img in images) if o.face is not None]
+    rng = np.random.default_rng(0)
+    neutral = []
+    for face in happy:
+        bs = face.blendshapes.copy()
+        bs[SMILE] = rng.uniform(0.0, 0.15, size=len(SMILE))
+        neutral.append(FaceData(face.landmarks, bs, face.transform, face.bbox))
+    from core.features import faces_to_matrix
+
+    x = faces_to_matrix(happy + neutral)
+    y = np.array(["happy"] * len(happy) + ["neutral"] * len(neutral))
+    pipeline = make_pipeline("logistic_regression", ["blendshapes"]).fit(x, y)
+    report = ModelReport(
+        name="logistic_regression", feature_sets=["blendshapes"], cv_mean=1.0, cv_std=0.0, accuracy=1.0,
+        macro_f1=1.0, labels=["happy", "neutral"], confusion_matrix=[[len(happy), 0], [0, len(neutral)]],
+        per_class={}, best_params={}, fit_time_s=0.0, predict_ms_per_sample=0.0, n_train=len(y), n_test=0,
+    )  # fmt: skip
+    registry = Registry(models_dir)
+    card = save_model(registry, pipeline, report, classes=["happy", "neutral"], data_hash="test-smile-rule",
+                      model_id="test-landmark-smile")  # fmt: skip
+    registry.activate(card.id)
+    return card
