@@ -20,11 +20,12 @@ from typing import Any, Final, TypeVar
 
 from google import genai
 
+from core.errors import ImageNotReadable
 from core.generation.gemini import generate_image, make_client
 from core.generation.jobs import JobStore
 from core.generation.ratelimit import RemoteCallFailed, RequestLimiter, RetryPolicy, call_with_retry, redact
+from core.generation.store_writer import ProcessStoreWriter, store_generated
 from core.generation.templates import GenerationItem
-from core.imaging import decode_rgb, encode_png, limit_size, probe_image
 from core.schema import GEN_DONE, GEN_FAILED, GEN_PENDING, LABEL_SOURCES, SOURCES
 from core.settings import Settings
 from core.store import Store
@@ -34,6 +35,7 @@ T = TypeVar("T")
 
 GENERATED_SOURCE: Final[str] = "generated"
 PROMPT_LABEL: Final[str] = "prompt"
+PROCESS_WRITER_MIN: Final[int] = 500  # the process start-up (~1-3 s) pays off only on long runs
 if GENERATED_SOURCE not in SOURCES or PROMPT_LABEL not in LABEL_SOURCES:
     raise RuntimeError("core.schema lost the 'generated' source or the 'prompt' label source")
 
@@ -75,15 +77,6 @@ ProgressFn = Callable[[JobProgress], None]
 GenerateFn = Callable[[GenerationItem, int], Awaitable[bytes]]
 
 
-def prepare_image(data: bytes, output_size: int) -> bytes:
-    """PNG bytes no larger than `output_size` on the longer side (runs in a worker thread)."""
-    info = probe_image(data)
-    if info.format == "png" and max(info.width, info.height) <= output_size:
-        return data
-    rgb, _ = limit_size(decode_rgb(data), output_size)
-    return encode_png(rgb)
-
-
 class JobRunner:
     """One run of one job. Build it, then `await run()`; `cancel` (a threading.Event) stops it from any thread."""
 
@@ -100,6 +93,7 @@ class JobRunner:
         cancel: threading.Event | None = None,
         progress: ProgressFn | None = None,
         extract_landmarks: bool = False,
+        store_processes: bool | None = None,
     ) -> None:
         self.job_id = job_id
         self.store = store
@@ -114,6 +108,8 @@ class JobRunner:
         self.cancel = cancel or threading.Event()
         self.progress = progress
         self.extract_landmarks = extract_landmarks
+        self.store_processes = store_processes  # None: a writer process for runs of PROCESS_WRITER_MIN items or more
+        self._procs: asyncio.Future[ProcessStoreWriter] | None = None
         self.report = RunReport(job_id)
         self._in_flight: set[int] = set()
         self._claimed: collections.deque[GenerationItem] = collections.deque()
@@ -156,6 +152,11 @@ class JobRunner:
             )
 
         self._writer = ThreadPoolExecutor(self._writer_threads, thread_name_prefix="generation-store")
+        use_process = self.store_processes if self.store_processes is not None else len(pending) >= PROCESS_WRITER_MIN
+        # The writer process starts in a thread (about a second), while the first requests are already in flight.
+        self._procs = (
+            asyncio.ensure_future(asyncio.to_thread(ProcessStoreWriter, self.settings)) if use_process else None
+        )
         workers = [
             asyncio.create_task(self._worker(pending, generate, limiter, template.output_size))
             for _ in range(min(self.concurrency, len(pending)))
@@ -174,7 +175,10 @@ class JobRunner:
         finally:
             watcher.cancel()
             flusher.cancel()
-            self._writer.shutdown(wait=True)  # shielded saves finish and buffer their done marks
+            if self._procs is not None:
+                writer = await self._procs
+                await asyncio.to_thread(writer.shutdown)  # shielded saves finish first
+            self._writer.shutdown(wait=True)  # and so do the thread-side writes
             self._flush_done()  # done marks first, so that release() below only touches unsettled items
             if self._in_flight:
                 # Work that was cut short goes back to pending; a later run picks it up.
@@ -240,12 +244,25 @@ class JobRunner:
             self._emit()
 
     async def _store_result(self, item: GenerationItem, data: bytes, output_size: int) -> None:
+        fields = self._fields(item)
         try:
-            png = await asyncio.to_thread(prepare_image, data, output_size)  # CPU work in the shared pool
-        except Exception as exc:  # ImageNotReadable, or a decoder failure on odd bytes
+            if self._procs is not None:
+                writer = await self._procs
+                image_id, created = await asyncio.wrap_future(writer.submit(data, output_size, fields))
+            else:
+                image_id, created = await self._db(store_generated, self.store, data, output_size, fields)
+        except ImageNotReadable as exc:
             await self._db(self._fail, item, f"the service returned data that is not a usable image: {exc}")
             return
-        await self._db(self._save_safely, item, png)
+        except Exception as exc:  # one item that cannot be stored must not end the batch
+            log.error("storing item %s failed: %s: %s", item.key, type(exc).__name__, exc)
+            await self._db(self._fail, item, f"storing the image failed: {type(exc).__name__}: {exc}")
+            return
+        with self._done_lock:
+            self._done_buffer.append((item.id, image_id))
+        self.report.generated += 1
+        if created:
+            self.report.new_image_ids.append(image_id)
 
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a store/database write on the writer pool. A few threads overlap the fsync of each image file;
@@ -271,33 +288,20 @@ class JobRunner:
         self.report.failures.append((item.id, reason))
         log.warning("item %s failed: %s", item.key, reason)
 
-    def _save_safely(self, item: GenerationItem, png: bytes) -> None:
-        try:
-            self._save(item, png)
-        except Exception as exc:  # one item that cannot be stored must not end the batch
-            log.exception("storing item %s failed", item.key)
-            self._fail(item, f"storing the image failed: {type(exc).__name__}: {exc}")
-
-    def _save(self, item: GenerationItem, png: bytes) -> None:
+    def _fields(self, item: GenerationItem) -> dict[str, Any]:
         attrs = item.attributes
-        result = self.store.add_image(
-            png,
-            original_name=item.file_name,
-            source=GENERATED_SOURCE,
-            emotion=item.emotion,
-            label_source=PROMPT_LABEL,
-            person=item.persona,
-            age=attrs.get("age"),
-            sex=attrs.get("sex"),
-            ethnicity=attrs.get("ethnicity"),
-            tags=(f"gen-job-{self.job_id}",),
-            attributes={**attrs, "prompt": item.prompt, "generation_job": self.job_id, "generation_key": item.key},
-        )
-        with self._done_lock:
-            self._done_buffer.append((item.id, result.image_id))
-        self.report.generated += 1
-        if result.created:
-            self.report.new_image_ids.append(result.image_id)
+        return {
+            "original_name": item.file_name,
+            "source": GENERATED_SOURCE,
+            "emotion": item.emotion,
+            "label_source": PROMPT_LABEL,
+            "person": item.persona,
+            "age": attrs.get("age"),
+            "sex": attrs.get("sex"),
+            "ethnicity": attrs.get("ethnicity"),
+            "tags": [f"gen-job-{self.job_id}"],
+            "attributes": {**attrs, "prompt": item.prompt, "generation_job": self.job_id, "generation_key": item.key},
+        }
 
     def _extract(self, image_ids: list[int]) -> int:
         from core.landmarks.batch import extract_paths

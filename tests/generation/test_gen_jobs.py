@@ -188,3 +188,19 @@ def test_landmarks_follow_automatically(
     report = run(store, gen_settings, job_id, extract_landmarks=True)
     assert report.extracted == 2
     assert store.extraction_counts().get("ok") == 2  # the fake serves a real face photo
+
+
+def test_a_writer_process_stores_the_images_of_long_runs(
+    store: Store,
+    gen_settings: Settings,
+    fake_gemini: FakeGemini,  # noqa: F811
+) -> None:
+    fake_gemini.enqueue(Reply.image(b"not an image at all"))  # one answer that cannot be stored
+    jobs = JobStore(store)
+    job_id = jobs.create_job(template(), model="m")
+    report = run(store, gen_settings, job_id, store_processes=True)
+    assert (report.generated, report.failed) == (5, 1)
+    assert "not a usable image" in jobs.items(job_id, states=[GEN_FAILED])[0].reason
+    records = generated(store)
+    assert len(records) == 5 and all(r.label_source == "prompt" and r.person for r in records)
+    assert {i.image_id for i in jobs.items(job_id, states=[GEN_DONE])} == {r.id for r in records}
