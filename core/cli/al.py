@@ -1,0 +1,213 @@
+"""`python -m core al pool|score|label|simulate|retrain`: the active-learning loop from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from pathlib import Path
+from typing import Any
+
+from core.settings import get_settings
+
+# Heavy modules (sklearn, google-genai, MediaPipe) load inside the commands, so other commands start fast.
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("al", help="active learning: pool, score, label, simulate, retrain")
+    sub = p.add_subparsers(dest="al_command", metavar="STEP", required=True)
+
+    pool = sub.add_parser("pool", help="import a folder into the unlabeled pool and extract landmarks")
+    pool.add_argument("folder", type=Path, help="e.g. dataset/random_expressions")
+    pool.set_defaults(func=run_pool)
+
+    score = sub.add_parser("score", help="score the pool with a model and queue the top K most uncertain faces")
+    score.add_argument("--strategy", default="entropy", help="least_confidence, margin or entropy")
+    score.add_argument("-k", type=int, default=20, help="queue size")
+    score.add_argument("--min-distance", type=float, default=None, help="near-duplicate landmark distance")
+    score.add_argument("--model", default=None, help="model id (default: the active model)")
+    score.set_defaults(func=run_score)
+
+    label = sub.add_parser("label", help="ask Gemini for label proposals of the queued images (re-run resumes)")
+    label.add_argument("--model", default=None, help="Gemini model (default GEMINI_LABEL_MODEL)")
+    label.add_argument("--relabel", action="store_true", help="ask again for images that have a proposal")
+    label.add_argument("--concurrency", type=int, default=None, help="requests in flight (default GEMINI_CONCURRENCY)")
+    label.add_argument("--rpm", type=float, default=None, help="requests per minute (default GEMINI_RPM)")
+    label.set_defaults(func=run_label)
+
+    sim = sub.add_parser("simulate", help="uncertainty vs random sampling on labeled faces whose labels are hidden")
+    sim.add_argument(
+        "--npz", type=Path, default=None, help="a landmark cache (bench/train.py format) instead of the store"
+    )
+    sim.add_argument("--strategy", default="margin", help="least_confidence, margin or entropy")
+    sim.add_argument("--initial", type=int, default=20, help="labels revealed before the first round")
+    sim.add_argument("--batch", type=int, default=20, help="labels revealed per round")
+    sim.add_argument("--rounds", type=int, default=10)
+    sim.add_argument("--classifier", default="logistic_regression", help="a model of the training zoo")
+    sim.add_argument("--features", default="blendshapes", help="comma-separated feature sets")
+    sim.add_argument("--seed", type=int, default=0)
+    sim.set_defaults(func=run_simulate)
+
+    rt = sub.add_parser("retrain", help="retrain on the training set, score on the held-out set, record the round")
+    rt.add_argument("--classifier", default="logistic_regression", help="a model of the training zoo")
+    rt.add_argument("--features", default="geometry,blendshapes", help="comma-separated feature sets")
+    rt.add_argument(
+        "--make-held-out",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help="first fix a held-out set of this fraction of the labeled faces (only if none exists)",
+    )
+    rt.set_defaults(func=run_retrain)
+
+
+def _bar(desc: str, unit: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=0, desc=desc, unit=unit, dynamic_ncols=True)
+
+
+def _progress(bar: Any) -> Any:
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return update
+
+
+def run_pool(args: argparse.Namespace) -> int:
+    from core.active.pool import extract_pool, import_pool_folder
+    from core.store import Store
+
+    store = Store(get_settings())
+    bar = _bar("importing", "img")
+    try:
+        report = import_pool_folder(store, args.folder, progress=_progress(bar))
+    finally:
+        bar.close()
+    print(f"pool: {report.summary()}")
+    for name, reason in report.skipped[:20]:
+        print(f"  skipped {name}: {reason}")
+    bar = _bar("landmarks", "img")
+    try:
+        batch = extract_pool(store, progress=_progress(bar))
+    finally:
+        bar.close()
+    print(f"landmarks: {batch.ok} faces, {batch.no_face} without a face, {batch.errors} errors")
+    return 0
+
+
+def run_score(args: argparse.Namespace) -> int:
+    from core.active.diversity import DEFAULT_MIN_DISTANCE
+    from core.active.queue import build_queue, queue_items
+    from core.active.scoring_model import load_scoring_model
+    from core.registry import Registry
+    from core.store import Store
+
+    settings = get_settings()
+    store = Store(settings)
+    model_id, model = load_scoring_model(Registry(settings.models_dir), args.model)
+    min_distance = DEFAULT_MIN_DISTANCE if args.min_distance is None else args.min_distance
+    report = build_queue(store, model, model_id=model_id, strategy=args.strategy, k=args.k, min_distance=min_distance)
+    print(f"model {model_id}, {args.strategy}: {report.summary()}")
+    for item in queue_items(store):
+        print(
+            f"  #{item.image_id}\tscore {item.score:.3f}\t{item.predicted} {item.confidence:.0%}\t{item.original_name}"
+        )
+    return 0
+
+
+def run_label(args: argparse.Namespace) -> int:
+    from core.active.labeling import label_queue
+    from core.generation.gemini import resolve_key
+    from core.generation.ratelimit import RequestLimiter
+    from core.store import Store
+
+    settings = get_settings()
+    api_key = resolve_key(settings)  # MissingApiKey explains how to set one
+    store = Store(settings)
+    limiter = RequestLimiter(args.concurrency or settings.gemini_concurrency, args.rpm or settings.gemini_rpm)
+    bar = _bar("labeling", "img")
+    try:
+        report = label_queue(
+            store, settings, api_key, model=args.model, relabel=args.relabel, limiter=limiter, progress=_progress(bar)
+        )
+    finally:
+        bar.close()
+    print(f"labeling: {report.summary()}")
+    for image_id, reason in report.failures[:20]:
+        print(f"  #{image_id}: {reason}")
+    return 1 if report.failed else 0
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from core.active.simulation import simulate
+    from core.features.raw import arrays_to_matrix
+
+    groups = None
+    if args.npz is not None:
+        z = np.load(args.npz, allow_pickle=False)
+        x = arrays_to_matrix(z["landmarks"], z["blendshapes"], z["transforms"])
+        y = z["labels"]
+        groups = z.get("groups", None)
+    else:
+        from core.store import Store
+        from core.training.data import from_store
+
+        data = from_store(Store(get_settings()))
+        x, y, groups = data.x, data.y, data.groups
+    print(f"{len(y)} labeled faces, {len(set(y.tolist()))} emotions; labels hidden and revealed round by round")
+    bar = _bar("rounds", "round")
+    cancel = threading.Event()
+    try:
+        result = simulate(
+            x,
+            y,
+            groups=groups,
+            strategy=args.strategy,
+            initial=args.initial,
+            batch=args.batch,
+            rounds=args.rounds,
+            model_name=args.classifier,
+            feature_sets=[f.strip() for f in args.features.split(",") if f.strip()],
+            seed=args.seed,
+            progress=_progress(bar),
+            cancel=cancel,
+        )
+    finally:
+        bar.close()
+    print(f"held-out faces: {result.held_out}; pool: {result.pool}")
+    print("round\tlabels\tuncertainty\trandom")
+    for row in result.rows():
+        print(f"{row['round']}\t{row['labels']}\t{row['uncertainty_f1']:.3f}\t{row['random_f1']:.3f}")
+    needed = result.labels_to_match_random()
+    if result.labels:
+        print(
+            f"random reaches macro-F1 {result.random_f1[-1]:.3f} with {result.labels[-1]} labels; uncertainty "
+            + (f"reaches it with {needed}" if needed is not None else "does not reach it")
+        )
+    return 0
+
+
+def run_retrain(args: argparse.Namespace) -> int:
+    from core.active.rounds import make_held_out, retrain
+    from core.registry import Registry
+    from core.store import Store
+
+    settings = get_settings()
+    store = Store(settings)
+    if args.make_held_out is not None:
+        print(f"held-out set: {make_held_out(store, fraction=args.make_held_out)} faces")
+    result = retrain(
+        store,
+        Registry(settings.models_dir),
+        model_name=args.classifier,
+        feature_sets=[f.strip() for f in args.features.split(",") if f.strip()],
+    )
+    print(
+        f"round {result.round_id}: model {result.model_id} (active), {result.n_labels} labels, macro-F1 "
+        f"{result.macro_f1:.3f} on {result.n_held_out} held-out faces"
+    )
+    return 0
