@@ -20,7 +20,7 @@ from core.detector.data import DetectionSample, augment, class_counts, make_batc
 from core.detector.evaluate import DetectionMetrics, ImagePredictions, evaluate_detections, truth_from_cxcywh
 from core.detector.loss import detection_loss
 from core.detector.net import DEFAULT_WIDTHS, STRIDE, GridDetector
-from core.errors import TrainingDataError
+from core.errors import StudioError, TrainingDataError
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +42,10 @@ class DetectorConfig:
     eval_every: int = 1
 
     def __post_init__(self) -> None:
-        if self.input_size % STRIDE:
-            raise ValueError(f"input_size must be a multiple of {STRIDE}")
+        if self.input_size % STRIDE or self.input_size < 2 * STRIDE:
+            raise StudioError(f"the input size must be a multiple of {STRIDE} and at least {2 * STRIDE} px")
         if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("epochs and batch_size must be at least 1")
+            raise StudioError("epochs and batch size must be at least 1")
 
 
 @dataclass
@@ -219,6 +219,13 @@ def train_detector(
             progress(stats, config.epochs)
         if result.cancelled or (config.patience and since_best >= config.patience):
             break
+    if val and result.history and result.history[-1].map50 is None:
+        # Stopped early between evaluations: score the last weights so they can compete with the best so far.
+        last = result.history[-1]
+        m = evaluate_net(net, spec, val, classes, device=device)
+        last.map50, last.emotion_accuracy, last.face_recall = m.map50, m.emotion_accuracy, m.face_recall
+        if m.map50 > best_map:
+            best_state, result.best_epoch, result.metrics = copy.deepcopy(net.state_dict()), last.epoch, m
     net.load_state_dict(best_state)
     net.eval()
     result.seconds = time.perf_counter() - started

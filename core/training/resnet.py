@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from core.errors import ImageNotReadable, ModelFileCorrupt, ModelMismatch, TrainingDataError
+from core.errors import ImageNotReadable, ModelFileCorrupt, ModelMismatch, StudioError, TrainingDataError
 from core.imaging import crop_box, decode_rgb
 from core.inference import FacePrediction, top_prediction
 from core.registry import ModelCard, Registry, new_model_id
@@ -196,6 +196,12 @@ class ResNetConfig:
     seed: int = 0
     device: str = "auto"
     pad: float = CROP_PAD
+
+    def __post_init__(self) -> None:
+        if self.image_size < 32:
+            raise StudioError("the crop size must be at least 32 px (ResNet-50 halves it five times)")
+        if self.epochs < 1 or self.batch_size < 2:
+            raise StudioError("epochs must be at least 1 and the batch size at least 2 (BatchNorm needs pairs)")
 
 
 @dataclass

@@ -97,6 +97,25 @@ def test_augmentation_keeps_boxes_on_the_drawn_shapes(synthetic_yolo: Path) -> N
             assert px.max() > 150, (cx, cy, w, h)
 
 
+def test_cancel_keeps_the_finished_epoch(synthetic_yolo: Path) -> None:
+    import threading
+
+    ds = read_yolo_dataset(synthetic_yolo)
+    samples = samples_from_yolo(ds.splits["train"], [0, 1, 2], 96)
+    cancel = threading.Event()
+    result = train_detector(samples, samples, ds.emotions, TINY, progress=lambda s, n: cancel.set(), cancel=cancel)
+    assert result.cancelled
+    assert [h.epoch for h in result.history] == [1]
+    assert result.best_epoch == 1
+
+
+def test_config_errors_are_user_messages() -> None:
+    from core.errors import StudioError
+
+    with pytest.raises(StudioError, match="multiple of 32"):
+        DetectorConfig(input_size=100)
+
+
 def test_training_refuses_empty_data() -> None:
     with pytest.raises(TrainingDataError):
         train_detector([], [], ["happy"], TINY)
