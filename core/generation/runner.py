@@ -13,6 +13,7 @@ import functools
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from google import genai
 
 from core.errors import ImageNotReadable
 from core.generation.gemini import generate_image, make_client
-from core.generation.jobs import JobStore
+from core.generation.jobs import HEARTBEAT_S, JobStore
 from core.generation.ratelimit import RemoteCallFailed, RequestLimiter, RetryPolicy, call_with_retry, redact
 from core.generation.store_writer import ProcessStoreWriter, store_generated
 from core.generation.templates import GenerationItem
@@ -110,6 +111,7 @@ class JobRunner:
         self.extract_landmarks = extract_landmarks
         self.store_processes = store_processes  # None: a writer process for runs of PROCESS_WRITER_MIN items or more
         self._procs: asyncio.Future[ProcessStoreWriter] | None = None
+        self._token = ""
         self.report = RunReport(job_id)
         self._in_flight: set[int] = set()
         self._claimed: collections.deque[GenerationItem] = collections.deque()
@@ -125,6 +127,16 @@ class JobRunner:
 
     # ---- the run -------------------------------------------------------------------------------------------
     async def run(self) -> RunReport:
+        """Run the job's pending items. Raises JobBusy when another live process is running this job."""
+        token = uuid.uuid4().hex
+        await asyncio.to_thread(self.jobs.acquire_lease, self.job_id, token)
+        self._token = token
+        try:
+            return await self._run()
+        finally:
+            self.jobs.release_lease(self.job_id, token)
+
+    async def _run(self) -> RunReport:
         self._started = time.monotonic()
         self._claim_lock = asyncio.Lock()
         job = await asyncio.to_thread(self.jobs.get_job, self.job_id)
@@ -270,9 +282,13 @@ class JobRunner:
         return await asyncio.get_running_loop().run_in_executor(self._writer, functools.partial(fn, *args))
 
     async def _flush_periodically(self) -> None:
+        last_beat = time.monotonic()
         while True:
             await asyncio.sleep(self.flush_interval_s)
             await self._db(self._flush_done)
+            if time.monotonic() - last_beat > HEARTBEAT_S:
+                last_beat = time.monotonic()
+                await self._db(self.jobs.heartbeat, self.job_id, self._token)
 
     def _flush_done(self) -> None:
         """Write buffered done marks. Until then a crash loses nothing: `recover` finds the stored images by name."""

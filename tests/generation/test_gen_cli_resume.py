@@ -3,9 +3,11 @@ duplicates."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -23,6 +25,16 @@ from tests.fakes.gemini_server import FakeGemini, fake_gemini  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "AIzaFAKE-cli-key-5521"
+
+
+def job_exists(db: Path) -> bool:
+    if not db.exists():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(db, timeout=5)) as conn:
+            return bool(conn.execute("SELECT count(*) FROM generation_items").fetchone()[0])
+    except sqlite3.OperationalError:  # tables not there yet
+        return False
 
 
 def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
@@ -68,8 +80,9 @@ def test_sigkill_mid_job_then_resume(tmp_path: Path, fake_gemini: FakeGemini) ->
         deadline = time.monotonic() + 60
         store: Store | None = None
         while time.monotonic() < deadline:
-            if (data_root / "studio.db").exists():
-                store = store or Store(settings)
+            if store is None and job_exists(data_root / "studio.db"):
+                store = Store(settings)  # only now: creating tables while the CLI creates them would race
+            if store is not None:
                 jobs = JobStore(store)
                 counts = jobs.counts(1)
                 if counts[GEN_DONE] >= 3:

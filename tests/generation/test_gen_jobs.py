@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from core.generation.jobs import JobStore
+from core.db import session_scope
+from core.generation.jobs import JobBusy, JobStore
 from core.generation.ratelimit import RetryPolicy
 from core.generation.runner import JobProgress, JobRunner, RunReport
+from core.generation.tables import GenerationLeaseRow
 from core.generation.templates import GenerationTemplate
 from core.schema import GEN_DONE, GEN_FAILED, GEN_PENDING, GEN_RUNNING
 from core.settings import Settings
@@ -204,3 +209,30 @@ def test_a_writer_process_stores_the_images_of_long_runs(
     records = generated(store)
     assert len(records) == 5 and all(r.label_source == "prompt" and r.person for r in records)
     assert {i.image_id for i in jobs.items(job_id, states=[GEN_DONE])} == {r.id for r in records}
+
+
+def test_one_runner_per_job(
+    store: Store,
+    gen_settings: Settings,
+    fake_gemini: FakeGemini,  # noqa: F811
+) -> None:
+    jobs = JobStore(store)
+    job_id = jobs.create_job(template(), model="m")
+    # A live process holds the job: this test's own process, under another token.
+    jobs.acquire_lease(job_id, "other-runner")
+    with pytest.raises(JobBusy, match=f"process {os.getpid()}"):
+        run(store, gen_settings, job_id)
+    assert fake_gemini.requests == [] and jobs.counts(job_id)[GEN_PENDING] == 6
+
+    # A lease whose process is gone (killed) is taken over at once.
+    with session_scope(store.engine) as session:
+        session.get(GenerationLeaseRow, job_id).pid = dead_pid()  # type: ignore[union-attr]
+    assert run(store, gen_settings, job_id).generated == 6
+    with session_scope(store.engine) as session:
+        assert session.get(GenerationLeaseRow, job_id) is None  # released at the end of the run
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
