@@ -257,9 +257,10 @@ def quick_comparison_time(pool: TrainingData, n: int, jobs: int, seed: int) -> N
         )
 
 
-STARTER_MODEL = "svm"
+# An MLP: as accurate as the SVM on these sets within a few points, and a sixth of its size on disk.
+STARTER_MODEL = "mlp"
 STARTER_FEATURES = ["geometry", "blendshapes"]
-STARTER_PARAMS: dict[str, object] = {"clf__C": 3.0}
+STARTER_PARAMS: dict[str, object] = {"clf__hidden_layer_sizes": (256,), "clf__alpha": 1e-2}
 STARTER_NOTE = (
     "Research use only. Trained on public research images (faces-dev: muxspace/facial_expressions, LFW and stock "
     "photos, crowd-labelled; fer-yolo: Roboflow 'Facial Emotion Dataset' v3 face boxes). The images are not shipped. "
@@ -290,7 +291,8 @@ def save_starter(dev_c: Cached, fer_c: Cached, seed: int) -> None:
     groups = np.concatenate([fer_train.groups, dev.groups[dev_tr]])
     cv = list(StratifiedGroupKFold(3, shuffle=True, random_state=seed).split(train_x, train_y, groups))
     pipe = final_pipeline(STARTER_MODEL, pipe, cv)
-    pipe.fit(train_x, train_y)
+    weights = {"clf__sample_weight": compute_sample_weight("balanced", train_y)} if STARTER_MODEL == "mlp" else {}
+    pipe.fit(train_x, train_y, **weights)
     fit_s = time.perf_counter() - t0
     parts = {}
     for name, part_x, part_y in (
@@ -315,7 +317,7 @@ def save_starter(dev_c: Cached, fer_c: Cached, seed: int) -> None:
         labels=classes,
         confusion_matrix=main_m["confusion_matrix"],
         per_class=main_m["per_class"],
-        best_params=dict(STARTER_PARAMS),
+        best_params={k: list(v) if isinstance(v, tuple) else v for k, v in STARTER_PARAMS.items()},
         fit_time_s=fit_s,
         predict_ms_per_sample=latency,
         n_train=len(train_y),
