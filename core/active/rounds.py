@@ -72,8 +72,9 @@ def retrain(
     if not held.any():
         raise TrainingDataError("no held-out set: fix one first (it measures every round on the same faces)")
     train, test = data.subset(~held), data.subset(held)
-    check_trainable(train.y, 2)
-    classes = data.classes
+    if len(train.classes) < 2:
+        raise TrainingDataError(f"retraining needs labeled faces of at least two emotions; found {train.classes}")
+    classes = data.classes  # scored over every emotion of the held-out set: one the model never saw counts as 0
     started = time.perf_counter()
     pipe = make_pipeline(model_name, feature_sets, seed)
     if model_name == "svm":
@@ -105,7 +106,7 @@ def retrain(
         registry,
         pipe,
         report,
-        classes=classes,
+        classes=train.classes,
         data_hash=data.data_hash,
         data_sources=data.sources,
         notes="active-learning round",

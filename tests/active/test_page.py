@@ -1,0 +1,110 @@
+"""AppTest of the Active Learning page on a real store, registry and the fake Gemini server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.active import approval
+from core.active.queue import build_queue, queue_items
+from core.active.rounds import make_held_out, retrain
+from core.active.scoring_model import load_scoring_model
+from core.imaging import encode_png
+from core.landmarks.batch import extract_store
+from core.registry import Registry
+from core.settings import Settings, get_settings
+from core.store import Store
+from tests.active.helpers import fill_pool
+from tests.fakes.gemini_server import FakeGemini, Reply
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "5_Active_Learning.py")
+
+
+def _setup(settings: Settings, variants: list[np.ndarray]) -> Store:
+    store = Store(settings)
+    for i, rgb in enumerate(variants[6:]):
+        store.add_image(
+            encode_png(rgb),
+            original_name=f"l{i}.png",
+            emotion="happy" if i % 2 else "sad",
+            label_source="human",
+            person=f"p{i}",
+        )
+    extract_store(store, workers=1)
+    fill_pool(store, variants, n=4)
+    make_held_out(store, fraction=0.34)
+    registry = Registry(settings.models_dir)
+    retrain(store, registry, feature_sets=["blendshapes"])
+    model_id, model = load_scoring_model(registry)
+    build_queue(store, model, model_id=model_id, k=4, min_distance=0.0)
+    return store
+
+
+def _run(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_review_cards_undo_labeling_bulk_and_rounds(
+    app_env: Settings, face_variants: list[np.ndarray], fake_gemini: FakeGemini, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _setup(app_env, face_variants)
+    first = queue_items(store)[0]
+    at = _run(AppTest.from_file(PAGE, default_timeout=60))
+    assert f"Image #{first.image_id}" in " ".join(m.value for m in at.markdown)
+    # No key: labeling is disabled with an explanation.
+    assert at.button(key="al_label").disabled
+    assert any("LLM labeling is disabled" in i.value for i in at.info)
+
+    at.button(key="al_approve").click()  # no proposal yet: approves the model's prediction
+    _run(at)
+    record = store.get(first.image_id)
+    assert record is not None and record.status == "train" and record.label_source == "model"
+    assert approval.audit_log(store)[0].actor == "reviewer"
+
+    at.button(key="al_undo").click()
+    _run(at)
+    record = store.get(first.image_id)
+    assert record is not None and record.status == "queued" and record.emotion is None
+
+    at.text_input(key="al_actor").input("carol")
+    _run(at)
+    at.button(key="al_correct_contempt").click()
+    _run(at)
+    record = store.get(first.image_id)
+    assert record is not None and (record.emotion, record.label_source) == ("contempt", "human")
+    assert approval.audit_log(store)[0].actor == "carol"
+
+    # A key typed for this session enables labeling against the (fake) Gemini endpoint.
+    monkeypatch.setenv("GEMINI_BASE_URL", fake_gemini.base_url)
+    get_settings.cache_clear()
+    fake_gemini.default = Reply.json_text({"emotion": "surprise", "confidence": 0.97, "rationale": "raised brows"})
+    at.text_input(key="al_api_key").input("typed-session-key-123")
+    _run(at)
+    at.button(key="al_label").click()
+    _run(at)
+    assert any("3 proposals, 0 failures" in s.value for s in at.success)
+    assert "raised brows" in " ".join(c.value for c in at.caption)
+    assert fake_gemini.requests and fake_gemini.requests[0].headers.get("x-goog-api-key") == "typed-session-key-123"
+
+    at.button(key="al_reject").click()
+    _run(at)
+    at.slider(key="al_bulk_threshold").set_value(0.5)
+    at.button(key="al_bulk").click()
+    _run(at)
+    assert any(s.value.startswith("Approved") for s in at.success)
+
+    at.button(key="al_retrain").click()
+    _run(at)
+    assert any("Round" in s.value and "macro-F1" in s.value for s in at.success), [e.value for e in at.error]
+    assert at.get("plotly_chart")
+
+
+def test_empty_store_explains_what_to_do(app_env: Settings) -> None:
+    at = _run(AppTest.from_file(PAGE, default_timeout=60))
+    texts = " ".join(i.value for i in at.info)
+    assert "No model yet" in texts and "The queue is empty" in texts and "fixed held-out set" in texts

@@ -1,0 +1,299 @@
+"""Widgets of the Active Learning page: pool, scoring, LLM labeling, approval cards, bulk approve, rounds and the
+simulation. Each `*_ui` function draws one section and calls `core.active`; no logic lives here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from core.active import approval, labeling, pool, queue, rounds, scoring_model
+from core.active.diversity import DEFAULT_MIN_DISTANCE
+from core.active.queue import QueueItem
+from core.active.simulation import simulate
+from core.active.uncertainty import STRATEGIES, STRATEGY_LABELS
+from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
+from core.live.figures import probability_figure
+from core.registry import Registry
+from core.schema import EMOTIONS
+from core.settings import Settings
+from core.store import Store
+from core.training.data import from_store
+from core.training.landmark_models import MODEL_ZOO
+from core.viz.active import history_figure, simulation_figure
+from ui.common import run_safely, state
+from ui.progress import progress_bar
+
+KEY_STATE = "al_api_key"  # the typed key lives only in this browser session's memory
+# Keyboard shortcuts of the card ("C" and "R" are reserved by Streamlit); 1-8 correct to the n-th emotion.
+SHORTCUTS = {"approve": "A", "reject": "X", "skip": "S", "undo": "U"}
+
+
+def _strategy_label(name: str) -> str:
+    return STRATEGY_LABELS.get(name, name)
+
+
+def reviewer_ui() -> str:
+    """Who is deciding: recorded in the audit log with every action."""
+    state("al_actor", "reviewer")
+    return str(st.text_input("Your name (recorded in the audit log)", key="al_actor")).strip()
+
+
+def pool_ui(store: Store) -> None:
+    counts = pool.pool_counts(store)
+    c = st.columns(4)
+    c[0].metric("Pool images", counts["pool"])
+    c[1].metric("With a face", counts["face"])
+    c[2].metric("No face", counts["no_face"])
+    c[3].metric("Landmarks pending", counts["pending"])
+    up, folder = st.tabs(["Upload", "Folder on the server"])
+    with up:
+        files = st.file_uploader(
+            "Unlabeled images", type=["jpg", "jpeg", "png", "bmp", "webp"], accept_multiple_files=True, key="al_upload"
+        )
+        if st.button("Add to the pool", key="al_upload_add", disabled=not files):
+            report = pool.add_to_pool(store, [(f.name, f.getvalue()) for f in files or []])
+            _import_message(report)
+    with folder:
+        path = st.text_input("Folder", key="al_folder", placeholder="dataset/random_expressions")
+        if st.button("Import folder into the pool", key="al_folder_import", disabled=not path):
+            result = run_safely(
+                lambda: pool.import_pool_folder(store, Path(path), progress=progress_bar("Importing")),
+                what="Import",
+            )
+            if result is not None:
+                _import_message(result)
+    if st.button("Extract landmarks", key="al_extract", disabled=counts["pending"] == 0 and not files):
+        batch = run_safely(lambda: pool.extract_pool(store, progress=progress_bar("Landmarks")), what="Extraction")
+        if batch is not None:
+            st.success(f"Landmarks: {batch.ok} faces, {batch.no_face} without a face, {batch.errors} errors.")
+
+
+def _import_message(report: object) -> None:
+    summary = getattr(report, "summary", lambda: "")()
+    st.success(f"Pool import: {summary}.")
+    skipped = getattr(report, "skipped", [])
+    if skipped:
+        st.dataframe([{"file": n, "reason": r} for n, r in skipped], hide_index=True, key="al_skipped")
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=2)
+def _scoring_model(models_dir: str, model_id: str | None) -> tuple[str, queue.ProbaModel]:
+    return scoring_model.load_scoring_model(Registry(Path(models_dir)), model_id)
+
+
+def scoring_ui(store: Store, registry: Registry) -> None:
+    active = registry.active_id()
+    if active is None:
+        st.info("No model yet: train one on the Train page, or retrain below once a few faces are labeled.")
+        return
+    c1, c2, c3 = st.columns(3)
+    strategy = c1.selectbox("Uncertainty", list(STRATEGIES), format_func=_strategy_label, key="al_strategy")
+    k = int(c2.number_input("Queue size (K)", 1, 500, 20, key="al_k"))
+    min_distance = c3.number_input(
+        "Near-duplicate distance",
+        0.0,
+        0.5,
+        DEFAULT_MIN_DISTANCE,
+        step=0.005,
+        format="%.3f",
+        key="al_min_distance",
+        help="Faces whose aligned landmarks are closer than this to a face already queued are skipped.",
+    )
+    st.caption(f"Scoring with the active model `{active}`.")
+    if st.button("Score the pool", key="al_score", type="primary"):
+
+        def run() -> queue.QueueReport:
+            model_id, model = _scoring_model(str(registry.root), active)
+            return queue.build_queue(
+                store, model, model_id=model_id, strategy=str(strategy), k=k, min_distance=float(min_distance)
+            )
+
+        report = run_safely(run, what="Scoring")
+        if report is not None:
+            st.success(report.summary())
+
+
+def api_key_ui(settings: Settings) -> str | None:
+    """The key to use: typed for this session (never stored) or configured; None when there is none."""
+    if settings.has_gemini_key:
+        st.caption(":material/key: Gemini API key configured in the settings.")
+        return settings.gemini_api_key.get_secret_value() if settings.gemini_api_key else None
+    st.info(
+        "No Gemini API key is configured, so LLM labeling is disabled (scoring, review and retraining work without "
+        "one). Set `GEMINI_API_KEY` in the environment, `.env` or `.streamlit/secrets.toml`, or type a key below: "
+        "it is kept in this browser session's memory only, never written to disk or logged."
+    )
+    typed = st.text_input("Gemini API key (this session only)", type="password", key=KEY_STATE)
+    return typed.strip() or None
+
+
+def labeling_ui(store: Store, settings: Settings, n_queued: int) -> None:
+    _label_report_ui()
+    api_key = api_key_ui(settings)
+    model = st.text_input("Gemini model", settings.gemini_label_model, key="al_label_model").strip()
+    relabel = st.checkbox("Ask again for images that already have a proposal", key="al_relabel")
+    if st.button("Label the queue with Gemini", key="al_label", disabled=api_key is None or n_queued == 0):
+        assert api_key is not None
+        report = run_safely(
+            lambda: labeling.label_queue(
+                store, settings, api_key, model=model or None, relabel=relabel, progress=progress_bar("Labeling")
+            ),
+            what="Labeling",
+        )
+        if report is not None:
+            # Rerun so the cards above show the new proposals; the report is shown after the rerun.
+            st.session_state["al_label_report"] = report
+            st.rerun()
+
+
+def _label_report_ui() -> None:
+    report = st.session_state.pop("al_label_report", None)
+    if report is None:
+        return
+    (st.warning if report.failed else st.success)(f"Labeling: {report.summary()}.")
+    if report.failures:
+        st.dataframe([{"image": i, "reason": r} for i, r in report.failures], hide_index=True, key="al_failures")
+
+
+def _decide(what: str, action: object) -> None:
+    result = run_safely(action, what=what)  # type: ignore[arg-type]
+    if result is not None:
+        st.session_state["al_last"] = f"{what}: image #{getattr(result, 'image_id', '?')}"
+        st.rerun()
+
+
+def card_ui(store: Store, item: QueueItem, actor: str, position: str) -> None:
+    """One approval card: the image, the model's probabilities, the LLM's proposal, and the actions."""
+    st.markdown(f"**Image #{item.image_id}** · {position} · uncertainty {item.score:.2f} ({item.strategy})")
+    left, mid, right = st.columns([2, 2, 2])
+    record = store.get(item.image_id)
+    if record is not None and store.absolute_path(record).is_file():
+        left.image(str(store.absolute_path(record)), caption=item.original_name or None)
+    else:
+        left.warning("The image file is missing.")
+    if item.probabilities:
+        mid.markdown(f"**Model:** {item.predicted} ({item.confidence:.0%})")
+        mid.plotly_chart(probability_figure(item.probabilities, height=220), key=f"al_proba_{item.image_id}")
+    else:
+        mid.caption("No model prediction (queued before scoring).")
+    if item.proposal is not None:
+        p = item.proposal
+        right.markdown(f"**LLM ({p.model}):** {p.answer} ({p.confidence:.0%})")
+        right.caption(p.rationale or "no rationale")
+    elif item.failure:
+        right.warning(f"Labeling failed: {item.failure}")
+    else:
+        right.caption("No LLM proposal yet.")
+
+    version = item.version
+    b = st.columns(3)
+    if b[0].button("Approve", key="al_approve", shortcut=SHORTCUTS["approve"], type="primary"):
+        _decide("Approve", lambda: approval.approve(store, item.image_id, actor=actor, expected_version=version))
+    if b[1].button("Reject", key="al_reject", shortcut=SHORTCUTS["reject"]):
+        _decide("Reject", lambda: approval.reject(store, item.image_id, actor=actor, expected_version=version))
+    if b[2].button("Skip", key="al_skip", shortcut=SHORTCUTS["skip"]):
+        _decide("Skip", lambda: approval.skip(store, item.image_id, actor=actor))
+    st.caption("Correct to another emotion (keys 1-8):")
+    cols = st.columns(len(EMOTIONS))
+    for i, (col, emotion) in enumerate(zip(cols, EMOTIONS, strict=True)):
+        if col.button(emotion, key=f"al_correct_{emotion}", shortcut=str(i + 1)):
+            _decide(
+                "Correct",
+                lambda e=emotion: approval.correct(store, item.image_id, e, actor=actor, expected_version=version),
+            )
+
+
+def undo_ui(store: Store, actor: str) -> None:
+    """Undo this reviewer's last decision (also when the queue is empty again)."""
+    last = approval.last_action(store, actor)
+    label = f"Undo last ({last.action} #{last.image_id})" if last is not None else "Undo last"
+    if st.button(label, key="al_undo", shortcut=SHORTCUTS["undo"], disabled=last is None):
+        undone = run_safely(lambda: approval.undo_last(store, actor=actor), what="Undo")
+        if undone is not None:
+            st.session_state["al_last"] = f"Undone: {last.action if last else ''} of image #{undone.image_id}"
+            st.rerun()
+
+
+def bulk_ui(store: Store, actor: str) -> None:
+    threshold = st.slider("Agreement confidence", 0.5, 1.0, 0.9, 0.01, key="al_bulk_threshold")
+    if st.button("Approve all where model and LLM agree", key="al_bulk"):
+        report = run_safely(
+            lambda: approval.bulk_approve(store, actor=actor, min_confidence=float(threshold)), what="Bulk approve"
+        )
+        if report is not None:
+            st.success(
+                f"Approved {len(report.approved)}; {len(report.conflicts)} were decided by someone else; "
+                f"{len(report.failed)} failed."
+            )
+
+
+def rounds_ui(store: Store, registry: Registry) -> None:
+    c1, c2 = st.columns(2)
+    name = c1.selectbox(
+        "Classifier", list(MODEL_ZOO), index=list(MODEL_ZOO).index(rounds.DEFAULT_MODEL), key="al_round_model"
+    )
+    features = c2.multiselect(
+        "Feature sets", list(FEATURE_SETS), default=list(DEFAULT_FEATURE_SETS), key="al_round_features"
+    )
+    data = from_store(store)
+    has_held_out = data.held_out is not None and bool(data.held_out.any())
+    if not has_held_out:
+        st.info("Rounds are measured on a fixed held-out set. Fix one from the labeled faces first.")
+        if st.button("Fix a held-out set (20% of labeled faces)", key="al_make_held_out", disabled=len(data) == 0):
+            n = run_safely(lambda: rounds.make_held_out(store), what="Fixing the held-out set")
+            if n is not None:
+                st.success(f"{n} faces form the held-out set.")
+                st.rerun()
+    if st.button("Retrain", key="al_retrain", type="primary", disabled=not has_held_out or not features):
+        with st.spinner("Training…"):
+            result = run_safely(
+                lambda: rounds.retrain(store, registry, model_name=str(name), feature_sets=features), what="Retraining"
+            )
+        if result is not None:
+            st.success(
+                f"Round {result.round_id}: macro-F1 {result.macro_f1:.3f} with {result.n_labels} labels "
+                f"(model {result.model_id}, now active)."
+            )
+    rows = rounds.history(store)
+    if rows:
+        st.plotly_chart(history_figure(rows), key="al_history")
+    else:
+        st.caption("No rounds yet.")
+
+
+def simulation_ui(store: Store) -> None:
+    st.caption(
+        "Hides the labels of the labeled faces, reveals them round by round, and compares uncertainty "
+        "sampling with random sampling at equal budget on a fixed held-out part."
+    )
+    c = st.columns(4)
+    strategy = c[0].selectbox("Uncertainty", list(STRATEGIES), format_func=_strategy_label, key="al_sim_strategy")
+    initial = int(c[1].number_input("Initial labels", 2, 10_000, 20, key="al_sim_initial"))
+    batch = int(c[2].number_input("Labels per round", 1, 10_000, 20, key="al_sim_batch"))
+    n_rounds = int(c[3].number_input("Rounds", 1, 100, 10, key="al_sim_rounds"))
+    if st.button("Run the simulation", key="al_simulate"):
+        data = from_store(store)
+        result = run_safely(
+            lambda: simulate(
+                data.x,
+                data.y,
+                groups=data.groups,
+                strategy=str(strategy),
+                initial=initial,
+                batch=batch,
+                rounds=n_rounds,
+                progress=progress_bar("Simulating"),
+            ),
+            what="Simulation",
+        )
+        if result is not None:
+            st.session_state["al_sim_result"] = result
+    result = st.session_state.get("al_sim_result")
+    if result is not None:
+        st.plotly_chart(simulation_figure(result), key="al_sim_chart")
+        needed = result.labels_to_match_random()
+        st.caption(
+            f"Random reaches macro-F1 {result.random_f1[-1]:.3f} with {result.labels[-1]} labels; uncertainty "
+            + (f"reaches it with {needed}." if needed is not None else "does not reach it.")
+        )
