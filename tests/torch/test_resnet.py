@@ -103,3 +103,33 @@ def test_resnet_refuses_a_single_class(face_store: Store, settings: Settings) ->
     data = load_crops(face_store, Filters(emotions=["happy"]), size=64)
     with pytest.raises(TrainingDataError, match="at least two emotions"):
         train_resnet(data, settings, TINY)
+
+
+def test_cli_resnet_train(face_store: Store, app_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    from core.cli import main
+
+    code = main(
+        [
+            "resnet",
+            "train",
+            "--epochs",
+            "1",
+            "--size",
+            "64",
+            "--batch",
+            "2",
+            "--no-imagenet",
+            "--device",
+            "cpu",
+            "--activate",
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "from scratch" in out and "6 face crops" in out
+    registry = Registry(app_env.models_dir)
+    active = registry.active_id()
+    assert active is not None and active in out
+    assert registry.card(active).kind == "resnet"
+    assert main(["resnet", "train", "--size", "16", "--no-imagenet"]) == 2
+    assert "at least 32 px" in capsys.readouterr().err
