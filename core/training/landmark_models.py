@@ -106,7 +106,7 @@ PRESETS: Final[dict[str, Preset]] = {
     "quick": Preset(
         folds=3,
         grids={
-            "random_forest": {"clf__min_samples_leaf": [1, 3]},
+            "random_forest": {"clf__min_samples_leaf": [2, 5]},
             "svm": {"clf__C": [1.0, 10.0]},
             "mlp": {"clf__alpha": [1e-3, 1e-2]},
             "logistic_regression": {"clf__C": [1.0]},

@@ -29,14 +29,13 @@ FAST = {
 }
 
 
-def _compare(data: TrainingData, **kw: object) -> object:
-    return compare_models(data, feature_sets=["geometry", "blendshapes"], grids=FAST, folds=3, **kw)  # type: ignore[arg-type]
-
-
 def test_three_models_fit_and_report(variant_data: TrainingData) -> None:
     steps: list[str] = []
     result = compare_models(
-        variant_data, feature_sets=["geometry", "blendshapes"], grids=FAST, folds=3,
+        variant_data,
+        feature_sets=["geometry", "blendshapes"],
+        grids=FAST,
+        folds=3,
         progress=lambda d, t, m: steps.append(m),
     )
     assert [r.name for r in result.reports] == ["random_forest", "svm", "mlp"]

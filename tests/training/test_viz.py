@@ -15,9 +15,20 @@ def _report(name: str, f1: float, std: float) -> ModelReport:
     pred = ["angry"] * 3 + ["sad"] + ["happy"] * 4 + ["sad", "happy"]
     m = classification_metrics(truth, pred, LABELS)
     return ModelReport(
-        name=name, feature_sets=["geometry"], cv_mean=f1, cv_std=std, accuracy=m["accuracy"], macro_f1=f1,
-        labels=LABELS, confusion_matrix=m["confusion_matrix"], per_class=m["per_class"], best_params={"clf__C": 1},
-        fit_time_s=1.0, predict_ms_per_sample=0.5, n_train=40, n_test=10,
+        name=name,
+        feature_sets=["geometry"],
+        cv_mean=f1,
+        cv_std=std,
+        accuracy=m["accuracy"],
+        macro_f1=f1,
+        labels=LABELS,
+        confusion_matrix=m["confusion_matrix"],
+        per_class=m["per_class"],
+        best_params={"clf__C": 1},
+        fit_time_s=1.0,
+        predict_ms_per_sample=0.5,
+        n_train=40,
+        n_test=10,
     )
 
 
