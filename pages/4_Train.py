@@ -10,9 +10,9 @@ from ui.common import get_registry, get_store, page_setup
 from ui.train_page import (
     RESULT_KEY,
     choices_ui,
-    data_summary,
+    counts_caption,
     data_ui,
-    load_data,
+    face_counts,
     registry_ui,
     reports_from_state,
     run_training,
@@ -26,17 +26,17 @@ landmark_tab, resnet_tab, detector_tab, registry_tab = st.tabs(
 
 with landmark_tab:
     filters = data_ui()
-    data = load_data(store, filters)
-    if data is None or len(data) == 0:
+    counts = face_counts(store, filters)
+    if not counts:
         st.info(
             "No labeled faces with landmarks match. Import labeled images and run the extraction on the "
             "**Data** page, or loosen the filters."
         )
     else:
-        data_summary(data)
+        counts_caption(counts)
         choices = choices_ui(filters)
         if st.button("Train and compare", key="train_run", type="primary", disabled=not choices.models):
-            outcome = run_training(data, choices, registry)
+            outcome = run_training(store, choices, registry)
             if outcome is not None:
                 st.session_state[RESULT_KEY] = outcome
 
@@ -44,7 +44,10 @@ with landmark_tab:
     if payload and payload.get("reports"):
         reports = reports_from_state(payload)
         st.subheader("Results")
-        st.caption(f"Held-out set: {payload['holdout']}. CV: {reports[0].cv}. Scores are macro-F1 unless named.")
+        st.caption(
+            f"{payload['n_faces']} faces. Held-out set: {payload['holdout']}. CV: {reports[0].cv}. "
+            "Scores are macro-F1 unless named."
+        )
         st.dataframe(comparison_table(reports), hide_index=True, key="train_table")
         if payload.get("activated") and payload.get("best"):
             st.success(f"The best model by held-out macro-F1, `{payload['best']}`, was made active.")

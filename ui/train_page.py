@@ -11,15 +11,16 @@ import streamlit as st
 
 from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
 from core.registry import STARTER_ID, ModelCard, Registry
-from core.schema import EMOTIONS, SOURCES
+from core.schema import EMOTIONS, EXTRACTION_OK, SOURCES
 from core.store import Store
 from core.store.repository import Filters
-from core.training.data import TrainingData, from_store
+from core.training.data import from_store
 from core.training.landmark_models import DEFAULT_MODELS, MODEL_ZOO, PRESETS, compare_models, save_comparison
 from core.training.report import ModelReport
 from ui.common import run_safely
 
 RESULT_KEY = "train_result"
+TRAINABLE_STATUSES = ["train", "test"]
 
 
 @dataclass
@@ -42,17 +43,27 @@ def data_ui() -> Filters:
     return Filters(emotions=emotions, sources=sources)
 
 
-def load_data(store: Store, filters: Filters) -> TrainingData | None:
-    return run_safely(lambda: from_store(store, filters), what="Loading the training data")
+def face_counts(store: Store, filters: Filters) -> dict[str, int]:
+    """Labeled train/test faces with landmarks per emotion: cheap counts, so the page loads no arrays until a run."""
+    counts = {}
+    for emotion in filters.emotions or EMOTIONS:
+        wanted = Filters(
+            emotions=[emotion],
+            sources=filters.sources,
+            statuses=TRAINABLE_STATUSES,
+            extraction_states=[EXTRACTION_OK],
+            labeled_only=True,
+        )
+        n = store.count(wanted)
+        if n:
+            counts[emotion] = n
+    return counts
 
 
-def data_summary(data: TrainingData) -> None:
-    counts = data.class_counts()
-    persons = "by person" if data.groups is not None else "no person identity: folds are not grouped"
+def counts_caption(counts: dict[str, int]) -> None:
     st.caption(
-        f"{len(data)} labeled faces with landmarks ({persons}); "
-        + ", ".join(f"{k} {v}" for k, v in counts.items())
-        + (f"; {int(data.held_out.sum())} marked as test" if data.held_out is not None and data.held_out.any() else "")
+        f"{sum(counts.values())} labeled faces with landmarks (statuses train and test; test faces form the "
+        "held-out set when there are any): " + ", ".join(f"{k} {v}" for k, v in counts.items())
     )
 
 
@@ -90,7 +101,7 @@ def choices_ui(filters: Filters) -> TrainChoices:
     return TrainChoices(filters, features, models, preset_name, folds, seed, grids, activate)
 
 
-def run_training(data: TrainingData, choices: TrainChoices, registry: Registry) -> dict[str, Any] | None:
+def run_training(store: Store, choices: TrainChoices, registry: Registry) -> dict[str, Any] | None:
     """Compare, save every model, activate the best (if asked); progress is shown while it runs."""
     bar = st.progress(0.0, text="starting…")
 
@@ -98,6 +109,7 @@ def run_training(data: TrainingData, choices: TrainChoices, registry: Registry) 
         bar.progress(done / total if total else 1.0, text=message)
 
     def work() -> dict[str, Any]:
+        data = from_store(store, choices.filters)
         result = compare_models(
             data,
             models=choices.models,
@@ -115,6 +127,8 @@ def run_training(data: TrainingData, choices: TrainChoices, registry: Registry) 
             "holdout": result.holdout,
             "best": best.model_id if best else None,
             "activated": bool(choices.activate_best and best),
+            "n_faces": len(data),
+            "grouped": data.groups is not None,
         }
 
     return run_safely(work, what="Training")

@@ -25,7 +25,7 @@ def test_train_compare_and_activate(app_env: Settings, variant_faces: list[tuple
     fill_store(Store(app_env), variant_faces)
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception
-    assert any(f"{len(variant_faces)} labeled faces" in c.value for c in at.caption)
+    assert any(f"{len(variant_faces)} labeled faces with landmarks" in c.value for c in at.caption)
 
     at.multiselect(key="train_models").set_value(["svm", "random_forest"]).run()
     at.button(key="train_run").click().run(timeout=180)
