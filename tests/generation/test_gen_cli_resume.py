@@ -1,5 +1,5 @@
-"""`python -m core generate` in a real subprocess, killed with SIGKILL mid-job and resumed: nothing lost, no
-duplicates."""
+"""`python -m core generate` in a real subprocess: interrupted with Ctrl-C, killed with SIGKILL mid-job, then resumed:
+nothing lost, no duplicates."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
-from core.db import dispose_engine
+from core.db import dispose_engine, session_scope
 from core.generation.jobs import JobStore
+from core.generation.tables import GenerationLeaseRow
 from core.schema import GEN_DONE, GEN_FAILED, GEN_RUNNING
 from core.settings import Settings
 from core.store import Store
@@ -45,11 +46,13 @@ def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # A shell's background jobs ignore SIGINT, and Python keeps that; restore it so Ctrl-C can be tested.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
 @pytest.mark.slow
-def test_sigkill_mid_job_then_resume(tmp_path: Path, fake_gemini: FakeGemini) -> None:  # noqa: F811
+def test_ctrl_c_then_sigkill_mid_job_then_resume(tmp_path: Path, fake_gemini: FakeGemini) -> None:  # noqa: F811
     template = tmp_path / "template.json"
     template.write_text(
         json.dumps(
@@ -75,28 +78,42 @@ def test_sigkill_mid_job_then_resume(tmp_path: Path, fake_gemini: FakeGemini) ->
     }
     settings = Settings(_env_file=None, data_root=data_root, database_url=None)  # type: ignore[call-arg]
     fake_gemini.latency_s = 0.3
-    proc = cli(["--template", str(template)], env, tmp_path)
-    try:
-        deadline = time.monotonic() + 60
-        store: Store | None = None
-        while time.monotonic() < deadline:
-            if store is None and job_exists(data_root / "studio.db"):
-                store = Store(settings)  # only now: creating tables while the CLI creates them would race
-            if store is not None:
-                jobs = JobStore(store)
-                counts = jobs.counts(1)
-                if counts[GEN_DONE] >= 3:
+    holder: list[Store] = []
+
+    def interrupt_after(done: int, sig: signal.Signals) -> subprocess.Popen[str]:
+        proc = cli(["--template", str(template)], env, tmp_path)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if not holder and job_exists(data_root / "studio.db"):
+                    holder.append(Store(settings))  # only now: creating tables while the CLI does would race
+                if holder and JobStore(holder[0]).counts(1)[GEN_DONE] >= done:
                     break
-            assert proc.poll() is None, proc.communicate()[0]
-            time.sleep(0.05)
-        else:
-            pytest.fail("the job made no progress")
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert store is not None
+                assert proc.poll() is None, proc.communicate()[0]
+                time.sleep(0.05)
+            else:
+                pytest.fail("the job made no progress")
+            os.kill(proc.pid, sig)
+            proc.wait(20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        return proc
+
+    # Ctrl-C: the run stops cleanly, puts its in-flight items back and frees the job.
+    interrupted = interrupt_after(2, signal.SIGINT)
+    assert interrupted.returncode == 130, interrupted.communicate()[0]
+    assert "re-run to resume" in (interrupted.stdout.read() if interrupted.stdout else "")
+    store = holder[0]
+    jobs = JobStore(store)
+    after_ctrl_c = jobs.counts(1)
+    assert after_ctrl_c[GEN_RUNNING] == 0 and after_ctrl_c[GEN_DONE] >= 2
+    with session_scope(store.engine) as session:
+        assert session.get(GenerationLeaseRow, 1) is None
+
+    # SIGKILL: nothing runs any cleanup.
+    killed = interrupt_after(after_ctrl_c[GEN_DONE] + 2, signal.SIGKILL)
+    assert killed.returncode == -signal.SIGKILL
     killed_at = jobs.counts(1)
     assert killed_at[GEN_DONE] < 16 and killed_at[GEN_RUNNING] > 0  # really killed mid-job
     requests_before = len(fake_gemini.requests)
