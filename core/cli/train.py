@@ -12,6 +12,7 @@ from core.errors import StudioError
 
 def register(sub: Any) -> None:
     from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
+    from core.schema import EMOTIONS, SOURCES
     from core.training.landmark_models import DEFAULT_MODELS, MODEL_ZOO, PRESETS
 
     train = sub.add_parser("train", help="compare landmark models by grid search on the store's labeled faces")
@@ -19,8 +20,8 @@ def register(sub: Any) -> None:
     train.add_argument("--features", nargs="+", default=list(DEFAULT_FEATURE_SETS), choices=list(FEATURE_SETS))
     train.add_argument("--preset", default="quick", choices=list(PRESETS))
     train.add_argument("--folds", type=int, default=None, help="CV folds (default: the preset's)")
-    train.add_argument("--emotions", nargs="+", default=[], help="train on these emotions only")
-    train.add_argument("--sources", nargs="+", default=[], help="only images from these sources")
+    train.add_argument("--emotions", nargs="+", default=[], choices=EMOTIONS, help="train on these emotions only")
+    train.add_argument("--sources", nargs="+", default=[], choices=SOURCES, help="only images from these sources")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--jobs", type=int, default=1, help="parallel CV fits")
     train.add_argument("--no-activate", action="store_true", help="save the models but keep the active one")
