@@ -168,6 +168,13 @@ def preview_ui(template: GenerationTemplate, model: str) -> None:
             for s in template.expand()[:PREVIEW_ROWS]
         ]
         st.dataframe(pd.DataFrame(rows), hide_index=True, key="gen_preview")
+    st.download_button(
+        "Download this template (for `python -m core generate --template`)",
+        template.model_dump_json(indent=2, exclude_defaults=False),
+        file_name=f"{template.name or 'template'}.json",
+        mime="application/json",
+        key="gen_download",
+    )
 
 
 def job_picker(jobs: JobStore) -> GenerationJob | None:

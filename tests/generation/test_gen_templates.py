@@ -107,3 +107,10 @@ def test_example_template_in_the_repository_loads() -> None:
     assert t.item_count() == json.loads(EXAMPLE.read_text())["sample_size"]
     with pytest.raises(TemplateError, match="cannot read"):
         load_template(EXAMPLE.with_name("missing.json"))
+
+
+def test_a_saved_template_round_trips_to_the_same_job_identity() -> None:
+    t = small(expansion="sample", sample_size=4, seed=9)
+    again = parse_template(t.model_dump_json(indent=2))
+    assert again == t and again.fingerprint() == t.fingerprint()
+    assert small(seed=1).fingerprint() != small(seed=2).fingerprint()
