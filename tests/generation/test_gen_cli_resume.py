@@ -22,7 +22,7 @@ from core.generation.tables import GenerationLeaseRow
 from core.schema import GEN_DONE, GEN_FAILED, GEN_RUNNING
 from core.settings import Settings
 from core.store import Store
-from tests.fakes.gemini_server import FakeGemini, fake_gemini  # noqa: F401
+from tests.fakes.gemini_server import FakeGemini
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "AIzaFAKE-cli-key-5521"
@@ -52,7 +52,7 @@ def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str
 
 
 @pytest.mark.slow
-def test_ctrl_c_then_sigkill_mid_job_then_resume(tmp_path: Path, fake_gemini: FakeGemini) -> None:  # noqa: F811
+def test_ctrl_c_then_sigkill_mid_job_then_resume(tmp_path: Path, fake_gemini: FakeGemini) -> None:
     template = tmp_path / "template.json"
     template.write_text(
         json.dumps(

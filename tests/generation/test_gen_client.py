@@ -19,7 +19,7 @@ from core.generation.ratelimit import (
 )
 from core.imaging import decode_rgb
 from core.settings import Settings
-from tests.fakes.gemini_server import FakeGemini, Reply, fake_gemini  # noqa: F401
+from tests.fakes.gemini_server import FakeGemini, Reply
 
 KEY = "test-key-not-real-7f3a"
 FAST = RetryPolicy(max_retries=3, base_delay_s=0.01, max_delay_s=0.05, timeout_s=5)
@@ -35,7 +35,7 @@ async def generate(client: genai.Client, policy: RetryPolicy = FAST, model: str 
     )
 
 
-def test_success_returns_real_png_and_sends_the_image_modality(fake_gemini: FakeGemini) -> None:  # noqa: F811
+def test_success_returns_real_png_and_sends_the_image_modality(fake_gemini: FakeGemini) -> None:
     data = asyncio.run(generate(client_for(fake_gemini)))
     assert decode_rgb(data).shape == (256, 256, 3)
     req = fake_gemini.requests[0]
@@ -45,13 +45,13 @@ def test_success_returns_real_png_and_sends_the_image_modality(fake_gemini: Fake
 
 
 @pytest.mark.parametrize("code", [429, 503])
-def test_transient_errors_are_retried_then_succeed(fake_gemini: FakeGemini, code: int) -> None:  # noqa: F811
+def test_transient_errors_are_retried_then_succeed(fake_gemini: FakeGemini, code: int) -> None:
     fake_gemini.enqueue(Reply.error(code), Reply.error(code))
     data = asyncio.run(generate(client_for(fake_gemini)))
     assert data.startswith(b"\x89PNG") and len(fake_gemini.requests) == 3
 
 
-def test_retries_run_out_with_the_last_reason(fake_gemini: FakeGemini) -> None:  # noqa: F811
+def test_retries_run_out_with_the_last_reason(fake_gemini: FakeGemini) -> None:
     fake_gemini.default = Reply.error(503, "overloaded")
     with pytest.raises(RemoteCallFailed) as err:
         asyncio.run(generate(client_for(fake_gemini)))
@@ -71,7 +71,7 @@ def test_retries_run_out_with_the_last_reason(fake_gemini: FakeGemini) -> None: 
         (Reply.blocked_prompt("PROHIBITED_CONTENT"), "prompt blocked by safety filter (PROHIBITED_CONTENT)"),
     ],
 )
-def test_permanent_failures_are_not_retried(fake_gemini: FakeGemini, reply: Reply, expected: str) -> None:  # noqa: F811
+def test_permanent_failures_are_not_retried(fake_gemini: FakeGemini, reply: Reply, expected: str) -> None:
     fake_gemini.default = reply
     with pytest.raises(RemoteCallFailed) as err:
         asyncio.run(generate(client_for(fake_gemini)))
@@ -79,20 +79,20 @@ def test_permanent_failures_are_not_retried(fake_gemini: FakeGemini, reply: Repl
     assert len(fake_gemini.requests) == 1
 
 
-def test_refusals_are_typed(fake_gemini: FakeGemini) -> None:  # noqa: F811
+def test_refusals_are_typed(fake_gemini: FakeGemini) -> None:
     fake_gemini.default = Reply.safety()
     with pytest.raises(Refused):
         asyncio.run(generate(client_for(fake_gemini)))
 
 
-def test_a_key_echoed_by_the_server_is_redacted(fake_gemini: FakeGemini) -> None:  # noqa: F811
+def test_a_key_echoed_by_the_server_is_redacted(fake_gemini: FakeGemini) -> None:
     fake_gemini.default = Reply.error(403, f"API key {KEY} is not valid")
     with pytest.raises(RemoteCallFailed) as err:
         asyncio.run(generate(client_for(fake_gemini)))
     assert KEY not in str(err.value) and "***" in str(err.value)
 
 
-def test_slow_responses_time_out_per_attempt_and_are_retried(fake_gemini: FakeGemini) -> None:  # noqa: F811
+def test_slow_responses_time_out_per_attempt_and_are_retried(fake_gemini: FakeGemini) -> None:
     fake_gemini.enqueue(Reply.image(delay_s=2.0))
     policy = RetryPolicy(max_retries=2, base_delay_s=0.01, max_delay_s=0.02, timeout_s=0.3)
     start = time.monotonic()
@@ -103,7 +103,7 @@ def test_slow_responses_time_out_per_attempt_and_are_retried(fake_gemini: FakeGe
         asyncio.run(generate(client_for(fake_gemini), policy))
 
 
-def test_cancellation_stops_an_in_flight_call_promptly(fake_gemini: FakeGemini) -> None:  # noqa: F811
+def test_cancellation_stops_an_in_flight_call_promptly(fake_gemini: FakeGemini) -> None:
     fake_gemini.default = Reply.image(delay_s=3.0)
 
     async def scenario() -> float:
@@ -118,7 +118,7 @@ def test_cancellation_stops_an_in_flight_call_promptly(fake_gemini: FakeGemini) 
     assert asyncio.run(scenario()) < 0.5
 
 
-def test_imagen_needs_vertex_mode_and_works_in_it(fake_gemini: FakeGemini) -> None:  # noqa: F811
+def test_imagen_needs_vertex_mode_and_works_in_it(fake_gemini: FakeGemini) -> None:
     with pytest.raises(Refused, match="Vertex"):
         asyncio.run(generate(client_for(fake_gemini), model="imagen-4.0-generate-001"))
     data = asyncio.run(generate(client_for(fake_gemini, gemini_vertex=True), model="imagen-4.0-generate-001"))
@@ -126,7 +126,7 @@ def test_imagen_needs_vertex_mode_and_works_in_it(fake_gemini: FakeGemini) -> No
     assert fake_gemini.requests[-1].path.endswith("/publishers/google/models/imagen-4.0-generate-001:predict")
 
 
-def test_limiter_bounds_concurrency_at_the_server(fake_gemini: FakeGemini) -> None:  # noqa: F811
+def test_limiter_bounds_concurrency_at_the_server(fake_gemini: FakeGemini) -> None:
     fake_gemini.latency_s = 0.2
     client = client_for(fake_gemini)
 

@@ -23,7 +23,7 @@ from core.schema import GEN_DONE, GEN_FAILED, GEN_PENDING, GEN_RUNNING
 from core.settings import Settings
 from core.store import Store
 from core.store.tables import ImageRecord
-from tests.fakes.gemini_server import FakeGemini, Reply, fake_gemini  # noqa: F401
+from tests.fakes.gemini_server import FakeGemini, Reply
 
 KEY = "AIzaFAKE-never-store-me-93c1"
 FAST = RetryPolicy(max_retries=3, base_delay_s=0.01, max_delay_s=0.05, timeout_s=10)
@@ -43,7 +43,7 @@ def template(**kw: object) -> GenerationTemplate:
 
 
 @pytest.fixture
-def gen_settings(settings: Settings, fake_gemini: FakeGemini) -> Settings:  # noqa: F811
+def gen_settings(settings: Settings, fake_gemini: FakeGemini) -> Settings:
     return settings.model_copy(update={"gemini_base_url": fake_gemini.base_url})
 
 
@@ -60,7 +60,7 @@ def generated(store: Store) -> list[ImageRecord]:
 def test_a_job_stores_labeled_images_and_records_failures(
     store: Store,
     gen_settings: Settings,
-    fake_gemini: FakeGemini,  # noqa: F811
+    fake_gemini: FakeGemini,
 ) -> None:
     fake_gemini.on("nose wrinkled", Reply.safety(), then=Reply.safety())  # every disgust prompt is refused
     fake_gemini.enqueue(Reply.error(429))  # one transient error on the way
@@ -93,7 +93,7 @@ def test_a_job_stores_labeled_images_and_records_failures(
 def test_rerun_does_only_what_is_missing_and_retry_failed_completes(
     store: Store,
     gen_settings: Settings,
-    fake_gemini: FakeGemini,  # noqa: F811
+    fake_gemini: FakeGemini,
 ) -> None:
     fake_gemini.on("nose wrinkled", Reply.error(400, "bad prompt"))  # only the first disgust request fails
     jobs = JobStore(store)
@@ -117,7 +117,7 @@ def test_rerun_does_only_what_is_missing_and_retry_failed_completes(
 def test_cancel_mid_job_then_resume_loses_nothing(
     store: Store,
     gen_settings: Settings,
-    fake_gemini: FakeGemini,  # noqa: F811
+    fake_gemini: FakeGemini,
 ) -> None:
     fake_gemini.latency_s = 0.4
     jobs = JobStore(store)
@@ -147,7 +147,7 @@ def test_cancel_mid_job_then_resume_loses_nothing(
 def test_recover_completes_an_item_whose_image_was_stored_before_a_crash(
     store: Store,
     gen_settings: Settings,
-    fake_gemini: FakeGemini,  # noqa: F811
+    fake_gemini: FakeGemini,
 ) -> None:
     jobs = JobStore(store)
     job_id = jobs.create_job(template(emotions=["happy"]), model="m")
@@ -164,7 +164,7 @@ def test_recover_completes_an_item_whose_image_was_stored_before_a_crash(
 def test_the_api_key_never_reaches_logs_files_or_the_database(
     store: Store,
     gen_settings: Settings,
-    fake_gemini: FakeGemini,  # noqa: F811
+    fake_gemini: FakeGemini,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     rejected = Reply.error(403, f"API key {KEY} was rejected")
@@ -186,7 +186,7 @@ def test_the_api_key_never_reaches_logs_files_or_the_database(
 def test_landmarks_follow_automatically(
     store: Store,
     gen_settings: Settings,
-    fake_gemini: FakeGemini,  # noqa: F811
+    fake_gemini: FakeGemini,
 ) -> None:
     jobs = JobStore(store)
     job_id = jobs.create_job(template(ages=["30-39"], emotions=["happy", "sad"], output_size=256), model="m")
@@ -198,7 +198,7 @@ def test_landmarks_follow_automatically(
 def test_a_writer_process_stores_the_images_of_long_runs(
     store: Store,
     gen_settings: Settings,
-    fake_gemini: FakeGemini,  # noqa: F811
+    fake_gemini: FakeGemini,
 ) -> None:
     fake_gemini.enqueue(Reply.image(b"not an image at all"))  # one answer that cannot be stored
     jobs = JobStore(store)
@@ -214,7 +214,7 @@ def test_a_writer_process_stores_the_images_of_long_runs(
 def test_one_runner_per_job(
     store: Store,
     gen_settings: Settings,
-    fake_gemini: FakeGemini,  # noqa: F811
+    fake_gemini: FakeGemini,
 ) -> None:
     jobs = JobStore(store)
     job_id = jobs.create_job(template(), model="m")

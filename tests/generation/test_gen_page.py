@@ -13,7 +13,7 @@ from core.generation.jobs import JobStore
 from core.schema import GEN_DONE, GEN_FAILED
 from core.settings import Settings, get_settings
 from core.store import Store
-from tests.fakes.gemini_server import FakeGemini, Reply, fake_gemini  # noqa: F401
+from tests.fakes.gemini_server import FakeGemini, Reply
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "3_Generate.py")
 KEY = "AIzaFAKE-page-key-0042"
@@ -60,7 +60,7 @@ def test_without_a_key_the_page_explains_and_disables_the_run(app_env: Settings)
 
 
 @pytest.fixture
-def keyed_env(app_env: Settings, fake_gemini: FakeGemini, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:  # noqa: F811
+def keyed_env(app_env: Settings, fake_gemini: FakeGemini, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     monkeypatch.setenv("GEMINI_API_KEY", KEY)
     monkeypatch.setenv("GEMINI_BASE_URL", fake_gemini.base_url)
     monkeypatch.setenv("GEMINI_MAX_RETRIES", "1")
@@ -71,7 +71,7 @@ def keyed_env(app_env: Settings, fake_gemini: FakeGemini, monkeypatch: pytest.Mo
 
 def test_with_a_key_start_shows_progress_gallery_failures_and_retry(
     keyed_env: Settings,
-    fake_gemini: FakeGemini,  # noqa: F811
+    fake_gemini: FakeGemini,
 ) -> None:
     fake_gemini.on("nose wrinkled", Reply.safety())  # the first disgust request is refused, a retry succeeds
     at = small_form(AppTest.from_file(PAGE, default_timeout=60).run())
@@ -105,7 +105,7 @@ def test_with_a_key_start_shows_progress_gallery_failures_and_retry(
 
 def test_a_key_typed_into_the_page_is_used_for_the_session_only(
     app_env: Settings,
-    fake_gemini: FakeGemini,  # noqa: F811
+    fake_gemini: FakeGemini,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("GEMINI_BASE_URL", fake_gemini.base_url)
