@@ -154,16 +154,19 @@ def preset(name: str) -> Preset:
 
 
 # ---- data checks and splits ------------------------------------------------------------------------------------
-def check_trainable(y: np.ndarray, folds: int) -> None:
-    """Refuse data that cannot train and cross-validate a classifier, with a message saying what is missing."""
+def check_trainable(y: np.ndarray, folds: int, *, held_out: int = 0) -> None:
+    """Refuse data that cannot train and cross-validate a classifier, with a message saying what is missing.
+    Each emotion needs `folds` faces for the CV plus `held_out` more for the held-out test."""
     labels, counts = np.unique(np.asarray(y, dtype=str), return_counts=True)
     if len(labels) < 2:
         found = f"only {labels[0]!r} ({counts[0]} faces)" if len(labels) else "no labeled faces"
         raise TrainingDataError(f"training needs at least two emotions with faces; found {found}")
-    short = [f"{lab} ({n})" for lab, n in zip(labels, counts, strict=True) if n < folds]
+    need = folds + held_out
+    short = [f"{lab} ({n})" for lab, n in zip(labels, counts, strict=True) if n < need]
     if short:
+        why = f"{folds}-fold cross-validation" + (f" plus {held_out} held out" if held_out else "")
         raise TrainingDataError(
-            f"each emotion needs at least {folds} faces for {folds}-fold cross-validation; too few: "
+            f"each emotion needs at least {need} faces ({why}); too few: "
             f"{', '.join(short)}. Add faces, leave these emotions out, or use fewer folds."
         )
 
@@ -257,11 +260,11 @@ def compare_models(
     folds = folds or spec.folds
     if folds < 2:
         raise ValueError("cross-validation needs at least 2 folds")
-    check_trainable(data.y, folds + 1)  # folds in the training part, plus at least one face held out
-    classes = data.classes
+    check_trainable(data.y, folds, held_out=1)
     train_idx, test_idx, holdout = holdout_split(data, seed)
     train, test = data.subset(_mask(len(data), train_idx)), data.subset(_mask(len(data), test_idx))
     check_trainable(train.y, folds)
+    classes = train.classes  # what the models can predict (a class seen only in the store's test set cannot be)
     splitter, cv_name = _cv(train.y, train.groups, folds, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # rare classes: sklearn warns, the folds are still valid
@@ -323,7 +326,8 @@ def _fit_one(
         final.fit(train.x, train.y, **_fit_params(name, train.y))
     fit_time = time.perf_counter() - started
     predicted, latency = _timed_predict(final, test.x)
-    metrics = classification_metrics(test.y, predicted, classes)
+    present = set(classes) | set(test.y.tolist())
+    metrics = classification_metrics(test.y, predicted, [e for e in EMOTIONS if e in present])
     report = ModelReport(
         name=name,
         feature_sets=feature_sets,
@@ -331,7 +335,7 @@ def _fit_one(
         cv_std=cv_std,
         accuracy=metrics["accuracy"],
         macro_f1=metrics["macro_f1"],
-        labels=classes,
+        labels=metrics["labels"],
         confusion_matrix=metrics["confusion_matrix"],
         per_class=metrics["per_class"],
         best_params={k: _plain(v) for k, v in search.best_params_.items()},

@@ -134,3 +134,12 @@ def test_recognizer_runs_a_saved_model_on_a_photo(
         faces = Recognizer(registry.load(card.id), extractor).predict(astronaut_rgb)
     assert len(faces) == 1 and faces[0].emotion in ("happy", "surprise")
     assert faces[0].landmarks is not None and faces[0].landmarks.shape == (478, 3)
+
+
+def test_store_test_rows_are_the_held_out_set(variant_data: TrainingData) -> None:
+    held = np.zeros(len(variant_data), dtype=bool)
+    held[:2] = True  # one happy, one surprise
+    data = TrainingData(variant_data.x, variant_data.y, held_out=held, data_hash="h")
+    result = compare_models(data, models=["svm"], grids=FAST, folds=3)
+    report = result.reports[0]
+    assert result.holdout == "the store's test set" and report.n_test == 2 and report.n_train == len(data) - 2
