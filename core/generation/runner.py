@@ -119,7 +119,7 @@ class JobRunner:
         self._done_buffer: list[tuple[int, int]] = []
         self._done_lock = threading.Lock()
         self.flush_interval_s = 0.25
-        self._writer_threads = max(1, min(6, self.concurrency))
+        self._writer_threads = max(1, min(3, self.concurrency))
         self._started = 0.0
         self._total = 0
         self._done_before = 0
