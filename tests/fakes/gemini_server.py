@@ -95,7 +95,16 @@ class Reply:
         return cls(kind="image", png=png, delay_s=delay_s)
 
     @classmethod
-    def error(cls, code: int = 429, message: str = "", *, status: str = "", delay_s: float = 0.0) -> Reply:
+    def error(
+        cls,
+        code: int = 429,
+        message: str = "",
+        *,
+        status: str = "",
+        retry_delay_s: float | None = None,
+        delay_s: float = 0.0,
+    ) -> Reply:
+        """An API error; `retry_delay_s` adds the RetryInfo detail the real API sends with some 429s."""
         names = {
             400: "INVALID_ARGUMENT",
             401: "UNAUTHENTICATED",
@@ -107,7 +116,11 @@ class Reply:
             504: "DEADLINE_EXCEEDED",
         }
         status = status or names.get(code, "UNKNOWN")
-        body = {"error": {"code": code, "message": message or f"fake {status}", "status": status}}
+        body: dict[str, Any] = {"error": {"code": code, "message": message or f"fake {status}", "status": status}}
+        if retry_delay_s is not None:
+            body["error"]["details"] = [
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{retry_delay_s}s"}
+            ]
         return cls(status=code, body=body, delay_s=delay_s)
 
     @classmethod

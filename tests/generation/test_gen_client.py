@@ -168,3 +168,17 @@ def test_backoff_grows_with_jitter_and_respects_the_cap() -> None:
         delays = {policy.delay(retry) for _ in range(50)}
         assert all(lo <= d <= hi for d in delays) and len(delays) > 1
     assert policy.delay(0, hint_s=5.0) == 5.0 and policy.delay(0, hint_s=60.0) == 8.0
+
+
+def test_a_server_retry_delay_is_honoured(fake_gemini: FakeGemini) -> None:
+    policy = RetryPolicy(max_retries=2, base_delay_s=0.01, max_delay_s=2.0, timeout_s=5)
+
+    async def timed() -> float:
+        client = client_for(fake_gemini)
+        await generate(client, policy)  # warm: connection and imports
+        fake_gemini.enqueue(Reply.error(429, retry_delay_s=0.5))
+        start = time.monotonic()
+        await generate(client, policy)
+        return time.monotonic() - start
+
+    assert asyncio.run(timed()) >= 0.5  # the backoff alone would have waited about 10 ms
