@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.active.queue import queue_items
 from ui.active_page import (
+    audit_ui,
     bulk_ui,
     card_ui,
     labeling_ui,
@@ -45,6 +46,9 @@ else:
     undo_ui(store, actor)
     with st.expander("Bulk approve"):
         bulk_ui(store, actor)
+
+with st.expander("Audit log"):
+    audit_ui(store)
 
 st.subheader("Rounds")
 rounds_ui(store, registry)

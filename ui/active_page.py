@@ -215,6 +215,26 @@ def undo_ui(store: Store, actor: str) -> None:
             st.rerun()
 
 
+def audit_ui(store: Store) -> None:
+    """The latest decisions: who, when, what, from which value to which."""
+    entries = approval.audit_log(store, limit=50)
+    if not entries:
+        st.caption("No decisions yet.")
+        return
+    rows = [
+        {
+            "when": e.at,
+            "who": e.actor,
+            "action": e.action + (" (undone)" if e.undone else ""),
+            "image": e.image_id,
+            "old": ", ".join(f"{k}={v}" for k, v in e.old_value.items() if k != "path"),
+            "new": ", ".join(f"{k}={v}" for k, v in e.new_value.items() if k != "path"),
+        }
+        for e in entries
+    ]
+    st.dataframe(rows, hide_index=True, key="al_audit")
+
+
 def bulk_ui(store: Store, actor: str) -> None:
     threshold = st.slider("Agreement confidence", 0.5, 1.0, 0.9, 0.01, key="al_bulk_threshold")
     if st.button("Approve all where model and LLM agree", key="al_bulk"):

@@ -78,6 +78,9 @@ def test_review_cards_undo_labeling_bulk_and_rounds(
     record = store.get(first.image_id)
     assert record is not None and (record.emotion, record.label_source) == ("contempt", "human")
     assert approval.audit_log(store)[0].actor == "carol"
+    audit = next(d.value for d in at.dataframe if "who" in d.value.columns)
+    assert list(audit["who"][:3]) == ["carol", "reviewer", "reviewer"]
+    assert list(audit["action"][:3]) == ["correct", "undo", "approve (undone)"]
 
     # A key typed for this session enables labeling against the (fake) Gemini endpoint.
     monkeypatch.setenv("GEMINI_BASE_URL", fake_gemini.base_url)
