@@ -16,7 +16,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any, Final
 
 from sqlalchemy import select, update
@@ -251,6 +251,8 @@ def reject(store: Store, image_id: int, *, actor: str, expected_version: int | N
 def skip(store: Store, image_id: int, *, actor: str) -> Decision:
     """Move the card to the end of the queue; the image itself is unchanged."""
     ensure_tables(store.engine)
+    if not actor.strip():
+        raise StudioError("say who you are: decisions are recorded with the reviewer's name")
     with session_scope(store.engine) as session:
         record = session.get(ImageRecord, image_id)
         if record is None or record.status != QUEUED:
@@ -260,7 +262,7 @@ def skip(store: Store, image_id: int, *, actor: str) -> Decision:
             raise Conflict(f"image #{image_id} has no queue entry")
         old, new = {"skipped": bool(entry.skipped)}, {"skipped": True}
         entry.skipped = True
-        audit = AuditEntry(image_id=image_id, action=SKIP, actor=actor.strip() or "?", old_value=old, new_value=new)
+        audit = AuditEntry(image_id=image_id, action=SKIP, actor=actor.strip(), old_value=old, new_value=new)
         session.add(audit)
         session.flush()
         return Decision(image_id, SKIP, audit.id, old, new)
@@ -355,8 +357,3 @@ def audit_log(store: Store, *, image_id: int | None = None, limit: int | None = 
         query = query.limit(limit)
     with session_scope(store.engine) as session:
         return list(session.scalars(query))
-
-
-def file_of(store: Store, image_id: int) -> Path | None:
-    record = store.get(image_id)
-    return None if record is None else store.absolute_path(record)

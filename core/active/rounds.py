@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core.active.tables import RoundRow, ensure_tables
 from core.db import session_scope
@@ -19,11 +19,12 @@ from core.errors import TrainingDataError
 from core.features import DEFAULT_FEATURE_SETS
 from core.registry import Registry
 from core.store import Store
+from core.store.tables import ImageRecord, utcnow
 from core.training.data import from_store
 from core.training.landmark_models import check_trainable, holdout_split, make_pipeline, save_model
 from core.training.report import ModelReport, classification_metrics
 
-TEST = "test"
+TEST, TRAIN = "test", "train"
 DEFAULT_MODEL = "logistic_regression"  # fast and well calibrated: uncertainty scores need honest probabilities
 
 
@@ -50,9 +51,15 @@ def make_held_out(store: Store, *, fraction: float = 0.2, seed: int = 0) -> int:
         raise TrainingDataError(f"a held-out set of {int(data.held_out.sum())} faces already exists")
     check_trainable(data.y, 2)
     _, test_idx, _ = holdout_split(data, seed, fraction)
-    for i in test_idx:
-        store.update(data.image_ids[int(i)], status=TEST)
-    return len(test_idx)
+    ids = [data.image_ids[int(i)] for i in test_idx]
+    with session_scope(store.engine) as session:  # all or nothing: a half-moved held-out set would skew every round
+        session.execute(
+            update(ImageRecord)
+            .where(ImageRecord.id.in_(ids), ImageRecord.status == TRAIN)
+            .values(status=TEST, version=ImageRecord.version + 1, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    return len(ids)
 
 
 def retrain(
