@@ -154,7 +154,7 @@ class JobRunner:
             self.report.elapsed_s = time.monotonic() - self._started
             return self.report
 
-        # Building the client loads CA certificates (~100 ms): not on the loop.
+        # The first client of a process loads CA certificates (0.1-0.3 s): not on the loop.
         client = await asyncio.to_thread(make_client, self.settings, self._api_key)
         limiter = RequestLimiter(self.concurrency, self.rpm)
 
@@ -188,8 +188,12 @@ class JobRunner:
             watcher.cancel()
             flusher.cancel()
             if self._procs is not None:
-                writer = await self._procs
-                await asyncio.to_thread(writer.shutdown)  # shielded saves finish first
+                try:
+                    writer = await self._procs
+                except Exception:  # it never started; its items were failed with the reason
+                    log.exception("the image writer process did not start")
+                else:
+                    await asyncio.to_thread(writer.shutdown)  # shielded saves finish first
             self._writer.shutdown(wait=True)  # and so do the thread-side writes
             self._flush_done()  # done marks first, so that release() below only touches unsettled items
             if self._in_flight:
