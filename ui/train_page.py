@@ -15,7 +15,14 @@ from core.schema import EMOTIONS, EXTRACTION_OK, SOURCES
 from core.store import Store
 from core.store.repository import Filters
 from core.training.data import from_store
-from core.training.landmark_models import DEFAULT_MODELS, MODEL_ZOO, PRESETS, compare_models, save_comparison
+from core.training.landmark_models import (
+    DEFAULT_MODELS,
+    MODEL_ZOO,
+    PRESETS,
+    compare_models,
+    save_comparison,
+    save_report,
+)
 from core.training.report import ModelReport
 from ui.common import run_safely
 
@@ -119,6 +126,8 @@ def run_training(store: Store, choices: TrainChoices, registry: Registry) -> dic
             folds=choices.folds,
             seed=choices.seed,
             progress=progress,
+            # Each model is saved as it finishes, so a run stopped midway keeps the finished ones.
+            on_model=lambda res, rep: save_report(registry, res, rep, data_sources=data.sources),
         )
         save_comparison(registry, result, data_sources=data.sources, activate_best=choices.activate_best)
         best = result.best

@@ -52,8 +52,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from core.store import Store
     from core.store.repository import Filters
     from core.training.data import from_store
-    from core.training.landmark_models import compare_models, save_comparison
-    from core.training.report import comparison_table
+    from core.training.landmark_models import ComparisonResult, compare_models, save_comparison, save_report
+    from core.training.report import ModelReport, comparison_table
 
     settings = get_settings()
     store = Store(settings)
@@ -65,6 +65,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         bar.n = done
         bar.set_description(message)
         bar.refresh()
+
+    registry = Registry(settings.models_dir)
+
+    def save(result: ComparisonResult, report: ModelReport) -> None:
+        # Saved as each model finishes: Ctrl-C loses only the model in progress.
+        save_report(registry, result, report, data_sources=data.sources)
 
     cancel = threading.Event()
     try:
@@ -78,10 +84,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             n_jobs=args.jobs,
             progress=progress,
             cancel=cancel,
+            on_model=save,
         )
     finally:
         bar.close()
-    registry = Registry(settings.models_dir)
     save_comparison(registry, result, data_sources=data.sources, activate_best=not args.no_activate)
     table = comparison_table(result.reports)
     print(f"held-out set: {result.holdout}")

@@ -247,9 +247,11 @@ def compare_models(
     n_jobs: int = 1,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    on_model: Callable[[ComparisonResult, ModelReport], object] | None = None,
 ) -> ComparisonResult:
     """Tune each model by cross-validated grid search on the training part, refit the best parameters, and report
-    on the held-out part. Cancelling stops between models; the finished ones are kept."""
+    on the held-out part. `on_model` runs as each model finishes (to save it at once, so an interrupted run loses
+    only the model in progress). Cancelling stops between models; the finished ones are kept."""
     chosen = list(dict.fromkeys(models))
     for name in chosen:
         make_model(name)  # unknown names fail before any work
@@ -282,6 +284,8 @@ def compare_models(
         report, pipe = _fit_one(name, feature_sets, grid, train, test, cv, cv_name, seed, n_jobs, classes)
         result.reports.append(report)
         result.pipelines[name] = pipe
+        if on_model is not None:
+            on_model(result, report)
     if progress is not None:
         progress(total, total, "done" if not result.cancelled else "cancelled")
     return result
@@ -431,21 +435,31 @@ def save_model(
     return registry.save(card, write)
 
 
+def save_report(
+    registry: Registry, result: ComparisonResult, report: ModelReport, *, data_sources: Sequence[str] = ()
+) -> ModelCard:
+    """Save one finished model of a comparison (usable as `compare_models(on_model=...)`)."""
+    card = save_model(
+        registry,
+        result.pipelines[report.name],
+        report,
+        classes=result.classes,
+        data_hash=result.data_hash,
+        data_sources=data_sources,
+    )
+    report.model_id = card.id
+    result.saved[report.name] = card
+    return card
+
+
 def save_comparison(
     registry: Registry, result: ComparisonResult, *, data_sources: Sequence[str] = (), activate_best: bool = True
 ) -> dict[str, ModelCard]:
-    """Save every model of a comparison; the best by macro-F1 becomes active unless `activate_best` is False."""
+    """Save the models of a comparison not saved yet; the best by macro-F1 becomes active unless `activate_best`
+    is False."""
     for report in result.reports:
-        card = save_model(
-            registry,
-            result.pipelines[report.name],
-            report,
-            classes=result.classes,
-            data_hash=result.data_hash,
-            data_sources=data_sources,
-        )
-        report.model_id = card.id
-        result.saved[report.name] = card
+        if report.name not in result.saved:
+            save_report(registry, result, report, data_sources=data_sources)
     best = result.best
     if activate_best and best is not None and best.model_id:
         registry.activate(best.model_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +17,14 @@ from core.registry import Registry
 from core.store.repository import FaceData
 from core.training.data import TrainingData
 from core.training.landmark_models import (
+    ComparisonResult,
     LandmarkModel,
     compare_models,
     make_model,
     save_comparison,
+    save_report,
 )
+from core.training.report import ModelReport
 
 FAST = {
     "random_forest": {"clf__n_estimators": [20], "clf__min_samples_leaf": [1, 2]},
@@ -143,3 +147,24 @@ def test_store_test_rows_are_the_held_out_set(variant_data: TrainingData) -> Non
     result = compare_models(data, models=["svm"], grids=FAST, folds=3)
     report = result.reports[0]
     assert result.holdout == "the store's test set" and report.n_test == 2 and report.n_train == len(data) - 2
+
+
+def test_finished_models_survive_an_interrupt_and_cancel_stops_between_models(
+    variant_data: TrainingData, models_dir: Path
+) -> None:
+    registry = Registry(models_dir)
+
+    def save_then_interrupt(result: ComparisonResult, report: ModelReport) -> None:
+        save_report(registry, result, report)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        compare_models(variant_data, models=["svm", "mlp"], grids=FAST, folds=3, on_model=save_then_interrupt)
+    assert [c.name for c in registry.list()] == ["svm"]
+    registry.load(registry.list()[0].id)  # complete and loadable
+
+    cancel = threading.Event()
+    result = compare_models(
+        variant_data, models=["svm", "mlp"], grids=FAST, folds=3, cancel=cancel, on_model=lambda r, m: cancel.set()
+    )
+    assert result.cancelled and [r.name for r in result.reports] == ["svm"]
