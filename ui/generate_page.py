@@ -201,8 +201,9 @@ def progress_ui(jobs: JobStore, job_id: int, manager: JobManager) -> None:
     m1.metric("Done", counts[GEN_DONE])
     m2.metric("Failed", counts[GEN_FAILED])
     m3.metric("Pending", counts[GEN_PENDING] + counts[GEN_RUNNING])
-    rate = run.progress.rate if run is not None and run.progress is not None else 0.0
-    m4.metric("Rate", f"{rate:.2f}/s")
+    # The run's own figure when it runs in this process; otherwise (e.g. the CLI) from the items' finish times.
+    rate = run.progress.rate if running and run is not None and run.progress is not None else jobs.recent_rate(job_id)
+    m4.metric("Rate", f"{rate:.2f}/s", help="Images settled per second (last 30 s when run elsewhere).")
     if run is not None and run.error:
         st.error(f"The last run stopped: {run.error}")
 

@@ -11,6 +11,7 @@ import os
 import socket
 import time
 from collections.abc import Iterable, Sequence
+from datetime import UTC, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -194,6 +195,25 @@ class JobStore:
         )
         with session_scope(self.engine) as session:
             return [_item(r) for r in session.scalars(query)]
+
+    def recent_rate(self, job_id: int, window_s: float = 30.0) -> float:
+        """Items settled per second over the last `window_s` seconds, from the database (any process's run)."""
+        since = utcnow() - timedelta(seconds=window_s)
+        with session_scope(self.engine) as session:
+            stamps = list(
+                session.scalars(
+                    select(GenerationItemRow.finished_at).where(
+                        GenerationItemRow.job_id == job_id,
+                        GenerationItemRow.state.in_([GEN_DONE, GEN_FAILED]),
+                        GenerationItemRow.finished_at >= since,
+                    )
+                )
+            )
+        times = sorted(t.replace(tzinfo=UTC) if t.tzinfo is None else t for t in stamps if t is not None)
+        if len(times) < 2:
+            return 0.0
+        span = (utcnow() - times[0]).total_seconds()
+        return (len(times) - 1) / span if span > 0 else 0.0
 
     def recover(self, job_id: int) -> int:
         """Make the job resumable after a crash: items whose image is already stored become done; items left

@@ -72,6 +72,7 @@ def test_a_job_stores_labeled_images_and_records_failures(
     assert (report.generated, report.failed) == (4, 2)
     assert jobs.counts(job_id) == {GEN_PENDING: 0, GEN_RUNNING: 0, GEN_DONE: 4, GEN_FAILED: 2}
     assert seen[-1].done == 4 and seen[-1].failed == 2 and seen[-1].total == 6
+    assert jobs.recent_rate(job_id) > 0 and jobs.recent_rate(job_id, window_s=0) == 0
     failures = jobs.items(job_id, states=[GEN_FAILED])
     assert {f.emotion for f in failures} == {"disgust"}
     assert all("safety filter" in f.reason for f in failures)
