@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.generation.jobs import JobStore
-from core.schema import GEN_DONE, GEN_FAILED
+from core.schema import GEN_DONE, GEN_FAILED, GEN_RUNNING
 from core.settings import Settings, get_settings
 from core.store import Store
 from tests.fakes.gemini_server import FakeGemini, Reply
@@ -123,4 +123,29 @@ def test_a_key_typed_into_the_page_is_used_for_the_session_only(
     for path in Path(app_env.data_root).rglob("*"):
         if path.is_file():
             assert KEY.encode() not in path.read_bytes(), path
+    get_settings.cache_clear()
+
+
+def test_cancel_then_resume_from_the_page(
+    keyed_env: Settings, fake_gemini: FakeGemini, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_gemini.latency_s = 0.5
+    monkeypatch.setenv("GEMINI_CONCURRENCY", "1")
+    get_settings.cache_clear()
+    at = small_form(AppTest.from_file(PAGE, default_timeout=60).run())
+    at.button(key="gen_start").click().run()
+    job_id = at.session_state["gen_job"]
+    assert not at.button(key="gen_cancel").disabled and at.button(key="gen_resume").disabled
+    at.button(key="gen_cancel").click().run()
+    wait_thread_end(at, job_id)
+    store = Store(get_settings())
+    counts = JobStore(store).counts(job_id)
+    assert counts[GEN_DONE] < 3 and counts[GEN_RUNNING] == 0  # stopped early, nothing left half-done
+
+    fake_gemini.latency_s = 0.0
+    at.run()
+    assert "stopped" in at.get("progress")[0].proto.text
+    at.button(key="gen_resume").click().run()
+    assert wait_settled(store, job_id, 3)[GEN_DONE] == 3
+    wait_thread_end(at, job_id)
     get_settings.cache_clear()
