@@ -8,6 +8,8 @@ import time
 
 import pytest
 from google import genai
+from google.genai import types
+from pydantic import BaseModel
 
 from core.generation.gemini import generate_image, make_client
 from core.generation.ratelimit import (
@@ -182,3 +184,26 @@ def test_a_server_retry_delay_is_honoured(fake_gemini: FakeGemini) -> None:
         return time.monotonic() - start
 
     assert asyncio.run(timed()) >= 0.5  # the backoff alone would have waited about 10 ms
+
+
+class Label(BaseModel):
+    emotion: str
+    confidence: float
+
+
+def test_structured_output_through_the_same_machinery(fake_gemini: FakeGemini) -> None:
+    """What Gemini vision labeling reuses: the client, the limiter and call_with_retry, with a JSON answer."""
+    fake_gemini.enqueue(Reply.error(503), Reply.json_text({"emotion": "happy", "confidence": 0.9}))
+    client = client_for(fake_gemini)
+    config = types.GenerateContentConfig(response_mime_type="application/json", response_schema=Label)
+
+    async def label() -> types.GenerateContentResponse:
+        return await call_with_retry(
+            lambda: client.aio.models.generate_content(model="gemini-2.5-flash", contents="label", config=config),
+            limiter=RequestLimiter(4, rpm=600),
+            policy=FAST,
+        )
+
+    response = asyncio.run(label())
+    assert response.parsed == Label(emotion="happy", confidence=0.9)
+    assert "responseSchema" in fake_gemini.requests[-1].body["generationConfig"]
