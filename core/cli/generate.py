@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,14 @@ def _run_with_bar(job_id: int, store: Any, settings: Settings, api_key: str, arg
 
     bar = tqdm(total=0, unit="img", desc=f"job {job_id}", dynamic_ncols=True)
 
+    last_draw = [0.0]
+
     def progress(p: JobProgress) -> None:
+        # Called on the event loop for every item: redraw a few times a second, not a hundred.
+        now = time.monotonic()
+        if now - last_draw[0] < 0.2 and p.done + p.failed < p.total:
+            return
+        last_draw[0] = now
         bar.total = p.total
         bar.n = p.done + p.failed
         bar.set_postfix(done=p.done, failed=p.failed, rate=f"{p.rate:.2f}/s", refresh=False)
