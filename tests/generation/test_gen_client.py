@@ -120,6 +120,7 @@ def test_cancellation_stops_an_in_flight_call_promptly(fake_gemini: FakeGemini) 
     assert asyncio.run(scenario()) < 0.5
 
 
+@pytest.mark.filterwarnings("ignore:The generate_images method is deprecated")
 def test_imagen_needs_vertex_mode_and_works_in_it(fake_gemini: FakeGemini) -> None:
     with pytest.raises(Refused, match="Vertex"):
         asyncio.run(generate(client_for(fake_gemini), model="imagen-4.0-generate-001"))
