@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import tempfile
 import threading
 import time
 import warnings
@@ -106,7 +107,7 @@ PRESETS: Final[dict[str, Preset]] = {
     "quick": Preset(
         folds=3,
         grids={
-            "random_forest": {"clf__min_samples_leaf": [2, 5]},
+            "random_forest": {"clf__n_estimators": [60], "clf__min_samples_leaf": [2, 5]},
             "svm": {"clf__C": [1.0, 10.0]},
             "mlp": {"clf__alpha": [1e-3, 1e-2]},
             "logistic_regression": {"clf__C": [1.0]},
@@ -274,18 +275,22 @@ def compare_models(
         cv = list(splitter.split(train.x, train.y, train.groups))
     result = ComparisonResult([], {}, classes, feature_sets, holdout, data.data_hash)
     total = len(chosen)
-    for step, name in enumerate(chosen):
-        if cancel is not None and cancel.is_set():
-            result.cancelled = True
-            break
-        if progress is not None:
-            progress(step, total, f"tuning {name} ({step + 1}/{total})")
-        grid = (grids or {}).get(name) or spec.grids.get(name) or {}
-        report, pipe = _fit_one(name, feature_sets, grid, train, test, cv, cv_name, seed, n_jobs, classes)
-        result.reports.append(report)
-        result.pipelines[name] = pipe
-        if on_model is not None:
-            on_model(result, report)
+    # The features of a training fold are the same for every candidate and every model: compute them once per fold
+    # (the Pipeline's memory caches the fitted feature and scaling steps, keyed by their input and parameters).
+    with tempfile.TemporaryDirectory(prefix="studio-cv-cache-") as cache_dir:
+        memory = joblib.Memory(cache_dir, verbose=0)
+        for step, name in enumerate(chosen):
+            if cancel is not None and cancel.is_set():
+                result.cancelled = True
+                break
+            if progress is not None:
+                progress(step, total, f"tuning {name} ({step + 1}/{total})")
+            grid = (grids or {}).get(name) or spec.grids.get(name) or {}
+            report, pipe = _fit_one(name, feature_sets, grid, train, test, cv, cv_name, seed, n_jobs, classes, memory)
+            result.reports.append(report)
+            result.pipelines[name] = pipe
+            if on_model is not None:
+                on_model(result, report)
     if progress is not None:
         progress(total, total, "done" if not result.cancelled else "cancelled")
     return result
@@ -312,9 +317,10 @@ def _fit_one(
     seed: int,
     n_jobs: int,
     classes: list[str],
+    memory: joblib.Memory | None = None,
 ) -> tuple[ModelReport, Pipeline]:
     started = time.perf_counter()
-    pipe = make_pipeline(name, feature_sets, seed)
+    pipe = make_pipeline(name, feature_sets, seed).set_params(memory=memory)
     if name == "mlp" and min(Counter(train.y.tolist()).values()) < _EARLY_STOPPING_MIN_PER_CLASS:
         pipe.set_params(clf__early_stopping=False)
     with warnings.catch_warnings():
@@ -326,7 +332,8 @@ def _fit_one(
         best_i = int(search.best_index_)
         cv_mean = float(search.cv_results_["mean_test_score"][best_i])
         cv_std = float(search.cv_results_["std_test_score"][best_i])
-        final = final_pipeline(name, clone(pipe).set_params(**search.best_params_), cv)
+        # The saved model must not point into the temporary cache.
+        final = final_pipeline(name, clone(pipe).set_params(**search.best_params_, memory=None), cv)
         final.fit(train.x, train.y, **_fit_params(name, train.y))
     fit_time = time.perf_counter() - started
     predicted, latency = _timed_predict(final, test.x)
