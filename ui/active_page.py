@@ -188,7 +188,10 @@ def card_ui(store: Store, item: QueueItem, actor: str, position: str) -> None:
 
     version = item.version
     b = st.columns(3)
-    if b[0].button("Approve", key="al_approve", shortcut=SHORTCUTS["approve"], type="primary"):
+    # Approve takes the LLM's emotion, else the model's prediction: the button says which.
+    target = item.proposal.emotion if item.proposal is not None and item.proposal.emotion else item.predicted
+    approve_label = f"Approve: {target}" if target else "Approve"
+    if b[0].button(approve_label, key="al_approve", shortcut=SHORTCUTS["approve"], type="primary", disabled=not target):
         _decide("Approve", lambda: approval.approve(store, item.image_id, actor=actor, expected_version=version))
     if b[1].button("Reject", key="al_reject", shortcut=SHORTCUTS["reject"]):
         _decide("Reject", lambda: approval.reject(store, item.image_id, actor=actor, expected_version=version))
