@@ -26,7 +26,7 @@ def register(sub: Any) -> None:
     src.add_argument("--yolo", type=Path, help="YOLO dataset folder (data.yaml + train/ + valid/)")
     src.add_argument("--from-store", action="store_true", help="use labeled faces of the store (train/test status)")
     t.add_argument("--epochs", type=int, default=30)
-    t.add_argument("--size", type=int, default=256, help="input size, a multiple of 32")
+    t.add_argument("--size", type=int, default=192, help="input size, a multiple of 32")
     t.add_argument("--batch", type=int, default=16)
     t.add_argument("--lr", type=float, default=3e-3)
     t.add_argument("--patience", type=int, default=0, help="stop after N epochs without a better mAP (0: never)")

@@ -1,7 +1,7 @@
 """The detector network: a small pretrained-free convolutional backbone with a grid head (stride 32).
 
-Small enough to train on two CPU cores in minutes (about 0.2 GFLOPs per 256 px image), deep enough that a cell
-of the 8 x 8 grid sees a whole portrait.
+Small enough to train on one CPU core (about 25 s per epoch of 943 images at 160 px), deep enough that a cell of
+the grid (6 x 6 at the default 192 px) sees a whole portrait.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class DetectorConfig:
-    input_size: int = 256
+    input_size: int = 192
     epochs: int = 30
     batch_size: int = 16
     lr: float = 3e-3
