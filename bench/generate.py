@@ -37,7 +37,6 @@ from core.store import Store  # noqa: E402
 
 KEY = "bench-key"
 R = TypeVar("R")
-WRITERS: dict[str, bool | None] = {"auto": None, "thread": False, "process": True}
 GOAL = 0.9
 
 
@@ -90,7 +89,7 @@ async def with_lag_monitor(coro_factory: Callable[[], Awaitable[R]]) -> tuple[R,
     return report, worst
 
 
-def studio(settings: Settings, n: int, concurrency: int, writer: bool | None) -> tuple[float, float, str]:
+def studio(settings: Settings, n: int, concurrency: int) -> tuple[float, float, str]:
     store = Store(settings)
     jobs = JobStore(store)
     template = GenerationTemplate(
@@ -111,7 +110,6 @@ def studio(settings: Settings, n: int, concurrency: int, writer: bool | None) ->
         rpm=1_000_000,
         policy=RetryPolicy(max_retries=2, timeout_s=30),
         cancel=threading.Event(),
-        store_processes=writer,
     )
     report, lag = asyncio.run(with_lag_monitor(runner.run))
     counts = jobs.counts(job_id)
@@ -133,12 +131,6 @@ def main() -> int:
     parser.add_argument("--waves", type=int, default=6, help="items per run = concurrency x waves (at least 12)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--side", type=int, default=256, help="pixels of the fake portraits (payload size)")
-    parser.add_argument(
-        "--writer",
-        choices=["auto", "thread", "process"],
-        default="auto",
-        help="where images are stored (auto: a writer process for runs of 500 items or more)",
-    )
     args = parser.parse_args()
 
     server, url = start_server(args.latency, args.side)
@@ -162,7 +154,7 @@ def main() -> int:
                 )
                 ideal = concurrency / args.latency
                 bare_rate, bare_lag = asyncio.run(bare(settings, n, concurrency))
-                rate, lag, integrity = studio(settings, n, concurrency, WRITERS[args.writer])
+                rate, lag, integrity = studio(settings, n, concurrency)
                 dispose_engine(settings.resolved_database_url)
             print(
                 f"{concurrency:>4} {n:>5} {ideal:>8.1f} {bare_rate:>8.1f} {bare_rate / ideal:>6.0%} {rate:>9.1f} "

@@ -25,7 +25,7 @@ from core.errors import ImageNotReadable
 from core.generation.gemini import generate_image, make_client
 from core.generation.jobs import HEARTBEAT_S, JobStore
 from core.generation.ratelimit import RemoteCallFailed, RequestLimiter, RetryPolicy, call_with_retry, redact
-from core.generation.store_writer import ProcessStoreWriter, store_generated
+from core.generation.store_writer import store_generated
 from core.generation.templates import GenerationItem
 from core.schema import GEN_DONE, GEN_FAILED, GEN_PENDING, LABEL_SOURCES, SOURCES
 from core.settings import Settings
@@ -36,7 +36,6 @@ T = TypeVar("T")
 
 GENERATED_SOURCE: Final[str] = "generated"
 PROMPT_LABEL: Final[str] = "prompt"
-PROCESS_WRITER_MIN: Final[int] = 500  # the process start-up (~1-3 s) pays off only on long runs
 if GENERATED_SOURCE not in SOURCES or PROMPT_LABEL not in LABEL_SOURCES:
     raise RuntimeError("core.schema lost the 'generated' source or the 'prompt' label source")
 
@@ -94,7 +93,6 @@ class JobRunner:
         cancel: threading.Event | None = None,
         progress: ProgressFn | None = None,
         extract_landmarks: bool = False,
-        store_processes: bool | None = None,
     ) -> None:
         self.job_id = job_id
         self.store = store
@@ -109,8 +107,6 @@ class JobRunner:
         self.cancel = cancel or threading.Event()
         self.progress = progress
         self.extract_landmarks = extract_landmarks
-        self.store_processes = store_processes  # None: a writer process for runs of PROCESS_WRITER_MIN items or more
-        self._procs: asyncio.Future[ProcessStoreWriter] | None = None
         self._token = ""
         self.report = RunReport(job_id)
         self._in_flight: set[int] = set()
@@ -164,11 +160,6 @@ class JobRunner:
             )
 
         self._writer = ThreadPoolExecutor(self._writer_threads, thread_name_prefix="generation-store")
-        use_process = self.store_processes if self.store_processes is not None else len(pending) >= PROCESS_WRITER_MIN
-        # The writer process starts in a thread (about a second), while the first requests are already in flight.
-        self._procs = (
-            asyncio.ensure_future(asyncio.to_thread(ProcessStoreWriter, self.settings)) if use_process else None
-        )
         workers = [
             asyncio.create_task(self._worker(pending, generate, limiter, template.output_size))
             for _ in range(min(self.concurrency, len(pending)))
@@ -187,14 +178,7 @@ class JobRunner:
         finally:
             watcher.cancel()
             flusher.cancel()
-            if self._procs is not None:
-                try:
-                    writer = await self._procs
-                except Exception:  # it never started; its items were failed with the reason
-                    log.exception("the image writer process did not start")
-                else:
-                    await asyncio.to_thread(writer.shutdown)  # shielded saves finish first
-            self._writer.shutdown(wait=True)  # and so do the thread-side writes
+            self._writer.shutdown(wait=True)  # shielded saves finish and buffer their done marks
             self._flush_done()  # done marks first, so that release() below only touches unsettled items
             if self._in_flight:
                 # Work that was cut short goes back to pending; a later run picks it up.
@@ -262,11 +246,7 @@ class JobRunner:
     async def _store_result(self, item: GenerationItem, data: bytes, output_size: int) -> None:
         fields = self._fields(item)
         try:
-            if self._procs is not None:
-                writer = await self._procs
-                image_id, created = await asyncio.wrap_future(writer.submit(data, output_size, fields))
-            else:
-                image_id, created = await self._db(store_generated, self.store, data, output_size, fields)
+            image_id, created = await self._db(store_generated, self.store, data, output_size, fields)
         except ImageNotReadable as exc:
             await self._db(self._fail, item, f"the service returned data that is not a usable image: {exc}")
             return

@@ -196,15 +196,15 @@ def test_landmarks_follow_automatically(
     assert store.extraction_counts().get("ok") == 2  # the fake serves a real face photo
 
 
-def test_a_writer_process_stores_the_images_of_long_runs(
+def test_an_answer_that_is_not_an_image_fails_only_its_item(
     store: Store,
     gen_settings: Settings,
     fake_gemini: FakeGemini,
 ) -> None:
-    fake_gemini.enqueue(Reply.image(b"not an image at all"))  # one answer that cannot be stored
+    fake_gemini.enqueue(Reply.image(b"not an image at all"))
     jobs = JobStore(store)
     job_id = jobs.create_job(template(), model="m")
-    report = run(store, gen_settings, job_id, store_processes=True)
+    report = run(store, gen_settings, job_id)
     assert (report.generated, report.failed) == (5, 1)
     assert "not a usable image" in jobs.items(job_id, states=[GEN_FAILED])[0].reason
     records = generated(store)
