@@ -1,8 +1,7 @@
 """Runs a generation job: asyncio workers under a `RequestLimiter`, results saved item by item.
 
-The event loop only waits on the network. Database writes, image decoding and file writes run in worker threads
-(image work in `asyncio.to_thread`, database and store writes on a small writer pool), so a slow disk write never
-stalls the other requests in flight.
+The event loop only waits on the network. Image decoding, database writes and file writes (with their fsync) run
+on a small writer thread pool, so a slow disk write never stalls the other requests in flight.
 """
 
 from __future__ import annotations
