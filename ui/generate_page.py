@@ -20,7 +20,7 @@ from core.generation.jobs import JobStore
 from core.generation.runner import JobProgress, run_job
 from core.generation.templates import GenerationJob, GenerationTemplate, describe_validation_error
 from core.schema import EMOTIONS, GEN_DONE, GEN_FAILED, GEN_PENDING, GEN_RUNNING
-from core.settings import Settings
+from core.settings import Settings, get_settings
 from core.store import Store
 
 log = logging.getLogger("ui.generate")
@@ -86,8 +86,13 @@ class JobManager:
 
 
 @st.cache_resource(show_spinner=False)
-def job_manager() -> JobManager:
+def _job_manager(database_url: str) -> JobManager:
     return JobManager()
+
+
+def job_manager() -> JobManager:
+    """The runs of this server process, per database (job ids are only unique within one)."""
+    return _job_manager(get_settings().resolved_database_url)
 
 
 # ---- widgets -----------------------------------------------------------------------------------------------
