@@ -177,11 +177,8 @@ class JobRunner:
         finally:
             watcher.cancel()
             flusher.cancel()
-            self._writer.shutdown(wait=True)  # shielded saves finish and buffer their done marks
-            self._flush_done()  # done marks first, so that release() below only touches unsettled items
-            if self._in_flight:
-                # Work that was cut short goes back to pending; a later run picks it up.
-                self.jobs.release(sorted(self._in_flight))
+            # In a thread: the loop stays free, and the settling completes even if this task is cancelled again.
+            await asyncio.to_thread(self._settle)
             await _close(client)
             self.report.elapsed_s = time.monotonic() - self._started
         if self.cancel.is_set():
@@ -193,6 +190,13 @@ class JobRunner:
             self.report.extracted = await asyncio.to_thread(self._extract, self.report.new_image_ids)
         self._emit()
         return self.report
+
+    def _settle(self) -> None:
+        self._writer.shutdown(wait=True)  # shielded saves finish and buffer their done marks
+        self._flush_done()  # done marks first, so that release() below only touches unsettled items
+        if self._in_flight:
+            # Work that was cut short goes back to pending; a later run picks it up.
+            self.jobs.release(sorted(self._in_flight))
 
     async def _watch_cancel(self, workers: list[asyncio.Task[None]]) -> None:
         while not self.cancel.is_set():
