@@ -75,9 +75,13 @@ def from_store(store: Store, filters: Filters | None = None, *, emotions: Sequen
     records = [r for r, _ in pairs]
     x = faces_to_matrix([f for _, f in pairs])
     y = np.asarray([r.emotion for r in records], dtype=object).astype(str) if records else np.zeros(0, dtype=str)
-    persons = [r.person for r in records]
-    # Group by person only when every row knows its person: a partial identity column would leak.
-    groups = np.asarray(persons, dtype=str) if records and all(persons) else None
+    # Group by person when the store knows identities; an image without a person is a group of its own (it may
+    # share a person with another unknown one, which nothing can tell). No identities at all: plain stratified folds.
+    groups = (
+        np.asarray([r.person or f"image-{r.id}" for r in records], dtype=str)
+        if any(r.person for r in records)
+        else None
+    )
     held_out = np.asarray([r.status == "test" for r in records], dtype=bool)
     extraction_sha = {r.extraction.model_sha256 for r in records if r.extraction is not None}
     return TrainingData(
