@@ -65,9 +65,12 @@ def main() -> int:
 
     # ---- the detector ----
     def show(stats: EpochStats, total: int) -> None:
+        def f(v: float | None) -> str:
+            return "    -" if v is None else f"{v:.3f}"
+
         print(
-            f"  epoch {stats.epoch:3d}/{total} loss {stats.train_loss:7.3f} val {stats.val_loss or 0:7.3f} "
-            f"mAP50 {stats.map50 or 0:.3f} acc {stats.emotion_accuracy or 0:.3f} recall {stats.face_recall or 0:.3f}"
+            f"  epoch {stats.epoch:3d}/{total} loss {stats.train_loss:7.3f} val {f(stats.val_loss)} "
+            f"mAP50 {f(stats.map50)} acc {f(stats.emotion_accuracy)} recall {f(stats.face_recall)}"
             f" ({stats.seconds:.1f}s)",
             flush=True,
         )
