@@ -159,6 +159,8 @@ class JobRunner:
             )
 
         self._writer = ThreadPoolExecutor(self._writer_threads, thread_name_prefix="generation-store")
+        # Job-state writes (claims, done marks, failures) get their own thread, never queued behind image stores.
+        self._state_writer = ThreadPoolExecutor(1, thread_name_prefix="generation-state")
         workers = [
             asyncio.create_task(self._worker(pending, generate, limiter, template.output_size))
             for _ in range(min(self.concurrency, len(pending)))
@@ -193,6 +195,7 @@ class JobRunner:
 
     def _settle(self) -> None:
         self._writer.shutdown(wait=True)  # shielded saves finish and buffer their done marks
+        self._state_writer.shutdown(wait=True)
         self._flush_done()  # done marks first, so that release() below only touches unsettled items
         if self._in_flight:
             # Work that was cut short goes back to pending; a later run picks it up.
@@ -213,7 +216,7 @@ class JobRunner:
                 batch = [pending.popleft() for _ in range(min(len(pending), self._claim_batch))]
                 if not batch:
                     return None
-                got = set(await self._db(self.jobs.claim_many, [i.id for i in batch]))
+                got = set(await self._state(self.jobs.claim_many, [i.id for i in batch]))
                 # NOTE: an id leaves the in-flight set only when its item is settled; whatever is still in it when
                 # the run ends (cancelled, or claimed but never started) goes back to pending.
                 self._in_flight.update(got)
@@ -239,7 +242,7 @@ class JobRunner:
                     secrets=(self._api_key,),
                 )
             except RemoteCallFailed as exc:
-                await asyncio.shield(self._db(self._fail, item, exc.reason))
+                await asyncio.shield(self._state(self._fail, item, exc.reason))
             else:
                 # Shielded: once the bytes are here, storing them finishes even if the run is being cancelled.
                 await asyncio.shield(self._store_result(item, data, output_size))
@@ -249,13 +252,13 @@ class JobRunner:
     async def _store_result(self, item: GenerationItem, data: bytes, output_size: int) -> None:
         fields = self._fields(item)
         try:
-            image_id, created = await self._db(store_generated, self.store, data, output_size, fields)
+            image_id, created = await self._store_write(store_generated, self.store, data, output_size, fields)
         except ImageNotReadable as exc:
-            await self._db(self._fail, item, f"the service returned data that is not a usable image: {exc}")
+            await self._state(self._fail, item, f"the service returned data that is not a usable image: {exc}")
             return
         except Exception as exc:  # one item that cannot be stored must not end the batch
             log.error("storing item %s failed: %s: %s", item.key, type(exc).__name__, exc)
-            await self._db(self._fail, item, f"storing the image failed: {type(exc).__name__}: {exc}")
+            await self._state(self._fail, item, f"storing the image failed: {type(exc).__name__}: {exc}")
             return
         with self._done_lock:
             self._done_buffer.append((item.id, image_id))
@@ -263,7 +266,10 @@ class JobRunner:
         if created:
             self.report.new_image_ids.append(image_id)
 
-    async def _db(self, fn: Callable[..., T], *args: Any) -> T:
+    async def _state(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._state_writer, functools.partial(fn, *args))
+
+    async def _store_write(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a store/database write on the writer pool. A few threads overlap the fsync of each image file;
         more would mostly queue on the database's write lock."""
         return await asyncio.get_running_loop().run_in_executor(self._writer, functools.partial(fn, *args))
@@ -272,10 +278,10 @@ class JobRunner:
         last_beat = time.monotonic()
         while True:
             await asyncio.sleep(self.flush_interval_s)
-            await self._db(self._flush_done)
+            await self._state(self._flush_done)
             if time.monotonic() - last_beat > HEARTBEAT_S:
                 last_beat = time.monotonic()
-                await self._db(self.jobs.heartbeat, self.job_id, self._token)
+                await self._state(self.jobs.heartbeat, self.job_id, self._token)
 
     def _flush_done(self) -> None:
         """Write buffered done marks. Until then a crash loses nothing: `recover` finds the stored images by name."""
