@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.training.report import comparison_table
 from core.viz.training import comparison_bar, confusion_heatmap, per_class_f1
-from ui.common import get_registry, get_store, page_setup
+from ui.common import get_registry, get_store, page_setup, run_safely
 from ui.train_page import (
     RESULT_KEY,
     choices_ui,
@@ -59,7 +59,12 @@ with landmark_tab:
         st.plotly_chart(
             confusion_heatmap(report.confusion_matrix, report.labels, f"{report.name} (held out)"), key="train_cm"
         )
-        st.caption("Make another model active in the **Models** tab.")
+        if report.model_id and registry.active_id() != report.model_id:
+            if st.button(f"Make {report.name} the active model", key="train_activate_shown"):
+                run_safely(lambda: registry.activate(str(report.model_id)), what="Activating")
+                st.rerun()
+        elif report.model_id:
+            st.caption(f"{report.name} (`{report.model_id}`) is the active model.")
 
 with resnet_tab:
     try:

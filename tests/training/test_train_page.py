@@ -39,7 +39,13 @@ def test_train_compare_and_activate(app_env: Settings, variant_faces: list[tuple
     assert any("was made active" in s.value for s in at.success)
     assert len(at.get("plotly_chart")) == 3  # comparison, per-class F1, confusion matrix
 
-    other = next(c.id for c in registry.list() if c.id != result["best"])
+    # Activate the model shown in the confusion matrix from the results, then another one from the Models tab.
+    shown = next(r for r in result["reports"] if r["model_id"] != result["best"])
+    at.selectbox(key="train_cm_model").select(shown["name"]).run()
+    at.button(key="train_activate_shown").click().run()
+    assert not at.exception and registry.active_id() == shown["model_id"]
+
+    other = result["best"]
     at.selectbox(key="registry_pick").select(other).run()
     at.button(key="registry_activate").click().run()
     assert not at.exception
