@@ -1,7 +1,9 @@
 """Training of expression models.
 
 - `core.training.data`: training data assembled from the store (filters, person groups, data-snapshot hash).
-- `core.training.landmark_models`: the landmark model zoo, grid-search comparison, registry save/load.
+- `core.training.zoo`: the landmark classifiers by name, their Pipelines, and the quick/thorough grids.
+- `core.training.compare`: grid-search comparison with (person-grouped) folds and a held-out report per model.
+- `core.training.landmark_models`: saving to and loading from the registry (kind "landmark"); re-exports the above.
 - `core.training.report`: per-model reports and the metrics shared with evaluation.
 - `core.training.resnet`: the ResNet-50 image model (needs torch).
 
