@@ -161,6 +161,8 @@ class JobRunner:
         self._writer = ThreadPoolExecutor(self._writer_threads, thread_name_prefix="generation-store")
         # Job-state writes (claims, done marks, failures) get their own thread, never queued behind image stores.
         self._state_writer = ThreadPoolExecutor(1, thread_name_prefix="generation-state")
+        self._store_slots = asyncio.Semaphore(2 * self.concurrency)
+        self._store_tasks: set[asyncio.Task[None]] = set()
         workers = [
             asyncio.create_task(self._worker(pending, generate, limiter, template.output_size))
             for _ in range(min(self.concurrency, len(pending)))
@@ -179,6 +181,8 @@ class JobRunner:
         finally:
             watcher.cancel()
             flusher.cancel()
+            if self._store_tasks:
+                await asyncio.gather(*self._store_tasks, return_exceptions=True)
             # In a thread: the loop stays free, and the settling completes even if this task is cancelled again.
             await asyncio.to_thread(self._settle)
             await _close(client)
@@ -194,7 +198,7 @@ class JobRunner:
         return self.report
 
     def _settle(self) -> None:
-        self._writer.shutdown(wait=True)  # shielded saves finish and buffer their done marks
+        self._writer.shutdown(wait=True)
         self._state_writer.shutdown(wait=True)
         self._flush_done()  # done marks first, so that release() below only touches unsettled items
         if self._in_flight:
@@ -243,11 +247,24 @@ class JobRunner:
                 )
             except RemoteCallFailed as exc:
                 await asyncio.shield(self._state(self._fail, item, exc.reason))
+                self._in_flight.discard(item.id)
+                self._emit()
             else:
-                # Shielded: once the bytes are here, storing them finishes even if the run is being cancelled.
-                await asyncio.shield(self._store_result(item, data, output_size))
-            self._in_flight.discard(item.id)
-            self._emit()
+                # Storing goes on in its own task while this worker sends the next request, so the disk never
+                # holds a request slot. The slots bound how many images wait in memory; the task is not tied to
+                # this worker, so cancelling the run lets paid-for images finish storing.
+                await self._store_slots.acquire()
+                task = asyncio.create_task(self._store_and_settle(item, data, output_size))
+                self._store_tasks.add(task)
+                task.add_done_callback(self._store_tasks.discard)
+
+    async def _store_and_settle(self, item: GenerationItem, data: bytes, output_size: int) -> None:
+        try:
+            await self._store_result(item, data, output_size)
+        finally:
+            self._store_slots.release()
+        self._in_flight.discard(item.id)
+        self._emit()
 
     async def _store_result(self, item: GenerationItem, data: bytes, output_size: int) -> None:
         fields = self._fields(item)
