@@ -110,7 +110,7 @@ class JobRunner:
         self.report = RunReport(job_id)
         self._in_flight: set[int] = set()
         self._claimed: collections.deque[GenerationItem] = collections.deque()
-        self._claim_batch = max(1, self.concurrency)
+        self._claim_batch = max(8, self.concurrency)  # one claim transaction per batch, not per item
         self._done_buffer: list[tuple[int, int]] = []
         self._done_lock = threading.Lock()
         self.flush_interval_s = 0.25
