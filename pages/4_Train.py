@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.training.report import comparison_table
+from core.training.report import comparison_table, per_class_table
 from core.viz.training import comparison_bar, confusion_heatmap, per_class_f1
 from ui.common import get_registry, get_store, page_setup, run_safely
 from ui.train_page import (
@@ -59,6 +59,7 @@ with landmark_tab:
         st.plotly_chart(
             confusion_heatmap(report.confusion_matrix, report.labels, f"{report.name} (held out)"), key="train_cm"
         )
+        st.dataframe(per_class_table(report), key="train_per_class")
         if report.model_id and registry.active_id() != report.model_id:
             if st.button(f"Make {report.name} the active model", key="train_activate_shown"):
                 run_safely(lambda: registry.activate(str(report.model_id)), what="Activating")

@@ -94,3 +94,10 @@ def comparison_table(reports: Sequence[ModelReport]) -> pd.DataFrame:
         "model_id",
     ]
     return pd.DataFrame(rows, columns=columns).sort_values("macro_f1", ascending=False, ignore_index=True)
+
+
+def per_class_table(report: ModelReport) -> pd.DataFrame:
+    """Held-out precision, recall, F1 and support per emotion of one model."""
+    frame = pd.DataFrame.from_dict(report.per_class, orient="index", columns=["precision", "recall", "f1", "support"])
+    frame.index.name = "emotion"
+    return frame.round(3)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.training.report import ModelReport, classification_metrics, comparison_table
+from core.training.report import ModelReport, classification_metrics, comparison_table, per_class_table
 from core.viz.training import comparison_bar, confusion_heatmap, learning_curves, per_class_f1
 
 LABELS = ["angry", "happy", "sad"]
@@ -62,3 +62,9 @@ def test_per_class_f1_and_learning_curves() -> None:
     curves = learning_curves({"epoch": [1, 2], "train_loss": [1.0, 0.5], "val_acc": [0.4, 0.6]})
     assert [t.name for t in curves.data] == ["train_loss", "val_acc"]
     assert curves.data[1].yaxis == "y2"
+
+
+def test_per_class_table() -> None:
+    table = per_class_table(_report("svm", 0.8, 0.05))
+    assert list(table.index) == LABELS and list(table.columns) == ["precision", "recall", "f1", "support"]
+    assert table.loc["angry", "recall"] == 0.75 and table.loc["angry", "support"] == 4
