@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import os
 import sys
 import time
@@ -330,7 +331,9 @@ def save_starter(dev_c: Cached, fer_c: Cached, seed: int) -> None:
     )
     registry = Registry(ROOT / "models")
     shutil.rmtree(registry.folder(STARTER_ID), ignore_errors=True)
-    data_hash = snapshot_hash([(f"{i}", str(label)) for i, label in enumerate(train_y)], "starter")
+    # The images stay outside git: hash the extracted rows the model saw, with their labels.
+    digest = hashlib.sha256(np.ascontiguousarray(train_x).tobytes()).hexdigest()
+    data_hash = snapshot_hash([(f"{i:06d}", str(label)) for i, label in enumerate(train_y)], digest)
     card = save_model(
         registry,
         pipe,
