@@ -43,6 +43,7 @@ from core.training.zoo import (
 )
 
 HALVING_ABOVE: Final[int] = 12  # grids with more candidates are searched by successive halving
+HALVING_FACTOR: Final[int] = 3
 HOLDOUT_FRACTION: Final[float] = 0.2
 
 ProgressFn = Callable[[int, int, str], None]
@@ -113,15 +114,17 @@ class ComparisonResult:
         return max(self.reports, key=lambda r: (r.macro_f1, r.cv_mean))
 
 
-def _search(name: str, pipe: Pipeline, grid: dict[str, list[Any]], cv: Any, seed: int, n_jobs: int) -> Any:
-    size = len(ParameterGrid(grid))
-    if size > HALVING_ABOVE:
+def _search(pipe: Pipeline, grid: dict[str, list[Any]], cv: list[Any], y: np.ndarray, seed: int, n_jobs: int) -> Any:
+    """Successive halving for big grids when there are enough faces for its first, smallest round (sklearn starts
+    at 2 x folds x classes samples); an exhaustive grid search otherwise."""
+    min_resources = 2 * len(cv) * len(np.unique(y))
+    if len(ParameterGrid(grid)) > HALVING_ABOVE and len(y) >= HALVING_FACTOR * min_resources:
         return HalvingGridSearchCV(
             pipe,
             grid,
             cv=cv,
             scoring="f1_macro",
-            factor=3,
+            factor=HALVING_FACTOR,
             random_state=seed,
             n_jobs=n_jobs,
             refit=False,
@@ -217,7 +220,7 @@ def _fit_one(
         # Small classes and early-stopped MLPs warn on every fold; the report shows the outcome instead.
         warnings.simplefilter("ignore", UserWarning)
         warnings.filterwarnings("ignore", module="sklearn.neural_network")
-        search = _search(name, pipe, grid, cv, seed, n_jobs)
+        search = _search(pipe, grid, cv, train.y, seed, n_jobs)
         search.fit(train.x, train.y, groups=train.groups, **fit_params(name, train.y))
         best_i = int(search.best_index_)
         cv_mean = float(search.cv_results_["mean_test_score"][best_i])
@@ -245,6 +248,10 @@ def _fit_one(
         n_train=len(train),
         n_test=len(test),
         cv=cv_name,
+        extra={
+            "search": "successive halving" if isinstance(search, HalvingGridSearchCV) else "grid",
+            "candidates": len(ParameterGrid(grid)),
+        },
     )
     return report, final
 

@@ -168,3 +168,17 @@ def test_finished_models_survive_an_interrupt_and_cancel_stops_between_models(
         variant_data, models=["svm", "mlp"], grids=FAST, folds=3, cancel=cancel, on_model=lambda r, m: cancel.set()
     )
     assert result.cancelled and [r.name for r in result.reports] == ["svm"]
+
+
+def test_thorough_preset_searches_big_grids_by_successive_halving(variant_data: TrainingData) -> None:
+    # Enough rows for halving: the real faces repeated with a little landmark jitter.
+    rng = np.random.default_rng(0)
+    x = np.repeat(variant_data.x, 8, axis=0)
+    x[:, :1434] += rng.normal(0, 2e-3, size=(len(x), 1434)).astype(np.float32)
+    bigger = TrainingData(x, np.repeat(variant_data.y, 8), data_hash="jitter")
+    report = compare_models(bigger, models=["svm"], preset_name="thorough", folds=3).reports[0]
+    assert report.extra == {"search": "successive halving", "candidates": 20}
+    assert set(report.best_params) == {"clf__C", "clf__gamma"}
+    # Too few faces for halving's first round: the same grid is searched exhaustively instead of failing.
+    small = compare_models(variant_data, models=["svm"], preset_name="thorough", folds=3).reports[0]
+    assert small.extra == {"search": "grid", "candidates": 20}
