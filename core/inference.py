@@ -83,7 +83,7 @@ class Recognizer:
         if self.model.needs_landmarks:
             assert self.extractor is not None
             if timestamp_ms is None:
-                faces = self.extractor.detect(rgb)
+                faces = self.extractor.detect_still(rgb)  # padded: tight crops are common in still images
             else:
                 faces = self.extractor.detect_video(rgb, timestamp_ms)
             if not faces:

@@ -122,25 +122,33 @@ class LandmarkExtractor:
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         return _faces_from_result(self._landmarker.detect_for_video(image, ts))
 
-    def extract(self, rgb: np.ndarray) -> Outcome:
-        """The largest face of a decoded image, with downscaling and tight-crop padding, and the reasons why."""
-        notes: list[str] = []
-        h, w = rgb.shape[:2]
-        rgb, scale = limit_size(rgb, self.settings.max_image_side)
-        if scale < 1.0:
-            notes.append(f"downscaled from {w}x{h}")
-        # Pad every image before detection: tight crops (forehead or chin cut off) defeat the face detector, and
-        # on ordinary photos the border costs nothing measurable. One detection per image in the common case.
+    def detect_still(self, rgb: np.ndarray) -> list[FaceData]:
+        """All faces of a still image, largest first, robust to huge images and tight crops.
+
+        Huge images are downscaled (normalized coordinates are unaffected). Every image is padded before detection:
+        tight crops (forehead or chin cut off) defeat the face detector, and on ordinary photos the border costs
+        nothing measurable, so the common case is one detection per image.
+        """
+        rgb, _ = limit_size(rgb, self.settings.max_image_side)
         padded, px, py = pad_border(rgb, PAD_FRACTION)
         ph, pw = rgb.shape[:2]
         faces = [_unpad(f, px, py, pw, ph) for f in self.detect(padded)]
         if not faces:
             # A small face in a large photo can fall below the detector's range once padded: try unpadded.
             faces = self.detect(rgb)
-        elif _touches_border(faces[0]):
-            notes.append("tight crop: the face touches the border (padded before detection)")
+        return faces
+
+    def extract(self, rgb: np.ndarray) -> Outcome:
+        """The largest face of a decoded image (see `detect_still`), with the reasons worth telling the user."""
+        notes: list[str] = []
+        h, w = rgb.shape[:2]
+        if max(h, w) > self.settings.max_image_side:
+            notes.append(f"downscaled from {w}x{h}")
+        faces = self.detect_still(rgb)
         if not faces:
             return Outcome(EXTRACTION_NO_FACE, "; ".join(["no face found", *notes]), 0, None, notes)
+        if _touches_border(faces[0]):
+            notes.append("tight crop: the face touches the border (padded before detection)")
         if len(faces) > 1:
             notes.append(f"{len(faces)} faces found; kept the largest")
         assert faces[0].landmarks.shape == (NUM_LANDMARKS, 3)
