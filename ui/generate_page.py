@@ -18,7 +18,13 @@ from pydantic import ValidationError
 from core.generation.gemini import estimate_cost
 from core.generation.jobs import JobStore
 from core.generation.runner import JobProgress, run_job
-from core.generation.templates import GenerationJob, GenerationTemplate, describe_validation_error
+from core.generation.templates import (
+    GenerationJob,
+    GenerationTemplate,
+    TemplateError,
+    describe_validation_error,
+    parse_template,
+)
 from core.schema import EMOTIONS, GEN_DONE, GEN_FAILED, GEN_PENDING, GEN_RUNNING
 from core.settings import Settings, get_settings
 from core.store import Store
@@ -116,41 +122,103 @@ def _lines(text: str) -> list[str]:
     return [v.strip() for v in text.replace(",", "\n").splitlines() if v.strip()]
 
 
-def _text_list(label: str, default: list[str], key: str, col: Any) -> list[str]:
-    return _lines(col.text_area(label, "\n".join(default), key=key, height=100, help="One value per line."))
+# Template field -> widget key. Widgets read their values from session state, so a loaded template fills them.
+LIST_WIDGETS = {
+    "ages": "gen_ages",
+    "sexes": "gen_sexes",
+    "ethnicities": "gen_ethnicities",
+    "head_poses": "gen_poses",
+    "lightings": "gen_lightings",
+    "backgrounds": "gen_backgrounds",
+    "glasses": "gen_glasses",
+    "accessories": "gen_accessories",
+}
+VALUE_WIDGETS = {
+    "name": "gen_name",
+    "emotions": "gen_emotions",
+    "expansion": "gen_expansion",
+    "sample_size": "gen_sample",
+    "images_per_combination": "gen_per",
+    "seed": "gen_seed",
+    "output_size": "gen_size",
+    "model": "gen_model",
+    "prompt_template": "gen_prompt",
+}
+UPLOAD_KEY = "gen_template_file"
+UPLOAD_ERROR = "gen_template_error"
+
+
+def _fill_widgets(template: GenerationTemplate, settings: Settings, *, overwrite: bool) -> None:
+    values = template.model_dump()
+    values["model"] = template.model or settings.gemini_image_model
+    values["sample_size"] = template.sample_size or 24
+    for field_name, key in LIST_WIDGETS.items():
+        if overwrite or key not in st.session_state:
+            st.session_state[key] = "\n".join(values[field_name])
+    for field_name, key in VALUE_WIDGETS.items():
+        if overwrite or key not in st.session_state:
+            st.session_state[key] = values[field_name]
+
+
+def _load_uploaded(settings: Settings) -> None:
+    """on_change of the uploader: runs before the script, so it may set the widgets' state."""
+    upload = st.session_state.get(UPLOAD_KEY)
+    st.session_state[UPLOAD_ERROR] = None
+    if upload is None:
+        return
+    try:
+        template = parse_template(upload.getvalue().decode("utf-8", errors="replace"))
+    except TemplateError as exc:
+        st.session_state[UPLOAD_ERROR] = f"{upload.name}: {exc}"
+        return
+    _fill_widgets(template, settings, overwrite=True)
 
 
 def template_ui(settings: Settings) -> GenerationTemplate | None:
     """The template form; returns a valid template or shows what is wrong (field by field)."""
-    d = GenerationTemplate()
+    _fill_widgets(GenerationTemplate(), settings, overwrite=False)  # defaults, once per session
+    st.file_uploader(
+        "Load a template file (JSON, as written by the download button or for the CLI)",
+        type=["json"],
+        key=UPLOAD_KEY,
+        on_change=_load_uploaded,
+        args=(settings,),
+    )
+    if st.session_state.get(UPLOAD_ERROR):
+        st.error(st.session_state[UPLOAD_ERROR])
+    help_lines = "One value per line."
     c1, c2, c3 = st.columns(3)
-    values: dict[str, Any] = {
-        "name": c1.text_input("Name", d.name, key="gen_name"),
-        "ages": _text_list("Ages (bucket or range)", d.ages, "gen_ages", c1),
-        "sexes": _text_list("Sexes", d.sexes, "gen_sexes", c2),
-        "ethnicities": _text_list("Ethnicities", d.ethnicities, "gen_ethnicities", c3),
-    }
-    values["emotions"] = st.multiselect("Emotions", EMOTIONS, default=d.emotions, key="gen_emotions")
+    values: dict[str, Any] = {"name": c1.text_input("Name", key="gen_name")}
+    values["ages"] = _lines(c1.text_area("Ages (bucket or range)", key="gen_ages", height=100, help=help_lines))
+    values["sexes"] = _lines(c2.text_area("Sexes", key="gen_sexes", height=100, help=help_lines))
+    values["ethnicities"] = _lines(c3.text_area("Ethnicities", key="gen_ethnicities", height=100, help=help_lines))
+    values["emotions"] = st.multiselect("Emotions", EMOTIONS, key="gen_emotions")
     with st.expander("Pose, lighting, background, glasses, accessories"):
         e1, e2, e3 = st.columns(3)
-        values["head_poses"] = _text_list("Head poses", d.head_poses, "gen_poses", e1)
-        values["lightings"] = _text_list("Lighting", d.lightings, "gen_lightings", e2)
-        values["backgrounds"] = _text_list("Backgrounds", d.backgrounds, "gen_backgrounds", e3)
-        values["glasses"] = _text_list("Glasses", d.glasses, "gen_glasses", e1)
-        values["accessories"] = _text_list("Accessories", d.accessories, "gen_accessories", e2)
+        for col, (label, field_name) in zip(
+            (e1, e2, e3, e1, e2),
+            [
+                ("Head poses", "head_poses"),
+                ("Lighting", "lightings"),
+                ("Backgrounds", "backgrounds"),
+                ("Glasses", "glasses"),
+                ("Accessories", "accessories"),
+            ],
+            strict=True,
+        ):
+            values[field_name] = _lines(col.text_area(label, key=LIST_WIDGETS[field_name], height=100, help=help_lines))
     c4, c5, c6, c7 = st.columns(4)
     values["expansion"] = c4.radio("Expansion", ["product", "sample"], key="gen_expansion", horizontal=True)
     if values["expansion"] == "sample":
-        values["sample_size"] = int(c4.number_input("Combinations to sample", 1, 20_000, 24, key="gen_sample"))
-    values["images_per_combination"] = int(c5.number_input("Images per combination", 1, 100, 1, key="gen_per"))
-    values["seed"] = int(c6.number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed"))
-    values["output_size"] = int(c7.number_input("Output size (px)", 64, 4096, d.output_size, key="gen_size"))
-    values["model"] = st.text_input("Model", settings.gemini_image_model, key="gen_model").strip() or None
+        values["sample_size"] = int(c4.number_input("Combinations to sample", 1, 20_000, key="gen_sample"))
+    values["images_per_combination"] = int(c5.number_input("Images per combination", 1, 100, key="gen_per"))
+    values["seed"] = int(c6.number_input("Seed", 0, 2**31 - 1, key="gen_seed"))
+    values["output_size"] = int(c7.number_input("Output size (px)", 64, 4096, key="gen_size"))
+    values["model"] = st.text_input("Model", key="gen_model").strip() or None
     with st.expander("Prompt template"):
         values["prompt_template"] = st.text_area(
             "Placeholders: {age} {sex} {ethnicity} {emotion} {expression} {head_pose} {lighting} {background} "
             "{glasses} {accessories}",
-            d.prompt_template,
             key="gen_prompt",
             height=140,
         )

@@ -149,3 +149,16 @@ def test_cancel_then_resume_from_the_page(
     assert wait_settled(store, job_id, 3)[GEN_DONE] == 3
     wait_thread_end(at, job_id)
     get_settings.cache_clear()
+
+
+def test_a_template_file_fills_the_form(app_env: Settings) -> None:
+    example = Path(PAGE).parents[1] / "templates" / "example_template.json"
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.file_uploader(key="gen_template_file").upload("t.json", example.read_bytes(), "application/json").run()
+    assert not at.exception and not at.error
+    assert "61-75" in at.text_area(key="gen_ages").value and at.radio(key="gen_expansion").value == "sample"
+    assert "96 images" in at.markdown[0].value
+    at.file_uploader(key="gen_template_file").set_value(("bad.json", b'{"emotions": ["bored"]}', "application/json"))
+    at.run()
+    assert any("bad.json" in e.value and "emotions" in e.value for e in at.error)
+    assert "96 images" in at.markdown[0].value  # the form keeps what it had
