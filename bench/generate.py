@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import subprocess
 import sys
 import tempfile
@@ -137,6 +138,8 @@ def main() -> int:
     failed = False
     try:
         print(f"fake Gemini at {url}, {args.latency * 1000:.0f} ms per call, {args.side}px PNG portraits")
+        # The figures are CPU-bound at high concurrency: say how busy the machine was.
+        print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
         with tempfile.TemporaryDirectory() as tmp:  # warm up imports and connections outside the timings
             asyncio.run(bare(Settings(_env_file=None, data_root=Path(tmp), gemini_base_url=url), 4, 4))  # type: ignore[call-arg]
         print(
