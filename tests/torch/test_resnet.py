@@ -133,3 +133,44 @@ def test_cli_resnet_train(face_store: Store, app_env: Settings, capsys: pytest.C
     assert registry.card(active).kind == "resnet"
     assert main(["resnet", "train", "--size", "16", "--no-imagenet"]) == 2
     assert "at least 32 px" in capsys.readouterr().err
+
+
+def test_local_weights_train_the_head_first(
+    face_store: Store, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A weights file in the hub cache is found and loaded; the first epoch leaves the backbone untouched."""
+    import torch
+    from torchvision.models import resnet50
+
+    hub = tmp_path / "hub"
+    (hub / "checkpoints").mkdir(parents=True)
+    torch.manual_seed(1)
+    reference = resnet50(weights=None).state_dict()
+    torch.save(reference, hub / "checkpoints" / "resnet50-local.pth")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(hub))
+    assert "found" in weights_status(settings)
+
+    data = load_crops(face_store, size=64)
+    seen: list[tuple[str, torch.Tensor, torch.Tensor]] = []
+    config = ResNetConfig(image_size=64, epochs=2, head_epochs=1, batch_size=4, device="cpu", patience=0)
+
+    def snapshot(stats, total) -> None:  # type: ignore[no-untyped-def]
+        state = net_holder[0].state_dict()
+        seen.append((stats.phase, state["layer1.0.conv1.weight"].clone(), state["fc.1.weight"].clone()))
+
+    net_holder: list[torch.nn.Module] = []
+    import core.training.resnet as resnet_module
+
+    build = resnet_module.build_resnet50
+
+    def keep(num_classes: int, weights_file: Path | None = None) -> torch.nn.Module:
+        net = build(num_classes, weights_file)
+        net_holder.append(net)
+        return net
+
+    monkeypatch.setattr(resnet_module, "build_resnet50", keep)
+    result = train_resnet(data, settings, config, progress=snapshot)
+    assert result.pretrained and "found" in result.weights_note
+    assert [phase for phase, _, _ in seen] == ["head", "full"]
+    torch.testing.assert_close(seen[0][1], reference["layer1.0.conv1.weight"])  # frozen in the head epoch
+    assert not torch.equal(seen[1][1], reference["layer1.0.conv1.weight"])  # fine-tuned afterwards
