@@ -55,6 +55,9 @@ KEY_POINTS: dict[str, int] = {
     "cheek_r": CHEEK_R,
 }
 _PAIRS = list(combinations(KEY_POINTS, 2))
+# Index arrays of the pairs, so all pair distances are one vectorised call (this runs on every live frame).
+_PAIR_A = np.array([KEY_POINTS[a] for a, _ in _PAIRS], dtype=np.intp)
+_PAIR_B = np.array([KEY_POINTS[b] for _, b in _PAIRS], dtype=np.intp)
 
 
 class _AlignedLandmarks(BaseEstimator, TransformerMixin):
@@ -159,8 +162,8 @@ class GeometryFeatures(_AlignedLandmarks):
             rel(NOSE_TIP, CHIN),
             rel(NOSTRIL_L, NOSTRIL_R),
         ]
-        pairs = [rel(KEY_POINTS[a], KEY_POINTS[b]) for a, b in _PAIRS]
-        return np.stack(named + pairs, axis=1).astype(np.float32)
+        pairs = np.linalg.norm(p[:, _PAIR_A] - p[:, _PAIR_B], axis=2) / iod[:, None]
+        return np.hstack([np.stack(named, axis=1), pairs]).astype(np.float32)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.asarray([*self.NAMES, *(f"d_{a}__{b}" for a, b in _PAIRS)], dtype=object)
