@@ -15,6 +15,14 @@ from core.settings import Settings, get_settings
 from core.store import Store
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Close landmarkers left open by pages, servers or tests before pytest's final garbage collection, where a
+    MediaPipe landmarker closing itself from __del__ can hang the process."""
+    from core.landmarks.extractor import close_all
+
+    close_all()
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Iterator[Settings]:
     s = Settings(

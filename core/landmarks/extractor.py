@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -73,6 +75,20 @@ def _unpad(face: FaceData, px: int, py: int, width: int, height: int) -> FaceDat
     return FaceData(landmarks=lm, blendshapes=face.blendshapes, transform=face.transform, bbox=bbox_of(lm))
 
 
+# Every open extractor, so that all can be closed deterministically. A MediaPipe landmarker left for the garbage
+# collector closes itself from `__del__`, which can deadlock when that runs late (e.g. in a final gc pass).
+_open_extractors: weakref.WeakSet[LandmarkExtractor] = weakref.WeakSet()
+
+
+def close_all() -> None:
+    """Close every extractor still open (at interpreter exit, and at the end of a test session)."""
+    for extractor in list(_open_extractors):
+        extractor.close()
+
+
+atexit.register(close_all)
+
+
 class LandmarkExtractor:
     """One FaceLandmarker. Not thread-safe: use one per worker process, thread or video stream."""
 
@@ -98,6 +114,7 @@ class LandmarkExtractor:
         )
         self._landmarker = vision.FaceLandmarker.create_from_options(options)
         self._last_ts = -1
+        _open_extractors.add(self)
 
     def __enter__(self) -> LandmarkExtractor:
         return self
@@ -109,6 +126,7 @@ class LandmarkExtractor:
         if self._landmarker is not None:
             self._landmarker.close()
             self._landmarker = None
+        _open_extractors.discard(self)
 
     def detect(self, rgb: np.ndarray) -> list[FaceData]:
         """All faces in an RGB uint8 image (IMAGE mode), largest first."""
