@@ -74,6 +74,17 @@ def _chunks(items: Sequence[tuple[int, str]], size: int) -> Iterator[Sequence[tu
         yield items[start : start + size]
 
 
+def _pool_context() -> mp_ctx.context.BaseContext:
+    """How to start workers. A plain fork starts them in milliseconds, but is only safe while this process runs a
+    single thread (no other thread can hold a lock at fork time): the CLI and scripts. Under Streamlit or a server,
+    a forkserver starts them from a clean process that has the heavy imports preloaded once."""
+    if threading.active_count() == 1:
+        return mp_ctx.get_context("fork")
+    ctx = mp_ctx.get_context("forkserver")
+    ctx.set_forkserver_preload(["core.landmarks.extractor"])
+    return ctx
+
+
 def worker_count(settings: Settings) -> int:
     return settings.extract_workers or max(1, os.cpu_count() or 1)
 
@@ -111,9 +122,7 @@ def extract_paths(
                 finish([_extract_path(extractor, i, Path(p)) for i, p in chunk])
         return report
 
-    # forkserver: workers start from a clean process (safe under Streamlit's threads) yet share warm imports.
-    ctx = mp_ctx.get_context("forkserver")
-    ctx.set_forkserver_preload(["core.landmarks.extractor"])
+    ctx = _pool_context()
     pending: set[Future[list[Row]]] = set()
     chunks = _chunks(items, CHUNK)
     with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker, initargs=(settings,)) as pool:
