@@ -16,6 +16,8 @@ ProgressFn = Callable[[int, int], None]
 
 
 def _bar(desc: str) -> tuple[tqdm, ProgressFn]:
+    # No tqdm monitor thread: a single-threaded CLI can fork extraction workers directly (see landmarks.batch).
+    tqdm.monitor_interval = 0
     bar = tqdm(desc=desc, unit="img", mininterval=0.5)
 
     def update(done: int, total: int) -> None:
@@ -65,8 +67,14 @@ def cmd_extract(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     print(f"{report.processed} processed: {report.ok} faces, {report.no_face} without a face, {report.errors} errors")
-    for image_id, state, reason in report.problems[:50]:
+    failed = [p for p in report.problems if p[1] != "ok"]
+    for image_id, state, reason in failed[:50]:
         print(f"  image {image_id} [{state}] {reason}")
+    if len(failed) > 50:
+        print(f"  ... and {len(failed) - 50} more (the Data page lists them all)")
+    noted = len(report.problems) - len(failed)
+    if noted:
+        print(f"{noted} images found with a note (tight crop padded, downscaled, or several faces)")
     return 0
 
 
