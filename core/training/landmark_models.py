@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import joblib
 import numpy as np
+import sklearn
 from sklearn.pipeline import Pipeline
 
 from core.errors import ModelFileCorrupt, ModelMismatch, StudioError
@@ -174,7 +175,9 @@ class LandmarkModel:
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities of raw face rows, columns in `classes` order."""
-        return np.asarray(self.pipeline.predict_proba(x))[:, self._order]
+        # MediaPipe output is always finite; skipping sklearn's per-call checks matters at 30 frames a second.
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            return np.asarray(self.pipeline.predict_proba(x))[:, self._order]
 
     def predict_faces(self, rgb: np.ndarray, faces: Sequence[FaceData]) -> list[FacePrediction]:
         if not faces:
