@@ -85,7 +85,8 @@ def home() -> None:
                     "name": c.name,
                     "classes": len(c.classes),
                     "macro-F1": c.metrics.get("macro_f1"),
-                    "accuracy": c.metrics.get("accuracy"),
+                    "mAP@0.5": c.metrics.get("map50"),
+                    "accuracy": c.metrics.get("accuracy", c.metrics.get("emotion_accuracy")),
                     "created": c.created_at.strftime("%Y-%m-%d %H:%M"),
                 }
                 for c in cards
