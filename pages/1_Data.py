@@ -82,9 +82,13 @@ with server_tab:
 
 st.divider()
 st.subheader("Landmark extraction")
-metrics_box = st.container()  # filled after a run, so the figures are never stale
-retry = st.checkbox("Also retry images that failed", key="extract_retry")
 counts = store.extraction_counts()
+cols = st.columns(4)
+cols[0].metric("Pending", counts.get("pending", 0))
+cols[1].metric("Faces", counts.get("ok", 0))
+cols[2].metric("No face", counts.get("no_face", 0))
+cols[3].metric("Errors", counts.get("error", 0))
+retry = st.checkbox("Also retry images that failed", key="extract_retry")
 todo = counts.get("pending", 0) + (counts.get("error", 0) if retry else 0)
 st.caption(
     "Runs in parallel worker processes. Stopping the page (or closing the tab) loses nothing: finished images "
@@ -94,16 +98,13 @@ if st.button(f"Extract landmarks ({todo} images)", key="extract_run", type="prim
     progress = progress_bar("Extracting landmarks")
     report = run_safely(lambda: extract_store(store, retry_failed=retry, progress=progress), what="Extraction")
     if report is not None:
-        st.success(
+        # Rerun so every figure and label above reflects the new state; the message survives in session state.
+        st.session_state["extract_message"] = (
             f"{report.processed} processed: {report.ok} faces, {report.no_face} without a face, {report.errors} errors."
         )
-    counts = store.extraction_counts()
-with metrics_box:
-    cols = st.columns(4)
-    cols[0].metric("Pending", counts.get("pending", 0))
-    cols[1].metric("Faces", counts.get("ok", 0))
-    cols[2].metric("No face", counts.get("no_face", 0))
-    cols[3].metric("Errors", counts.get("error", 0))
+        st.rerun()
+if message := st.session_state.pop("extract_message", None):
+    st.success(message)
 
 problems = problem_table(store)
 if not problems.empty:
