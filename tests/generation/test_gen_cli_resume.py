@@ -19,7 +19,7 @@ from core.cli import main
 from core.db import dispose_engine, session_scope
 from core.generation.jobs import JobStore
 from core.generation.tables import GenerationLeaseRow
-from core.schema import GEN_DONE, GEN_FAILED, GEN_RUNNING
+from core.schema import EMOTIONS, GEN_DONE, GEN_FAILED, GEN_RUNNING
 from core.settings import Settings
 from core.store import Store
 from tests.fakes.gemini_server import FakeGemini
@@ -51,6 +51,9 @@ def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str
     )
 
 
+TOTAL = 2 * 2 * len(EMOTIONS)
+
+
 @pytest.mark.slow
 def test_ctrl_c_then_sigkill_mid_job_then_resume(tmp_path: Path, fake_gemini: FakeGemini) -> None:
     template = tmp_path / "template.json"
@@ -60,7 +63,7 @@ def test_ctrl_c_then_sigkill_mid_job_then_resume(tmp_path: Path, fake_gemini: Fa
                 "ages": ["20-29", "50-59"],
                 "sexes": ["woman", "man"],
                 "ethnicities": ["Black"],
-                "emotions": ["happy", "sad", "fear", "neutral"],
+                "emotions": list(EMOTIONS),  # 2 x 2 x 1 x 8 = TOTAL items: enough slack to interrupt mid-job
                 "output_size": 96,
             }
         )
@@ -79,6 +82,7 @@ def test_ctrl_c_then_sigkill_mid_job_then_resume(tmp_path: Path, fake_gemini: Fa
     settings = Settings(_env_file=None, data_root=data_root, database_url=None)  # type: ignore[call-arg]
     fake_gemini.latency_s = 0.3
     holder: list[Store] = []
+    watchers: list[JobStore] = []
 
     def interrupt_after(done: int, sig: signal.Signals) -> subprocess.Popen[str]:
         proc = cli(["--template", str(template)], env, tmp_path)
@@ -87,7 +91,8 @@ def test_ctrl_c_then_sigkill_mid_job_then_resume(tmp_path: Path, fake_gemini: Fa
             while time.monotonic() < deadline:
                 if not holder and job_exists(data_root / "studio.db"):
                     holder.append(Store(settings))  # only now: creating tables while the CLI does would race
-                if holder and JobStore(holder[0]).counts(1)[GEN_DONE] >= done:
+                    watchers.append(JobStore(holder[0]))  # once: its table check must not run in the poll loop
+                if watchers and watchers[0].counts(1)[GEN_DONE] >= done:
                     break
                 assert proc.poll() is None, proc.communicate()[0]
                 time.sleep(0.05)
@@ -115,7 +120,7 @@ def test_ctrl_c_then_sigkill_mid_job_then_resume(tmp_path: Path, fake_gemini: Fa
     killed = interrupt_after(after_ctrl_c[GEN_DONE] + 2, signal.SIGKILL)
     assert killed.returncode == -signal.SIGKILL
     killed_at = jobs.counts(1)
-    assert killed_at[GEN_DONE] < 16 and killed_at[GEN_RUNNING] > 0  # really killed mid-job
+    assert killed_at[GEN_DONE] < TOTAL and killed_at[GEN_RUNNING] > 0  # really killed mid-job
     requests_before = len(fake_gemini.requests)
 
     fake_gemini.latency_s = 0.0
@@ -125,14 +130,14 @@ def test_ctrl_c_then_sigkill_mid_job_then_resume(tmp_path: Path, fake_gemini: Fa
     assert KEY not in output
 
     counts = jobs.counts(1)
-    assert counts[GEN_DONE] == 16 and counts[GEN_FAILED] == 0
+    assert counts[GEN_DONE] == TOTAL and counts[GEN_FAILED] == 0
     items = jobs.items(1)
     records = [r for r in store.list_images() if r.source == "generated"]
-    assert len(records) == 16  # no duplicate images
+    assert len(records) == TOTAL  # no duplicate images
     assert sorted(i.image_id for i in items) == sorted(r.id for r in records)
     assert {r.original_name for r in records} == {i.file_name for i in items}
     # Only the missing items were asked for again (plus at most the 2 that were in flight at the kill).
-    assert len(fake_gemini.requests) - requests_before <= 16 - killed_at[GEN_DONE]
+    assert len(fake_gemini.requests) - requests_before <= TOTAL - killed_at[GEN_DONE]
     assert not store.orphan_files() or all(p.name.startswith(".incoming-") for p in store.orphan_files())
     dispose_engine(settings.resolved_database_url)
 
