@@ -71,11 +71,13 @@ def import_items(
     total: int | None = None,
     source: str = "imported",
     status: str | None = None,
+    labels_from_names: bool = True,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     report: ImportReport | None = None,
 ) -> ImportReport:
-    """Add files to the store; labels not given explicitly come from the file name, then the folder."""
+    """Add files to the store; labels not given explicitly come from the file name, then the folder (unless
+    `labels_from_names` is off, as for the active-learning pool, whose labels come from review only)."""
     report = report or ImportReport()
     count = total or 0
     for done, item in enumerate(items, start=1):
@@ -83,7 +85,7 @@ def import_items(
             report.cancelled = True
             break
         emotion, label_source = item.emotion, item.label_source
-        if emotion is None:
+        if emotion is None and labels_from_names:
             guess = label_for_path(PurePosixPath(item.name))
             emotion, label_source = guess.emotion, guess.source
             if guess.warning:

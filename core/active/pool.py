@@ -10,8 +10,8 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from core.errors import ImageNotReadable, StudioError
-from core.ingest import ImportReport
+from core.errors import StudioError
+from core.ingest import ImportReport, Incoming, import_items
 from core.landmarks.batch import BatchReport, extract_store
 from core.schema import IMAGE_EXTENSIONS
 from core.store import Store
@@ -31,26 +31,16 @@ def add_to_pool(
     cancel: threading.Event | None = None,
 ) -> ImportReport:
     """Store (name, bytes) items unlabeled with status "pool"; a bad file is listed with its reason, never fatal."""
-    report = ImportReport()
-    for done, (name, data) in enumerate(items, start=1):
-        if cancel is not None and cancel.is_set():
-            report.cancelled = True
-            break
-        try:
-            added = store.add_image(data, original_name=name, source=source, status=POOL)
-        except ImageNotReadable as exc:
-            report.skipped.append((name, str(exc)))
-        except OSError as exc:
-            report.skipped.append((name, f"could not be stored: {exc.strerror or exc}"))
-        else:
-            report.image_ids.append(added.image_id)
-            if added.created:
-                report.added += 1
-            else:
-                report.duplicates += 1
-        if progress is not None:
-            progress(done, max(total or 0, done))
-    return report
+    return import_items(
+        store,
+        (Incoming(name, data) for name, data in items),
+        total=total,
+        source=source,
+        status=POOL,
+        labels_from_names=False,
+        progress=progress,
+        cancel=cancel,
+    )
 
 
 def _read(path: Path) -> bytes:

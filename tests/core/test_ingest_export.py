@@ -191,3 +191,13 @@ def test_cli_import_extract_export(tmp_path: Path, face_variants: list) -> None:
     assert out.returncode == 0 and "2 rows" in out.stdout
     out = run("import", str(tmp_path / "nowhere"))
     assert out.returncode == 2 and "does not exist" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_pool_import_ignores_name_labels(store: Store, face_variants: list) -> None:
+    """Active-learning pool images stay unlabeled whatever their names say: labels come from review only."""
+    from core.active.pool import add_to_pool
+
+    report = add_to_pool(store, [("happy_01.png", encode_png(face_variants[0])), ("bad.png", b"")])
+    assert report.added == 1 and report.skipped == [("bad.png", "the file is empty")]
+    [record] = store.list_images()
+    assert (record.emotion, record.status, record.source) == (None, "pool", "pool")
