@@ -21,6 +21,7 @@ from core.detector.evaluate import DetectionMetrics, ImagePredictions, evaluate_
 from core.detector.loss import detection_loss
 from core.detector.net import DEFAULT_WIDTHS, STRIDE, GridDetector
 from core.errors import StudioError, TrainingDataError
+from core.training.device import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -77,15 +78,6 @@ class DetectorResult:
 
 
 ProgressFn = Callable[[EpochStats, int], None]  # (stats of the finished epoch, total epochs)
-
-
-def resolve_device(name: str) -> str:
-    """ "auto" picks CUDA when present; asking for CUDA without a GPU is refused with a clear message."""
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise TrainingDataError("CUDA was requested but no GPU is available; use device 'cpu' or 'auto'")
-    return name
 
 
 @torch.inference_mode()

@@ -32,6 +32,7 @@ from core.registry import ModelCard, Registry, new_model_id
 from core.schema import EMOTIONS
 from core.settings import Settings
 from core.store.repository import FaceData, Filters, Store
+from core.training.device import resolve_device
 from core.training.report import classification_metrics
 
 log = logging.getLogger(__name__)
@@ -240,14 +241,6 @@ class ResNetResult:
 EpochCallback = Callable[[ResNetEpoch, int], None]  # (finished epoch, planned epochs)
 
 
-def _device(name: str) -> str:
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise TrainingDataError("CUDA was requested but no GPU is available; use device 'cpu' or 'auto'")
-    return name
-
-
 @torch.inference_mode()
 def _predict(net: nn.Module, images: Sequence[np.ndarray], device: str, batch_size: int) -> np.ndarray:
     net.eval()
@@ -273,7 +266,7 @@ def train_resnet(
         )
     if len(data.images) < 2:
         raise TrainingDataError("too few labeled faces to train the ResNet")
-    device = _device(config.device)
+    device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     weights_file = find_imagenet_weights(settings) if config.use_imagenet else None
