@@ -10,7 +10,7 @@ import json
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     api_max_upload_mb: float = Field(default=8.0, gt=0)
     log_level: str = "INFO"
 
+    auth_mode: Literal["local", "team"] = Field(
+        default="local", description="local: one implicit user (laptop use); team: OIDC sign-in and roles required."
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -136,6 +140,11 @@ class Settings(BaseSettings):
     @property
     def exports_dir(self) -> Path:
         return self.data_root / "exports"
+
+    @property
+    def team_mode(self) -> bool:
+        """Sign-in, roles, import roots and API keys apply (a shared server), rather than one local user."""
+        return self.auth_mode == "team"
 
     @property
     def has_gemini_key(self) -> bool:
