@@ -1,4 +1,4 @@
-"""Widgets and runs of the Train page. The training itself is `core.training.landmark_models`."""
+"""Widgets and runs of the Train page. Training: `core.training.compare`; saving: `core.training.landmark_registry`."""
 
 from __future__ import annotations
 
@@ -14,16 +14,11 @@ from core.registry import STARTER_ID, ModelCard, Registry
 from core.schema import EMOTIONS, EXTRACTION_OK, SOURCES
 from core.store import Store
 from core.store.repository import Filters
+from core.training.compare import compare_models
 from core.training.data import from_store
-from core.training.landmark_models import (
-    DEFAULT_MODELS,
-    MODEL_ZOO,
-    PRESETS,
-    compare_models,
-    save_comparison,
-    save_report,
-)
+from core.training.landmark_registry import save_comparison, save_report
 from core.training.report import ModelReport
+from core.training.zoo import DEFAULT_MODELS, MODEL_ZOO, PRESETS
 from ui.common import run_safely
 
 RESULT_KEY = "train_result"

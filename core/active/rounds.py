@@ -20,9 +20,11 @@ from core.features import DEFAULT_FEATURE_SETS
 from core.registry import Registry
 from core.store import Store
 from core.store.tables import ImageRecord, utcnow
+from core.training.compare import check_trainable, holdout_split
 from core.training.data import from_store
-from core.training.landmark_models import check_trainable, holdout_split, make_pipeline, save_model
+from core.training.landmark_registry import save_model
 from core.training.report import ModelReport, classification_metrics
+from core.training.zoo import make_pipeline
 
 TEST, TRAIN = "test", "train"
 DEFAULT_MODEL = "logistic_regression"  # fast and well calibrated: uncertainty scores need honest probabilities

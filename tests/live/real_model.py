@@ -67,8 +67,9 @@ def save_registry_model(models_dir: Path, images: Sequence[np.ndarray], settings
     saved and activated in `models_dir`: for pages and servers that load models only through the registry."""
     from core.registry import Registry
     from core.store.repository import FaceData
-    from core.training.landmark_models import make_pipeline, save_model
+    from core.training.landmark_registry import save_model
     from core.training.report import ModelReport
+    from core.training.zoo import make_pipeline
 
     with LandmarkExtractor(settings, mode="image") as ex:
         happy = [o.face for o in (ex.extract(img) for img in images) if o.face is not None]
