@@ -119,8 +119,8 @@ def run_score(args: argparse.Namespace) -> int:
 
 def run_label(args: argparse.Namespace) -> int:
     from core.active.labeling import label_queue
-    from core.generation.gemini import resolve_key
-    from core.generation.ratelimit import RequestLimiter
+    from core.gemini.client import resolve_key
+    from core.gemini.ratelimit import RequestLimiter
     from core.store import Store
 
     settings = get_settings()

@@ -1,4 +1,4 @@
-"""Synthetic portraits with Gemini: templates, prompts, a rate-limited async client and resumable jobs."""
+"""Synthetic portraits with Gemini: templates, prompts, the image call and resumable jobs (client: `core.gemini`)."""
 
 from core.db import register_tables
 

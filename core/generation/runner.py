@@ -21,9 +21,10 @@ from typing import Any, Final, TypeVar
 from google import genai
 
 from core.errors import ImageNotReadable
-from core.generation.gemini import generate_image, make_client
+from core.gemini.client import make_client
+from core.gemini.ratelimit import RemoteCallFailed, RequestLimiter, RetryPolicy, call_with_retry, redact
+from core.generation.image_api import generate_image
 from core.generation.jobs import HEARTBEAT_S, JobStore
-from core.generation.ratelimit import RemoteCallFailed, RequestLimiter, RetryPolicy, call_with_retry, redact
 from core.generation.store_writer import store_generated
 from core.generation.templates import GenerationItem
 from core.schema import GEN_DONE, GEN_FAILED, GEN_PENDING, LABEL_SOURCES, SOURCES

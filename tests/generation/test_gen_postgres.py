@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from core.db import Base, dispose_engine, get_engine
+from core.gemini.ratelimit import RetryPolicy
 from core.generation.jobs import JobStore
-from core.generation.ratelimit import RetryPolicy
 from core.generation.runner import JobRunner
 from core.generation.templates import GenerationTemplate
 from core.schema import GEN_DONE, GEN_FAILED, GEN_RUNNING
