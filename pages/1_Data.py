@@ -8,7 +8,7 @@ import streamlit as st
 
 from core import ingest
 from core.landmarks.batch import extract_store
-from core.schema import EMOTIONS
+from core.schema import EMOTIONS, STATUS_POOL
 from core.store.views import problem_table
 from ui.common import get_store, page_setup, run_safely
 from ui.progress import progress_bar
@@ -56,7 +56,7 @@ with upload_tab:
             item = ingest.Incoming(f.name, data, emotion=emotion, label_source="human" if emotion else None)
             if label_choice == UNLABELED:
                 item = ingest.Incoming(f.name, data, emotion=None)
-                ingest.import_items(store, [item], status="pool", report=report)
+                ingest.import_items(store, [item], status=STATUS_POOL, report=report)
             else:
                 ingest.import_items(store, [item], report=report)
         show_report(report)

@@ -11,7 +11,7 @@ import streamlit as st
 
 from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
 from core.registry import STARTER_ID, ModelCard, Registry
-from core.schema import EMOTIONS, EXTRACTION_OK, SOURCES
+from core.schema import EMOTIONS, EXTRACTION_OK, SOURCES, TRAINABLE_STATUSES
 from core.store import Store
 from core.store.repository import Filters
 from core.training.compare import compare_models
@@ -22,7 +22,6 @@ from core.training.zoo import DEFAULT_MODELS, MODEL_ZOO, PRESETS
 from ui.common import run_safely
 
 RESULT_KEY = "train_result"
-TRAINABLE_STATUSES = ["train", "test"]
 
 
 @dataclass
@@ -52,7 +51,7 @@ def face_counts(store: Store, filters: Filters) -> dict[str, int]:
         wanted = Filters(
             emotions=[emotion],
             sources=filters.sources,
-            statuses=TRAINABLE_STATUSES,
+            statuses=list(TRAINABLE_STATUSES),
             extraction_states=[EXTRACTION_OK],
             labeled_only=True,
         )

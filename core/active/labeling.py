@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 
 from core.active.queue import queue_items
-from core.active.tables import LabelFailure, Proposal, ensure_tables
+from core.active.tables import LabelFailure, Proposal
 from core.db import session_scope
 from core.errors import ImageNotReadable, StudioError
 from core.gemini.client import make_client
@@ -132,7 +132,6 @@ class LabelReport:
 
 def pending_ids(store: Store, model: str, *, relabel: bool = False) -> tuple[list[int], int]:
     """Queued image ids without a proposal from `model` (all queued ids with `relabel`), and how many had one."""
-    ensure_tables(store.engine)
     queued = [item.image_id for item in queue_items(store)]
     if relabel:
         return queued, 0

@@ -20,9 +20,9 @@ from sklearn.pipeline import Pipeline
 from core.errors import ModelFileCorrupt, ModelMismatch, StudioError
 from core.features import FEATURE_VERSION, faces_to_matrix
 from core.inference import FacePrediction, top_prediction
+from core.records import FaceData
 from core.registry import ModelCard, Registry, new_model_id
 from core.schema import EMOTIONS
-from core.store.repository import FaceData
 from core.training.compare import ComparisonResult
 from core.training.report import ModelReport
 

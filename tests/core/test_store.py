@@ -7,8 +7,9 @@ import pytest
 from sqlalchemy import event
 
 from core.errors import ImageNotReadable
+from core.records import FaceData
 from core.store import Store
-from core.store.repository import FaceData, Filters
+from core.store.repository import Filters
 
 
 def test_round_trip(store: Store, astronaut_png: bytes) -> None:

@@ -13,8 +13,8 @@ from core.errors import ModelFileCorrupt, ModelMismatch, TrainingDataError
 from core.features import FEATURE_VERSION
 from core.inference import ExpressionModel, Recognizer
 from core.landmarks.extractor import LandmarkExtractor
+from core.records import FaceData
 from core.registry import Registry
-from core.store.repository import FaceData
 from core.training.compare import ComparisonResult, compare_models
 from core.training.data import TrainingData
 from core.training.landmark_registry import LandmarkModel, save_comparison, save_report
