@@ -8,23 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.db import Base, dispose_engine, get_engine
 from core.records import FaceData
 from core.settings import Settings
 from core.store import Store
-from tests.postgres import postgres_url
+from tests.postgres import scratch_database
 
 
 @pytest.fixture
 def pg_store(tmp_path: Path) -> Iterator[Store]:
-    url = postgres_url()
-    engine = get_engine(url)
-    Base.metadata.drop_all(engine)
-    dispose_engine(url)
-    settings = Settings(_env_file=None, data_root=tmp_path / "data", database_url=url)  # type: ignore[call-arg]
-    yield Store(settings)
-    Base.metadata.drop_all(get_engine(url))
-    dispose_engine(url)
+    with scratch_database() as url:
+        settings = Settings(_env_file=None, data_root=tmp_path / "data", database_url=url)  # type: ignore[call-arg]
+        yield Store(settings)
 
 
 @pytest.mark.postgres
