@@ -9,7 +9,7 @@ next to a SQLite database).
 Adding a table or column (see README, "Schema migrations"):
 1. define or change the ORM class in the feature's `tables` module (on `core.db.Base`), and import that module in
    `core.migrations.metadata` if it is new;
-2. write `core/migrations/versions/NNNN_<what>.py` with `revision = "NNNN"` (the next number) and
+2. write `core/migrations/scripts/versions/NNNN_<what>.py` with `revision = "NNNN"` (the next number) and
    `down_revision` = the previous head; `alembic revision --autogenerate --rev-id NNNN -m "<what>"` drafts it
    against a scratch database at the previous head;
 3. the tests in tests/core/test_migrations.py check that the migrated schema matches the metadata.
@@ -33,7 +33,8 @@ from sqlalchemy.engine import Connection
 
 from core.db import get_engine
 
-HERE = Path(__file__).resolve().parent
+# Alembic's environment and revisions: a plain folder, not a package (env.py only runs inside Alembic).
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
 # An arbitrary constant key for PostgreSQL's advisory lock: one migration at a time per database.
 _PG_LOCK_KEY = 0x5E7D10
 _prepared: weakref.WeakSet[Engine] = weakref.WeakSet()
@@ -43,14 +44,14 @@ _lock = threading.Lock()
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic's configuration, without an ini file; `connection` is what env.py migrates."""
     config = Config()
-    config.set_main_option("script_location", str(HERE))
+    config.set_main_option("script_location", str(SCRIPTS))
     config.attributes["connection"] = connection
     return config
 
 
 def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None, "core/migrations/versions holds no migration"
+    assert head is not None, "core/migrations/scripts/versions holds no migration"
     return head
 
 

@@ -1,7 +1,7 @@
 """Every table of the project on one MetaData: what the migrations' autogenerate compares a database against.
 
 A feature defines its tables on `core.db.Base` in its own `tables` module; importing that module here is what makes
-Alembic see them. Nothing else creates tables: the migrations in `core/migrations/versions/` do.
+Alembic see them. Nothing else creates tables: the migrations in `core/migrations/scripts/versions/` do.
 """
 
 from __future__ import annotations

@@ -14,9 +14,12 @@ from core.active import approval
 from core.active.approval import Conflict
 from core.active.queue import build_queue, queue_items
 from core.active.tables import Proposal
+from core.cli import main
 from core.db import session_scope
+from core.settings import Settings
 from core.store import Store
 from core.store.repository import Filters
+from core.store.tables import ImageRecord
 from tests.active.helpers import fill_pool, tiny_model
 
 ALICE, BOB = "alice", "bob"
@@ -194,8 +197,12 @@ def test_a_failed_commit_moves_the_file_back(store: Store, queued: list[int]) ->
     assert not any(p.is_file() for p in (store.data_root / "images" / "train").rglob("*"))
 
 
-def _kill_after_move(store: Store, image_id: int, label: str) -> Path:
-    """Run a correction in another process that dies between the file move and the commit; where the file went."""
+def _kill_after_move(store: Store, image_id: int, label: str) -> tuple[ImageRecord, bytes]:
+    """Run a correction in another process that dies between the file move and the commit; the record and file
+    bytes as they were before."""
+    before = store.get(image_id)
+    assert before is not None
+    data = store.absolute_path(before).read_bytes()
     done = subprocess.run(
         [sys.executable, "-c", KILLED_AFTER_MOVE, str(store.data_root), str(image_id), label],
         cwd=ROOT,
@@ -207,9 +214,8 @@ def _kill_after_move(store: Store, image_id: int, label: str) -> Path:
     record = store.get(image_id)
     assert record is not None and record.status == "queued"  # the row never committed ...
     assert not store.absolute_path(record).exists()  # ... but the file moved
-    moved = store.data_root / "images" / "train" / label / Path(record.path).name
-    assert moved.is_file()
-    return moved
+    assert (store.data_root / "images" / "train" / label / Path(record.path).name).read_bytes() == data
+    return before, data
 
 
 def _training_files(store: Store) -> list[Path]:
@@ -221,10 +227,7 @@ def test_a_decision_killed_after_the_file_move_is_finished_by_the_next_attempt(
     store: Store, queued: list[int], retry: str, label: str
 ) -> None:
     image_id = queued[0]
-    before = store.get(image_id)
-    assert before is not None
-    data = store.absolute_path(before).read_bytes()
-    _kill_after_move(store, image_id, "happy")
+    before, data = _kill_after_move(store, image_id, "happy")
 
     if retry == "approve":
         _propose(store, image_id, label, 0.9)
@@ -244,14 +247,14 @@ def test_a_decision_killed_after_the_file_move_is_finished_by_the_next_attempt(
     assert _file(store, image_id).read_bytes() == data and _training_files(store) == []
 
 
-def test_repair_puts_files_left_by_a_killed_decision_back_where_their_rows_say(store: Store, queued: list[int]) -> None:
+def test_repair_puts_files_left_by_a_killed_decision_back_where_their_rows_say(
+    store: Store, queued: list[int], app_env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     image_id = queued[0]
-    before = store.get(image_id)
-    assert before is not None
-    data = store.absolute_path(before).read_bytes()
-    _kill_after_move(store, image_id, "sad")
+    before, data = _kill_after_move(store, image_id, "sad")
 
-    assert approval.repair_files(store) == [image_id]
+    assert main(["al", "repair"]) == 0  # `python -m core al repair`, on the same data root
+    assert f"repaired 1 image files: #{image_id}" in capsys.readouterr().out
     assert store.absolute_path(before).read_bytes() == data and _training_files(store) == []
     assert approval.repair_files(store) == []  # nothing left to repair
     [item] = queue_items(store, image_ids=[image_id])  # the review card finds its image again
