@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import threading
 import weakref
 from collections.abc import Iterator
@@ -49,7 +50,9 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+@functools.cache
 def head_revision() -> str:
+    """The latest revision of the code (read once per process: the scripts do not change while it runs)."""
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None, "core/migrations/scripts/versions holds no migration"
     return head
