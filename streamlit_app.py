@@ -7,7 +7,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.schema import EMOTIONS, SOURCES, STATUSES
+from core.schema import (
+    EMOTIONS,
+    EXTRACTION_ERROR,
+    EXTRACTION_NO_FACE,
+    EXTRACTION_OK,
+    EXTRACTION_PENDING,
+    SOURCES,
+    STATUSES,
+)
 from core.viz.landmarks import counts_bar
 from ui.common import get_registry, get_store, page_setup, settings
 
@@ -52,9 +60,9 @@ def home() -> None:
 
     cols = st.columns(4)
     cols[0].metric("Images", total)
-    cols[1].metric("With landmarks", extraction.get("ok", 0))
-    cols[2].metric("No face / errors", extraction.get("no_face", 0) + extraction.get("error", 0))
-    cols[3].metric("Awaiting extraction", extraction.get("pending", 0))
+    cols[1].metric("With landmarks", extraction.get(EXTRACTION_OK, 0))
+    cols[2].metric("No face / errors", extraction.get(EXTRACTION_NO_FACE, 0) + extraction.get(EXTRACTION_ERROR, 0))
+    cols[3].metric("Awaiting extraction", extraction.get(EXTRACTION_PENDING, 0))
 
     if total == 0:
         st.info(

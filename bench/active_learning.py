@@ -32,7 +32,7 @@ from core.active.diversity import DEFAULT_MIN_DISTANCE, aligned_shapes, select_d
 from core.active.simulation import simulate  # noqa: E402
 from core.active.uncertainty import uncertainty  # noqa: E402
 from core.features.raw import arrays_to_matrix  # noqa: E402
-from core.training.landmark_models import make_pipeline  # noqa: E402
+from core.training.zoo import make_pipeline  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 

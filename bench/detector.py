@@ -124,7 +124,8 @@ def main() -> int:
         labelled = label_faces(extractor.detect, train_images, ds.emotions, iou_threshold=args.iou)
         print(f"MediaPipe matched {len(labelled)} training faces in {time.perf_counter() - t0:.0f}s")
         from core.features import DEFAULT_FEATURE_SETS, FEATURE_VERSION, faces_to_matrix
-        from core.training.landmark_models import LandmarkModel, make_pipeline
+        from core.training.landmark_registry import LandmarkModel
+        from core.training.zoo import make_pipeline
 
         y = np.array([e for _, _, e in labelled])
         present = [e for e in EMOTIONS if e in set(y.tolist())]

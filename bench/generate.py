@@ -27,9 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.db import dispose_engine  # noqa: E402
-from core.generation.gemini import generate_image, make_client  # noqa: E402
+from core.gemini.client import make_client  # noqa: E402
+from core.gemini.ratelimit import RetryPolicy  # noqa: E402
+from core.generation.image_api import generate_image  # noqa: E402
 from core.generation.jobs import JobStore  # noqa: E402
-from core.generation.ratelimit import RetryPolicy  # noqa: E402
 from core.generation.runner import JobRunner  # noqa: E402
 from core.generation.templates import GenerationTemplate  # noqa: E402
 from core.schema import GEN_DONE  # noqa: E402

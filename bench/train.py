@@ -37,8 +37,9 @@ from core.labels import normalize_label  # noqa: E402
 from core.landmarks.extractor import LandmarkExtractor  # noqa: E402
 from core.schema import EMOTIONS, NUM_BLENDSHAPES, NUM_LANDMARKS  # noqa: E402
 from core.settings import get_settings  # noqa: E402
+from core.training.compare import compare_models  # noqa: E402
 from core.training.data import TrainingData  # noqa: E402
-from core.training.landmark_models import compare_models, make_pipeline  # noqa: E402
+from core.training.zoo import make_pipeline  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 BOX_PAD = 0.15
@@ -280,8 +281,9 @@ def save_starter(dev_c: Cached, fer_c: Cached, seed: int) -> None:
 
     from core.registry import STARTER_ID, Registry
     from core.training.data import snapshot_hash
-    from core.training.landmark_models import final_pipeline, save_model
+    from core.training.landmark_registry import save_model
     from core.training.report import ModelReport, classification_metrics
+    from core.training.zoo import final_pipeline
 
     dev = to_data(dev_c.subset(np.isin(dev_c.labels, SEVEN)))
     splitter = StratifiedGroupKFold(5, shuffle=True, random_state=seed)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 
 class Base(DeclarativeBase):
-    """Declarative base of every table in the project."""
+    """Declarative base of every table in the project (`core.migrations.metadata` collects them all)."""
 
 
 _engines: dict[str, Engine] = {}
@@ -31,7 +31,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def get_engine(url: str) -> Engine:
-    """One engine per URL per process, with its tables created."""
+    """One engine per URL per process. It creates no tables: `core.migrations.open_database` prepares the schema."""
     with _lock:
         engine = _engines.get(url)
         if engine is None:
@@ -41,24 +41,8 @@ def get_engine(url: str) -> Engine:
                 event.listen(engine, "connect", _sqlite_pragmas)
             else:
                 engine = create_engine(url, pool_pre_ping=True)
-            # Import the table modules so that create_all sees every table.
-            from core.store import tables  # noqa: F401
-
-            for module in _TABLE_MODULES:
-                __import__(module)
-            Base.metadata.create_all(engine)
             _engines[url] = engine
         return engine
-
-
-# Feature packages register their table modules here so that every engine creates them.
-_TABLE_MODULES: list[str] = []
-
-
-def register_tables(module: str) -> None:
-    """Make `get_engine` import `module` (which defines tables on Base) before creating tables."""
-    if module not in _TABLE_MODULES:
-        _TABLE_MODULES.append(module)
 
 
 def dispose_engine(url: str) -> None:

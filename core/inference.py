@@ -13,8 +13,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from core.landmarks.extractor import LandmarkExtractor
+from core.records import FaceData
 from core.registry import ModelCard
-from core.store.repository import FaceData
 
 
 @dataclass

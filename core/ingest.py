@@ -19,7 +19,7 @@ import numpy as np
 from core.errors import ImageNotReadable, StudioError, UnsafeArchive
 from core.imaging import crop_box, decode_rgb, encode_png
 from core.labels import label_for_path, normalize_label
-from core.schema import IMAGE_EXTENSIONS
+from core.schema import IMAGE_EXTENSIONS, STATUS_TEST, STATUS_TRAIN
 from core.store import Store
 from core.yolo import read_yolo_dataset
 
@@ -280,7 +280,7 @@ def import_yolo(
                     attributes={"yolo": {"file": name, "split": split, "line": box.line, "box": list(box.xyxy())}},
                 )
             )
-        sub = import_items(store, crops, status="train" if split == "train" else "test")
+        sub = import_items(store, crops, status=STATUS_TRAIN if split == "train" else STATUS_TEST)
         report.added += sub.added
         report.duplicates += sub.duplicates
         report.skipped.extend(sub.skipped)

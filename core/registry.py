@@ -29,7 +29,7 @@ STARTER_ID = "starter"
 
 # kind -> module that defines `load_artifact(folder: Path, card: ModelCard) -> ExpressionModel`
 LOADER_MODULES: dict[str, str] = {
-    "landmark": "core.training.landmark_models",
+    "landmark": "core.training.landmark_registry",
     "resnet": "core.training.resnet",
     "detector": "core.detector.model",
 }

@@ -107,16 +107,49 @@ NUM_BLENDSHAPES: Final[int] = len(BLENDSHAPE_NAMES)
 LANDMARK_COLUMNS: Final[tuple[str, ...]] = tuple(f"{axis}{i}" for i in range(NUM_LANDMARKS) for axis in ("x", "y", "z"))
 BLENDSHAPE_COLUMNS: Final[tuple[str, ...]] = tuple(f"bs_{name}" for name in BLENDSHAPE_NAMES)
 
-# Record vocabularies of the dataset store.
-SOURCES: Final[tuple[str, ...]] = ("generated", "imported", "webcam", "pool")
-LABEL_SOURCES: Final[tuple[str, ...]] = ("prompt", "filename", "folder", "human", "llm", "model", "yolo", "manifest")
-STATUSES: Final[tuple[str, ...]] = ("train", "test", "pool", "queued", "rejected")
+# Record vocabularies of the dataset store: where an image came from ...
+SOURCE_GENERATED: Final[str] = "generated"
+SOURCE_IMPORTED: Final[str] = "imported"
+SOURCE_WEBCAM: Final[str] = "webcam"
+SOURCE_POOL: Final[str] = "pool"
+SOURCES: Final[tuple[str, ...]] = (SOURCE_GENERATED, SOURCE_IMPORTED, SOURCE_WEBCAM, SOURCE_POOL)
 
-# Extraction outcomes stored per image.
+# ... who or what gave its label ...
+LABEL_PROMPT: Final[str] = "prompt"
+LABEL_FILENAME: Final[str] = "filename"
+LABEL_FOLDER: Final[str] = "folder"
+LABEL_HUMAN: Final[str] = "human"
+LABEL_LLM: Final[str] = "llm"
+LABEL_MODEL: Final[str] = "model"
+LABEL_YOLO: Final[str] = "yolo"
+LABEL_MANIFEST: Final[str] = "manifest"
+LABEL_SOURCES: Final[tuple[str, ...]] = (
+    LABEL_PROMPT,
+    LABEL_FILENAME,
+    LABEL_FOLDER,
+    LABEL_HUMAN,
+    LABEL_LLM,
+    LABEL_MODEL,
+    LABEL_YOLO,
+    LABEL_MANIFEST,
+)
+
+# ... and its status: train and test are labeled (test is the held-out set), pool is unlabeled, queued awaits a
+# reviewer's decision in active learning, rejected is kept out of training.
+STATUS_TRAIN: Final[str] = "train"
+STATUS_TEST: Final[str] = "test"
+STATUS_POOL: Final[str] = "pool"
+STATUS_QUEUED: Final[str] = "queued"
+STATUS_REJECTED: Final[str] = "rejected"
+STATUSES: Final[tuple[str, ...]] = (STATUS_TRAIN, STATUS_TEST, STATUS_POOL, STATUS_QUEUED, STATUS_REJECTED)
+TRAINABLE_STATUSES: Final[tuple[str, ...]] = (STATUS_TRAIN, STATUS_TEST)
+
+# Extraction outcomes stored per image; "pending" (no extraction yet) is only ever counted, never stored.
 EXTRACTION_OK: Final[str] = "ok"
 EXTRACTION_NO_FACE: Final[str] = "no_face"
 EXTRACTION_ERROR: Final[str] = "error"
 EXTRACTION_STATES: Final[tuple[str, ...]] = (EXTRACTION_OK, EXTRACTION_NO_FACE, EXTRACTION_ERROR)
+EXTRACTION_PENDING: Final[str] = "pending"
 
 IMAGE_EXTENSIONS: Final[frozenset[str]] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 

@@ -8,7 +8,14 @@ import streamlit as st
 
 from core import ingest
 from core.landmarks.batch import extract_store
-from core.schema import EMOTIONS
+from core.schema import (
+    EMOTIONS,
+    EXTRACTION_ERROR,
+    EXTRACTION_NO_FACE,
+    EXTRACTION_OK,
+    EXTRACTION_PENDING,
+    STATUS_POOL,
+)
 from core.store.views import problem_table
 from ui.common import get_store, page_setup, run_safely
 from ui.progress import progress_bar
@@ -56,7 +63,7 @@ with upload_tab:
             item = ingest.Incoming(f.name, data, emotion=emotion, label_source="human" if emotion else None)
             if label_choice == UNLABELED:
                 item = ingest.Incoming(f.name, data, emotion=None)
-                ingest.import_items(store, [item], status="pool", report=report)
+                ingest.import_items(store, [item], status=STATUS_POOL, report=report)
             else:
                 ingest.import_items(store, [item], report=report)
         show_report(report)
@@ -84,12 +91,12 @@ st.divider()
 st.subheader("Landmark extraction")
 counts = store.extraction_counts()
 cols = st.columns(4)
-cols[0].metric("Pending", counts.get("pending", 0))
-cols[1].metric("Faces", counts.get("ok", 0))
-cols[2].metric("No face", counts.get("no_face", 0))
-cols[3].metric("Errors", counts.get("error", 0))
+cols[0].metric("Pending", counts.get(EXTRACTION_PENDING, 0))
+cols[1].metric("Faces", counts.get(EXTRACTION_OK, 0))
+cols[2].metric("No face", counts.get(EXTRACTION_NO_FACE, 0))
+cols[3].metric("Errors", counts.get(EXTRACTION_ERROR, 0))
 retry = st.checkbox("Also retry images that failed", key="extract_retry")
-todo = counts.get("pending", 0) + (counts.get("error", 0) if retry else 0)
+todo = counts.get(EXTRACTION_PENDING, 0) + (counts.get(EXTRACTION_ERROR, 0) if retry else 0)
 st.caption(
     "Runs in parallel worker processes. Stopping the page (or closing the tab) loses nothing: finished images "
     "are saved in chunks, and the next run resumes with the rest."

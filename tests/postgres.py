@@ -3,7 +3,10 @@ fails the tests; locally they skip with the reason."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
+from collections.abc import Iterator
 
 import pytest
 
@@ -26,3 +29,26 @@ def postgres_url() -> str:
             pytest.fail(f"PostgreSQL at {ENV} is unreachable in CI: {exc}")
         pytest.skip(f"PostgreSQL at {ENV} is unreachable: {exc}")
     return url
+
+
+@contextlib.contextmanager
+def scratch_database() -> Iterator[str]:
+    """A new, empty database on the test server (URL yielded), dropped afterwards: each test starts from nothing,
+    migrations included, and never sees another test's tables."""
+    from sqlalchemy import create_engine, make_url, text
+
+    from core.db import dispose_engine
+
+    base = make_url(postgres_url())
+    name = f"studio_{secrets.token_hex(6)}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        dispose_engine(url)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

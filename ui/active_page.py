@@ -19,7 +19,7 @@ from core.schema import EMOTIONS
 from core.settings import Settings
 from core.store import Store
 from core.training.data import from_store
-from core.training.landmark_models import MODEL_ZOO
+from core.training.zoo import MODEL_ZOO
 from core.viz.active import history_figure, simulation_figure
 from ui.common import run_safely, state
 from ui.progress import progress_bar

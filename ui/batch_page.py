@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core.batch_test import stage_uploads, thumbnail_uri
+from core.batch_uploads import stage_uploads, thumbnail_uri
 from core.evaluation import evaluate_items, items_from_path
 from core.inference import ExpressionModel, Recognizer
 from core.landmarks.extractor import LandmarkExtractor

@@ -53,10 +53,6 @@ def run_safely(action: Callable[[], T], *, what: str) -> T | None:
     return None
 
 
-def show_error(exc: BaseException, what: str) -> None:
-    st.error(f"{what}: {exc}")
-
-
 def state(key: str, default: Any) -> Any:
     """Initialise a session-state key once (`if key not in st.session_state`) and return it."""
     if key not in st.session_state:

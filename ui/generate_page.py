@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
-from core.generation.gemini import estimate_cost
+from core.generation.image_api import estimate_cost
 from core.generation.jobs import JobStore
 from core.generation.runner import JobProgress, run_job
 from core.generation.templates import (

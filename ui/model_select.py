@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.inference import ExpressionModel
-from core.live.models import ModelChoice, model_choices
+from core.live.model_choices import ModelChoice, model_choices
 from core.registry import STARTER_ID, Registry
 from ui.common import run_safely, settings
 

@@ -1,4 +1,4 @@
-"""Widgets and runs of the Train page. The training itself is `core.training.landmark_models`."""
+"""Widgets and runs of the Train page. Training: `core.training.compare`; saving: `core.training.landmark_registry`."""
 
 from __future__ import annotations
 
@@ -11,23 +11,17 @@ import streamlit as st
 
 from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
 from core.registry import STARTER_ID, ModelCard, Registry
-from core.schema import EMOTIONS, EXTRACTION_OK, SOURCES
+from core.schema import EMOTIONS, EXTRACTION_OK, SOURCES, TRAINABLE_STATUSES
 from core.store import Store
 from core.store.repository import Filters
+from core.training.compare import compare_models
 from core.training.data import from_store
-from core.training.landmark_models import (
-    DEFAULT_MODELS,
-    MODEL_ZOO,
-    PRESETS,
-    compare_models,
-    save_comparison,
-    save_report,
-)
+from core.training.landmark_registry import save_comparison, save_report
 from core.training.report import ModelReport
+from core.training.zoo import DEFAULT_MODELS, MODEL_ZOO, PRESETS
 from ui.common import run_safely
 
 RESULT_KEY = "train_result"
-TRAINABLE_STATUSES = ["train", "test"]
 
 
 @dataclass
@@ -57,7 +51,7 @@ def face_counts(store: Store, filters: Filters) -> dict[str, int]:
         wanted = Filters(
             emotions=[emotion],
             sources=filters.sources,
-            statuses=TRAINABLE_STATUSES,
+            statuses=list(TRAINABLE_STATUSES),
             extraction_states=[EXTRACTION_OK],
             labeled_only=True,
         )

@@ -19,7 +19,7 @@ import streamlit as st
 
 from core.errors import StudioError
 from core.registry import ModelCard, Registry
-from core.schema import EMOTIONS, SOURCES
+from core.schema import EMOTIONS, EXTRACTION_OK, SOURCES, STATUS_TEST, STATUS_TRAIN, TRAINABLE_STATUSES
 from core.settings import PROJECT_ROOT
 from core.store.repository import Filters
 from core.viz.curves import DETECTOR_LOSSES, DETECTOR_METRICS, comparison_chart, learning_curves
@@ -145,7 +145,11 @@ def resnet_section() -> None:
     emotions = c1.multiselect("Emotions (empty: all)", list(EMOTIONS), key="resnet_emotions")
     sources = c2.multiselect("Sources (empty: all)", list(SOURCES), key="resnet_sources")
     filters = Filters(
-        emotions=emotions, sources=sources, statuses=["train", "test"], extraction_states=["ok"], labeled_only=True
+        emotions=emotions,
+        sources=sources,
+        statuses=list(TRAINABLE_STATUSES),
+        extraction_states=[EXTRACTION_OK],
+        labeled_only=True,
     )
     available = store.count(filters)
     if available == 0:
@@ -255,9 +259,9 @@ def _detector_work(
         else:
             classes = [e for e in EMOTIONS if e in store.counts_by("emotion")]
             train = samples_from_store(
-                store, Filters(statuses=["train"], labeled_only=True), classes, config.input_size
+                store, Filters(statuses=[STATUS_TRAIN], labeled_only=True), classes, config.input_size
             )
-            held = Filters(statuses=["test"], labeled_only=True)
+            held = Filters(statuses=[STATUS_TEST], labeled_only=True)
             val = samples_from_store(store, held, classes, config.input_size) if store.count(held) else []
             sources = ["store"]
         result = train_detector(

@@ -4,7 +4,3 @@ Submodules: `pool` (import and extract), `scoring` (uncertainty and the diverse 
 structured output), `approval` (approve/correct/reject/skip, undo, bulk approve, approve-and-move), `rounds`
 (retrain and history), `simulation` (uncertainty vs random on a labeled set whose labels are hidden).
 """
-
-from core.db import register_tables
-
-register_tables("core.active.tables")

@@ -7,7 +7,10 @@ first transaction and then matches no row).
 
 Approve-and-move is one transaction: the status and label change, the audit entry and the file move into the training
 folder either all happen or none does. The file is moved while the transaction is open (the row lock is held), and
-moved back if anything after it fails, including the commit.
+moved back if anything after it fails, including the commit. A process killed between the move and the commit
+cannot move it back: the row still says "queued" at the old path while the file is already in the training folder.
+So a decision looks for the file where an interrupted decision would have put it (`locate_file`) and finishes the
+job; `repair_files` puts such files back where their rows say, for every image at once.
 """
 
 from __future__ import annotations
@@ -16,29 +19,26 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
 from sqlalchemy import select, update
 
-from core.active.queue import QUEUED, queue_items
-from core.active.tables import AuditEntry, QueueEntry, ensure_tables
+from core.active.queue import queue_items
+from core.active.tables import AuditEntry, QueueEntry
 from core.db import session_scope
 from core.errors import StudioError, UnknownLabel
-from core.schema import EMOTIONS, LABEL_SOURCES, STATUSES
-from core.store import Store
-from core.store.tables import ImageRecord, utcnow
+from core.schema import EMOTIONS, LABEL_HUMAN, LABEL_LLM, LABEL_MODEL, STATUS_QUEUED, STATUS_REJECTED, STATUS_TRAIN
+from core.store import Store, files
+from core.store.tables import ImageRecord
 
 log = logging.getLogger(__name__)
 
-TRAIN, REJECTED = "train", "rejected"
 APPROVE, CORRECT, REJECT, SKIP, UNDO = "approve", "correct", "reject", "skip", "undo"
 ACTIONS: Final[tuple[str, ...]] = (APPROVE, CORRECT, REJECT, SKIP)
 # Approved files move out of the content-addressed area into the training set, one folder per emotion.
 TRAINING_FOLDER: Final[PurePosixPath] = PurePosixPath("images") / "train"
 _AUDITED_FIELDS: Final[tuple[str, ...]] = ("status", "emotion", "label_source", "path", "version")
-if TRAIN not in STATUSES or REJECTED not in STATUSES or not {"human", "llm", "model"} <= set(LABEL_SOURCES):
-    raise RuntimeError("core.schema lost a status or label source that approval relies on")
 
 # Called with the name of each finished step ("status_changed", "audited", "file_moved"); tests inject failures here.
 StepHook = Callable[[str], None]
@@ -73,6 +73,34 @@ def training_path(record_path: str, emotion: str) -> str:
     return (TRAINING_FOLDER / emotion / PurePosixPath(record_path).name).as_posix()
 
 
+def locate_file(store: Store, path: str) -> Path | None:
+    """The file of a row whose path is `path`: there, or where an interrupted decision left it (in a training
+    folder of any emotion, or back in the content-addressed folder after an interrupted undo); None if nowhere."""
+    here = store.data_root / path
+    if here.is_file():
+        return here
+    name = PurePosixPath(path)
+    candidates = [store.data_root / files.relative_image_path(name.stem, name.suffix)]
+    training = store.data_root / TRAINING_FOLDER
+    if training.is_dir():
+        candidates += [folder / name.name for folder in sorted(training.iterdir())]
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def repair_files(store: Store) -> list[int]:
+    """Move files that an interrupted decision left elsewhere back to where their rows say; the ids repaired."""
+    repaired = []
+    for record in store.list_images():
+        found = locate_file(store, record.path)
+        target = store.data_root / record.path
+        if found is not None and found != target:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(found, target)
+            log.warning("image #%d: moved its file back from %s to %s", record.id, found, record.path)
+            repaired.append(record.id)
+    return repaired
+
+
 def _transition(
     store: Store,
     image_id: int,
@@ -87,7 +115,6 @@ def _transition(
 ) -> Decision:
     """Apply `changes` to one image under the optimistic lock, write the audit entry and move the file if the path
     changes, all in one transaction (with the move undone if the transaction fails)."""
-    ensure_tables(store.engine)
     if not actor.strip():
         raise StudioError("say who you are: decisions are recorded with the reviewer's name")
     record = store.get(image_id)
@@ -97,22 +124,19 @@ def _transition(
         raise Conflict(f"image #{image_id} was changed by someone else (now {record.status}, version {record.version})")
     old = _snapshot(record)
     new = {**old, **changes, "version": record.version + 1}
-    src, dst = store.data_root / old["path"], store.data_root / new["path"]
+    home, dst = store.data_root / old["path"], store.data_root / new["path"]
+    src = locate_file(store, old["path"]) if dst != home else home
     step = on_step or (lambda _name: None)
     moved = False
     try:
-        with session_scope(store.engine) as session:
-            result = session.execute(
-                update(ImageRecord)
-                .where(
-                    ImageRecord.id == image_id,
-                    ImageRecord.version == record.version,
-                    ImageRecord.status == expected_status,
-                )
-                .values(**changes, version=ImageRecord.version + 1, updated_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+        with store.transaction() as session:
+            if not store.transition(
+                image_id,
+                expected_version=record.version,
+                expected_status=expected_status,
+                session=session,
+                **changes,
+            ):
                 raise Conflict(f"image #{image_id} was decided by someone else a moment ago")
             step("status_changed")
             entry = AuditEntry(
@@ -129,9 +153,9 @@ def _transition(
             session.flush()
             audit_id = entry.id
             step("audited")
-            if src != dst:
-                if not src.is_file():
-                    raise StudioError(f"the file of image #{image_id} is missing ({old['path']})")
+            if src is None:
+                raise StudioError(f"the file of image #{image_id} is missing ({old['path']})")
+            if src != dst:  # src == dst: an interrupted decision already moved it there
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(src, dst)
                 moved = True
@@ -139,9 +163,9 @@ def _transition(
     except BaseException:
         if moved:
             try:  # compensation: the transaction rolled back, so the file goes back where the row says it is
-                os.replace(dst, src)
+                os.replace(dst, home)
             except OSError:
-                log.exception("could not move %s back to %s after a failed decision", dst, src)
+                log.exception("could not move %s back to %s after a failed decision", dst, home)
         raise
     return Decision(image_id, action, audit_id, old, new)
 
@@ -171,7 +195,7 @@ def _approve(
     if record is None:
         raise Conflict(f"image #{image_id} no longer exists")
     changes = {
-        "status": TRAIN,
+        "status": STATUS_TRAIN,
         "emotion": _check_emotion(label),
         "label_source": label_source,
         "path": training_path(record.path, label),
@@ -182,7 +206,7 @@ def _approve(
         action=action,
         actor=actor,
         expected_version=expected_version,
-        expected_status=QUEUED,
+        expected_status=STATUS_QUEUED,
         changes=changes,
         on_step=on_step,
     )
@@ -203,9 +227,9 @@ def approve(
         raise Conflict(f"image #{image_id} is not in the queue any more")
     item = items[0]
     if item.proposal is not None and item.proposal.emotion is not None:
-        label, source = item.proposal.emotion, "llm"
+        label, source = item.proposal.emotion, LABEL_LLM
     elif item.predicted is not None:
-        label, source = item.predicted, "model"
+        label, source = item.predicted, LABEL_MODEL
     else:
         raise StudioError(f"image #{image_id} has neither a proposal nor a prediction: correct it with a label")
     return _approve(
@@ -231,7 +255,7 @@ def correct(
 ) -> Decision:
     """Label the image with a reviewer-chosen emotion and move it into the training set."""
     return _approve(
-        store, image_id, label, "human", CORRECT, actor=actor, expected_version=expected_version, on_step=on_step
+        store, image_id, label, LABEL_HUMAN, CORRECT, actor=actor, expected_version=expected_version, on_step=on_step
     )
 
 
@@ -243,19 +267,18 @@ def reject(store: Store, image_id: int, *, actor: str, expected_version: int | N
         action=REJECT,
         actor=actor,
         expected_version=expected_version,
-        expected_status=QUEUED,
-        changes={"status": REJECTED},
+        expected_status=STATUS_QUEUED,
+        changes={"status": STATUS_REJECTED},
     )
 
 
 def skip(store: Store, image_id: int, *, actor: str) -> Decision:
     """Move the card to the end of the queue; the image itself is unchanged."""
-    ensure_tables(store.engine)
     if not actor.strip():
         raise StudioError("say who you are: decisions are recorded with the reviewer's name")
     with session_scope(store.engine) as session:
         record = session.get(ImageRecord, image_id)
-        if record is None or record.status != QUEUED:
+        if record is None or record.status != STATUS_QUEUED:
             raise Conflict(f"image #{image_id} is not in the queue any more")
         entry = session.get(QueueEntry, image_id)
         if entry is None:
@@ -283,7 +306,7 @@ def bulk_approve(store: Store, *, actor: str, min_confidence: float, image_ids: 
                 store,
                 item.image_id,
                 p.emotion,
-                "llm",
+                LABEL_LLM,
                 APPROVE,
                 actor=actor,
                 expected_version=item.version,
@@ -300,7 +323,6 @@ def bulk_approve(store: Store, *, actor: str, min_confidence: float, image_ids: 
 
 def last_action(store: Store, actor: str) -> AuditEntry | None:
     """The actor's latest decision that has not been undone (undo entries themselves are not undoable)."""
-    ensure_tables(store.engine)
     with session_scope(store.engine) as session:
         return session.scalars(
             select(AuditEntry)
@@ -349,7 +371,6 @@ def undo_last(store: Store, *, actor: str) -> Decision | None:
 
 def audit_log(store: Store, *, image_id: int | None = None, limit: int | None = None) -> list[AuditEntry]:
     """Audit entries, newest first."""
-    ensure_tables(store.engine)
     query = select(AuditEntry).order_by(AuditEntry.id.desc())
     if image_id is not None:
         query = query.where(AuditEntry.image_id == image_id)

@@ -1,7 +1,7 @@
 """Gemini vision labeling of queued images: structured output validated by a pydantic schema, stored as proposals.
 
-Calls share the generation machinery (`RequestLimiter`, `call_with_retry`, `RetryPolicy`): bounded concurrency, a
-requests-per-minute budget, and backoff on 429/5xx. An answer that is not JSON, misses fields, or names an emotion
+Calls share `core.gemini` with generation (`RequestLimiter`, `call_with_retry`, `RetryPolicy`): bounded concurrency,
+a requests-per-minute budget, and backoff on 429/5xx. An answer that is not JSON, misses fields, or names an emotion
 outside the vocabulary is recorded as a `LabelFailure` with its reason; so is a call that fails for good. Nothing
 here becomes a label: a person approves proposals on the Active Learning page.
 """
@@ -23,11 +23,11 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 
 from core.active.queue import queue_items
-from core.active.tables import LabelFailure, Proposal, ensure_tables
+from core.active.tables import LabelFailure, Proposal
 from core.db import session_scope
 from core.errors import ImageNotReadable, StudioError
-from core.generation.gemini import make_client
-from core.generation.ratelimit import RemoteCallFailed, RequestLimiter, RetryPolicy, call_with_retry, redact
+from core.gemini.client import make_client
+from core.gemini.ratelimit import RemoteCallFailed, RequestLimiter, RetryPolicy, call_with_retry, redact
 from core.imaging import decode_rgb, encode_jpeg, limit_size
 from core.schema import EMOTIONS
 from core.settings import Settings
@@ -132,7 +132,6 @@ class LabelReport:
 
 def pending_ids(store: Store, model: str, *, relabel: bool = False) -> tuple[list[int], int]:
     """Queued image ids without a proposal from `model` (all queued ids with `relabel`), and how many had one."""
-    ensure_tables(store.engine)
     queued = [item.image_id for item in queue_items(store)]
     if relabel:
         return queued, 0

@@ -13,11 +13,10 @@ from pathlib import Path
 from core.errors import StudioError
 from core.ingest import ImportReport, Incoming, import_items
 from core.landmarks.batch import BatchReport, extract_store
-from core.schema import IMAGE_EXTENSIONS
+from core.schema import EXTRACTION_NO_FACE, EXTRACTION_PENDING, IMAGE_EXTENSIONS, SOURCE_POOL, STATUS_POOL
 from core.store import Store
 from core.store.repository import Filters
 
-POOL = "pool"
 ProgressFn = Callable[[int, int], None]
 
 
@@ -26,7 +25,7 @@ def add_to_pool(
     items: Iterable[tuple[str, bytes]],
     *,
     total: int | None = None,
-    source: str = POOL,
+    source: str = SOURCE_POOL,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
 ) -> ImportReport:
@@ -36,7 +35,7 @@ def add_to_pool(
         (Incoming(name, data) for name, data in items),
         total=total,
         source=source,
-        status=POOL,
+        status=STATUS_POOL,
         labels_from_names=False,
         progress=progress,
         cancel=cancel,
@@ -79,13 +78,13 @@ def extract_pool(
 
 def pool_counts(store: Store) -> dict[str, int]:
     """Pool images by extraction outcome: with a face, without one, not yet extracted."""
-    records = store.list_images(Filters(statuses=[POOL]))
-    out = {"pool": len(records), "face": 0, "no_face": 0, "pending": 0}
+    records = store.list_images(Filters(statuses=[STATUS_POOL]))
+    out = {STATUS_POOL: len(records), "face": 0, EXTRACTION_NO_FACE: 0, EXTRACTION_PENDING: 0}
     for r in records:
         if r.extraction is None:
-            out["pending"] += 1
+            out[EXTRACTION_PENDING] += 1
         elif r.extraction.landmarks is not None:
             out["face"] += 1
         else:
-            out["no_face"] += 1
+            out[EXTRACTION_NO_FACE] += 1
     return out

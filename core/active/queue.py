@@ -12,20 +12,18 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 
 from core.active.diversity import DEFAULT_MIN_DISTANCE, aligned_shapes, select_diverse
-from core.active.tables import LabelFailure, Proposal, QueueEntry, ensure_tables
+from core.active.tables import LabelFailure, Proposal, QueueEntry
 from core.active.uncertainty import uncertainty
 from core.db import session_scope
 from core.errors import StudioError
 from core.features import faces_to_matrix
-from core.schema import EMOTIONS
+from core.schema import EMOTIONS, STATUS_POOL, STATUS_QUEUED
 from core.store import Store
 from core.store.repository import Filters
-from core.store.tables import ImageRecord, utcnow
-
-POOL, QUEUED = "pool", "queued"
+from core.store.tables import ImageRecord
 
 
 class ProbaModel(Protocol):
@@ -88,17 +86,12 @@ class QueueItem:
 
 def _return_to_pool(store: Store) -> int:
     """Put queued images back into the pool (their queue entries go too) so that a new scoring starts afresh."""
-    with session_scope(store.engine) as session:
-        result = session.execute(
-            update(ImageRecord)
-            .where(ImageRecord.status == QUEUED)
-            .values(status=POOL, version=ImageRecord.version + 1, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
+    with store.transaction() as session:
+        returned = store.transition_many(None, from_status=STATUS_QUEUED, to_status=STATUS_POOL, session=session)
         # Entries of decided images stay: undo may bring them back into the queue.
-        undecided = select(ImageRecord.id).where(ImageRecord.status == POOL)
+        undecided = select(ImageRecord.id).where(ImageRecord.status == STATUS_POOL)
         session.execute(delete(QueueEntry).where(QueueEntry.image_id.in_(undecided)))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return returned
 
 
 def build_queue(
@@ -117,11 +110,10 @@ def build_queue(
     if k < 1:
         raise ValueError("the queue size k must be at least 1")
     uncertainty(np.full((1, 2), 0.5), strategy)  # an unknown strategy fails before any change
-    ensure_tables(store.engine)
     report = QueueReport(returned=_return_to_pool(store))
-    pool = store.list_images(Filters(statuses=[POOL]))
+    pool = store.list_images(Filters(statuses=[STATUS_POOL]))
     report.pool = len(pool)
-    pairs = store.faces(Filters(statuses=[POOL]))
+    pairs = store.faces(Filters(statuses=[STATUS_POOL]))
     report.scored = len(pairs)
     report.not_extracted = sum(1 for r in pool if r.extraction is None)
     report.no_face = report.pool - report.scored - report.not_extracted
@@ -136,17 +128,17 @@ def build_queue(
     shapes = aligned_shapes(np.stack([f.landmarks for _, f in pairs]))
     kept, skipped = select_diverse(order.tolist(), shapes, k, min_distance)
     report.near_duplicates = [(pairs[i][0].id, pairs[j][0].id) for i, j in skipped]
-    with session_scope(store.engine) as session:
+    with store.transaction() as session:
         for rank, i in enumerate(kept):
             record = pairs[i][0]
             # Optimistic lock: only an image still in the pool at the version we scored is queued.
-            result = session.execute(
-                update(ImageRecord)
-                .where(ImageRecord.id == record.id, ImageRecord.version == record.version, ImageRecord.status == POOL)
-                .values(status=QUEUED, version=ImageRecord.version + 1, updated_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            if not store.transition(
+                record.id,
+                expected_version=record.version,
+                expected_status=STATUS_POOL,
+                status=STATUS_QUEUED,
+                session=session,
+            ):
                 continue
             session.execute(delete(QueueEntry).where(QueueEntry.image_id == record.id))
             best = int(np.argmax(proba[i]))
@@ -168,12 +160,11 @@ def build_queue(
 
 def queue_items(store: Store, *, limit: int | None = None, image_ids: Sequence[int] | None = None) -> list[QueueItem]:
     """Queued images in review order (skipped ones last), each with its model prediction and latest proposal."""
-    ensure_tables(store.engine)
     with session_scope(store.engine) as session:
         query = (
             select(ImageRecord, QueueEntry)
             .outerjoin(QueueEntry, QueueEntry.image_id == ImageRecord.id)
-            .where(ImageRecord.status == QUEUED)
+            .where(ImageRecord.status == STATUS_QUEUED)
         )
         if image_ids is not None:
             query = query.where(ImageRecord.id.in_(list(image_ids)))

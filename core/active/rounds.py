@@ -11,20 +11,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from core.active.tables import RoundRow, ensure_tables
+from core.active.tables import RoundRow
 from core.db import session_scope
 from core.errors import TrainingDataError
 from core.features import DEFAULT_FEATURE_SETS
 from core.registry import Registry
+from core.schema import STATUS_TEST, STATUS_TRAIN
 from core.store import Store
-from core.store.tables import ImageRecord, utcnow
+from core.training.compare import check_trainable, holdout_split
 from core.training.data import from_store
-from core.training.landmark_models import check_trainable, holdout_split, make_pipeline, save_model
+from core.training.landmark_registry import save_model
 from core.training.report import ModelReport, classification_metrics
+from core.training.zoo import make_pipeline
 
-TEST, TRAIN = "test", "train"
 DEFAULT_MODEL = "logistic_regression"  # fast and well calibrated: uncertainty scores need honest probabilities
 
 
@@ -52,13 +53,8 @@ def make_held_out(store: Store, *, fraction: float = 0.2, seed: int = 0) -> int:
     check_trainable(data.y, 2)
     _, test_idx, _ = holdout_split(data, seed, fraction)
     ids = [data.image_ids[int(i)] for i in test_idx]
-    with session_scope(store.engine) as session:  # all or nothing: a half-moved held-out set would skew every round
-        session.execute(
-            update(ImageRecord)
-            .where(ImageRecord.id.in_(ids), ImageRecord.status == TRAIN)
-            .values(status=TEST, version=ImageRecord.version + 1, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
+    # One transaction, all or nothing: a half-moved held-out set would skew every round.
+    store.transition_many(ids, from_status=STATUS_TRAIN, to_status=STATUS_TEST)
     return len(ids)
 
 
@@ -73,7 +69,6 @@ def retrain(
 ) -> RoundResult:
     """Fit `model_name` on every labeled training face, measure it on the held-out set, save it to the registry
     (active by default, so the next scoring uses it) and record the round."""
-    ensure_tables(store.engine)
     data = from_store(store)
     held = data.held_out if data.held_out is not None else np.zeros(len(data), dtype=bool)
     if not held.any():
@@ -138,6 +133,5 @@ def retrain(
 
 def history(store: Store) -> list[RoundRow]:
     """Every recorded round, oldest first."""
-    ensure_tables(store.engine)
     with session_scope(store.engine) as session:
         return list(session.scalars(select(RoundRow).order_by(RoundRow.id)))

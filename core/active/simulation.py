@@ -18,7 +18,7 @@ from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 from sklearn.pipeline import Pipeline
 
 from core.active.uncertainty import uncertainty
-from core.training.landmark_models import make_pipeline
+from core.training.zoo import make_pipeline
 
 ProgressFn = Callable[[int, int], None]
 RANDOM, UNCERTAINTY = "random", "uncertainty"

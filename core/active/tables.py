@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
@@ -87,11 +86,3 @@ class RoundRow(Base):
     model_name: Mapped[str] = mapped_column(String(64), default="")
     held_out_hash: Mapped[str] = mapped_column(String(32), default="")  # rounds are comparable only on one set
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-ALL_TABLES = (QueueEntry, Proposal, LabelFailure, AuditEntry, RoundRow)
-
-
-def ensure_tables(engine: Engine) -> None:
-    """Create our tables on an engine made before this package registered them (create_all skips existing ones)."""
-    Base.metadata.create_all(engine, tables=[Base.metadata.tables[t.__tablename__] for t in ALL_TABLES])

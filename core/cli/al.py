@@ -1,4 +1,4 @@
-"""`python -m core al pool|score|label|simulate|retrain`: the active-learning loop from the command line."""
+"""`python -m core al pool|score|label|simulate|retrain|repair`: the active-learning loop from the command line."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from core.settings import get_settings
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("al", help="active learning: pool, score, label, simulate, retrain")
+    p = subparsers.add_parser("al", help="active learning: pool, score, label, simulate, retrain, repair")
     sub = p.add_subparsers(dest="al_command", metavar="STEP", required=True)
 
     pool = sub.add_parser("pool", help="import a folder into the unlabeled pool and extract landmarks")
@@ -58,6 +58,9 @@ def register(subparsers: Any) -> None:
         help="first fix a held-out set of this fraction of the labeled faces (only if none exists)",
     )
     rt.set_defaults(func=run_retrain)
+
+    repair = sub.add_parser("repair", help="move files a killed approval left behind back to where their rows say")
+    repair.set_defaults(func=run_repair)
 
 
 def _bar(desc: str, unit: str) -> Any:
@@ -119,8 +122,8 @@ def run_score(args: argparse.Namespace) -> int:
 
 def run_label(args: argparse.Namespace) -> int:
     from core.active.labeling import label_queue
-    from core.generation.gemini import resolve_key
-    from core.generation.ratelimit import RequestLimiter
+    from core.gemini.client import resolve_key
+    from core.gemini.ratelimit import RequestLimiter
     from core.store import Store
 
     settings = get_settings()
@@ -210,4 +213,13 @@ def run_retrain(args: argparse.Namespace) -> int:
         f"round {result.round_id}: model {result.model_id} (active), {result.n_labels} labels, macro-F1 "
         f"{result.macro_f1:.3f} on {result.n_held_out} held-out faces"
     )
+    return 0
+
+
+def run_repair(args: argparse.Namespace) -> int:
+    from core.active.approval import repair_files
+    from core.store import Store
+
+    repaired = repair_files(Store(get_settings()))
+    print(f"repaired {len(repaired)} image files" + (f": #{', #'.join(map(str, repaired))}" if repaired else ""))
     return 0

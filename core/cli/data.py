@@ -10,6 +10,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from core.errors import StudioError
+from core.schema import EXTRACTION_OK
 from core.store import Store
 
 ProgressFn = Callable[[int, int], None]
@@ -67,7 +68,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     print(f"{report.processed} processed: {report.ok} faces, {report.no_face} without a face, {report.errors} errors")
-    failed = [p for p in report.problems if p[1] != "ok"]
+    failed = [p for p in report.problems if p[1] != EXTRACTION_OK]
     for image_id, state, reason in failed[:50]:
         print(f"  image {image_id} [{state}] {reason}")
     if len(failed) > 50:

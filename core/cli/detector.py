@@ -127,7 +127,7 @@ def cmd_detector_train(args: argparse.Namespace) -> int:
     from core.detector.model import model_params, save_detector
     from core.detector.train import DetectorConfig, EpochStats, train_detector
     from core.registry import Registry
-    from core.schema import EMOTIONS
+    from core.schema import EMOTIONS, STATUS_TEST, STATUS_TRAIN
     from core.settings import get_settings
     from core.store import Store
     from core.store.repository import Filters
@@ -157,8 +157,8 @@ def cmd_detector_train(args: argparse.Namespace) -> int:
     else:
         store = Store(settings)
         present = [e for e in EMOTIONS if e in store.counts_by("emotion")]
-        train = samples_from_store(store, Filters(statuses=["train"], labeled_only=True), present, args.size)
-        held_out = Filters(statuses=["test"], labeled_only=True)
+        train = samples_from_store(store, Filters(statuses=[STATUS_TRAIN], labeled_only=True), present, args.size)
+        held_out = Filters(statuses=[STATUS_TEST], labeled_only=True)
         val = samples_from_store(store, held_out, present, args.size) if store.count(held_out) else []
         classes, sources, data_hash = present, ["store"], ""
     print(f"{len(train)} training and {len(val)} validation images, classes: {', '.join(classes)}")

@@ -35,7 +35,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.generation.gemini import estimate_cost, resolve_key
+    from core.gemini.client import resolve_key
+    from core.generation.image_api import estimate_cost
     from core.generation.jobs import JobStore
     from core.generation.templates import load_template
     from core.store import Store

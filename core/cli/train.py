@@ -13,7 +13,7 @@ from core.errors import StudioError
 def register(sub: Any) -> None:
     from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
     from core.schema import EMOTIONS, SOURCES
-    from core.training.landmark_models import DEFAULT_MODELS, MODEL_ZOO, PRESETS
+    from core.training.zoo import DEFAULT_MODELS, MODEL_ZOO, PRESETS
 
     train = sub.add_parser("train", help="compare landmark models by grid search on the store's labeled faces")
     train.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), choices=list(MODEL_ZOO))
@@ -51,8 +51,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from core.settings import get_settings
     from core.store import Store
     from core.store.repository import Filters
+    from core.training.compare import ComparisonResult, compare_models
     from core.training.data import from_store
-    from core.training.landmark_models import ComparisonResult, compare_models, save_comparison, save_report
+    from core.training.landmark_registry import save_comparison, save_report
     from core.training.report import ModelReport, comparison_table
 
     settings = get_settings()

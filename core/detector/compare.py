@@ -16,8 +16,8 @@ from core.detector.evaluate import ImagePredictions, ImageTruth, evaluate_detect
 from core.errors import ImageNotReadable
 from core.imaging import decode_rgb
 from core.inference import FacePrediction, Recognizer
+from core.records import FaceData
 from core.schema import EMOTIONS
-from core.store.repository import FaceData
 from core.yolo import YoloImage
 
 # A MediaPipe landmark box hugs brows to chin while annotators draw looser boxes: a face counts as found when the

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from core.records import FaceData
 from core.schema import LANDMARK_DIMS, NUM_BLENDSHAPES, NUM_LANDMARKS
-from core.store.repository import FaceData
 
 LANDMARK_WIDTH = NUM_LANDMARKS * LANDMARK_DIMS
 TRANSFORM_WIDTH = 16

@@ -15,13 +15,12 @@ from datetime import UTC, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import OperationalError
 
-from core.db import Base, session_scope
+from core.db import session_scope
 from core.errors import StudioError
 from core.generation.tables import GenerationItemRow, GenerationJobRow, GenerationLeaseRow
 from core.generation.templates import GenerationItem, GenerationJob, GenerationTemplate, ItemSpec
-from core.schema import GEN_DONE, GEN_FAILED, GEN_PENDING, GEN_RUNNING, GENERATION_STATES
+from core.schema import GEN_DONE, GEN_FAILED, GEN_PENDING, GEN_RUNNING, GENERATION_STATES, SOURCE_GENERATED
 from core.store import Store
 from core.store.tables import ImageRecord, utcnow
 
@@ -83,16 +82,6 @@ class JobStore:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.engine = store.engine
-        # The engine may predate the import of this package (register_tables came too late): create ours now.
-        tables = [
-            Base.metadata.tables[GenerationJobRow.__tablename__],
-            Base.metadata.tables[GenerationItemRow.__tablename__],
-        ]
-        try:
-            Base.metadata.create_all(self.engine, tables=tables)
-        except OperationalError:
-            # Another process created them between our check and our CREATE; checking again finds them.
-            Base.metadata.create_all(self.engine, tables=tables)
 
     # ---- jobs ----------------------------------------------------------------------------------------------
     def create_job(self, template: GenerationTemplate, *, model: str, new: bool = False) -> int:
@@ -233,7 +222,7 @@ class JobStore:
             for chunk in _chunks(names):
                 rows = session.execute(
                     select(ImageRecord.original_name, ImageRecord.id).where(
-                        ImageRecord.source == "generated", ImageRecord.original_name.in_(list(chunk))
+                        ImageRecord.source == SOURCE_GENERATED, ImageRecord.original_name.in_(list(chunk))
                     )
                 ).all()
                 for name, image_id in rows:
@@ -252,18 +241,9 @@ class JobStore:
             )
         return len(found)
 
-    def claim(self, item_id: int) -> bool:
-        """pending -> running; False when the item is not pending any more (done, failed or claimed elsewhere)."""
-        with session_scope(self.engine) as session:
-            result = session.execute(
-                update(GenerationItemRow)
-                .where(GenerationItemRow.id == item_id, GenerationItemRow.state == GEN_PENDING)
-                .values(state=GEN_RUNNING, started_at=utcnow(), attempts=GenerationItemRow.attempts + 1)
-            )
-            return bool(getattr(result, "rowcount", 0) == 1)
-
     def claim_many(self, item_ids: Sequence[int]) -> list[int]:
-        """`claim` for several items in one transaction; returns the ids this caller got."""
+        """pending -> running for several items in one transaction; returns the ids this caller got (an item that is
+        no longer pending, because it is done, failed or claimed elsewhere, is not among them)."""
         if not item_ids:
             return []
         # The claim time doubles as a token: the rows stamped with it are the ones this call moved.
@@ -282,9 +262,6 @@ class JobStore:
                 )
             )
             return sorted(got)
-
-    def mark_done(self, item_id: int, image_id: int) -> None:
-        self.mark_done_many([(item_id, image_id)])
 
     def mark_done_many(self, done: Sequence[tuple[int, int]]) -> None:
         """(item id, image id) pairs -> done, in one transaction (an executemany by primary key)."""

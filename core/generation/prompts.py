@@ -6,8 +6,6 @@ import string
 from collections.abc import Mapping
 from typing import Final
 
-from core.schema import EMOTIONS
-
 # Each emotion as visible facial action (FACS-style), so the image model draws the expression rather than a mood.
 EMOTION_ACTIONS: Final[Mapping[str, str]] = {
     "angry": "brows pulled down and together, glaring eyes with tensed lower lids, lips pressed firmly together",
@@ -21,8 +19,6 @@ EMOTION_ACTIONS: Final[Mapping[str, str]] = {
     "surprise": "brows raised high and curved, eyes wide open, jaw dropped with the mouth open in an O",
     "contempt": "one lip corner tightened and raised on one side only (a unilateral smirk), chin slightly lifted",
 }
-if tuple(EMOTION_ACTIONS) != EMOTIONS:  # a new emotion in the schema needs its facial description here
-    raise RuntimeError("EMOTION_ACTIONS must describe every emotion of core.schema.EMOTIONS, in order")
 
 # Placeholders a prompt template may use; every one is filled for every item.
 PLACEHOLDERS: Final[tuple[str, ...]] = (

@@ -16,27 +16,23 @@ import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 
 from google import genai
 
 from core.errors import ImageNotReadable
-from core.generation.gemini import generate_image, make_client
+from core.gemini.client import make_client
+from core.gemini.ratelimit import RemoteCallFailed, RequestLimiter, RetryPolicy, call_with_retry, redact
+from core.generation.image_api import generate_image
 from core.generation.jobs import HEARTBEAT_S, JobStore
-from core.generation.ratelimit import RemoteCallFailed, RequestLimiter, RetryPolicy, call_with_retry, redact
 from core.generation.store_writer import store_generated
 from core.generation.templates import GenerationItem
-from core.schema import GEN_DONE, GEN_FAILED, GEN_PENDING, LABEL_SOURCES, SOURCES
+from core.schema import GEN_DONE, GEN_FAILED, GEN_PENDING, LABEL_PROMPT, SOURCE_GENERATED
 from core.settings import Settings
 from core.store import Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-GENERATED_SOURCE: Final[str] = "generated"
-PROMPT_LABEL: Final[str] = "prompt"
-if GENERATED_SOURCE not in SOURCES or PROMPT_LABEL not in LABEL_SOURCES:
-    raise RuntimeError("core.schema lost the 'generated' source or the 'prompt' label source")
 
 
 @dataclass
@@ -318,9 +314,9 @@ class JobRunner:
         attrs = item.attributes
         return {
             "original_name": item.file_name,
-            "source": GENERATED_SOURCE,
+            "source": SOURCE_GENERATED,
             "emotion": item.emotion,
-            "label_source": PROMPT_LABEL,
+            "label_source": LABEL_PROMPT,
             "person": item.persona,
             "age": attrs.get("age"),
             "sex": attrs.get("sex"),

@@ -1,4 +1,4 @@
-"""ORM tables of generation jobs and their items (registered with core.db by the package)."""
+"""ORM tables of generation jobs and their items (created by the migrations, see core.migrations)."""
 
 from __future__ import annotations
 

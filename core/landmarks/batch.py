@@ -11,13 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.landmarks.extractor import LandmarkExtractor, Outcome
+from core.records import ExtractionRow
 from core.schema import EXTRACTION_ERROR, EXTRACTION_NO_FACE, EXTRACTION_OK
 from core.settings import Settings
 from core.store import Store
-from core.store.repository import FaceData
 
 ProgressFn = Callable[[int, int], None]
-Row = tuple[int, str, str, int, FaceData | None]
 
 CHUNK = 16
 
@@ -34,7 +33,7 @@ class BatchReport:
     cancelled: bool = False
     problems: list[tuple[int, str, str]] = field(default_factory=list)  # (image id, state, reason)
 
-    def add(self, row: Row) -> None:
+    def add(self, row: ExtractionRow) -> None:
         image_id, state, reason, _, _ = row
         self.processed += 1
         if state == EXTRACTION_OK:
@@ -52,7 +51,7 @@ def _init_worker(settings: Settings) -> None:
     _worker_extractor = LandmarkExtractor(settings, mode="image")
 
 
-def _extract_path(extractor: LandmarkExtractor, image_id: int, path: Path) -> Row:
+def _extract_path(extractor: LandmarkExtractor, image_id: int, path: Path) -> ExtractionRow:
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -64,7 +63,7 @@ def _extract_path(extractor: LandmarkExtractor, image_id: int, path: Path) -> Ro
     return (image_id, out.state, out.reason, out.num_faces, out.face)
 
 
-def _work_chunk(items: Sequence[tuple[int, str]]) -> list[Row]:
+def _work_chunk(items: Sequence[tuple[int, str]]) -> list[ExtractionRow]:
     assert _worker_extractor is not None, "worker initializer did not run"
     return [_extract_path(_worker_extractor, image_id, Path(path)) for image_id, path in items]
 
@@ -94,7 +93,7 @@ def extract_paths(
     settings: Settings,
     *,
     workers: int | None = None,
-    on_rows: Callable[[list[Row]], None] | None = None,
+    on_rows: Callable[[list[ExtractionRow]], None] | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
 ) -> BatchReport:
@@ -103,7 +102,7 @@ def extract_paths(
     total = len(items)
     n_workers = min(workers or worker_count(settings), max(1, total))
 
-    def finish(rows: list[Row]) -> None:
+    def finish(rows: list[ExtractionRow]) -> None:
         for row in rows:
             report.add(row)
         if on_rows is not None:
@@ -123,7 +122,7 @@ def extract_paths(
         return report
 
     ctx = _pool_context()
-    pending: set[Future[list[Row]]] = set()
+    pending: set[Future[list[ExtractionRow]]] = set()
     chunks = _chunks(items, CHUNK)
     with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker, initargs=(settings,)) as pool:
         exhausted = False
@@ -167,7 +166,7 @@ def extract_store(
     items = [(i, str(store.absolute_path(records[i]))) for i in ids if i in records]
     model_sha = store.settings.face_landmarker_sha256
 
-    def save(rows: list[Row]) -> None:
+    def save(rows: list[ExtractionRow]) -> None:
         store.save_extractions(rows, model_sha256=model_sha)
 
     return extract_paths(items, store.settings, workers=workers, on_rows=save, progress=progress, cancel=cancel)

@@ -16,9 +16,9 @@ from mediapipe.tasks.python import BaseOptions, vision
 from core.errors import ImageNotReadable
 from core.imaging import decode_rgb, limit_size, pad_border
 from core.landmarks.model_file import load_verified
+from core.records import FaceData
 from core.schema import EXTRACTION_ERROR, EXTRACTION_NO_FACE, EXTRACTION_OK, NUM_BLENDSHAPES, NUM_LANDMARKS
 from core.settings import Settings, get_settings
-from core.store.repository import FaceData
 
 # A face whose landmark box comes this close to an image edge is reported as a tight crop.
 BORDER_MARGIN = 0.02

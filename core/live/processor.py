@@ -20,8 +20,8 @@ from core.landmarks.extractor import LandmarkExtractor
 from core.live.overlay import colour_of, draw_face
 from core.live.smoothing import SmoothingMode, TemporalSmoother
 from core.live.stats import FrameStats, StatsSnapshot
+from core.records import FaceData
 from core.settings import Settings
-from core.store.repository import FaceData
 
 log = logging.getLogger("core.live")
 

@@ -1,25 +1,45 @@
-"""The dataset store's operations. Pages, the CLI and the API go through `Store`; nobody else writes the tables."""
+"""The dataset store's operations. Pages, the CLI and the API go through `Store`; nobody else writes its tables
+(`images`, `extractions`): other features change an image's status through `transition` / `transition_many`, inside
+their own transaction when they record related rows (`Store.transaction`).
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from core.db import get_engine, session_scope
+from core.db import session_scope
 from core.errors import ImageNotReadable
 from core.imaging import probe_image
-from core.schema import LABEL_SOURCES, NUM_BLENDSHAPES, NUM_LANDMARKS, SOURCES, STATUSES
+from core.migrations import open_database
+from core.records import ExtractionRow, FaceData
+from core.schema import (
+    EXTRACTION_ERROR,
+    EXTRACTION_PENDING,
+    LABEL_SOURCES,
+    NUM_BLENDSHAPES,
+    NUM_LANDMARKS,
+    SOURCE_IMPORTED,
+    SOURCES,
+    STATUS_POOL,
+    STATUS_TRAIN,
+    STATUSES,
+)
 from core.settings import Settings, get_settings
 from core.store import files
 from core.store.tables import Extraction, ImageRecord, utcnow
 
+# Fields no caller sets: identity, content hash, and the optimistic-locking bookkeeping the store maintains itself.
+_FIXED_FIELDS = frozenset({"id", "sha256", "version", "created_at", "updated_at", "extraction"})
 _EXT_BY_FORMAT = {"jpeg": ".jpg", "png": ".png", "bmp": ".bmp", "webp": ".webp", "tiff": ".tif", "gif": ".gif"}
 
 
@@ -27,16 +47,6 @@ _EXT_BY_FORMAT = {"jpeg": ".jpg", "png": ".png", "bmp": ".bmp", "webp": ".webp",
 class AddResult:
     image_id: int
     created: bool  # False when the same bytes were already in the store (a no-op)
-
-
-@dataclass(frozen=True)
-class FaceData:
-    """One face's landmark extraction, as arrays."""
-
-    landmarks: np.ndarray  # (478, 3) float32, x/y normalized to the image, z relative
-    blendshapes: np.ndarray  # (52,) float32
-    transform: np.ndarray  # (4, 4) float32
-    bbox: tuple[float, float, float, float]  # normalized x0, y0, x1, y1
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,7 @@ class Store:
         self.settings = settings or get_settings()
         self.data_root = Path(self.settings.data_root)
         self.url = self.settings.resolved_database_url
-        self.engine = get_engine(self.url)
+        self.engine = open_database(self.url)  # the database is migrated to the latest schema on first use
 
     # ---- files -------------------------------------------------------------------------------------------------
     def absolute_path(self, record: ImageRecord) -> Path:
@@ -87,7 +97,7 @@ class Store:
         data: bytes,
         *,
         original_name: str = "",
-        source: str = "imported",
+        source: str = SOURCE_IMPORTED,
         emotion: str | None = None,
         label_source: str | None = None,
         status: str | None = None,
@@ -105,7 +115,7 @@ class Store:
         """
         _check(source, SOURCES, "source")
         _check(label_source, LABEL_SOURCES, "label source")
-        status = status or ("train" if emotion else "pool")
+        status = status or (STATUS_TRAIN if emotion else STATUS_POOL)
         _check(status, STATUSES, "status")
         info = probe_image(data)  # raises ImageNotReadable for empty and non-image bytes
         sha = files.sha256_bytes(data)
@@ -158,28 +168,88 @@ class Store:
 
     def update(self, image_id: int, **fields: Any) -> None:
         """Change record fields (emotion, status, person, tags, attributes, ...), bumping the version."""
-        _check(fields.get("status"), STATUSES, "status")
-        _check(fields.get("label_source"), LABEL_SOURCES, "label source")
+        self._check_changes(fields)
         with session_scope(self.engine) as session:
             record = session.get(ImageRecord, image_id)
             if record is None:
                 raise KeyError(f"no image with id {image_id}")
             for key, value in fields.items():
-                if not hasattr(ImageRecord, key):
-                    raise ValueError(f"unknown image field {key!r}")
                 setattr(record, key, value)
             record.version += 1
             record.updated_at = utcnow()
 
-    def delete_image(self, image_id: int) -> None:
-        """Remove the record, its extraction and its file (unless another record shares the path)."""
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One transaction for a feature that records its own rows (an audit entry, a queue entry) together with a
+        status change: pass the session to `transition` / `transition_many`, add your rows, commit on exit."""
         with session_scope(self.engine) as session:
-            record = session.get(ImageRecord, image_id)
-            if record is None:
-                return
-            path = self.absolute_path(record)
-            session.delete(record)
-        path.unlink(missing_ok=True)
+            yield session
+
+    def transition(
+        self,
+        image_id: int,
+        *,
+        expected_version: int,
+        expected_status: str,
+        session: Session | None = None,
+        **changes: Any,
+    ) -> bool:
+        """Compare-and-set: apply `changes` (status, emotion, label source, path) and bump the version only if the
+        image is still at `expected_version` and `expected_status`. False when someone changed it first.
+
+        The UPDATE itself is the check, so two writers racing on SQLite or PostgreSQL never both win (on PostgreSQL
+        the second waits for the first transaction, then matches no row)."""
+        self._check_changes(changes)
+        query = (
+            update(ImageRecord)
+            .where(
+                ImageRecord.id == image_id,
+                ImageRecord.version == expected_version,
+                ImageRecord.status == expected_status,
+            )
+            .values(**changes, version=ImageRecord.version + 1, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        with self._session(session) as s:
+            return bool(s.execute(query).rowcount == 1)  # type: ignore[attr-defined]
+
+    def transition_many(
+        self,
+        image_ids: Sequence[int] | None,
+        *,
+        from_status: str,
+        to_status: str,
+        session: Session | None = None,
+    ) -> int:
+        """Move every image of `image_ids` (None: all images) that is in `from_status` to `to_status`, bumping
+        their versions; returns how many moved. Images in another status are left alone."""
+        _check(from_status, STATUSES, "status")
+        _check(to_status, STATUSES, "status")
+        query = update(ImageRecord).where(ImageRecord.status == from_status)
+        if image_ids is not None:
+            query = query.where(ImageRecord.id.in_(list(image_ids)))
+        query = query.values(status=to_status, version=ImageRecord.version + 1, updated_at=utcnow())
+        with self._session(session) as s:
+            return int(s.execute(query.execution_options(synchronize_session=False)).rowcount or 0)  # type: ignore[attr-defined]
+
+    @contextmanager
+    def _session(self, session: Session | None) -> Iterator[Session]:
+        """The caller's open session, or a transaction of our own."""
+        if session is not None:
+            yield session
+        else:
+            with session_scope(self.engine) as own:
+                yield own
+
+    @staticmethod
+    def _check_changes(changes: dict[str, Any]) -> None:
+        _check(changes.get("status"), STATUSES, "status")
+        _check(changes.get("label_source"), LABEL_SOURCES, "label source")
+        for key in changes:
+            if not hasattr(ImageRecord, key):
+                raise ValueError(f"unknown image field {key!r}")
+            if key in _FIXED_FIELDS:
+                raise ValueError(f"image field {key!r} cannot be changed")
 
     def save_extraction(
         self,
@@ -196,7 +266,7 @@ class Store:
 
     def save_extractions(
         self,
-        rows: Sequence[tuple[int, str, str, int, FaceData | None]],
+        rows: Sequence[ExtractionRow],
         *,
         model_sha256: str = "",
     ) -> None:
@@ -274,7 +344,7 @@ class Store:
             rows = session.execute(select(Extraction.state, func.count()).group_by(Extraction.state)).all()
             total = session.scalar(select(func.count(ImageRecord.id))) or 0
         out = {state: int(n) for state, n in rows}
-        out["pending"] = int(total) - sum(out.values())
+        out[EXTRACTION_PENDING] = int(total) - sum(out.values())
         return out
 
     def pending_extraction_ids(self, *, retry_failed: bool = False) -> list[int]:
@@ -284,7 +354,7 @@ class Store:
             query = (
                 select(ImageRecord.id)
                 .outerjoin(Extraction)
-                .where((Extraction.image_id.is_(None)) | (Extraction.state == "error"))
+                .where((Extraction.image_id.is_(None)) | (Extraction.state == EXTRACTION_ERROR))
             )
         with session_scope(self.engine) as session:
             return list(session.scalars(query.order_by(ImageRecord.id)))
@@ -313,4 +383,4 @@ class Store:
         ]
 
 
-__all__ = ["AddResult", "FaceData", "Filters", "ImageNotReadable", "Store", "face_from_row"]
+__all__ = ["AddResult", "Filters", "ImageNotReadable", "Store", "face_from_row"]

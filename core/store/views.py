@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from core.schema import EXTRACTION_OK
+from core.schema import EXTRACTION_OK, EXTRACTION_PENDING
 from core.store.repository import Filters, Store
 
 RECORD_COLUMNS = (
@@ -40,7 +40,7 @@ def record_table(store: Store, filters: Filters | None = None) -> pd.DataFrame:
                 "person": r.person,
                 "width": r.width,
                 "height": r.height,
-                "landmarks": ext.state if ext is not None else "pending",
+                "landmarks": ext.state if ext is not None else EXTRACTION_PENDING,
                 "faces": ext.num_faces if ext is not None else None,
                 "notes": ext.reason if ext is not None else "",
                 "created_at": r.created_at,
@@ -54,5 +54,7 @@ def problem_table(store: Store) -> pd.DataFrame:
     table = record_table(store)
     if table.empty:
         return table
-    mask = (table["landmarks"] != EXTRACTION_OK) & (table["landmarks"] != "pending") | (table["notes"].fillna("") != "")
+    mask = (table["landmarks"] != EXTRACTION_OK) & (table["landmarks"] != EXTRACTION_PENDING) | (
+        table["notes"].fillna("") != ""
+    )
     return table.loc[mask, ["id", "file", "emotion", "landmarks", "faces", "notes"]]

@@ -3,7 +3,7 @@
 - `core.training.data`: training data assembled from the store (filters, person groups, data-snapshot hash).
 - `core.training.zoo`: the landmark classifiers by name, their Pipelines, and the quick/thorough grids.
 - `core.training.compare`: grid-search comparison with (person-grouped) folds and a held-out report per model.
-- `core.training.landmark_models`: saving to and loading from the registry (kind "landmark"); re-exports the above.
+- `core.training.landmark_registry`: saving landmark models to the registry and loading them back (kind "landmark").
 - `core.training.report`: per-model reports and the metrics shared with evaluation.
 - `core.training.resnet`: the ResNet-50 image model (needs torch).
 

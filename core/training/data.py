@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.features.raw import faces_to_matrix
-from core.schema import EMOTIONS
+from core.schema import EMOTIONS, STATUS_TEST, TRAINABLE_STATUSES
 from core.store.repository import Filters, Store
 
 
@@ -63,7 +63,7 @@ def from_store(store: Store, filters: Filters | None = None, *, emotions: Sequen
     """Labeled faces of the store that match `filters` (emotions, sources, statuses). Rows whose status is
     "test" form the held-out set; pool, queued and rejected images are never trained on unless asked for."""
     filters = filters or Filters()
-    statuses = list(filters.statuses) or ["train", "test"]
+    statuses = list(filters.statuses) or list(TRAINABLE_STATUSES)
     wanted = Filters(
         emotions=list(emotions or filters.emotions),
         sources=filters.sources,
@@ -82,7 +82,7 @@ def from_store(store: Store, filters: Filters | None = None, *, emotions: Sequen
         if any(r.person for r in records)
         else None
     )
-    held_out = np.asarray([r.status == "test" for r in records], dtype=bool)
+    held_out = np.asarray([r.status == STATUS_TEST for r in records], dtype=bool)
     extraction_sha = {r.extraction.model_sha256 for r in records if r.extraction is not None}
     return TrainingData(
         x=x,

@@ -28,10 +28,11 @@ from torch.nn import functional as F
 from core.errors import ImageNotReadable, ModelFileCorrupt, ModelMismatch, StudioError, TrainingDataError
 from core.imaging import crop_box, decode_rgb
 from core.inference import FacePrediction, top_prediction
+from core.records import FaceData
 from core.registry import ModelCard, Registry, new_model_id
-from core.schema import EMOTIONS
+from core.schema import EMOTIONS, TRAINABLE_STATUSES
 from core.settings import Settings
-from core.store.repository import FaceData, Filters, Store
+from core.store.repository import Filters, Store
 from core.training.device import resolve_device
 from core.training.report import classification_metrics
 
@@ -108,7 +109,7 @@ def load_crops(
     wanted = Filters(
         emotions=f.emotions,
         sources=f.sources,
-        statuses=list(f.statuses) or ["train", "test"],
+        statuses=list(f.statuses) or list(TRAINABLE_STATUSES),
         extraction_states=f.extraction_states,
         labeled_only=True,
     )

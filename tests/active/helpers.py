@@ -13,7 +13,7 @@ from core.features import build_features, faces_to_matrix
 from core.imaging import encode_png
 from core.registry import ModelCard
 from core.store import Store
-from core.training.landmark_models import LandmarkModel
+from core.training.landmark_registry import LandmarkModel
 
 
 def no_face_png() -> bytes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,12 +14,32 @@ from core.active import approval
 from core.active.approval import Conflict
 from core.active.queue import build_queue, queue_items
 from core.active.tables import Proposal
+from core.cli import main
 from core.db import session_scope
+from core.settings import Settings
 from core.store import Store
 from core.store.repository import Filters
+from core.store.tables import ImageRecord
 from tests.active.helpers import fill_pool, tiny_model
 
 ALICE, BOB = "alice", "bob"
+ROOT = Path(__file__).resolve().parents[2]
+# A reviewer's process killed right after the file move, before the commit: no rollback handler, no compensation.
+KILLED_AFTER_MOVE = """
+import os, sys
+from pathlib import Path
+from core.active import approval
+from core.settings import Settings
+from core.store import Store
+
+store = Store(Settings(_env_file=None, data_root=Path(sys.argv[1]), database_url=None))
+
+def die(step):
+    if step == "file_moved":
+        os._exit(9)
+
+approval.correct(store, int(sys.argv[2]), sys.argv[3], actor="alice", on_step=die)
+"""
 
 
 @pytest.fixture
@@ -173,3 +195,67 @@ def test_a_failed_commit_moves_the_file_back(store: Store, queued: list[int]) ->
     assert after is not None and after.status == "queued" and after.path == before.path
     assert original.is_file()
     assert not any(p.is_file() for p in (store.data_root / "images" / "train").rglob("*"))
+
+
+def _kill_after_move(store: Store, image_id: int, label: str) -> tuple[ImageRecord, bytes]:
+    """Run a correction in another process that dies between the file move and the commit; the record and file
+    bytes as they were before."""
+    before = store.get(image_id)
+    assert before is not None
+    data = store.absolute_path(before).read_bytes()
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_AFTER_MOVE, str(store.data_root), str(image_id), label],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 9, done.stderr[-2000:]
+    record = store.get(image_id)
+    assert record is not None and record.status == "queued"  # the row never committed ...
+    assert not store.absolute_path(record).exists()  # ... but the file moved
+    assert (store.data_root / "images" / "train" / label / Path(record.path).name).read_bytes() == data
+    return before, data
+
+
+def _training_files(store: Store) -> list[Path]:
+    return [p for p in (store.data_root / "images" / "train").rglob("*") if p.is_file()]
+
+
+@pytest.mark.parametrize(("retry", "label"), [("approve", "happy"), ("correct", "happy"), ("correct", "sad")])
+def test_a_decision_killed_after_the_file_move_is_finished_by_the_next_attempt(
+    store: Store, queued: list[int], retry: str, label: str
+) -> None:
+    image_id = queued[0]
+    before, data = _kill_after_move(store, image_id, "happy")
+
+    if retry == "approve":
+        _propose(store, image_id, label, 0.9)
+        approval.approve(store, image_id, actor=BOB)
+    else:
+        approval.correct(store, image_id, label, actor=BOB)
+    after = store.get(image_id)
+    assert after is not None
+    assert (after.status, after.emotion, after.version) == ("train", label, before.version + 1)
+    assert after.path == f"images/train/{label}/{Path(before.path).name}"
+    assert _training_files(store) == [store.absolute_path(after)]  # one copy, where the row says
+    assert store.absolute_path(after).read_bytes() == data
+    [entry] = approval.audit_log(store, image_id=image_id)  # the killed attempt left no audit entry
+    assert entry.actor == BOB
+    # Undo still works on the recovered decision.
+    approval.undo_last(store, actor=BOB)
+    assert _file(store, image_id).read_bytes() == data and _training_files(store) == []
+
+
+def test_repair_puts_files_left_by_a_killed_decision_back_where_their_rows_say(
+    store: Store, queued: list[int], app_env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image_id = queued[0]
+    before, data = _kill_after_move(store, image_id, "sad")
+
+    assert main(["al", "repair"]) == 0  # `python -m core al repair`, on the same data root
+    assert f"repaired 1 image files: #{image_id}" in capsys.readouterr().out
+    assert store.absolute_path(before).read_bytes() == data and _training_files(store) == []
+    assert approval.repair_files(store) == []  # nothing left to repair
+    [item] = queue_items(store, image_ids=[image_id])  # the review card finds its image again
+    assert (store.data_root / item.path).is_file()

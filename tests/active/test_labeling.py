@@ -12,7 +12,7 @@ from core.active.labeling import label_queue, pending_ids
 from core.active.queue import build_queue, queue_items
 from core.active.tables import LabelFailure, Proposal
 from core.db import session_scope
-from core.generation.ratelimit import RequestLimiter, RetryPolicy
+from core.gemini.ratelimit import RequestLimiter, RetryPolicy
 from core.settings import Settings
 from core.store import Store
 from tests.active.helpers import fill_pool, tiny_model

@@ -3,7 +3,6 @@ exactly one state, its file is moved once, and the audit log has exactly one dec
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -11,17 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import create_engine, make_url, text
 
 from core.active import approval
 from core.active.approval import Conflict
 from core.active.queue import build_queue, queue_items
-from core.db import dispose_engine
 from core.settings import Settings
 from core.store import Store
 from core.store.repository import Filters
 from tests.active.helpers import fill_pool, tiny_model
-from tests.postgres import postgres_url
+from tests.postgres import scratch_database
 
 REVIEWERS = {"alice": "happy", "bob": "sad"}  # each reviewer picks a different label, so a double write shows
 
@@ -99,28 +96,16 @@ def test_two_reviewers_at_once_on_sqlite(store: Store, face_variants: list[np.nd
 
 @pytest.fixture
 def pg_settings(tmp_path: Path) -> Iterator[Settings]:
-    """A fresh database on the test server (the store test drops all tables of its own database)."""
-    base = make_url(postgres_url())
-    name = f"al_{secrets.token_hex(6)}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        data_root=tmp_path / "data",
-        models_dir=tmp_path / "models",
-        database_url=url,
-        gemini_api_key=None,
-        extract_workers=1,
-    )
-    try:
-        yield settings
-    finally:
-        dispose_engine(url)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    """A fresh database on the test server."""
+    with scratch_database() as url:
+        yield Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            data_root=tmp_path / "data",
+            models_dir=tmp_path / "models",
+            database_url=url,
+            gemini_api_key=None,
+            extract_workers=1,
+        )
 
 
 @pytest.mark.postgres

@@ -7,8 +7,9 @@ import pytest
 from sqlalchemy import event
 
 from core.errors import ImageNotReadable
+from core.records import FaceData
 from core.store import Store
-from core.store.repository import FaceData, Filters
+from core.store.repository import Filters
 
 
 def test_round_trip(store: Store, astronaut_png: bytes) -> None:
@@ -104,3 +105,68 @@ def test_invalid_vocabulary_is_refused(store: Store, astronaut_png: bytes) -> No
         store.add_image(astronaut_png, status="archived")
     with pytest.raises(ValueError, match="unknown source"):
         store.add_image(astronaut_png, source="internet")
+
+
+def _pngs(face_variants: list, n: int) -> list[bytes]:
+    from core.imaging import encode_png
+
+    return [encode_png(v) for v in face_variants[:n]]
+
+
+def test_transition_is_a_compare_and_set_on_version_and_status(store: Store, face_variants: list) -> None:
+    [png] = _pngs(face_variants, 1)
+    image_id = store.add_image(png).image_id  # unlabeled: pool, version 1
+    assert not store.transition(image_id, expected_version=2, expected_status="pool", status="queued")
+    assert not store.transition(image_id, expected_version=1, expected_status="train", status="queued")
+    record = store.get(image_id)
+    assert record is not None and (record.status, record.version) == ("pool", 1)
+
+    assert store.transition(image_id, expected_version=1, expected_status="pool", status="queued")
+    # The same card a second time (someone else's stale view) loses: exactly one winner.
+    assert not store.transition(image_id, expected_version=1, expected_status="pool", status="queued")
+    with store.transaction() as session:  # inside a caller's transaction, e.g. with an audit row
+        assert store.transition(
+            image_id,
+            expected_version=2,
+            expected_status="queued",
+            session=session,
+            status="train",
+            emotion="sad",
+            label_source="human",
+        )
+    record = store.get(image_id)
+    assert record is not None and (record.status, record.emotion, record.version) == ("train", "sad", 3)
+
+
+def test_a_failed_transaction_undoes_its_transition(store: Store, face_variants: list) -> None:
+    [png] = _pngs(face_variants, 1)
+    image_id = store.add_image(png).image_id
+    with pytest.raises(RuntimeError, match="after the transition"), store.transaction() as session:
+        assert store.transition(image_id, expected_version=1, expected_status="pool", status="queued", session=session)
+        raise RuntimeError("failure after the transition")
+    record = store.get(image_id)
+    assert record is not None and (record.status, record.version) == ("pool", 1)
+
+
+def test_transition_refuses_unknown_values_and_bookkeeping_fields(store: Store, face_variants: list) -> None:
+    [png] = _pngs(face_variants, 1)
+    image_id = store.add_image(png).image_id
+    with pytest.raises(ValueError, match="unknown status"):
+        store.transition(image_id, expected_version=1, expected_status="pool", status="archived")
+    with pytest.raises(ValueError, match="cannot be changed"):
+        store.transition(image_id, expected_version=1, expected_status="pool", version=7)
+    with pytest.raises(ValueError, match="unknown image field"):
+        store.transition(image_id, expected_version=1, expected_status="pool", colour="red")
+    with pytest.raises(ValueError, match="cannot be changed"):
+        store.update(image_id, sha256="0" * 64)
+
+
+def test_transition_many_moves_only_images_in_the_from_status(store: Store, face_variants: list) -> None:
+    pngs = _pngs(face_variants, 4)
+    train = [store.add_image(p, emotion="happy", label_source="human").image_id for p in pngs[:3]]
+    pool = store.add_image(pngs[3]).image_id
+    assert store.transition_many([*train[:2], pool], from_status="train", to_status="test") == 2
+    statuses = {r.id: (r.status, r.version) for r in store.list_images()}
+    assert statuses == {train[0]: ("test", 2), train[1]: ("test", 2), train[2]: ("train", 1), pool: ("pool", 1)}
+    assert store.transition_many(None, from_status="test", to_status="train") == 2
+    assert store.count(Filters(statuses=["train"])) == 3

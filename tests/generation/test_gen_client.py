@@ -11,14 +11,15 @@ from google import genai
 from google.genai import types
 from pydantic import BaseModel
 
-from core.generation.gemini import generate_image, make_client
-from core.generation.ratelimit import (
+from core.gemini.client import make_client
+from core.gemini.ratelimit import (
     Refused,
     RemoteCallFailed,
     RequestLimiter,
     RetryPolicy,
     call_with_retry,
 )
+from core.generation.image_api import generate_image
 from core.imaging import decode_rgb
 from core.settings import Settings
 from tests.fakes.gemini_server import FakeGemini, Reply

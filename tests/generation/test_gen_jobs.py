@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from core.db import session_scope
+from core.gemini.ratelimit import RetryPolicy
 from core.generation.jobs import JobBusy, JobStore
-from core.generation.ratelimit import RetryPolicy
 from core.generation.runner import JobProgress, JobRunner, RunReport
 from core.generation.tables import GenerationLeaseRow
 from core.generation.templates import GenerationTemplate

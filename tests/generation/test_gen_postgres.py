@@ -8,30 +8,23 @@ from pathlib import Path
 
 import pytest
 
-from core.db import Base, dispose_engine, get_engine
+from core.gemini.ratelimit import RetryPolicy
 from core.generation.jobs import JobStore
-from core.generation.ratelimit import RetryPolicy
 from core.generation.runner import JobRunner
 from core.generation.templates import GenerationTemplate
 from core.schema import GEN_DONE, GEN_FAILED, GEN_RUNNING
 from core.settings import Settings
 from core.store import Store
 from tests.fakes.gemini_server import FakeGemini, Reply
-from tests.postgres import postgres_url
+from tests.postgres import scratch_database
 
 
 @pytest.fixture
 def pg_settings(tmp_path: Path, fake_gemini: FakeGemini) -> Iterator[Settings]:
-    url = postgres_url()
-    import core.generation.tables  # noqa: F401  (the generation tables are dropped and created with the rest)
-
-    Base.metadata.drop_all(get_engine(url))
-    dispose_engine(url)
-    yield Settings(  # type: ignore[call-arg]
-        _env_file=None, data_root=tmp_path / "data", database_url=url, gemini_base_url=fake_gemini.base_url
-    )
-    Base.metadata.drop_all(get_engine(url))
-    dispose_engine(url)
+    with scratch_database() as url:
+        yield Settings(  # type: ignore[call-arg]
+            _env_file=None, data_root=tmp_path / "data", database_url=url, gemini_base_url=fake_gemini.base_url
+        )
 
 
 @pytest.mark.postgres

@@ -16,10 +16,10 @@ from sklearn.linear_model import LogisticRegression
 
 from core.inference import FacePrediction, top_prediction
 from core.landmarks.extractor import LandmarkExtractor
+from core.records import FaceData
 from core.registry import ModelCard
 from core.schema import BLENDSHAPE_NAMES
 from core.settings import Settings
-from core.store.repository import FaceData
 
 SMILE = [BLENDSHAPE_NAMES.index("mouthSmileLeft"), BLENDSHAPE_NAMES.index("mouthSmileRight")]
 
@@ -65,10 +65,11 @@ def shared_model(images: Sequence[np.ndarray]) -> BlendshapeModel:
 def save_registry_model(models_dir: Path, images: Sequence[np.ndarray], settings: Settings | None = None) -> ModelCard:
     """The same smile rule as a REAL registry model of kind "landmark" (the project's feature pipeline and loader),
     saved and activated in `models_dir`: for pages and servers that load models only through the registry."""
+    from core.records import FaceData
     from core.registry import Registry
-    from core.store.repository import FaceData
-    from core.training.landmark_models import make_pipeline, save_model
+    from core.training.landmark_registry import save_model
     from core.training.report import ModelReport
+    from core.training.zoo import make_pipeline
 
     with LandmarkExtractor(settings, mode="image") as ex:
         happy = [o.face for o in (ex.extract(img) for img in images) if o.face is not None]

@@ -10,7 +10,7 @@ import pytest
 from core.art import artwork_data_uri, artwork_path, artwork_svg, missing_artwork
 from core.errors import StudioError, UnknownLabel
 from core.live.figures import probability_figure
-from core.live.models import model_choices
+from core.live.model_choices import model_choices
 from core.live.processor import FrameResult, LiveFace
 from core.live.snapshot import save_snapshot
 from core.live.stats import FrameStats, StatsSnapshot

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.batch_test import stage_uploads, thumbnail_uri
+from core.batch_uploads import stage_uploads, thumbnail_uri
 from core.evaluation import items_from_path
 from core.imaging import encode_png
 

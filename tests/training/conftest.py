@@ -11,9 +11,9 @@ import pytest
 from core.features.raw import faces_to_matrix
 from core.imaging import encode_png
 from core.landmarks.extractor import LandmarkExtractor
+from core.records import FaceData
 from core.settings import Settings
 from core.store import Store
-from core.store.repository import FaceData
 from core.training.data import TrainingData
 
 # Plumbing labels: unflipped variants are "happy", mirrored ones "surprise" (the models need not learn this).

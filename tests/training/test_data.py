@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from core.features import RAW_WIDTH
+from core.records import FaceData
 from core.store import Store
-from core.store.repository import FaceData, Filters
+from core.store.repository import Filters
 from core.training.data import from_store
 from tests.training.conftest import fill_store
 

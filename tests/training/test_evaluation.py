@@ -15,8 +15,9 @@ from core.imaging import encode_jpeg, encode_png
 from core.inference import Recognizer
 from core.landmarks.extractor import LandmarkExtractor
 from core.registry import Registry
+from core.training.compare import compare_models
 from core.training.data import TrainingData
-from core.training.landmark_models import compare_models, save_comparison
+from core.training.landmark_registry import save_comparison
 
 
 @pytest.fixture

@@ -13,18 +13,13 @@ from core.errors import ModelFileCorrupt, ModelMismatch, TrainingDataError
 from core.features import FEATURE_VERSION
 from core.inference import ExpressionModel, Recognizer
 from core.landmarks.extractor import LandmarkExtractor
+from core.records import FaceData
 from core.registry import Registry
-from core.store.repository import FaceData
+from core.training.compare import ComparisonResult, compare_models
 from core.training.data import TrainingData
-from core.training.landmark_models import (
-    ComparisonResult,
-    LandmarkModel,
-    compare_models,
-    make_model,
-    save_comparison,
-    save_report,
-)
+from core.training.landmark_registry import LandmarkModel, save_comparison, save_report
 from core.training.report import ModelReport
+from core.training.zoo import make_model
 
 FAST = {
     "random_forest": {"clf__n_estimators": [20], "clf__min_samples_leaf": [1, 2]},

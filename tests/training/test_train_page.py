@@ -6,10 +6,10 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from core.records import FaceData
 from core.registry import Registry
 from core.settings import Settings
 from core.store import Store
-from core.store.repository import FaceData
 from tests.training.conftest import fill_store
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "4_Train.py")

@@ -1,8 +1,7 @@
 """Landmark models in the registry: saving a fitted Pipeline with its card, and loading it back as an
 `ExpressionModel` (kind "landmark"; `core.registry` calls `load_artifact`).
 
-The zoo lives in `core.training.zoo` and the grid-search comparison in `core.training.compare`; their public names
-are re-exported here.
+The zoo lives in `core.training.zoo` and the grid-search comparison in `core.training.compare`.
 """
 
 from __future__ import annotations
@@ -21,59 +20,14 @@ from sklearn.pipeline import Pipeline
 from core.errors import ModelFileCorrupt, ModelMismatch, StudioError
 from core.features import FEATURE_VERSION, faces_to_matrix
 from core.inference import FacePrediction, top_prediction
+from core.records import FaceData
 from core.registry import ModelCard, Registry, new_model_id
 from core.schema import EMOTIONS
-from core.store.repository import FaceData
-from core.training.compare import (
-    HALVING_ABOVE,
-    HOLDOUT_FRACTION,
-    ComparisonResult,
-    ProgressFn,
-    check_trainable,
-    compare_models,
-    holdout_split,
-)
+from core.training.compare import ComparisonResult
 from core.training.report import ModelReport
-from core.training.zoo import (
-    DEFAULT_MODELS,
-    MODEL_ZOO,
-    PRESETS,
-    Preset,
-    final_pipeline,
-    fit_params,
-    make_model,
-    make_pipeline,
-    preset,
-)
 
 KIND: Final = "landmark"
 ARTIFACT: Final[str] = "model.joblib"
-
-__all__ = [
-    "ARTIFACT",
-    "DEFAULT_MODELS",
-    "HALVING_ABOVE",
-    "HOLDOUT_FRACTION",
-    "KIND",
-    "MODEL_ZOO",
-    "PRESETS",
-    "ComparisonResult",
-    "LandmarkModel",
-    "Preset",
-    "ProgressFn",
-    "check_trainable",
-    "compare_models",
-    "final_pipeline",
-    "fit_params",
-    "holdout_split",
-    "load_artifact",
-    "make_model",
-    "make_pipeline",
-    "preset",
-    "save_comparison",
-    "save_model",
-    "save_report",
-]
 
 
 # ---- registry --------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""google-genai async client construction from Settings, and one image generation call.
+"""One image generation call through the google-genai client (`core.gemini.client`), and its price estimate.
 
 Gemini image models go through `generate_content` with the IMAGE response modality; Imagen models (`imagen-*`)
 through `generate_images`, which the API offers only in Vertex mode.
@@ -6,16 +6,12 @@ through `generate_images`, which the API offers only in Vertex mode.
 
 from __future__ import annotations
 
-import ssl
-from functools import lru_cache
 from typing import Any, Final
 
 from google import genai
 from google.genai import types
 
-from core.errors import StudioError
-from core.generation.ratelimit import Refused
-from core.settings import Settings
+from core.gemini.ratelimit import Refused
 
 # Rough list prices in USD per generated image, for the page's estimate only (check current pricing).
 PRICE_PER_IMAGE_USD: Final[dict[str, float]] = {
@@ -30,56 +26,12 @@ DEFAULT_PRICE_USD: Final[float] = 0.04
 _SAFETY_REASONS = {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "IMAGE_SAFETY", "RECITATION", "OTHER"}
 
 
-class MissingApiKey(StudioError):
-    """No Gemini API key is configured."""
-
-
 def estimate_cost(model: str, images: int) -> float:
     return round(PRICE_PER_IMAGE_USD.get(model, DEFAULT_PRICE_USD) * images, 2)
 
 
 def is_imagen(model: str) -> bool:
     return model.startswith("imagen")
-
-
-def resolve_key(settings: Settings, override: str | None = None) -> str:
-    """The key typed into the page for this session wins over the configured one. Never logged."""
-    if override and override.strip():
-        return override.strip()
-    if settings.gemini_api_key is not None:
-        return settings.gemini_api_key.get_secret_value()
-    raise MissingApiKey(
-        "no Gemini API key: set GEMINI_API_KEY (or GOOGLE_API_KEY) in the environment, .env or "
-        ".streamlit/secrets.toml, or type one into the Generate page"
-    )
-
-
-@lru_cache(maxsize=1)
-def _shared_ssl_context() -> ssl.SSLContext | None:
-    """The SDK loads CA certificates for every new client (0.1-0.3 s, blocking). Build that context once per
-    process, the SDK's own way (so SSL_CERT_FILE and the OS trust store still apply), and share it. None when the
-    SDK's internals differ from this version's: then each client builds its own, as usual."""
-    try:
-        from google.genai._api_client import BaseApiClient
-
-        args, _ = BaseApiClient._ensure_httpx_ssl_ctx(types.HttpOptions())
-    except Exception:
-        return None
-    ctx = args.get("verify")
-    return ctx if isinstance(ctx, ssl.SSLContext) else None
-
-
-def make_client(settings: Settings, api_key: str) -> genai.Client:
-    """An API-key client; `gemini_base_url` points it at a proxy or the test server; `gemini_vertex` selects
-    Vertex (express) mode, which Imagen needs."""
-    ctx = None if settings.gemini_vertex else _shared_ssl_context()  # Vertex may need a client-certificate context
-    options = types.HttpOptions(
-        base_url=settings.gemini_base_url or None,
-        timeout=int(settings.gemini_timeout_s * 1000),  # the SDK's own guard; call_with_retry times each attempt too
-        client_args={"verify": ctx} if ctx else None,
-        async_client_args={"verify": ctx, "ssl": ctx} if ctx else None,
-    )
-    return genai.Client(api_key=api_key, vertexai=settings.gemini_vertex or None, http_options=options)
 
 
 def _refusal_from_content(response: types.GenerateContentResponse) -> str:

@@ -1,0 +1,18 @@
+"""Every table of the project on one MetaData: what the migrations' autogenerate compares a database against.
+
+A feature defines its tables on `core.db.Base` in its own `tables` module; importing that module here is what makes
+Alembic see them. Nothing else creates tables: the migrations in `core/migrations/scripts/versions/` do.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+import core.active.tables
+import core.generation.tables
+import core.store.tables
+from core.db import Base
+
+TABLE_MODULES = (core.store.tables, core.active.tables, core.generation.tables)
+
+metadata: MetaData = Base.metadata
