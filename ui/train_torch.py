@@ -17,7 +17,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core.errors import StudioError
+from core.errors import PathNotAllowed, StudioError
+from core.import_roots import ImportRoots
 from core.registry import ModelCard, Registry
 from core.schema import EMOTIONS, SOURCES
 from core.settings import PROJECT_ROOT
@@ -202,7 +203,13 @@ def _detector_data_ui() -> tuple[str, Path | None]:
     if source == "YOLO folder":
         default = str(DEFAULT_YOLO) if DEFAULT_YOLO.is_dir() else ""
         path = st.text_input("YOLO dataset folder (data.yaml, train/, valid/)", default, key="det_yolo")
-        return "yolo", Path(path) if path.strip() else None
+        if not path.strip():
+            return "yolo", None
+        try:  # a hosted dashboard reads datasets only under IMPORT_ROOTS
+            return "yolo", ImportRoots.from_settings(settings()).check_tree(Path(path), "dataset folder")
+        except PathNotAllowed as exc:
+            st.error(str(exc))
+            return "yolo", None
     return "store", None
 
 
@@ -336,7 +343,7 @@ def _compare(registry: Registry, folder: Path, ids: list[str], limit: int) -> li
     from core.yolo import read_yolo_dataset
     from ui.progress import progress_bar
 
-    ds = read_yolo_dataset(folder)
+    ds = read_yolo_dataset(ImportRoots.from_settings(settings()).check_tree(folder, "dataset folder"))
     items = (ds.splits.get("valid") or ds.splits.get("test") or ds.splits.get("train") or [])[:limit]
     if not items:
         raise StudioError(f"{folder} has no images")
