@@ -6,8 +6,10 @@ import math
 import threading
 import time
 from collections import deque
+from typing import Annotated
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from core.apikeys import ApiKeyInfo, ApiKeys
 
@@ -38,22 +40,22 @@ class RateLimiter:
             return 0.0
 
 
-def _presented_key(request: Request) -> str | None:
-    auth = request.headers.get("authorization", "")
-    scheme, _, value = auth.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    header = request.headers.get("x-api-key", "").strip()
-    return header or None
+# Declared as security schemes so that /docs offers an "Authorize" button; neither refuses by itself (auto_error off).
+_bearer = HTTPBearer(auto_error=False, description="An API key from `python -m core apikeys create`.")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The same key, as a header.")
 
 
-def require_api_key(request: Request) -> ApiKeyInfo | None:
+def require_api_key(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header: Annotated[str | None, Depends(_header)],
+) -> ApiKeyInfo | None:
     """A dependency: 401 without a valid key, 429 over the key's rate limit; None when keys are not required."""
     keys: ApiKeys | None = request.app.state.api_keys
     if keys is None:
         return None
-    presented = _presented_key(request)
-    if presented is None:
+    presented = (bearer.credentials if bearer is not None else "") or (header or "")
+    if not presented.strip():
         raise HTTPException(
             401,
             "an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>' "
