@@ -195,13 +195,19 @@ def resnet_section() -> None:
     _poll(RESNET_JOB, ("train_loss", "val_loss"), ("train_accuracy", "val_accuracy", "val_macro_f1"))
 
 
+def _default_yolo() -> str:
+    """The research dataset's folder when it is there and imports may read it (never outside IMPORT_ROOTS)."""
+    allowed = DEFAULT_YOLO.is_dir() and ImportRoots.from_settings(settings()).allows(DEFAULT_YOLO)
+    return str(DEFAULT_YOLO) if allowed else ""
+
+
 # ---- detector --------------------------------------------------------------------------------------------------
 def _detector_data_ui() -> tuple[str, Path | None]:
     source = st.radio(
         "Training data", ["YOLO folder", "Store (imported YOLO faces)"], key="det_source", horizontal=True
     )
     if source == "YOLO folder":
-        default = str(DEFAULT_YOLO) if DEFAULT_YOLO.is_dir() else ""
+        default = _default_yolo()
         path = st.text_input("YOLO dataset folder (data.yaml, train/, valid/)", default, key="det_yolo")
         if not path.strip():
             return "yolo", None
@@ -308,7 +314,7 @@ def _comparison_ui(registry: Registry) -> None:
     det_id = c1.selectbox("Detector", [c.id for c in detectors], key="cmp_detector")
     lm_id = c2.selectbox("Landmark model (MediaPipe + classifier)", [c.id for c in landmarks], key="cmp_landmark")
     rn_id = c3.selectbox("ResNet (MediaPipe + crops)", ["none"] + [c.id for c in resnets], key="cmp_resnet")
-    default = str(DEFAULT_YOLO) if DEFAULT_YOLO.is_dir() else ""
+    default = _default_yolo()
     folder = st.text_input("Held-out YOLO images (dataset folder; its valid split is used)", default, key="cmp_yolo")
     limit = st.number_input("At most this many images", 5, 5000, 100, key="cmp_limit")
     if st.button("Compare", key="cmp_run", disabled=not folder.strip()):
