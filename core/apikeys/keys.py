@@ -100,7 +100,7 @@ class ApiKeys:
             session.flush()
             return NewApiKey(_info(row), key)
 
-    def list(self, user: str | None = None) -> list[ApiKeyInfo]:
+    def list_keys(self, user: str | None = None) -> list[ApiKeyInfo]:
         with session_scope(self.engine) as session:
             query = select(ApiKeyRow).order_by(ApiKeyRow.id)
             if user is not None:

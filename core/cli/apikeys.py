@@ -25,7 +25,7 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    rows = _keys().list(args.user)
+    rows = _keys().list_keys(args.user)
     if not rows:
         print("no API keys")
         return 0
