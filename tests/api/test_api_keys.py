@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -22,22 +19,20 @@ from sqlalchemy import select, text
 
 from core.apikeys import ApiKeys
 from core.apikeys.tables import ApiKeyRow
+from core.cli import main as cli_main
 from core.db import Base, dispose_engine, get_engine
 from core.imaging import encode_jpeg
-from core.settings import Settings
+from core.settings import Settings, get_settings
 from tests.browser.harness import free_port, server, uvicorn_cmd
 from tests.browser.models import browser_models_dir
 from tests.postgres import postgres_url
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "core", "apikeys", *args], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    return done
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    """Run `python -m core apikeys ARGS` in this process (the settings come from the environment); its stdout."""
+    capsys.readouterr()
+    assert cli_main(["apikeys", *args]) == 0
+    return capsys.readouterr().out
 
 
 def _post(url: str, body: dict[str, str], headers: dict[str, str]) -> tuple[int, dict[str, str], dict[str, object]]:
@@ -113,11 +108,14 @@ def frame_body(face_variants: list[np.ndarray]) -> dict[str, str]:
 
 
 def test_api_with_keys_on_a_real_server(
-    tmp_path: Path, face_variants: list[np.ndarray], frame_body: dict[str, str]
+    tmp_path: Path,
+    face_variants: list[np.ndarray],
+    frame_body: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     data_root = tmp_path / "data"
     env = {
-        **os.environ,
         "DATA_ROOT": str(data_root),
         "MODELS_DIR": str(browser_models_dir(tmp_path, face_variants)),
         "DATABASE_URL": "",
@@ -125,15 +123,20 @@ def test_api_with_keys_on_a_real_server(
         "API_RATE_PER_MIN": "3",
         "LOG_LEVEL": "DEBUG",
     }
-    # Keys come from the real CLI, which prints the key alone on stdout.
-    alice = _cli(env, "create", "--user", "alice@example.org", "--name", "camera page").stdout.strip()
-    bob = _cli(env, "create", "--user", "bob@example.org").stdout.strip()
-    gone = _cli(env, "create", "--user", "carol@example.org").stdout.strip()
-    listing = _cli(env, "list").stdout
-    assert "carol@example.org" in listing and "camera page" in listing
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    # Keys come from the CLI, which prints the key alone on stdout.
+    alice = _cli(capsys, "create", "--user", "alice@example.org", "--name", "camera page").strip()
+    bob = _cli(capsys, "create", "--user", "bob@example.org").strip()
+    gone = _cli(capsys, "create", "--user", "carol@example.org").strip()
+    listing = _cli(capsys, "list")
+    assert "carol@example.org" in listing and "camera page" in listing and alice not in listing
     gone_id = gone.split("_")[1]
-    _cli(env, "revoke", gone_id)
-    assert "revoked" in _cli(env, "list", "--user", "carol@example.org").stdout
+    _cli(capsys, "revoke", gone_id)
+    assert "revoked" in _cli(capsys, "list", "--user", "carol@example.org")
+    get_settings.cache_clear()
+    dispose_engine(f"sqlite:///{data_root / 'studio.db'}")
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
