@@ -37,3 +37,7 @@ class ModelFileCorrupt(StudioError):
 
 class TrainingDataError(StudioError):
     """The selected data cannot train a model (one class, too few samples per class, ...)."""
+
+
+class PathNotAllowed(StudioError):
+    """A server-side path outside the import folders (IMPORT_ROOTS) of a hosted dashboard."""

@@ -16,8 +16,9 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from core.errors import ImageNotReadable, StudioError, UnsafeArchive
+from core.errors import ImageNotReadable, PathNotAllowed, StudioError, UnsafeArchive
 from core.imaging import crop_box, decode_rgb, encode_png
+from core.import_roots import ImportRoots
 from core.labels import label_for_path, normalize_label
 from core.schema import IMAGE_EXTENSIONS, STATUS_TEST, STATUS_TRAIN
 from core.store import Store
@@ -195,23 +196,50 @@ def _read_file(path: Path) -> bytes:
         return b""
 
 
-def import_folder(store: Store, root: Path, **kwargs: object) -> ImportReport:
-    """Import every image below `root`; labels from file-name tags, then the parent folder (relative to root)."""
-    root = Path(root)
-    if not root.is_dir():
+def list_folder_images(root: Path, roots: ImportRoots) -> tuple[Path, list[Path], list[tuple[str, str]]]:
+    """The image files below `root` that lie inside `roots` (resolved root, files, skipped symlinks pointing out)."""
+    folder = roots.check(Path(root).expanduser(), "folder")
+    if not folder.is_dir():
         raise StudioError(f"{root} is not a folder")
-    files = sorted(p for p in root.rglob("*") if p.is_file() and _is_image_name(p.name))
-    items = (Incoming(p.relative_to(root).as_posix(), _read_file(p)) for p in files)
-    return import_items(store, items, total=len(files), **kwargs)  # type: ignore[arg-type]
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and _is_image_name(p.name))
+    outside = set(roots.outside(files))
+    skipped = [(p.relative_to(folder).as_posix(), "links outside the import folders") for p in sorted(outside)]
+    return folder, [p for p in files if p not in outside], skipped
 
 
-def import_manifest(store: Store, manifest: Path, **kwargs: object) -> ImportReport:
-    """Import a CSV manifest with columns path,label[,person]; paths are relative to the CSV's folder."""
-    manifest = Path(manifest)
+def import_folder(store: Store, root: Path, *, roots: ImportRoots | None = None, **kwargs: object) -> ImportReport:
+    """Import every image below `root`; labels from file-name tags, then the parent folder (relative to root).
+    `roots` limits what may be read (default: the settings' IMPORT_ROOTS policy; the CLI passes anywhere)."""
+    folder, files, skipped = list_folder_images(root, ImportRoots.or_settings(roots, store.settings))
+    items = (Incoming(p.relative_to(folder).as_posix(), _read_file(p)) for p in files)
+    report = ImportReport(skipped=skipped)
+    return import_items(store, items, total=len(files), report=report, **kwargs)  # type: ignore[arg-type]
+
+
+def import_manifest(
+    store: Store, manifest: Path, *, roots: ImportRoots | None = None, **kwargs: object
+) -> ImportReport:
+    """Import a CSV manifest with columns path,label[,person]; paths are relative to the CSV's folder.
+    With import roots, the manifest and every file it names must lie inside them, or nothing is imported."""
+    roots = ImportRoots.or_settings(roots, store.settings)
+    manifest = roots.check(Path(manifest).expanduser(), "manifest")
     base = manifest.parent
     rows = list(csv.DictReader(manifest.open(newline="", encoding="utf-8")))
     if rows and "path" not in rows[0]:
         raise StudioError(f"{manifest}: needs a 'path' column (and optionally 'label' and 'person')")
+    refused = [
+        (line, row["path"])
+        for line, row in enumerate(rows, start=2)
+        if not roots.allows(base / (row.get("path") or ""))
+    ]
+    if refused:
+        # A manifest that reaches outside is a probe or a mistake: refuse all of it rather than import a part.
+        listed = "; ".join(f"line {line}: {path}" for line, path in refused[:5])
+        more = f" and {len(refused) - 5} more" if len(refused) > 5 else ""
+        raise PathNotAllowed(
+            f"{manifest.name} names {len(refused)} file(s) outside the import folders ({listed}{more}); "
+            f"nothing was imported. {roots.describe()}"
+        )
     report = ImportReport()
 
     def gen() -> Iterator[Incoming]:
@@ -241,11 +269,14 @@ def import_yolo(
     root: Path,
     *,
     pad: float = 0.15,
+    roots: ImportRoots | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
 ) -> ImportReport:
     """Each labeled box of a YOLO dataset becomes a face-crop record (train split -> train, others -> test)."""
-    dataset = read_yolo_dataset(Path(root))
+    # The whole tree is checked: a label file linked to /etc/passwd would otherwise be read and quoted in an error.
+    folder = ImportRoots.or_settings(roots, store.settings).check_tree(Path(root), "dataset folder")
+    dataset = read_yolo_dataset(folder)
     report = ImportReport()
     images = [(split, item) for split, items in dataset.splits.items() for item in items]
     for done, (split, item) in enumerate(images, start=1):

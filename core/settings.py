@@ -93,6 +93,15 @@ class Settings(BaseSettings):
     auth_mode: Literal["local", "team"] = Field(
         default="local", description="local: one implicit user (laptop use); team: OIDC sign-in and roles required."
     )
+    import_roots: list[Path] | None = Field(
+        default=None,
+        description="Folders that dashboard imports may read. Unset: <data_root>/inbox in team mode, anywhere in "
+        "local mode. The CLI is not restricted.",
+    )
+    api_require_key: bool | None = Field(
+        default=None, description="Whether /api/predict* need an API key. Unset: yes in team mode, no in local mode."
+    )
+    api_rate_per_min: int = Field(default=60, ge=1, description="Requests per minute allowed to each API key.")
 
     @classmethod
     def settings_customise_sources(
@@ -117,7 +126,7 @@ class Settings(BaseSettings):
             raise ValueError("GEMINI_API_KEY is a placeholder; set a real key or leave it unset")
         return SecretStr(raw)
 
-    @field_validator("ice_servers", "api_cors_origins", mode="before")
+    @field_validator("ice_servers", "api_cors_origins", "import_roots", mode="before")
     @classmethod
     def _parse_json_list(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -145,6 +154,17 @@ class Settings(BaseSettings):
     def team_mode(self) -> bool:
         """Sign-in, roles, import roots and API keys apply (a shared server), rather than one local user."""
         return self.auth_mode == "team"
+
+    @property
+    def resolved_import_roots(self) -> list[Path] | None:
+        """The folders dashboard imports may read; None means anywhere (local mode without IMPORT_ROOTS)."""
+        if self.import_roots is not None:
+            return list(self.import_roots)
+        return [self.data_root / "inbox"] if self.team_mode else None
+
+    @property
+    def requires_api_key(self) -> bool:
+        return self.team_mode if self.api_require_key is None else self.api_require_key
 
     @property
     def has_gemini_key(self) -> bool:

@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from core import ingest
+from core.import_roots import ImportRoots
 from core.landmarks.batch import extract_store
 from core.schema import (
     EMOTIONS,
@@ -69,18 +70,24 @@ with upload_tab:
         show_report(report)
 
 with server_tab:
-    st.caption("A folder, manifest CSV (path,label[,person]) or YOLO dataset on the machine that runs the dashboard.")
+    roots = ImportRoots.from_settings(store.settings)
+    st.caption(
+        "A folder, manifest CSV (path,label[,person]) or YOLO dataset on the machine that runs the dashboard; "
+        + roots.describe()
+        + "."
+    )
     path_text = st.text_input("Path", key="server_path", placeholder="/data/faces or /data/fer-yolo")
     kind = st.radio("Kind", ["Folder", "Manifest CSV", "YOLO dataset"], horizontal=True, key="server_kind")
     if st.button("Import from path", key="server_import", disabled=not path_text):
         path = Path(path_text).expanduser()
         progress = progress_bar("Importing")
         actions = {
-            "Folder": lambda: ingest.import_folder(store, path, progress=progress),
-            "Manifest CSV": lambda: ingest.import_manifest(store, path, progress=progress),
-            "YOLO dataset": lambda: ingest.import_yolo(store, path, progress=progress),
+            "Folder": lambda: ingest.import_folder(store, path, roots=roots, progress=progress),
+            "Manifest CSV": lambda: ingest.import_manifest(store, path, roots=roots, progress=progress),
+            "YOLO dataset": lambda: ingest.import_yolo(store, path, roots=roots, progress=progress),
         }
-        if not path.exists():
+        # The roots are checked first, so the page never tells whether a path outside them exists.
+        if roots.allows(path) and not path.exists():
             st.error(f"{path} does not exist on the server.")
         else:
             result = run_safely(actions[kind], what="Import")

@@ -13,6 +13,7 @@ from core.active.queue import QueueItem
 from core.active.simulation import simulate
 from core.active.uncertainty import STRATEGIES, STRATEGY_LABELS
 from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
+from core.import_roots import ImportRoots
 from core.live.figures import probability_figure
 from core.registry import Registry
 from core.schema import EMOTIONS
@@ -55,10 +56,12 @@ def pool_ui(store: Store) -> None:
             report = pool.add_to_pool(store, [(f.name, f.getvalue()) for f in files or []])
             _import_message(report)
     with folder:
+        roots = ImportRoots.from_settings(store.settings)
+        st.caption(f"A folder on the machine that runs the dashboard; {roots.describe()}.")
         path = st.text_input("Folder", key="al_folder", placeholder="dataset/random_expressions")
         if st.button("Import folder into the pool", key="al_folder_import", disabled=not path):
             result = run_safely(
-                lambda: pool.import_pool_folder(store, Path(path), progress=progress_bar("Importing")),
+                lambda: pool.import_pool_folder(store, Path(path), roots=roots, progress=progress_bar("Importing")),
                 what="Import",
             )
             if result is not None:

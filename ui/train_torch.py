@@ -17,7 +17,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core.errors import StudioError
+from core.errors import PathNotAllowed, StudioError
+from core.import_roots import ImportRoots
 from core.registry import ModelCard, Registry
 from core.schema import EMOTIONS, EXTRACTION_OK, SOURCES, STATUS_TEST, STATUS_TRAIN, TRAINABLE_STATUSES
 from core.settings import PROJECT_ROOT
@@ -198,15 +199,27 @@ def resnet_section() -> None:
     _poll(RESNET_JOB, ("train_loss", "val_loss"), ("train_accuracy", "val_accuracy", "val_macro_f1"))
 
 
+def _default_yolo() -> str:
+    """The research dataset's folder when it is there and imports may read it (never outside IMPORT_ROOTS)."""
+    allowed = DEFAULT_YOLO.is_dir() and ImportRoots.from_settings(settings()).allows(DEFAULT_YOLO)
+    return str(DEFAULT_YOLO) if allowed else ""
+
+
 # ---- detector --------------------------------------------------------------------------------------------------
 def _detector_data_ui() -> tuple[str, Path | None]:
     source = st.radio(
         "Training data", ["YOLO folder", "Store (imported YOLO faces)"], key="det_source", horizontal=True
     )
     if source == "YOLO folder":
-        default = str(DEFAULT_YOLO) if DEFAULT_YOLO.is_dir() else ""
+        default = _default_yolo()
         path = st.text_input("YOLO dataset folder (data.yaml, train/, valid/)", default, key="det_yolo")
-        return "yolo", Path(path) if path.strip() else None
+        if not path.strip():
+            return "yolo", None
+        try:  # a hosted dashboard reads datasets only under IMPORT_ROOTS
+            return "yolo", ImportRoots.from_settings(settings()).check_tree(Path(path), "dataset folder")
+        except PathNotAllowed as exc:
+            st.error(str(exc))
+            return "yolo", None
     return "store", None
 
 
@@ -305,7 +318,7 @@ def _comparison_ui(registry: Registry) -> None:
     det_id = c1.selectbox("Detector", [c.id for c in detectors], key="cmp_detector")
     lm_id = c2.selectbox("Landmark model (MediaPipe + classifier)", [c.id for c in landmarks], key="cmp_landmark")
     rn_id = c3.selectbox("ResNet (MediaPipe + crops)", ["none"] + [c.id for c in resnets], key="cmp_resnet")
-    default = str(DEFAULT_YOLO) if DEFAULT_YOLO.is_dir() else ""
+    default = _default_yolo()
     folder = st.text_input("Held-out YOLO images (dataset folder; its valid split is used)", default, key="cmp_yolo")
     limit = st.number_input("At most this many images", 5, 5000, 100, key="cmp_limit")
     if st.button("Compare", key="cmp_run", disabled=not folder.strip()):
@@ -340,7 +353,7 @@ def _compare(registry: Registry, folder: Path, ids: list[str], limit: int) -> li
     from core.yolo import read_yolo_dataset
     from ui.progress import progress_bar
 
-    ds = read_yolo_dataset(folder)
+    ds = read_yolo_dataset(ImportRoots.from_settings(settings()).check_tree(folder, "dataset folder"))
     items = (ds.splits.get("valid") or ds.splits.get("test") or ds.splits.get("train") or [])[:limit]
     if not items:
         raise StudioError(f"{folder} has no images")

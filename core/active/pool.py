@@ -10,10 +10,10 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from core.errors import StudioError
-from core.ingest import ImportReport, Incoming, import_items
+from core.import_roots import ImportRoots
+from core.ingest import ImportReport, Incoming, import_items, list_folder_images
 from core.landmarks.batch import BatchReport, extract_store
-from core.schema import EXTRACTION_NO_FACE, EXTRACTION_PENDING, IMAGE_EXTENSIONS, SOURCE_POOL, STATUS_POOL
+from core.schema import EXTRACTION_NO_FACE, EXTRACTION_PENDING, SOURCE_POOL, STATUS_POOL
 from core.store import Store
 from core.store.repository import Filters
 
@@ -50,19 +50,20 @@ def _read(path: Path) -> bytes:
 
 
 def import_pool_folder(
-    store: Store, root: Path, *, progress: ProgressFn | None = None, cancel: threading.Event | None = None
+    store: Store,
+    root: Path,
+    *,
+    roots: ImportRoots | None = None,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
 ) -> ImportReport:
-    """Every image below `root` into the pool (hidden files and non-images are ignored)."""
-    root = Path(root).expanduser()
-    if not root.is_dir():
-        raise StudioError(f"{root} is not a folder")
-    files = sorted(
-        p
-        for p in root.rglob("*")
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS
-    )
-    items = ((p.relative_to(root).as_posix(), _read(p)) for p in files)
-    return add_to_pool(store, items, total=len(files), progress=progress, cancel=cancel)
+    """Every image below `root` into the pool (hidden files and non-images are ignored). `roots` limits what may
+    be read (default: the settings' IMPORT_ROOTS policy; the CLI passes anywhere)."""
+    folder, files, skipped = list_folder_images(root, ImportRoots.or_settings(roots, store.settings))
+    items = ((p.relative_to(folder).as_posix(), _read(p)) for p in files)
+    report = add_to_pool(store, items, total=len(files), progress=progress, cancel=cancel)
+    report.skipped.extend(skipped)
+    return report
 
 
 def extract_pool(

@@ -14,10 +14,12 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from core.api.keyauth import RateLimiter
 from core.api.limits import BodySizeLimit
 from core.api.logs import configure_logging
 from core.api.routes import health, predict, web
 from core.api.service import ModelLoader, ModelUnavailable, PredictionService, load_active_model
+from core.apikeys import ApiKeys
 from core.errors import ImageNotReadable, StudioError, UnknownLabel
 from core.settings import Settings, get_settings
 
@@ -95,21 +97,24 @@ def create_app(settings: Settings | None = None, *, model_loader: ModelLoader = 
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Keys are checked against the database on every request, so a revoked key stops working at once.
+    app.state.api_keys = ApiKeys(settings) if settings.requires_api_key else None
+    app.state.rate_limiter = RateLimiter(settings.api_rate_per_min)
     _install_error_handlers(app)
 
     @app.middleware("http")
     async def _access_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         start = time.perf_counter()
         response = await call_next(request)
-        access.info(
-            "request",
-            extra={
-                "method": request.method,
-                "path": request.url.path,
-                "status": response.status_code,
-                "ms": round(1000 * (time.perf_counter() - start), 2),
-            },
-        )
+        fields = {
+            "method": request.method,
+            "path": request.url.path,
+            "status": response.status_code,
+            "ms": round(1000 * (time.perf_counter() - start), 2),
+        }
+        if key_id := getattr(request.state, "api_key_id", None):
+            fields["key_id"] = key_id  # the key's public id, once checked; never the key or its header
+        access.info("request", extra=fields)
         return response
 
     app.add_middleware(

@@ -44,3 +44,6 @@ class HealthOut(BaseModel):
     model_kind: str | None
     classes: list[str]
     detail: str = ""
+    api_key_required: bool = Field(
+        default=False, description="Whether /api/predict* need 'Authorization: Bearer <key>' or 'X-API-Key'."
+    )

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "core.cli.generate",  # generate
     "core.cli.al",  # al score|label|simulate
     "core.cli.detector",  # detector train|evaluate
+    "core.cli.apikeys",  # apikeys create|list|revoke
 )
 
 

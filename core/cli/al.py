@@ -80,12 +80,13 @@ def _progress(bar: Any) -> Any:
 
 def run_pool(args: argparse.Namespace) -> int:
     from core.active.pool import extract_pool, import_pool_folder
+    from core.import_roots import ImportRoots
     from core.store import Store
 
     store = Store(get_settings())
     bar = _bar("importing", "img")
     try:
-        report = import_pool_folder(store, args.folder, progress=_progress(bar))
+        report = import_pool_folder(store, args.folder, roots=ImportRoots.anywhere(), progress=_progress(bar))
     finally:
         bar.close()
     print(f"pool: {report.summary()}")

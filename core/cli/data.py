@@ -30,8 +30,10 @@ def _bar(desc: str) -> tuple[tqdm, ProgressFn]:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from core import ingest
+    from core.import_roots import ImportRoots
 
     store = Store()
+    anywhere = ImportRoots.anywhere()  # the operator's tool: IMPORT_ROOTS only limits the dashboard
     path = Path(args.path)
     if not path.exists():
         raise StudioError(f"{path} does not exist")
@@ -39,13 +41,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     cancel = threading.Event()
     try:
         if args.yolo:
-            report = ingest.import_yolo(store, path, progress=progress, cancel=cancel)
+            report = ingest.import_yolo(store, path, roots=anywhere, progress=progress, cancel=cancel)
         elif path.suffix.lower() == ".zip":
             report = ingest.import_zip(store, path.read_bytes(), progress=progress, cancel=cancel)
         elif path.suffix.lower() == ".csv":
-            report = ingest.import_manifest(store, path, progress=progress, cancel=cancel)
+            report = ingest.import_manifest(store, path, roots=anywhere, progress=progress, cancel=cancel)
         else:
-            report = ingest.import_folder(store, path, progress=progress, cancel=cancel)
+            report = ingest.import_folder(store, path, roots=anywhere, progress=progress, cancel=cancel)
     finally:
         bar.close()
     print(report.summary())

@@ -9,10 +9,11 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 import core.active.tables
+import core.apikeys.tables
 import core.generation.tables
 import core.store.tables
 from core.db import Base
 
-TABLE_MODULES = (core.store.tables, core.active.tables, core.generation.tables)
+TABLE_MODULES = (core.store.tables, core.active.tables, core.generation.tables, core.apikeys.tables)
 
 metadata: MetaData = Base.metadata

@@ -58,6 +58,7 @@ def test_health_names_the_loaded_model(client: TestClient) -> None:
         "model_kind": "landmark",
         "classes": ["happy", "neutral"],
         "detail": "",
+        "api_key_required": False,
     }
 
 

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core.imaging import encode_png
 from core.landmarks.extractor import LandmarkExtractor
 from core.registry import Registry
-from core.settings import Settings
+from core.settings import Settings, get_settings
 from core.store import Store
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "4_Train.py")
@@ -77,3 +77,22 @@ def test_detector_section_trains_on_a_yolo_folder(synthetic_yolo: Path, app_env:
     assert "mAP@0.5" in at.success[0].value
     # No landmark model yet: the comparison explains what it needs instead of failing.
     assert any("comparison needs" in i.value for i in at.info)
+
+
+def test_detector_section_reads_yolo_folders_only_under_import_roots(
+    synthetic_yolo: Path, app_env: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    monkeypatch.setenv("IMPORT_ROOTS", str(inbox))
+    get_settings.cache_clear()
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert at.text_input(key="det_yolo").value == ""  # no default outside the roots
+    at.text_input(key="det_yolo").input(str(synthetic_yolo)).run()
+    assert not at.exception
+    assert any("outside the import folders" in e.value for e in at.error)
+    assert not any(b.key == "det_start" for b in at.button)  # nothing to train on: the folder was never read
+    (inbox / "yolo").symlink_to(synthetic_yolo, target_is_directory=True)  # a link inside that points out
+    at.text_input(key="det_yolo").input(str(inbox / "yolo")).run()
+    assert any("outside the import folders" in e.value for e in at.error)
+    assert not any(b.key == "det_start" for b in at.button)

@@ -6,22 +6,28 @@ import logging
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, Depends, File, UploadFile
 
 from core.api.deps import ServiceDep, SettingsDep
 from core.api.images import decode_base64_image, decode_upload
+from core.api.keyauth import require_api_key
 from core.api.schemas import ErrorOut, FaceOut, PredictOut, StreamFrameIn
 from core.api.service import PredictionService
 from core.errors import ImageNotReadable
 from core.schema import EMOTIONS
 
 log = logging.getLogger("core.api.predict")
-router = APIRouter(prefix="/api", tags=["predict"])
+router = APIRouter(prefix="/api", tags=["predict"], dependencies=[Depends(require_api_key)])
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorOut, "description": "Not an image, corrupt, truncated or not base64."},
+    401: {"model": ErrorOut, "description": "No valid API key (when the server requires keys)."},
     413: {"model": ErrorOut, "description": "Body larger than API_MAX_UPLOAD_MB."},
     422: {"model": ErrorOut, "description": "A required field is missing or malformed."},
+    429: {
+        "model": ErrorOut,
+        "description": "Over API_RATE_PER_MIN requests in a minute for this key; see Retry-After.",
+    },
     503: {"model": ErrorOut, "description": "No model is loaded."},
 }
 

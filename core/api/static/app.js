@@ -10,11 +10,31 @@ let timer = null;
 
 function setStatus(text) { $("status").textContent = text; }
 
+// The API key, when the server requires one: typed by the user, kept in this tab's sessionStorage only.
+const KEY_STORE = "expression-studio-api-key";
+let apiKey = sessionStorage.getItem(KEY_STORE) || "";
+
+function askForKey(message) {
+  $("keyform").hidden = false;
+  if (message) setStatus(message);
+  $("apikey").focus();
+}
+
+$("keyform").addEventListener("submit", (event) => {
+  event.preventDefault();
+  apiKey = $("apikey").value.trim();
+  $("apikey").value = "";
+  if (apiKey) sessionStorage.setItem(KEY_STORE, apiKey); else sessionStorage.removeItem(KEY_STORE);
+  $("keyform").hidden = true;
+  setStatus(apiKey ? "key set; sending frames" : "no key set");
+});
+
 async function loadHealth() {
   try {
     const res = await fetch("/health");
     const body = await res.json();
     $("model").textContent = body.model_id ? `model ${body.model_id} (${body.model_kind})` : (body.detail || "no model");
+    if (body.api_key_required && !apiKey) askForKey("enter an API key to start");
   } catch (err) {
     $("model").textContent = "the API is unreachable";
   }
@@ -52,18 +72,21 @@ function showResult(body) {
 
 async function tick() {
   if (!running) return;
-  const image = grabFrame();
+  // While the key form is open, no frames go out: each would only earn another 401.
+  const image = $("keyform").hidden ? grabFrame() : null;
   if (image) {
     try {
-      const res = await fetch("/api/predict/stream", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ image }),
-      });
+      const headers = { "Content-Type": "application/json" };
+      if (apiKey) headers.Authorization = `Bearer ${apiKey}`;
+      const res = await fetch("/api/predict/stream", { method: "POST", headers, body: JSON.stringify({ image }) });
       const body = await res.json();
       if (res.ok) {
         showResult(body);
         setStatus(`analysed in ${Math.round(body.elapsed_ms)} ms`);
+      } else if (res.status === 401) {
+        apiKey = "";
+        sessionStorage.removeItem(KEY_STORE);
+        askForKey(body.detail || "this server needs an API key");
       } else {
         setStatus(body.detail || `error ${res.status}`);
       }

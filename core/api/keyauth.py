@@ -1,0 +1,78 @@
+"""API key check and per-key rate limit of the prediction routes (when `Settings.requires_api_key`)."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from core.apikeys import ApiKeyInfo, ApiKeys
+
+WINDOW_S = 60.0
+
+
+class RateLimiter:
+    """At most `per_minute` requests per key in any 60-second window (sliding, in this process's memory).
+
+    Memory is bounded: one deque of at most `per_minute` timestamps per valid key (invalid keys never get here).
+    """
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, key_id: str, now: float | None = None) -> float:
+        """0 when the request may go ahead (and counts it); otherwise seconds until a slot frees up."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            hits = self._hits.setdefault(key_id, deque())
+            while hits and now - hits[0] >= WINDOW_S:
+                hits.popleft()
+            if len(hits) >= self.per_minute:
+                return WINDOW_S - (now - hits[0])
+            hits.append(now)
+            return 0.0
+
+
+# Declared as security schemes so that /docs offers an "Authorize" button; neither refuses by itself (auto_error off).
+_bearer = HTTPBearer(auto_error=False, description="An API key from `python -m core apikeys create`.")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The same key, as a header.")
+
+
+def require_api_key(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header: Annotated[str | None, Depends(_header)],
+) -> ApiKeyInfo | None:
+    """A dependency: 401 without a valid key, 429 over the key's rate limit; None when keys are not required."""
+    keys: ApiKeys | None = request.app.state.api_keys
+    if keys is None:
+        return None
+    presented = (bearer.credentials if bearer is not None else "") or (header or "")
+    if not presented.strip():
+        raise HTTPException(
+            401,
+            "an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>' "
+            "(an operator creates one with `python -m core apikeys create --user EMAIL`)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    info = keys.verify(presented)
+    if info is None:
+        # Never echo the presented value: it may be a real key with a typo.
+        raise HTTPException(401, "the API key is not valid or was revoked", headers={"WWW-Authenticate": "Bearer"})
+    request.state.api_key_id = info.key_id  # for the access log; the key itself is never logged
+    limiter: RateLimiter = request.app.state.rate_limiter
+    wait = limiter.retry_after(info.key_id)
+    if wait > 0:
+        raise HTTPException(
+            429,
+            f"this key reached its limit of {limiter.per_minute} requests a minute; retry in {math.ceil(wait)} s",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
+    return info

@@ -1,0 +1,187 @@
+"""REST API keys: the CLI creates them (shown once, stored as a hash), a real uvicorn server on loopback checks them.
+
+No key, a wrong key, a revoked key and valid keys (Bearer and X-API-Key); the per-key rate limit answers 429 with
+Retry-After; the keys appear neither in the server's JSON logs nor anywhere in the database files.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select, text
+
+from core.apikeys import ApiKeys
+from core.apikeys.tables import ApiKeyRow
+from core.cli import main as cli_main
+from core.db import Base, dispose_engine, get_engine
+from core.imaging import encode_jpeg
+from core.settings import Settings, get_settings
+from tests.browser.harness import free_port, server, uvicorn_cmd
+from tests.browser.models import browser_models_dir
+from tests.postgres import postgres_url
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    """Run `python -m core apikeys ARGS` in this process (the settings come from the environment); its stdout."""
+    capsys.readouterr()
+    assert cli_main(["apikeys", *args]) == 0
+    return capsys.readouterr().out
+
+
+def _post(url: str, body: dict[str, str], headers: dict[str, str]) -> tuple[int, dict[str, str], dict[str, object]]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json", **headers}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), json.loads(err.read())
+
+
+def test_settings_require_keys_in_team_mode_unless_told_otherwise(settings: Settings) -> None:
+    assert not settings.requires_api_key
+    team = settings.model_copy(update={"auth_mode": "team"})
+    assert team.requires_api_key
+    assert not team.model_copy(update={"api_require_key": False}).requires_api_key
+    assert settings.model_copy(update={"api_require_key": True}).requires_api_key
+
+
+def test_rate_limiter_slides_per_key() -> None:
+    from core.api.keyauth import RateLimiter
+
+    limiter = RateLimiter(per_minute=3)
+    assert [limiter.retry_after("a", now=t) for t in (0.0, 10.0, 20.0)] == [0.0, 0.0, 0.0]
+    assert limiter.retry_after("a", now=30.0) == pytest.approx(30.0)  # the oldest hit frees its slot at 60 s
+    assert limiter.retry_after("b", now=30.0) == 0.0  # another key has its own budget
+    assert limiter.retry_after("a", now=60.0) == 0.0
+    assert limiter.retry_after("a", now=61.0) == pytest.approx(9.0)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def keys_settings(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Settings]:
+    if request.param == "sqlite":
+        yield settings
+        return
+    url = postgres_url()
+    Base.metadata.tables[ApiKeyRow.__tablename__].drop(get_engine(url), checkfirst=True)
+    yield settings.model_copy(update={"database_url": url})
+    Base.metadata.tables[ApiKeyRow.__tablename__].drop(get_engine(url), checkfirst=True)
+    dispose_engine(url)
+
+
+def test_keys_are_stored_hashed_and_revocable(keys_settings: Settings) -> None:
+    keys = ApiKeys(keys_settings)
+    alice = keys.create("Alice@Example.org", "kiosk")
+    bob = keys.create("bob@example.org")
+    assert alice.key != bob.key and alice.info.user_email == "alice@example.org"
+    assert keys.verify(alice.key) == keys.list_keys()[0]
+    assert keys.list_keys()[0].last_used_at is not None  # verify records the use
+    assert keys.verify(alice.key[:-1] + ("A" if alice.key[-1] != "A" else "B")) is None  # one character off
+    assert keys.verify(f"esk_{alice.info.key_id}_" + "x" * 43) is None  # right key id, wrong secret
+    assert keys.verify("") is None and keys.verify("Bearer nonsense") is None
+    revoked = keys.revoke(alice.info.key_id)
+    assert not revoked.active and keys.verify(alice.key) is None
+    assert keys.verify(bob.key) is not None
+    assert [k.id for k in keys.list_keys("Bob@example.org")] == [bob.info.id]  # emails match case-insensitively
+    # Nothing of either key is in its row: not the key, not its secret part.
+    with keys.engine.connect() as conn:
+        rows = [str(tuple(r)) for r in conn.execute(text("SELECT * FROM api_keys"))]
+        assert len(rows) == 2
+        hashes = conn.execute(select(ApiKeyRow.key_hash)).scalars().all()
+    for new in (alice, bob):
+        secret = new.key.split("_", 2)[2]  # (the secret may itself contain "_")
+        assert len(secret) == 43
+        assert not any(secret in row for row in rows)
+    assert all(len(h) == 64 for h in hashes)
+
+
+@pytest.fixture(scope="module")
+def frame_body(face_variants: list[np.ndarray]) -> dict[str, str]:
+    return {"image": base64.b64encode(encode_jpeg(face_variants[0], quality=85)).decode()}
+
+
+def test_api_with_keys_on_a_real_server(
+    tmp_path: Path,
+    face_variants: list[np.ndarray],
+    frame_body: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    data_root = tmp_path / "data"
+    env = {
+        "DATA_ROOT": str(data_root),
+        "MODELS_DIR": str(browser_models_dir(tmp_path, face_variants)),
+        "DATABASE_URL": "",
+        "API_REQUIRE_KEY": "true",
+        "API_RATE_PER_MIN": "3",
+        "LOG_LEVEL": "DEBUG",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    # Keys come from the CLI, which prints the key alone on stdout.
+    alice = _cli(capsys, "create", "--user", "alice@example.org", "--name", "camera page").strip()
+    bob = _cli(capsys, "create", "--user", "bob@example.org").strip()
+    gone = _cli(capsys, "create", "--user", "carol@example.org").strip()
+    listing = _cli(capsys, "list")
+    assert "carol@example.org" in listing and "camera page" in listing and alice not in listing
+    gone_id = gone.split("_")[1]
+    _cli(capsys, "revoke", gone_id)
+    assert "revoked" in _cli(capsys, "list", "--user", "carol@example.org")
+    get_settings.cache_clear()
+    dispose_engine(f"sqlite:///{data_root / 'studio.db'}")
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    predict = f"{url}/api/predict/stream"
+    log = tmp_path / "api.log"
+    with server(uvicorn_cmd(port), f"{url}/health", env, log):
+        with urllib.request.urlopen(f"{url}/health", timeout=10) as response:
+            assert json.loads(response.read())["api_key_required"] is True  # /health stays open and says so
+
+        status, headers, body = _post(predict, frame_body, {})
+        assert status == 401 and "API key is required" in str(body["detail"])
+        assert headers.get("www-authenticate", headers.get("WWW-Authenticate")) == "Bearer"
+        for wrong in (alice[:-2] + "zz", "esk_000000000000_" + "a" * 43, gone):
+            status, _, body = _post(predict, frame_body, {"Authorization": f"Bearer {wrong}"})
+            assert (status, body) == (401, {"detail": "the API key is not valid or was revoked"})
+        status, _, _ = _post(predict, frame_body, {"X-API-Key": gone})
+        assert status == 401
+        multipart = urllib.request.Request(f"{url}/api/predict", data=b"", method="POST")
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(multipart, timeout=10)
+        assert err.value.code == 401  # the upload route is guarded too
+
+        ok = [_post(predict, frame_body, {"Authorization": f"Bearer {alice}"}) for _ in range(2)]
+        ok.append(_post(predict, frame_body, {"X-API-Key": alice}))
+        assert [s for s, _, _ in ok] == [200, 200, 200]
+        assert all(isinstance(b["faces"], list) and b["width"] > 0 for _, _, b in ok)
+        status, headers, body = _post(predict, frame_body, {"Authorization": f"Bearer {alice}"})
+        assert status == 429 and "3 requests a minute" in str(body["detail"])
+        assert 1 <= int(headers["retry-after" if "retry-after" in headers else "Retry-After"]) <= 60
+        status, _, _ = _post(predict, frame_body, {"Authorization": f"Bearer {bob}"})
+        assert status == 200  # the limit is per key
+
+    logged = log.read_text()
+    lines = [json.loads(line) for line in logged.splitlines() if line.startswith("{")]
+    access = [
+        line for line in lines if line["component"] == "core.api.access" and line["path"] == "/api/predict/stream"
+    ]
+    statuses = [line["status"] for line in access]
+    assert (statuses.count(401), statuses.count(429), statuses.count(200)) == (5, 1, 4)
+    assert {line.get("key_id") for line in access if line["status"] == 200} == {alice.split("_")[1], bob.split("_")[1]}
+    for key in (alice, bob, gone):
+        assert key not in logged and key.split("_", 2)[2] not in logged
+    # Nor in the database, in any file SQLite wrote (main file and write-ahead log).
+    db_bytes = b"".join(p.read_bytes() for p in data_root.glob("studio.db*"))
+    assert b"alice@example.org" in db_bytes  # the rows are there...
+    for key in (alice, bob, gone):
+        assert key.split("_", 2)[2].encode() not in db_bytes  # ...but no key
