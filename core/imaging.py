@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass
 
 import cv2
@@ -11,6 +12,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.errors import ImageNotReadable, ImageTooLarge
 from core.settings import get_settings
+
+# PIL warns about images over ~89 megapixels when it opens them; the limit that counts is Settings.max_image_pixels,
+# checked by probe_image from the header, so the warning would only be noise (or an error under -W error).
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 @dataclass(frozen=True)
