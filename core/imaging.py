@@ -43,7 +43,9 @@ def probe_image(data: bytes, max_pixels: int | None = None) -> ImageInfo:
             width, height = img.size
             fmt = (img.format or "").lower()
     except Image.DecompressionBombError as exc:  # PIL's own ceiling, for headers far beyond ours
-        raise ImageTooLarge(f"the image is too large to decode (more than {limit / 1e6:g} megapixels)") from exc
+        raise ImageTooLarge(
+            f"the image is too large to decode: far over the limit of {limit / 1e6:g} megapixels (MAX_IMAGE_PIXELS)"
+        ) from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise ImageNotReadable("not an image file (unrecognised format)") from exc
     if width * height > limit:

@@ -16,12 +16,20 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 def png_bomb(width: int, height: int) -> bytes:
     """A valid single-colour grey PNG of width x height pixels; a few hundred KB for hundreds of megapixels."""
-    comp = zlib.compressobj(1)
-    rows = 256
+    # One block of zero rows deflated once and repeated: a full flush makes each copy independent of the ones
+    # before it, so the stream stays valid without compressing hundreds of megabytes.
+    rows = 64
     block = bytes((width + 1) * rows)  # per row: filter byte + one byte per pixel
-    parts = [comp.compress(block) for _ in range(height // rows)]
-    parts.append(comp.compress(bytes((width + 1) * (height % rows))))
-    idat = b"".join(parts) + comp.flush()
+    raw = zlib.compressobj(9, zlib.DEFLATED, -15)
+    deflated = raw.compress(block) + raw.flush(zlib.Z_FULL_FLUSH)
+    tail_rows = bytes((width + 1) * (height % rows))
+    last = zlib.compressobj(9, zlib.DEFLATED, -15)
+    tail = last.compress(tail_rows) + last.flush(zlib.Z_FINISH)
+    adler = 1
+    for _ in range(height // rows):
+        adler = zlib.adler32(block, adler)
+    adler = zlib.adler32(tail_rows, adler)
+    idat = b"\x78\xda" + deflated * (height // rows) + tail + struct.pack(">I", adler)
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
     return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
 
