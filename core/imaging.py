@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import io
+import sys
 import warnings
 from dataclasses import dataclass
 
@@ -16,6 +18,31 @@ from core.settings import get_settings
 # PIL warns about images over ~89 megapixels when it opens them; the limit that counts is Settings.max_image_pixels,
 # checked by probe_image from the header, so the warning would only be noise (or an error under -W error).
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
+# Above this many pixels a decode is followed by malloc_trim (see _release_freed_memory).
+_TRIM_AFTER_PIXELS = 8_000_000
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim  # noqa: B018  (glibc only; musl has none)
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+_LIBC = _load_libc()
+
+
+def _release_freed_memory() -> None:
+    """Hand freed heap memory back to the OS. glibc keeps what a thread freed in that thread's arena, so after one
+    large decode in each of a server's worker threads the process would keep hundreds of MB it no longer uses."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 @dataclass(frozen=True)
@@ -73,14 +100,7 @@ def decode_rgb(data: bytes, max_pixels: int | None = None) -> np.ndarray:
     return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
 
-def decode_reduced(data: bytes, max_side: int, max_pixels: int | None = None) -> np.ndarray:
-    """Strictly decode to RGB with the longer side at most `max_side`, EXIF-rotated, in bounded memory.
-
-    Strict: a truncated or header-only file raises ImageNotReadable (OpenCV would half-decode it with a warning).
-    Bounded: a JPEG is decoded at 1/2, 1/4 or 1/8 scale by libjpeg (PIL `draft`), and any other format is shrunk
-    by an integer factor right after decoding, so only one full-size picture is ever held.
-    """
-    info = probe_image(data, max_pixels)
+def _decode_pil(data: bytes, info: ImageInfo, max_side: int) -> np.ndarray:
     longest = max(info.width, info.height)
     try:
         with Image.open(io.BytesIO(data)) as img:
@@ -94,9 +114,25 @@ def decode_reduced(data: bytes, max_side: int, max_pixels: int | None = None) ->
                 # reduce() handles the plain modes only; a palette or 16-bit image is converted first.
                 small = (small if small.mode in ("RGB", "RGBA", "L", "LA") else small.convert("RGB")).reduce(factor)
             small = ImageOps.exif_transpose(small)
-            rgb = np.asarray(small if small.mode == "RGB" else small.convert("RGB"))
+            return np.asarray(small if small.mode == "RGB" else small.convert("RGB"))
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise ImageNotReadable(f"the image is truncated or corrupt ({exc})") from exc
+
+
+def decode_reduced(data: bytes, max_side: int, max_pixels: int | None = None) -> np.ndarray:
+    """Strictly decode to RGB with the longer side at most `max_side`, EXIF-rotated, in bounded memory.
+
+    Strict: a truncated or header-only file raises ImageNotReadable (OpenCV would half-decode it with a warning).
+    Bounded: a JPEG is decoded at 1/2, 1/4 or 1/8 scale by libjpeg (PIL `draft`), and any other format is shrunk
+    by an integer factor right after decoding, so only one full-size picture is ever held, and its memory goes back
+    to the system once it is freed.
+    """
+    info = probe_image(data, max_pixels)
+    try:
+        rgb = _decode_pil(data, info, max_side)
+    finally:
+        if info.width * info.height > _TRIM_AFTER_PIXELS:  # the full-size picture is garbage by now
+            _release_freed_memory()
     rgb, _ = limit_size(np.ascontiguousarray(rgb), max_side)
     return rgb
 
