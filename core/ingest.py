@@ -145,7 +145,7 @@ def _note_conflict(store: Store, report: ImportReport, name: str, image_id: int,
 # ---- zip archives ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ZipLimits:
-    """Uncompressed bytes accepted per member and per archive (Settings.zip_max_member_mb, zip_max_total_mb)."""
+    """Uncompressed bytes accepted per member and per archive (Settings.import_max_file_mb, zip_max_total_mb)."""
 
     member_bytes: int
     total_bytes: int
@@ -153,7 +153,7 @@ class ZipLimits:
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> ZipLimits:
         settings = settings or get_settings()
-        return cls(int(settings.zip_max_member_mb * _MB), int(settings.zip_max_total_mb * _MB))
+        return cls(int(settings.import_max_file_mb * _MB), int(settings.zip_max_total_mb * _MB))
 
 
 def _check_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
@@ -203,7 +203,7 @@ def iter_zip(
         if not m.is_dir() and m not in images and not PurePosixPath(m.filename).name.startswith(".")
     ]
 
-    member_too_big = f"expands to more than {limits.member_bytes / _MB:g} MB (ZIP_MAX_MEMBER_MB)"
+    member_too_big = f"expands to more than {limits.member_bytes / _MB:g} MB (IMPORT_MAX_FILE_MB)"
     total_reached = f"the archive expands to more than {limits.total_bytes / _MB:g} MB (ZIP_MAX_TOTAL_MB)"
 
     def gen() -> Iterator[Incoming]:
@@ -255,13 +255,15 @@ def import_zip(store: Store, data: bytes | Path, **kwargs: object) -> ImportRepo
 
 
 # ---- folders and manifests ---------------------------------------------------------------------------------------
-def _read_file(name: str, path: Path, root: Path) -> Incoming:
-    """The file at `path` as an Incoming, with the reason when it lies outside `root` (a symlink, `..`) or cannot be
-    read; `root` is already resolved."""
+def _read_file(name: str, path: Path, root: Path, settings: Settings) -> Incoming:
+    """The file at `path` as an Incoming, with the reason when it lies outside `root` (a symlink, `..`), is larger
+    than IMPORT_MAX_FILE_MB (never read into memory then) or cannot be read; `root` is already resolved."""
     real = resolve_inside(root, path)
     if real is None:
         return Incoming(name, b"", problem="refused: it links to a file outside the imported folder")
     try:
+        if real.stat().st_size > settings.import_max_file_mb * _MB:
+            return Incoming(name, b"", problem=f"larger than {settings.import_max_file_mb:g} MB (IMPORT_MAX_FILE_MB)")
         return Incoming(name, real.read_bytes())
     except FileNotFoundError:
         return Incoming(name, b"", problem="file not found")
@@ -288,7 +290,7 @@ def import_folder(store: Store, root: Path, **kwargs: object) -> ImportReport:
         raise StudioError(f"{root} is not a folder")
     store.remove_stale_temp_files()  # a crashed earlier import may have left some
     files = _image_files(root)
-    items = (_read_file(p.relative_to(root).as_posix(), p, root) for p in files)
+    items = (_read_file(p.relative_to(root).as_posix(), p, root, store.settings) for p in files)
     return import_items(store, items, total=len(files), **kwargs)  # type: ignore[arg-type]
 
 
@@ -312,7 +314,7 @@ def import_manifest(store: Store, manifest: Path, **kwargs: object) -> ImportRep
                     emotion = normalize_label(label)
                 except StudioError as exc:
                     report.warnings.append(f"{manifest.name}, line {line}: {exc}; imported unlabeled")
-            read = _read_file(row["path"], base / row["path"], base)
+            read = _read_file(row["path"], base / row["path"], base, store.settings)
             yield Incoming(
                 row["path"],
                 read.data,
@@ -348,7 +350,7 @@ def import_yolo(
             report.cancelled = True
             break
         name = item.image_path.relative_to(dataset.root).as_posix()
-        read = _read_file(name, item.image_path, dataset.root)
+        read = _read_file(name, item.image_path, dataset.root, store.settings)
         try:
             if read.problem is not None:
                 raise ImageNotReadable(read.problem)

@@ -84,7 +84,9 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(
         default=50_000_000, ge=1_000_000, description="Images with more pixels (from the header) are refused undecoded."
     )
-    zip_max_member_mb: float = Field(default=100.0, gt=0, description="Largest uncompressed zip member accepted.")
+    import_max_file_mb: float = Field(
+        default=100.0, gt=0, description="Largest file an import reads (a zip member: uncompressed)."
+    )
     zip_max_total_mb: float = Field(default=4096.0, gt=0, description="Uncompressed bytes read from one zip at most.")
     resnet_weights_path: Path | None = Field(default=None, description="Local ImageNet ResNet-50 weights file.")
 

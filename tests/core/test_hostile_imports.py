@@ -56,11 +56,20 @@ def test_cli_import_skips_a_bomb_and_imports_the_rest(tmp_path: Path, face_varia
     assert "2 added" in proc.stdout and "1 skipped" in proc.stdout
     assert "skipped happy_1_bomb.png: the image is too large" in proc.stdout
 
+    # The same from a zip given by path (read member by member, not whole): the bomb member is skipped too.
+    archive = tmp_path / "set.zip"
+    archive.write_bytes(_zip({"sad_3.png": encode_png(face_variants[3]), "sad_bomb.png": png_bomb(20000, 20000)}))
+    proc = subprocess.run(
+        [sys.executable, "-m", "core", "import", str(archive)], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "1 added" in proc.stdout and "skipped sad_bomb.png: the image is too large" in proc.stdout
+
 
 def test_zip_members_over_the_limits_are_skipped_with_their_reason(
     settings: Settings, face_variants: list[np.ndarray]
 ) -> None:
-    store = Store(settings.model_copy(update={"zip_max_member_mb": 1.0, "zip_max_total_mb": 1.2}))
+    store = Store(settings.model_copy(update={"import_max_file_mb": 1.0, "zip_max_total_mb": 1.2}))
     good = encode_png(face_variants[0])
     data = _zip(
         {
@@ -74,7 +83,7 @@ def test_zip_members_over_the_limits_are_skipped_with_their_reason(
     report = ingest.import_zip(store, data)
     reasons = dict(report.skipped)
     assert report.added == 2, report.skipped
-    assert "ZIP_MAX_MEMBER_MB" in reasons["bomb.png"] and "ZIP_MAX_TOTAL_MB" in reasons["sad_c.png"]
+    assert "IMPORT_MAX_FILE_MB" in reasons["bomb.png"] and "ZIP_MAX_TOTAL_MB" in reasons["sad_c.png"]
 
 
 def _lying_zip(real: bytes, claimed: int) -> bytes:
@@ -87,7 +96,7 @@ def _lying_zip(real: bytes, claimed: int) -> bytes:
 
 
 def test_a_zip_header_that_lies_about_the_size_is_not_trusted(settings: Settings) -> None:
-    store = Store(settings.model_copy(update={"zip_max_member_mb": 1.0}))
+    store = Store(settings.model_copy(update={"import_max_file_mb": 1.0}))
     report = ingest.import_zip(store, _lying_zip(bytes(30 * 1024 * 1024), claimed=1000))
     assert report.added == 0 and [name for name, _ in report.skipped] == ["happy_lie.png"]
 
@@ -95,13 +104,13 @@ def test_a_zip_header_that_lies_about_the_size_is_not_trusted(settings: Settings
 def test_batch_test_upload_skips_a_huge_member_without_writing_it(
     tmp_path: Path, app_env: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ZIP_MAX_MEMBER_MB", "1")
+    monkeypatch.setenv("IMPORT_MAX_FILE_MB", "1")
     get_settings.cache_clear()
     png = encode_png(np.zeros((8, 8, 3), np.uint8))
     files = [("set.zip", _zip({"fear/a.png": png, "fear/huge.png": bytes(40 * 1024 * 1024)}))]
     staged, refused = stage_uploads(files, tmp_path / "stage")
     assert [p.name for p in staged] == ["a.png"]
-    assert [n for n, _ in refused] == ["set.zip/fear/huge.png"] and "ZIP_MAX_MEMBER_MB" in refused[0][1]
+    assert [n for n, _ in refused] == ["set.zip/fear/huge.png"] and "IMPORT_MAX_FILE_MB" in refused[0][1]
     assert sum(p.stat().st_size for p in (tmp_path / "stage").rglob("*") if p.is_file()) < 10_000
 
 
@@ -223,3 +232,15 @@ def test_stale_temp_files_are_removed_when_an_import_starts(store: Store, tmp_pa
     (src / "happy_0.png").write_bytes(encode_png(face_variants[0]))
     ingest.import_folder(store, src)
     assert not stale.exists() and fresh.exists()
+
+
+def test_a_file_over_the_size_limit_is_skipped_unread(settings: Settings, tmp_path: Path, face_variants: list) -> None:
+    store = Store(settings.model_copy(update={"import_max_file_mb": 1.0}))
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "happy_0.png").write_bytes(encode_png(face_variants[0]))
+    with (src / "happy_huge.png").open("wb") as fh:  # sparse: 3 GB on paper, nothing on disk
+        fh.truncate(3 * 1024**3)
+    report = ingest.import_folder(store, src)
+    assert report.added == 1
+    assert report.skipped == [("happy_huge.png", "larger than 1 MB (IMPORT_MAX_FILE_MB)")]
