@@ -10,10 +10,8 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from core.errors import StudioError
-from core.ingest import ImportReport, Incoming, import_items
+from core.ingest import ImportReport, Incoming, import_folder, import_items
 from core.landmarks.batch import BatchReport, extract_store
-from core.schema import IMAGE_EXTENSIONS
 from core.store import Store
 from core.store.repository import Filters
 
@@ -43,27 +41,20 @@ def add_to_pool(
     )
 
 
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError:
-        return b""  # reported as "not readable" by the store
-
-
 def import_pool_folder(
     store: Store, root: Path, *, progress: ProgressFn | None = None, cancel: threading.Event | None = None
 ) -> ImportReport:
-    """Every image below `root` into the pool (hidden files and non-images are ignored)."""
-    root = Path(root).expanduser()
-    if not root.is_dir():
-        raise StudioError(f"{root} is not a folder")
-    files = sorted(
-        p
-        for p in root.rglob("*")
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS
+    """Every image below `root` into the pool (hidden files and non-images are ignored). The folder import of
+    `core.ingest`: paths resolved, links out of the folder and oversized files skipped with their reason."""
+    return import_folder(
+        store,
+        Path(root).expanduser(),
+        source=POOL,
+        status=POOL,
+        labels_from_names=False,
+        progress=progress,
+        cancel=cancel,
     )
-    items = ((p.relative_to(root).as_posix(), _read(p)) for p in files)
-    return add_to_pool(store, items, total=len(files), progress=progress, cancel=cancel)
 
 
 def extract_pool(
