@@ -19,6 +19,7 @@ from core import ingest
 from core.batch_test import stage_uploads
 from core.errors import DatasetFormatError
 from core.imaging import encode_jpeg, encode_png
+from core.landmarks.batch import extract_store
 from core.settings import Settings, get_settings
 from core.store import Store
 from core.yolo import read_yolo_dataset
@@ -231,6 +232,11 @@ def test_stale_temp_files_are_removed_when_an_import_starts(store: Store, tmp_pa
     src.mkdir()
     (src / "happy_0.png").write_bytes(encode_png(face_variants[0]))
     ingest.import_folder(store, src)
+    assert not stale.exists() and fresh.exists()
+    # Extraction cleans up too (before it starts its workers).
+    stale.write_bytes(b"left by another crash")
+    os.utime(stale, (hour_ago, hour_ago))
+    extract_store(store, workers=1)
     assert not stale.exists() and fresh.exists()
 
 
