@@ -29,19 +29,12 @@ def pg_store(tmp_path: Path) -> Iterator[Store]:
 
 @pytest.mark.postgres
 def test_round_trip_and_duplicates_on_postgres(pg_store: Store, astronaut_png: bytes) -> None:
-    first = pg_store.add_image(
-        astronaut_png,
-        original_name="happy_1.png",
-        emotion="happy",
-        label_source="filename",
-        attributes={"yolo": {"box": [0.1, 0.2, 0.3, 0.4]}},
-        tags=["a"],
-    )
+    first = pg_store.add_image(astronaut_png, original_name="happy_1.png", emotion="happy", label_source="filename",
+                               attributes={"yolo": {"box": [0.1, 0.2, 0.3, 0.4]}}, tags=["a"])
     again = pg_store.add_image(astronaut_png)
     assert first.created and not again.created and pg_store.count() == 1
-    face = FaceData(
-        np.ones((478, 3), np.float32), np.zeros(52, np.float32), np.eye(4, dtype=np.float32), (0.1, 0.1, 0.5, 0.5)
-    )
+    face = FaceData(np.ones((478, 3), np.float32), np.zeros(52, np.float32), np.eye(4, dtype=np.float32),
+                    (0.1, 0.1, 0.5, 0.5))
     pg_store.save_extraction(first.image_id, state="ok", num_faces=1, face=face)
     [(record, got)] = pg_store.faces()
     assert record.attributes["yolo"]["box"] == [0.1, 0.2, 0.3, 0.4]
