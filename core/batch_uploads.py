@@ -53,10 +53,11 @@ def stage_uploads(files: Sequence[tuple[str, bytes]], dest: Path) -> tuple[list[
         elif suffix == ".zip":
             folder = _unique(dest / PurePath(safe).stem)
             try:
-                extracted = safe_extract_zip(data, folder)
+                extracted, skipped = safe_extract_zip(data, folder)
             except StudioError as exc:
                 refused.append((name, str(exc)))
                 continue
+            refused.extend((f"{name}/{member}", reason) for member, reason in skipped)
             if not extracted:
                 refused.append((name, "the archive holds no image files"))
             staged.extend(extracted)

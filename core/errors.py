@@ -11,6 +11,10 @@ class ImageNotReadable(StudioError):
     """The bytes are empty, corrupt, or not an image."""
 
 
+class ImageTooLarge(ImageNotReadable):
+    """The header declares more pixels than Settings.max_image_pixels; the image is refused before decoding."""
+
+
 class FaceNotDetected(StudioError):
     """No face was found in the image."""
 

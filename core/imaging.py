@@ -2,17 +2,47 @@
 
 from __future__ import annotations
 
+import ctypes
 import io
+import sys
+import warnings
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-from core.errors import ImageNotReadable
+from core.errors import ImageNotReadable, ImageTooLarge
+from core.settings import get_settings
 
-# Refuse decompression bombs before decoding: 80 megapixels is far beyond any face photo.
-MAX_PIXELS = 80_000_000
+# PIL warns about images over ~89 megapixels when it opens them; the limit that counts is Settings.max_image_pixels,
+# checked by probe_image from the header, so the warning would only be noise (or an error under -W error).
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
+# Above this many pixels a decode is followed by malloc_trim (see _release_freed_memory).
+_TRIM_AFTER_PIXELS = 8_000_000
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim  # noqa: B018  (glibc only; musl has none)
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+_LIBC = _load_libc()
+
+
+def _release_freed_memory() -> None:
+    """Hand freed heap memory back to the OS. glibc keeps what a thread freed in that thread's arena, so after one
+    large decode in each of a server's worker threads the process would keep hundreds of MB it no longer uses."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 @dataclass(frozen=True)
@@ -22,25 +52,41 @@ class ImageInfo:
     height: int
 
 
-def probe_image(data: bytes) -> ImageInfo:
-    """Read only the header: format and size. Raises ImageNotReadable for empty or non-image bytes."""
+def _pixel_limit(max_pixels: int | None) -> int:
+    return max_pixels if max_pixels is not None else get_settings().max_image_pixels
+
+
+def probe_image(data: bytes, max_pixels: int | None = None) -> ImageInfo:
+    """Read only the header: format and size. Every decode goes through here first, so a decompression bomb (a tiny
+    file declaring a huge picture) is refused before any pixel memory is allocated.
+
+    Raises ImageNotReadable for empty or non-image bytes, ImageTooLarge above `max_pixels` (default: Settings).
+    """
     if not data:
         raise ImageNotReadable("the file is empty")
+    limit = _pixel_limit(max_pixels)
     try:
         with Image.open(io.BytesIO(data)) as img:
             width, height = img.size
             fmt = (img.format or "").lower()
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except Image.DecompressionBombError as exc:  # PIL's own ceiling, for headers far beyond ours
+        raise ImageTooLarge(
+            f"the image is too large to decode: far over the limit of {limit / 1e6:g} megapixels (MAX_IMAGE_PIXELS)"
+        ) from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise ImageNotReadable("not an image file (unrecognised format)") from exc
-    if width * height > MAX_PIXELS:
-        raise ImageNotReadable(f"image is too large to decode ({width}x{height})")
+    if width * height > limit:
+        raise ImageTooLarge(
+            f"the image is too large to decode: {width}x{height} is {width * height / 1e6:.0f} megapixels, "
+            f"the limit is {limit / 1e6:g} (MAX_IMAGE_PIXELS)"
+        )
     return ImageInfo(format=fmt, width=width, height=height)
 
 
-def decode_rgb(data: bytes) -> np.ndarray:
-    """Decode image bytes to a contiguous RGB uint8 array (grayscale and alpha are converted)."""
-    if not data:
-        raise ImageNotReadable("the file is empty")
+def decode_rgb(data: bytes, max_pixels: int | None = None) -> np.ndarray:
+    """Decode image bytes to a contiguous RGB uint8 array (grayscale and alpha are converted), after the header's
+    pixel count passed `probe_image`."""
+    probe_image(data, max_pixels)
     buf = np.frombuffer(data, dtype=np.uint8)
     bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     if bgr is None:
@@ -52,6 +98,51 @@ def decode_rgb(data: bytes) -> np.ndarray:
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
             raise ImageNotReadable("the image is corrupt or not an image") from exc
     return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+
+def _decode_pil(data: bytes, info: ImageInfo, max_side: int) -> np.ndarray:
+    longest = max(info.width, info.height)
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if longest > max_side:
+                scale = max_side / longest
+                img.draft("RGB", (max(1, int(info.width * scale)), max(1, int(info.height * scale))))
+            img.load()
+            factor = max(img.size) // max_side
+            small: Image.Image = img
+            if factor >= 2:
+                # reduce() handles the plain modes only; a palette or 16-bit image is converted first.
+                small = (small if small.mode in ("RGB", "RGBA", "L", "LA") else small.convert("RGB")).reduce(factor)
+            small = ImageOps.exif_transpose(small)
+            return np.asarray(small if small.mode == "RGB" else small.convert("RGB"))
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ImageNotReadable(f"the image is truncated or corrupt ({exc})") from exc
+
+
+def decode_reduced(data: bytes, max_side: int, max_pixels: int | None = None) -> np.ndarray:
+    """Strictly decode to RGB with the longer side at most `max_side`, EXIF-rotated, in bounded memory.
+
+    Strict: a truncated or header-only file raises ImageNotReadable (OpenCV would half-decode it with a warning).
+    Bounded: a JPEG is decoded at 1/2, 1/4 or 1/8 scale by libjpeg (PIL `draft`), and any other format is shrunk
+    by an integer factor right after decoding, so only one full-size picture is ever held, and its memory goes back
+    to the system once it is freed.
+    """
+    info = probe_image(data, max_pixels)
+    try:
+        rgb = _decode_pil(data, info, max_side)
+    finally:
+        if info.width * info.height > _TRIM_AFTER_PIXELS:  # the full-size picture is garbage by now
+            _release_freed_memory()
+    rgb, _ = limit_size(np.ascontiguousarray(rgb), max_side)
+    return rgb
+
+
+def verify_image(data: bytes, max_pixels: int | None = None) -> ImageInfo:
+    """Check that the whole image decodes (not only its header): a truncated or header-only file raises
+    ImageNotReadable. Cheap: a JPEG is decoded at 1/8 scale, which still reads every byte."""
+    info = probe_image(data, max_pixels)
+    decode_reduced(data, 64, max_pixels)
+    return info
 
 
 def limit_size(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:

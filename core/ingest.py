@@ -1,13 +1,16 @@
 """Importing images into the store: uploads, zip archives, folders, manifests and YOLO datasets.
 
 Labels come from the seed's file-name tag (`happy_0042.jpg`), else the parent folder's name, else nothing (the image
-goes to the unlabeled pool). One bad file never stops an import: it is listed in the report with its reason.
+goes to the unlabeled pool). One bad file never stops an import: it is listed in the report with its reason. Every
+image is decoded whole before it is stored (a truncated file is refused here, not at extraction), after its header's
+pixel count passed the limit; zip members are read in bounded chunks; paths are resolved before they are read.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 import threading
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
@@ -17,17 +20,19 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from core.errors import ImageNotReadable, PathNotAllowed, StudioError, UnsafeArchive
-from core.imaging import crop_box, decode_rgb, encode_png
+from core.imaging import crop_box, decode_rgb, encode_png, verify_image
 from core.import_roots import ImportRoots
 from core.labels import label_for_path, normalize_label
+from core.paths import resolve_inside, resolve_path
 from core.schema import IMAGE_EXTENSIONS, STATUS_TEST, STATUS_TRAIN
+from core.settings import Settings, get_settings
 from core.store import Store
 from core.yolo import read_yolo_dataset
 
 ProgressFn = Callable[[int, int], None]
 
 MAX_ZIP_MEMBERS = 100_000
-MAX_ZIP_BYTES = 4 * 1024**3  # uncompressed: refuse zip bombs before reading them
+_MB = 1024 * 1024
 
 
 @dataclass
@@ -35,6 +40,8 @@ class ImportReport:
     added: int = 0
     duplicates: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
+    # Same bytes already stored under another label: (name, label in the store, label this import gave it).
+    conflicts: list[tuple[str, str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     image_ids: list[int] = field(default_factory=list)
     cancelled: bool = False
@@ -45,15 +52,18 @@ class ImportReport:
 
     def summary(self) -> str:
         text = f"{self.added} added, {self.duplicates} already in the store, {len(self.skipped)} skipped"
+        if self.conflicts:
+            text += f", {len(self.conflicts)} label conflicts"
         return text + (" (cancelled)" if self.cancelled else "")
 
 
 @dataclass(frozen=True)
 class Incoming:
-    """One file to import: a name (relative path, used for its label) and its bytes."""
+    """One file to import: a name (relative path, used for its label) and its bytes, or why they could not be read."""
 
     name: str
     data: bytes
+    problem: str | None = None  # set when the file could not be read: reported as the reason it was skipped
     emotion: str | None = None
     label_source: str | None = None
     person: str | None = None
@@ -91,7 +101,13 @@ def import_items(
             emotion, label_source = guess.emotion, guess.source
             if guess.warning:
                 report.warnings.append(f"{item.name}: {guess.warning}")
+        if item.problem is not None:
+            report.skipped.append((item.name, item.problem))
+            if progress is not None:
+                progress(done, max(count, done))
+            continue
         try:
+            verify_image(item.data, store.settings.max_image_pixels)
             result = store.add_image(
                 item.data,
                 original_name=item.name,
@@ -112,18 +128,39 @@ def import_items(
                 report.added += 1
             else:
                 report.duplicates += 1
+                _note_conflict(store, report, item.name, result.image_id, emotion)
         if progress is not None:
             progress(done, max(count, done))
     return report
 
 
+def _note_conflict(store: Store, report: ImportReport, name: str, image_id: int, emotion: str | None) -> None:
+    """A duplicate that claims another label than the stored one: the store keeps its label, the report says so."""
+    if emotion is None:
+        return
+    record = store.get(image_id)
+    if record is not None and record.emotion != emotion:
+        report.conflicts.append((name, record.emotion or "unlabeled", emotion))
+
+
 # ---- zip archives ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ZipLimits:
+    """Uncompressed bytes accepted per member and per archive (Settings.import_max_file_mb, zip_max_total_mb)."""
+
+    member_bytes: int
+    total_bytes: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> ZipLimits:
+        settings = settings or get_settings()
+        return cls(int(settings.import_max_file_mb * _MB), int(settings.zip_max_total_mb * _MB))
+
+
 def _check_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     members = archive.infolist()
     if len(members) > MAX_ZIP_MEMBERS:
         raise UnsafeArchive(f"the archive has {len(members)} members; at most {MAX_ZIP_MEMBERS} are accepted")
-    if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-        raise UnsafeArchive("the archive expands to more than 4 GiB; refusing it")
     for member in members:
         name = member.filename.replace("\\", "/")
         parts = PurePosixPath(name).parts
@@ -132,16 +169,33 @@ def _check_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     return members
 
 
-def _open_zip(data: bytes) -> zipfile.ZipFile:
+def _open_zip(source: bytes | Path) -> zipfile.ZipFile:
     try:
-        return zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
+        return zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
+    except (zipfile.BadZipFile, OSError) as exc:
         raise ImageNotReadable("not a valid .zip archive") from exc
 
 
-def iter_zip(data: bytes) -> tuple[int, Iterator[Incoming], list[tuple[str, str]]]:
-    """Image members of a zip (count, iterator, skipped non-images). Refuses `../` and absolute member paths."""
-    archive = _open_zip(data)
+def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limit: int, too_big: str) -> bytes | str:
+    """A member's bytes, or why it was skipped. The header's size is only a claim: at most `limit` + 1 bytes are
+    ever decompressed, and it is the real count that is judged."""
+    if member.file_size > limit:
+        return too_big
+    try:
+        with archive.open(member) as fh:
+            data = fh.read(limit + 1)
+    except (zipfile.BadZipFile, OSError, RuntimeError, EOFError, NotImplementedError) as exc:
+        return f"unreadable archive member: {exc}"
+    return too_big if len(data) > limit else data
+
+
+def iter_zip(
+    source: bytes | Path, limits: ZipLimits | None = None
+) -> tuple[int, Iterator[Incoming], list[tuple[str, str]]]:
+    """Image members of a zip (count, iterator, skipped members with their reason, filled while iterating).
+    Refuses `../` and absolute member paths; skips members beyond the size limits."""
+    limits = limits or ZipLimits.from_settings()
+    archive = _open_zip(source)
     members = _check_members(archive)
     images = [m for m in members if not m.is_dir() and _is_image_name(m.filename) and "__MACOSX" not in m.filename]
     skipped = [
@@ -150,23 +204,35 @@ def iter_zip(data: bytes) -> tuple[int, Iterator[Incoming], list[tuple[str, str]
         if not m.is_dir() and m not in images and not PurePosixPath(m.filename).name.startswith(".")
     ]
 
+    member_too_big = f"expands to more than {limits.member_bytes / _MB:g} MB (IMPORT_MAX_FILE_MB)"
+    total_reached = f"the archive expands to more than {limits.total_bytes / _MB:g} MB (ZIP_MAX_TOTAL_MB)"
+
     def gen() -> Iterator[Incoming]:
+        left = limits.total_bytes
         with archive:
             for member in images:
-                try:
-                    payload = archive.read(member)
-                except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
-                    payload = b""
-                    skipped.append((member.filename, f"unreadable archive member: {exc}"))
+                if member.file_size > limits.member_bytes:
+                    skipped.append((member.filename, member_too_big))
                     continue
+                if left < limits.member_bytes:
+                    payload = _read_member(archive, member, left, total_reached)
+                else:
+                    payload = _read_member(archive, member, limits.member_bytes, member_too_big)
+                if isinstance(payload, str):
+                    skipped.append((member.filename, payload))
+                    continue
+                left -= len(payload)
                 yield Incoming(member.filename, payload)
 
     return len(images), gen(), skipped
 
 
-def safe_extract_zip(data: bytes, dest: Path) -> list[Path]:
-    """Extract a zip's image members under `dest` (checked first: no `../`, no absolute paths). Returns their paths."""
-    _, members, _ = iter_zip(data)
+def safe_extract_zip(
+    data: bytes | Path, dest: Path, limits: ZipLimits | None = None
+) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Extract a zip's image members under `dest` (checked first: no `../`, no absolute paths, size limits).
+    Returns their paths and the (member, reason) of those skipped."""
+    _, members, skipped = iter_zip(data, limits)
     out = []
     dest = Path(dest)
     for item in members:
@@ -176,12 +242,13 @@ def safe_extract_zip(data: bytes, dest: Path) -> list[Path]:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(item.data)
         out.append(target)
-    return out
+    return out, skipped
 
 
-def import_zip(store: Store, data: bytes, **kwargs: object) -> ImportReport:
-    """Import the images of a zip archive; labels from member names and folders inside the archive."""
-    count, members, skipped = iter_zip(data)
+def import_zip(store: Store, data: bytes | Path, **kwargs: object) -> ImportReport:
+    """Import the images of a zip archive (bytes or a path); labels from member names and folders inside it."""
+    store.remove_stale_temp_files()  # a crashed earlier import may have left some
+    count, members, skipped = iter_zip(data, ZipLimits.from_settings(store.settings))
     report = ImportReport()
     import_items(store, members, total=count, report=report, **kwargs)  # type: ignore[arg-type]
     report.skipped.extend(skipped)
@@ -189,41 +256,60 @@ def import_zip(store: Store, data: bytes, **kwargs: object) -> ImportReport:
 
 
 # ---- folders and manifests ---------------------------------------------------------------------------------------
-def _read_file(path: Path) -> bytes:
+def _read_file(name: str, path: Path, root: Path, settings: Settings) -> Incoming:
+    """The file at `path` as an Incoming, with the reason when it lies outside `root` (a symlink, `..`), is larger
+    than IMPORT_MAX_FILE_MB (never read into memory then) or cannot be read; `root` is already resolved."""
+    real = resolve_inside(root, path)
+    if real is None:
+        return Incoming(name, b"", problem="refused: it links to a file outside the imported folder")
     try:
-        return path.read_bytes()
-    except OSError:
-        return b""
+        if real.stat().st_size > settings.import_max_file_mb * _MB:
+            return Incoming(name, b"", problem=f"larger than {settings.import_max_file_mb:g} MB (IMPORT_MAX_FILE_MB)")
+        return Incoming(name, real.read_bytes())
+    except FileNotFoundError:
+        return Incoming(name, b"", problem="file not found")
+    except IsADirectoryError:
+        return Incoming(name, b"", problem="is a folder, not a file")
+    except OSError as exc:
+        return Incoming(name, b"", problem=f"cannot read the file: {exc.strerror or exc}")
 
 
-def list_folder_images(root: Path, roots: ImportRoots) -> tuple[Path, list[Path], list[tuple[str, str]]]:
-    """The image files below `root` that lie inside `roots` (resolved root, files, skipped symlinks pointing out)."""
+def _image_files(root: Path) -> list[Path]:
+    """Image files below `root`, without descending into symlinked folders (which may lead anywhere, or loop)."""
+    out: list[Path] = []
+    for folder, dirs, names in os.walk(root, followlinks=False):
+        dirs.sort()
+        out.extend(Path(folder) / n for n in names if _is_image_name(n))
+    return sorted(out)
+
+
+def list_folder_images(root: Path, roots: ImportRoots) -> tuple[Path, list[Path]]:
+    """The resolved folder (refused unless it lies inside `roots`) and the image files below it."""
     folder = roots.check(Path(root).expanduser(), "folder")
     if not folder.is_dir():
         raise StudioError(f"{root} is not a folder")
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and _is_image_name(p.name))
-    outside = set(roots.outside(files))
-    skipped = [(p.relative_to(folder).as_posix(), "links outside the import folders") for p in sorted(outside)]
-    return folder, [p for p in files if p not in outside], skipped
+    return folder, _image_files(folder)
 
 
 def import_folder(store: Store, root: Path, *, roots: ImportRoots | None = None, **kwargs: object) -> ImportReport:
     """Import every image below `root`; labels from file-name tags, then the parent folder (relative to root).
-    `roots` limits what may be read (default: the settings' IMPORT_ROOTS policy; the CLI passes anywhere)."""
-    folder, files, skipped = list_folder_images(root, ImportRoots.or_settings(roots, store.settings))
-    items = (Incoming(p.relative_to(folder).as_posix(), _read_file(p)) for p in files)
-    report = ImportReport(skipped=skipped)
-    return import_items(store, items, total=len(files), report=report, **kwargs)  # type: ignore[arg-type]
+    A file that links outside `root` is skipped with its reason. `roots` limits which folders may be read (default:
+    the settings' IMPORT_ROOTS policy; the CLI passes anywhere)."""
+    folder, files = list_folder_images(root, ImportRoots.or_settings(roots, store.settings))
+    store.remove_stale_temp_files()  # a crashed earlier import may have left some
+    items = (_read_file(p.relative_to(folder).as_posix(), p, folder, store.settings) for p in files)
+    return import_items(store, items, total=len(files), **kwargs)  # type: ignore[arg-type]
 
 
 def import_manifest(
     store: Store, manifest: Path, *, roots: ImportRoots | None = None, **kwargs: object
 ) -> ImportReport:
-    """Import a CSV manifest with columns path,label[,person]; paths are relative to the CSV's folder.
-    With import roots, the manifest and every file it names must lie inside them, or nothing is imported."""
+    """Import a CSV manifest with columns path,label[,person]; paths are relative to the CSV's folder and must
+    stay inside it. With import roots, the manifest and every file it names must lie inside them, or nothing is
+    imported."""
     roots = ImportRoots.or_settings(roots, store.settings)
     manifest = roots.check(Path(manifest).expanduser(), "manifest")
-    base = manifest.parent
+    base = resolve_path(manifest.parent)
     rows = list(csv.DictReader(manifest.open(newline="", encoding="utf-8")))
     if rows and "path" not in rows[0]:
         raise StudioError(f"{manifest}: needs a 'path' column (and optionally 'label' and 'person')")
@@ -240,6 +326,7 @@ def import_manifest(
             f"{manifest.name} names {len(refused)} file(s) outside the import folders ({listed}{more}); "
             f"nothing was imported. {roots.describe()}"
         )
+    store.remove_stale_temp_files()  # a crashed earlier import may have left some
     report = ImportReport()
 
     def gen() -> Iterator[Incoming]:
@@ -251,10 +338,11 @@ def import_manifest(
                     emotion = normalize_label(label)
                 except StudioError as exc:
                     report.warnings.append(f"{manifest.name}, line {line}: {exc}; imported unlabeled")
-            path = base / row["path"]
+            read = _read_file(row["path"], base / row["path"], base, store.settings)
             yield Incoming(
                 row["path"],
-                _read_file(path),
+                read.data,
+                problem=read.problem,
                 emotion=emotion,
                 label_source="manifest" if emotion else None,
                 person=(row.get("person") or "").strip() or None,
@@ -273,19 +361,27 @@ def import_yolo(
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
 ) -> ImportReport:
-    """Each labeled box of a YOLO dataset becomes a face-crop record (train split -> train, others -> test)."""
+    """Each labeled box of a YOLO dataset becomes a face-crop record (train split -> train, others -> test).
+    Images with a malformed label file, unreadable or too large are skipped with their reason; DatasetFormatError
+    only when no image is usable."""
     # The whole tree is checked: a label file linked to /etc/passwd would otherwise be read and quoted in an error.
     folder = ImportRoots.or_settings(roots, store.settings).check_tree(Path(root), "dataset folder")
-    dataset = read_yolo_dataset(folder)
+    dataset = read_yolo_dataset(folder, strict=False)
+    store.remove_stale_temp_files()  # a crashed earlier import may have left some
     report = ImportReport()
+    report.skipped.extend(dataset.problems)  # bad label lines: their image is left out, every line is listed
     images = [(split, item) for split, items in dataset.splits.items() for item in items]
     for done, (split, item) in enumerate(images, start=1):
         if cancel is not None and cancel.is_set():
             report.cancelled = True
             break
         name = item.image_path.relative_to(dataset.root).as_posix()
+        read = _read_file(name, item.image_path, dataset.root, store.settings)
         try:
-            rgb = decode_rgb(_read_file(item.image_path))
+            if read.problem is not None:
+                raise ImageNotReadable(read.problem)
+            verify_image(read.data, store.settings.max_image_pixels)  # before OpenCV, which half-decodes a cut file
+            rgb = decode_rgb(read.data, store.settings.max_image_pixels)
         except ImageNotReadable as exc:
             report.skipped.append((name, str(exc)))
             if progress is not None:

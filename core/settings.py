@@ -81,6 +81,13 @@ class Settings(BaseSettings):
 
     extract_workers: int = Field(default=0, ge=0, description="Worker processes for extraction; 0 means one per core.")
     max_image_side: int = Field(default=1600, ge=128, description="Larger images are downscaled before detection.")
+    max_image_pixels: int = Field(
+        default=50_000_000, ge=1_000_000, description="Images with more pixels (from the header) are refused undecoded."
+    )
+    import_max_file_mb: float = Field(
+        default=100.0, gt=0, description="Largest file an import reads (a zip member: uncompressed)."
+    )
+    zip_max_total_mb: float = Field(default=4096.0, gt=0, description="Uncompressed bytes read from one zip at most.")
     resnet_weights_path: Path | None = Field(default=None, description="Local ImageNet ResNet-50 weights file.")
 
     ice_servers: list[dict[str, Any]] = Field(
@@ -88,6 +95,7 @@ class Settings(BaseSettings):
     )
     api_cors_origins: list[str] = Field(default_factory=list)
     api_max_upload_mb: float = Field(default=8.0, gt=0)
+    api_max_decodes: int = Field(default=2, ge=1, description="Images the API decodes at once (bounds its memory).")
     log_level: str = "INFO"
 
     auth_mode: Literal["local", "team"] = Field(

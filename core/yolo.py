@@ -1,7 +1,8 @@
 """YOLO-format detection datasets: `images/` + `labels/` per split, class names from `data.yaml` or `classes.txt`.
 
-Label lines are `class cx cy w h` with coordinates normalized to 0..1. Every malformed line raises
-DatasetFormatError naming the file and line, so a user can fix the file rather than guess.
+Label lines are `class cx cy w h` with coordinates normalized to 0..1. Every malformed line is reported with its
+file and line, so a user can fix the file rather than guess: a strict read (detector training and evaluation) raises
+DatasetFormatError listing them all; a lenient read (import) skips the images they belong to and keeps the rest.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import yaml
 
 from core.errors import DatasetFormatError
 from core.labels import normalize_label
+from core.paths import resolve_inside
 from core.schema import IMAGE_EXTENSIONS
 
 SPLIT_NAMES = ("train", "valid", "val", "test")
@@ -47,37 +49,66 @@ class YoloDataset:
     class_names: list[str]  # as written in the dataset
     emotions: list[str]  # the same classes normalized onto core.schema.EMOTIONS
     splits: dict[str, list[YoloImage]] = field(default_factory=dict)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # ("file, line N", reason) a lenient read skipped
 
 
-def parse_label_file(path: Path, num_classes: int) -> list[YoloBox]:
-    """Boxes of one label file; an empty file means an image without faces."""
-    boxes = []
+# At most this many problems are spelled out in an exception message (all are kept in YoloDataset.problems).
+MAX_LISTED_PROBLEMS = 20
+
+
+def _problems_error(problems: list[tuple[str, str]]) -> DatasetFormatError:
+    listed = [f"{where}: {reason}" for where, reason in problems[:MAX_LISTED_PROBLEMS]]
+    more = len(problems) - len(listed)
+    text = "; ".join(listed) + (f"; and {more} more" if more else "")
+    return DatasetFormatError(text)
+
+
+def _parse_line(line: str, num_classes: int) -> tuple[int, float, float, float, float] | str:
+    """The numbers of one label line, or why it is malformed."""
+    parts = line.split()
+    if len(parts) != 5:
+        return f"expected 5 columns 'class cx cy w h', found {len(parts)}: {line!r}"
+    try:
+        class_f = float(parts[0])
+        cx, cy, w, h = (float(p) for p in parts[1:])
+    except ValueError:
+        return f"non-numeric value in {line!r}"
+    if not class_f.is_integer() or not 0 <= class_f < num_classes:
+        return f"class id {parts[0]} is out of range 0..{num_classes - 1}"
+    for name, value in (("cx", cx), ("cy", cy), ("w", w), ("h", h)):
+        if not 0.0 <= value <= 1.0:
+            return f"{name}={value} is outside 0..1"
+    if w == 0 or h == 0:
+        return "box has zero width or height"
+    return int(class_f), cx, cy, w, h
+
+
+def read_label_file(path: Path, num_classes: int) -> tuple[list[YoloBox], list[tuple[str, str]]]:
+    """Boxes of one label file and ("file, line N", reason) for every malformed line (an empty file means an
+    image without faces)."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetFormatError(f"{path}: cannot read label file ({exc})") from exc
+        return [], [(str(path), f"cannot read label file ({exc})")]
+    boxes: list[YoloBox] = []
+    problems: list[tuple[str, str]] = []
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line:
             continue
-        parts = line.split()
-        if len(parts) != 5:
-            raise DatasetFormatError(
-                f"{path}, line {number}: expected 5 columns 'class cx cy w h', found {len(parts)}: {line!r}"
-            )
-        try:
-            class_f = float(parts[0])
-            cx, cy, w, h = (float(p) for p in parts[1:])
-        except ValueError as exc:
-            raise DatasetFormatError(f"{path}, line {number}: non-numeric value in {line!r}") from exc
-        if not class_f.is_integer() or not 0 <= class_f < num_classes:
-            raise DatasetFormatError(f"{path}, line {number}: class id {parts[0]} is out of range 0..{num_classes - 1}")
-        for name, value in (("cx", cx), ("cy", cy), ("w", w), ("h", h)):
-            if not 0.0 <= value <= 1.0:
-                raise DatasetFormatError(f"{path}, line {number}: {name}={value} is outside 0..1")
-        if w == 0 or h == 0:
-            raise DatasetFormatError(f"{path}, line {number}: box has zero width or height")
-        boxes.append(YoloBox(int(class_f), cx, cy, w, h, number))
+        parsed = _parse_line(line, num_classes)
+        if isinstance(parsed, str):
+            problems.append((f"{path}, line {number}", parsed))
+        else:
+            boxes.append(YoloBox(*parsed, line=number))
+    return boxes, problems
+
+
+def parse_label_file(path: Path, num_classes: int) -> list[YoloBox]:
+    """Boxes of one label file; DatasetFormatError naming every malformed line."""
+    boxes, problems = read_label_file(path, num_classes)
+    if problems:
+        raise _problems_error(problems)
     return boxes
 
 
@@ -108,8 +139,14 @@ def _split_dirs(root: Path) -> dict[str, Path]:
     return found
 
 
-def read_yolo_dataset(root: Path) -> YoloDataset:
-    """Read a YOLO dataset folder: every split's images with their validated boxes."""
+def read_yolo_dataset(root: Path, *, strict: bool = True) -> YoloDataset:
+    """Read a YOLO dataset folder: every split's images with their validated boxes.
+
+    strict (training, evaluation): any malformed label line raises DatasetFormatError listing them all, since a
+    detector trained with a face missing from its labels learns that face as background. Lenient (import): an image
+    whose label file has a bad line is left out and the reason kept in `problems`; DatasetFormatError only when no
+    image is usable. Images that really lie outside the dataset folder (a symlink) are never read.
+    """
     root = Path(root)
     if not root.is_dir():
         raise DatasetFormatError(f"{root}: not a folder")
@@ -124,8 +161,18 @@ def read_yolo_dataset(root: Path) -> YoloDataset:
         for image_path in sorted((folder / "images").iterdir()):
             if image_path.suffix.lower() not in IMAGE_EXTENSIONS:
                 continue
+            if resolve_inside(root, image_path) is None:
+                dataset.problems.append((str(image_path), "links to a file outside the dataset folder"))
+                continue
             label_path = folder / "labels" / f"{image_path.stem}.txt"
-            boxes = parse_label_file(label_path, len(names)) if label_path.is_file() else []
+            boxes: list[YoloBox] = []
+            if label_path.is_file():
+                boxes, problems = read_label_file(label_path, len(names))
+                if problems:
+                    dataset.problems.extend(problems)
+                    continue
             items.append(YoloImage(image_path, label_path if label_path.is_file() else None, tuple(boxes)))
         dataset.splits["valid" if split == "val" else split] = items
+    if dataset.problems and (strict or not any(dataset.splits.values())):
+        raise _problems_error(dataset.problems)
     return dataset

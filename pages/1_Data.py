@@ -33,6 +33,10 @@ def show_report(report: ingest.ImportReport) -> None:
     if report.skipped:
         st.warning(f"{len(report.skipped)} file(s) skipped:")
         st.dataframe([{"file": n, "reason": r} for n, r in report.skipped], hide_index=True, key="skipped")
+    if report.conflicts:
+        st.warning(f"{len(report.conflicts)} duplicate(s) with another label (the stored label was kept):")
+        rows = [{"file": n, "stored label": a, "label here": b} for n, a, b in report.conflicts]
+        st.dataframe(rows, hide_index=True, key="conflicts")
     for warning in report.warnings[:20]:
         st.caption(f"⚠ {warning}")
 

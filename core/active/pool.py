@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from core.import_roots import ImportRoots
-from core.ingest import ImportReport, Incoming, import_items, list_folder_images
+from core.ingest import ImportReport, Incoming, import_folder, import_items
 from core.landmarks.batch import BatchReport, extract_store
 from core.schema import EXTRACTION_NO_FACE, EXTRACTION_PENDING, SOURCE_POOL, STATUS_POOL
 from core.store import Store
@@ -42,13 +42,6 @@ def add_to_pool(
     )
 
 
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError:
-        return b""  # reported as "not readable" by the store
-
-
 def import_pool_folder(
     store: Store,
     root: Path,
@@ -57,13 +50,19 @@ def import_pool_folder(
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
 ) -> ImportReport:
-    """Every image below `root` into the pool (hidden files and non-images are ignored). `roots` limits what may
-    be read (default: the settings' IMPORT_ROOTS policy; the CLI passes anywhere)."""
-    folder, files, skipped = list_folder_images(root, ImportRoots.or_settings(roots, store.settings))
-    items = ((p.relative_to(folder).as_posix(), _read(p)) for p in files)
-    report = add_to_pool(store, items, total=len(files), progress=progress, cancel=cancel)
-    report.skipped.extend(skipped)
-    return report
+    """Every image below `root` into the pool (hidden files and non-images are ignored). The folder import of
+    `core.ingest`: paths resolved, links out of the folder and oversized files skipped with their reason. `roots`
+    limits what may be read (default: the settings' IMPORT_ROOTS policy; the CLI passes anywhere)."""
+    return import_folder(
+        store,
+        root,
+        roots=roots,
+        source=SOURCE_POOL,
+        status=STATUS_POOL,
+        labels_from_names=False,
+        progress=progress,
+        cancel=cancel,
+    )
 
 
 def extract_pool(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -20,5 +21,11 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
+def _decode_slots(request: Request) -> threading.BoundedSemaphore:
+    slots: threading.BoundedSemaphore = request.app.state.decode_slots
+    return slots
+
+
 ServiceDep = Annotated[PredictionService, Depends(_service)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+DecodeSlotsDep = Annotated[threading.BoundedSemaphore, Depends(_decode_slots)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -20,7 +21,7 @@ from core.api.logs import configure_logging
 from core.api.routes import health, predict, web
 from core.api.service import ModelLoader, ModelUnavailable, PredictionService, load_active_model
 from core.apikeys import ApiKeys
-from core.errors import ImageNotReadable, StudioError, UnknownLabel
+from core.errors import ImageNotReadable, ImageTooLarge, StudioError, UnknownLabel
 from core.settings import Settings, get_settings
 
 log = logging.getLogger("core.api")
@@ -55,6 +56,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _unreadable(_: Request, exc: ImageNotReadable) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=400)
 
+    @app.exception_handler(ImageTooLarge)
+    async def _too_large(_: Request, exc: ImageTooLarge) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=413)
+
     @app.exception_handler(UnknownLabel)
     async def _unknown(_: Request, exc: UnknownLabel) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
@@ -71,10 +76,13 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", extra={"path": request.url.path})
-        return JSONResponse({"detail": "internal error; the details are in the server log"}, status_code=500)
+
+def _internal_error(request: Request) -> JSONResponse:
+    """The answer to an unexpected exception, logged (with its traceback) as one JSON line. Called from the access
+    log middleware: an exception left to Starlette's outermost handler would be re-raised to uvicorn, which prints a
+    plain-text traceback, skips the access log and may drop the keep-alive connection."""
+    log.exception("unhandled error", extra={"method": request.method, "path": request.url.path})
+    return JSONResponse({"detail": "internal error; the details are in the server log"}, status_code=500)
 
 
 def create_app(settings: Settings | None = None, *, model_loader: ModelLoader = load_active_model) -> FastAPI:
@@ -100,12 +108,16 @@ def create_app(settings: Settings | None = None, *, model_loader: ModelLoader = 
     # Keys are checked against the database on every request, so a revoked key stops working at once.
     app.state.api_keys = ApiKeys(settings) if settings.requires_api_key else None
     app.state.rate_limiter = RateLimiter(settings.api_rate_per_min)
+    app.state.decode_slots = threading.BoundedSemaphore(settings.api_max_decodes)
     _install_error_handlers(app)
 
     @app.middleware("http")
     async def _access_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         start = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:
+            response = _internal_error(request)
         fields = {
             "method": request.method,
             "path": request.url.path,

@@ -8,7 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 # Attributes every LogRecord has; anything else was passed with `extra=` and is written as a field.
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
+# (uvicorn adds `color_message`, the same text with terminal colours.)
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 
 
 class JsonFormatter(logging.Formatter):
@@ -28,8 +34,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+# uvicorn's own loggers: its error logger prints tracebacks (an exception escaping the app, a protocol error) and
+# its access logger a plain-text line per request; both are turned into JSON lines like ours.
+_UVICORN = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+
+
 def configure_logging(level: str) -> None:
-    """Send the project's `core.*` loggers to stderr as JSON lines (once; repeated calls only set the level)."""
+    """Send the project's `core.*` loggers and uvicorn's to stderr as JSON lines, one per record, tracebacks
+    included (once; repeated calls only set the level)."""
     logger = logging.getLogger("core")
     logger.setLevel(level.upper())
     if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
@@ -37,3 +49,8 @@ def configure_logging(level: str) -> None:
         handler.setFormatter(JsonFormatter())
         logger.addHandler(handler)
         logger.propagate = False
+    for name in _UVICORN:
+        # uvicorn configures these before it imports the app; re-point their handlers (keeping their streams).
+        uv = logging.getLogger(name)
+        for h in uv.handlers:
+            h.setFormatter(JsonFormatter())

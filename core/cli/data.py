@@ -43,7 +43,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         if args.yolo:
             report = ingest.import_yolo(store, path, roots=anywhere, progress=progress, cancel=cancel)
         elif path.suffix.lower() == ".zip":
-            report = ingest.import_zip(store, path.read_bytes(), progress=progress, cancel=cancel)
+            report = ingest.import_zip(store, path, progress=progress, cancel=cancel)
         elif path.suffix.lower() == ".csv":
             report = ingest.import_manifest(store, path, roots=anywhere, progress=progress, cancel=cancel)
         else:
@@ -53,6 +53,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     print(report.summary())
     for name, reason in report.skipped[:50]:
         print(f"  skipped {name}: {reason}")
+    if len(report.skipped) > 50:
+        print(f"  ... and {len(report.skipped) - 50} more skipped")
+    for name, stored, given in report.conflicts[:50]:
+        print(f"  conflict {name}: already in the store as {stored}, labeled {given} here (kept {stored})")
     for warning in report.warnings[:50]:
         print(f"  warning: {warning}")
     if args.extract and report.image_ids:

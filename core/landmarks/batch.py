@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp_ctx
 import os
+import signal
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -46,8 +50,36 @@ class BatchReport:
             self.problems.append((image_id, state, reason))
 
 
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PARENT_CHECK_S = 1.0
+
+
+def _die_with_parent() -> None:
+    """Make this worker exit when the process that started it dies, even by SIGKILL (which runs no cleanup):
+    otherwise it stays blocked on a pipe write forever, holding a landmarker. Linux delivers SIGKILL on the
+    parent's death (prctl PR_SET_PDEATHSIG); a thread watching the parent's pid covers other systems and the
+    moment before prctl took effect."""
+    parent_pid = os.getppid()  # under forkserver, the fork server (which exits with the main process)
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(1)
+
+    if parent_pid == 1:  # the parent died before this worker got here: adopted by init
+        os._exit(1)
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _init_worker(settings: Settings) -> None:
     global _worker_extractor
+    _die_with_parent()
     _worker_extractor = LandmarkExtractor(settings, mode="image")
 
 
@@ -161,6 +193,7 @@ def extract_store(
 ) -> BatchReport:
     """Extract every image of the store that has no extraction yet. Each chunk is saved as it finishes, so a
     cancelled or crashed run resumes where it stopped."""
+    store.remove_stale_temp_files()  # a crashed import may have left some
     ids = store.pending_extraction_ids(retry_failed=retry_failed)
     records = {r.id: r for r in store.list_images()} if ids else {}
     items = [(i, str(store.absolute_path(records[i]))) for i in ids if i in records]

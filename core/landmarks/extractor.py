@@ -178,7 +178,7 @@ class LandmarkExtractor:
     def extract_bytes(self, data: bytes) -> Outcome:
         """Decode once and extract; unreadable files become an error outcome instead of an exception."""
         try:
-            rgb = decode_rgb(data)
+            rgb = decode_rgb(data, self.settings.max_image_pixels)
         except ImageNotReadable as exc:
             return Outcome(EXTRACTION_ERROR, str(exc))
         return self.extract(rgb)

@@ -5,7 +5,9 @@ their own transaction when they record related rows (`Store.transaction`).
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,8 +40,14 @@ from core.settings import Settings, get_settings
 from core.store import files
 from core.store.tables import Extraction, ImageRecord, utcnow
 
+log = logging.getLogger("core.store")
+
 # Fields no caller sets: identity, content hash, and the optimistic-locking bookkeeping the store maintains itself.
 _FIXED_FIELDS = frozenset({"id", "sha256", "version", "created_at", "updated_at", "extraction"})
+
+# A temp file this old is no write in progress (those are renamed within moments) but a crash's leftover.
+STALE_TEMP_AGE_S = 600.0
+
 _EXT_BY_FORMAT = {"jpeg": ".jpg", "png": ".png", "bmp": ".bmp", "webp": ".webp", "tiff": ".tif", "gif": ".gif"}
 
 
@@ -381,6 +389,25 @@ class Store:
             if p.is_file()
             and (p.name.startswith(".incoming-") or p.relative_to(self.data_root).as_posix() not in known)
         ]
+
+    def remove_stale_temp_files(self, older_than_s: float = STALE_TEMP_AGE_S) -> int:
+        """Delete `.incoming-*.part` files a crashed import left behind; returns how many. Only old ones: a young
+        one may belong to an import running right now in another process (a rename follows its write within
+        moments)."""
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for path in self.orphan_files():
+            if not (path.name.startswith(".incoming-") and path.name.endswith(".part")):
+                continue
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:  # another process cleaned it first
+                continue
+        if removed:
+            log.info("removed stale temporary files", extra={"count": removed})
+        return removed
 
 
 __all__ = ["AddResult", "Filters", "ImageNotReadable", "Store", "face_from_row"]

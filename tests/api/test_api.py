@@ -246,3 +246,52 @@ def test_uvicorn_target_is_the_fastapi_app() -> None:
     import core.api
 
     assert isinstance(core.api.app, FastAPI)
+
+
+def test_decompression_bombs_are_413_and_the_next_request_works(client: TestClient, astronaut_png: bytes) -> None:
+    from tests.core.hostile import jpeg_claiming, png_bomb
+
+    bomb = png_bomb(20000, 20000)  # 400 megapixels in a few hundred KB
+    assert_error(client.post("/api/predict", files={"file": ("b.png", bomb, "image/png")}), 413, "too large")
+    frame = base64.b64encode(jpeg_claiming(65000, 65000)).decode()
+    assert_error(client.post("/api/predict/stream", json={"image": frame}), 413, "too large", "max_image_pixels")
+    ok = client.post("/api/predict", files={"file": ("a.png", astronaut_png, "image/png")})
+    assert ok.status_code == 200 and len(ok.json()["faces"]) == 1
+
+
+def test_decodes_run_at_most_api_max_decodes_at_once(
+    api_settings: Settings, model: BlendshapeModel, astronaut_jpeg: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import core.api.routes.predict as predict_route
+
+    real = predict_route.decode_reduced
+    lock = threading.Lock()
+    running, peak = 0, 0
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        try:
+            time.sleep(0.15)  # hold the slot long enough for the other requests to pile up
+            return real(*args, **kwargs)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(predict_route, "decode_reduced", counting)
+    settings = api_settings.model_copy(update={"api_max_decodes": 2})
+    with TestClient(create_app(settings, model_loader=lambda _s: model)) as c:
+
+        def post(_: int) -> int:
+            return c.post("/api/predict", files={"file": ("a.jpg", astronaut_jpeg, "image/jpeg")}).status_code
+
+        with ThreadPoolExecutor(6) as pool:
+            statuses = list(pool.map(post, range(6)))
+    assert statuses == [200] * 6
+    assert peak == 2  # six requests in flight, never more than two decodes

@@ -20,12 +20,12 @@ from sqlalchemy import select, text
 from core.apikeys import ApiKeys
 from core.apikeys.tables import ApiKeyRow
 from core.cli import main as cli_main
-from core.db import Base, dispose_engine, get_engine
+from core.db import dispose_engine
 from core.imaging import encode_jpeg
 from core.settings import Settings, get_settings
 from tests.browser.harness import free_port, server, uvicorn_cmd
 from tests.browser.models import browser_models_dir
-from tests.postgres import postgres_url
+from tests.postgres import scratch_database
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> str:
@@ -70,11 +70,8 @@ def keys_settings(request: pytest.FixtureRequest, settings: Settings) -> Iterato
     if request.param == "sqlite":
         yield settings
         return
-    url = postgres_url()
-    Base.metadata.tables[ApiKeyRow.__tablename__].drop(get_engine(url), checkfirst=True)
-    yield settings.model_copy(update={"database_url": url})
-    Base.metadata.tables[ApiKeyRow.__tablename__].drop(get_engine(url), checkfirst=True)
-    dispose_engine(url)
+    with scratch_database() as url:
+        yield settings.model_copy(update={"database_url": url})
 
 
 def test_keys_are_stored_hashed_and_revocable(keys_settings: Settings) -> None:

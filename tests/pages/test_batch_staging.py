@@ -37,7 +37,7 @@ def test_stage_uploads_keeps_labels_and_refuses_bad_uploads(tmp_path: Path) -> N
     names = sorted(p.relative_to(tmp_path / "stage").as_posix() for p in staged)
     assert names == ["happy_1-2.png", "happy_1.png", "sad_2.png", "set/fear/a.png"]
     reasons = dict(refused)
-    assert set(reasons) == {"notes.txt", "empty.jpg", "evil.zip", "not-a-zip.zip"}
+    assert set(reasons) == {"notes.txt", "empty.jpg", "evil.zip", "not-a-zip.zip", "set.zip/readme.md"}
     assert "outside" in reasons["evil.zip"] and "not a valid .zip" in reasons["not-a-zip.zip"]
     assert not (tmp_path / "escape.png").exists()
     labels = {p.path.name: p.label for p in items_from_path(tmp_path / "stage")}

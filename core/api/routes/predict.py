@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, UploadFile
 
-from core.api.deps import ServiceDep, SettingsDep
-from core.api.images import decode_base64_image, decode_upload
+from core.api.deps import DecodeSlotsDep, ServiceDep, SettingsDep
+from core.api.images import decode_base64_image
 from core.api.keyauth import require_api_key
 from core.api.schemas import ErrorOut, FaceOut, PredictOut, StreamFrameIn
 from core.api.service import PredictionService
 from core.errors import ImageNotReadable
+from core.imaging import decode_reduced
 from core.schema import EMOTIONS
+from core.settings import Settings
 
 log = logging.getLogger("core.api.predict")
 router = APIRouter(prefix="/api", tags=["predict"], dependencies=[Depends(require_api_key)])
@@ -22,7 +25,7 @@ router = APIRouter(prefix="/api", tags=["predict"], dependencies=[Depends(requir
 _ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorOut, "description": "Not an image, corrupt, truncated or not base64."},
     401: {"model": ErrorOut, "description": "No valid API key (when the server requires keys)."},
-    413: {"model": ErrorOut, "description": "Body larger than API_MAX_UPLOAD_MB."},
+    413: {"model": ErrorOut, "description": "Body over API_MAX_UPLOAD_MB, or pixels over MAX_IMAGE_PIXELS."},
     422: {"model": ErrorOut, "description": "A required field is missing or malformed."},
     429: {
         "model": ErrorOut,
@@ -32,9 +35,12 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
-def _predict(service: PredictionService, data: bytes, max_side: int) -> PredictOut:
+def _predict(
+    service: PredictionService, data: bytes, settings: Settings, decode_slots: threading.BoundedSemaphore
+) -> PredictOut:
     start = time.perf_counter()
-    rgb = decode_upload(data, max_side)
+    with decode_slots:  # a full-size picture is held only while decoding: bound how many exist at once
+        rgb = decode_reduced(data, settings.max_image_side, settings.max_image_pixels)
     h, w = rgb.shape[:2]
     predictions = service.predict(rgb)
     assert service.model is not None  # predict raised otherwise
@@ -69,15 +75,18 @@ def predict(
     file: Annotated[UploadFile, File(description="A JPEG, PNG, BMP or WebP image.")],
     service: ServiceDep,
     settings: SettingsDep,
+    decode_slots: DecodeSlotsDep,
 ) -> PredictOut:
     data = file.file.read()
     if not data:
         raise ImageNotReadable("the uploaded file is empty")
-    return _predict(service, data, settings.max_image_side)
+    return _predict(service, data, settings, decode_slots)
 
 
 @router.post(
     "/predict/stream", response_model=PredictOut, responses=_ERRORS, summary="Expressions in one base64 browser frame"
 )
-def predict_stream(frame: StreamFrameIn, service: ServiceDep, settings: SettingsDep) -> PredictOut:
-    return _predict(service, decode_base64_image(frame.image), settings.max_image_side)
+def predict_stream(
+    frame: StreamFrameIn, service: ServiceDep, settings: SettingsDep, decode_slots: DecodeSlotsDep
+) -> PredictOut:
+    return _predict(service, decode_base64_image(frame.image), settings, decode_slots)
