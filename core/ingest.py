@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from core.auth import Permission, require
 from core.errors import ImageNotReadable, StudioError, UnsafeArchive
 from core.imaging import crop_box, decode_rgb, encode_png
 from core.labels import label_for_path, normalize_label
@@ -78,6 +79,7 @@ def import_items(
 ) -> ImportReport:
     """Add files to the store; labels not given explicitly come from the file name, then the folder (unless
     `labels_from_names` is off, as for the active-learning pool, whose labels come from review only)."""
+    require(Permission.IMPORT)
     report = report or ImportReport()
     count = total or 0
     for done, item in enumerate(items, start=1):
@@ -245,6 +247,7 @@ def import_yolo(
     cancel: threading.Event | None = None,
 ) -> ImportReport:
     """Each labeled box of a YOLO dataset becomes a face-crop record (train split -> train, others -> test)."""
+    require(Permission.IMPORT)
     dataset = read_yolo_dataset(Path(root))
     report = ImportReport()
     images = [(split, item) for split, items in dataset.splits.items() for item in items]

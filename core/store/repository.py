@@ -12,6 +12,7 @@ import numpy as np
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from core.auth import Permission, require
 from core.db import get_engine, session_scope
 from core.errors import ImageNotReadable
 from core.imaging import probe_image
@@ -173,6 +174,7 @@ class Store:
 
     def delete_image(self, image_id: int) -> None:
         """Remove the record, its extraction and its file (unless another record shares the path)."""
+        require(Permission.DELETE)
         with session_scope(self.engine) as session:
             record = session.get(ImageRecord, image_id)
             if record is None:
