@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from sqlalchemy import create_engine, make_url, text
 
 from core.db import dispose_engine
 from core.imaging import encode_png
 from core.settings import Settings, get_settings
 from core.store import Store
+from tests.postgres import postgres_url
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -86,3 +89,30 @@ def face_variants(astronaut_rgb: np.ndarray) -> list[np.ndarray]:
         img = np.clip(img.astype(np.float32) * rng.uniform(0.7, 1.3), 0, 255).astype(np.uint8)
         out.append(np.ascontiguousarray(img))
     return out
+
+
+@pytest.fixture
+def pg_settings(tmp_path: Path) -> Iterator[Settings]:
+    """Settings on a fresh database of the test server (the store test drops all tables of its own database), so
+    tests on one server never see each other's rows."""
+    base = make_url(postgres_url())
+    name = f"al_{secrets.token_hex(6)}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_root=tmp_path / "data",
+        models_dir=tmp_path / "models",
+        database_url=url,
+        gemini_api_key=None,
+        extract_workers=1,
+    )
+    try:
+        yield settings
+    finally:
+        dispose_engine(url)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -41,27 +41,43 @@ class Role(enum.IntEnum):
 
 
 class Permission(enum.Enum):
-    """An action a role may be allowed; the value is the least role that may do it."""
+    """An action a role may be allowed (see `LEAST_ROLE` for who may do it)."""
 
-    REVIEW = Role.LABELER  # approve, correct, reject, skip, undo own decisions in active learning
-    SAVE_SNAPSHOT = Role.LABELER
-    IMPORT = Role.TRAINER
-    EXTRACT = Role.TRAINER
-    TRAIN = Role.TRAINER  # landmark models, ResNet, detector, active-learning scoring and rounds
-    GENERATE = Role.TRAINER  # spends the Gemini key
-    LLM_LABEL = Role.TRAINER  # spends the Gemini key
-    ACTIVATE = Role.TRAINER
-    DELETE = Role.ADMIN  # data and models
-    MANAGE_USERS = Role.ADMIN
-    ACT_FOR_OTHERS = Role.ADMIN  # cancel anyone's job, undo anyone's decision
+    REVIEW = "review"  # approve, correct, reject, skip, undo own decisions in active learning
+    SAVE_SNAPSHOT = "save snapshot"
+    IMPORT = "import"
+    EXTRACT = "extract"
+    TRAIN = "train"  # landmark models, ResNet, detector, active-learning scoring and rounds
+    GENERATE = "generate"  # spends the Gemini key
+    LLM_LABEL = "LLM labeling"  # spends the Gemini key
+    ACTIVATE = "activate models"
+    DELETE = "delete"  # data and models
+    MANAGE_USERS = "manage users"
+    ACT_FOR_OTHERS = "act for others"  # cancel anyone's job, undo anyone's decision
 
     @property
     def least_role(self) -> Role:
-        return Role(self.value)
+        return LEAST_ROLE[self]
 
     @property
     def label(self) -> str:
-        return self.name.lower().replace("_", " ")
+        return self.value
+
+
+# The least role allowed each action (roles are ordered, so every higher role may too).
+LEAST_ROLE: Final[dict[Permission, Role]] = {
+    Permission.REVIEW: Role.LABELER,
+    Permission.SAVE_SNAPSHOT: Role.LABELER,
+    Permission.IMPORT: Role.TRAINER,
+    Permission.EXTRACT: Role.TRAINER,
+    Permission.TRAIN: Role.TRAINER,
+    Permission.GENERATE: Role.TRAINER,
+    Permission.LLM_LABEL: Role.TRAINER,
+    Permission.ACTIVATE: Role.TRAINER,
+    Permission.DELETE: Role.ADMIN,
+    Permission.MANAGE_USERS: Role.ADMIN,
+    Permission.ACT_FOR_OTHERS: Role.ADMIN,
+}
 
 
 class PermissionDenied(StudioError):
