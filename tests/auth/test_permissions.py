@@ -70,7 +70,7 @@ def _viewer_is_refused_everything(store: Store, settings: Settings, png: bytes, 
             "bulk approve": lambda: approval.bulk_approve(store, min_confidence=0.0),
         }
         for what, action in refused.items():
-            with pytest.raises(PermissionDenied, match="vera@example.org is a viewer"):
+            with pytest.raises(PermissionDenied, match=r"vera@example\.org is a viewer"):
                 action()
                 pytest.fail(f"a viewer could {what}")
 
@@ -135,7 +135,7 @@ def test_each_role_gets_exactly_its_rights(
     # Undo: only your own decision, unless you are an admin (and then the undo names whose decision it was).
     with acting_as(TRAINER):
         assert approval.undo_last(store) is None
-        with pytest.raises(PermissionDenied, match="only lena@example.org"):
+        with pytest.raises(PermissionDenied, match=r"only lena@example\.org"):
             approval.undo_last(store, of=LABELER.id)
     with acting_as(ADMIN):
         undo = approval.undo_last(store, of=LABELER.id)
@@ -152,7 +152,7 @@ def test_generation_jobs_record_their_starter_and_only_they_or_an_admin_cancel(s
     with acting_as(TRAINER):
         job_id = jobs.create_job(template, model="m")
     assert jobs.get_job(job_id).started_by == TRAINER.id
-    with acting_as(OTHER_TRAINER), pytest.raises(PermissionDenied, match="only tom@example.org"):
+    with acting_as(OTHER_TRAINER), pytest.raises(PermissionDenied, match=r"only tom@example\.org"):
         jobs.authorize_cancel(job_id)
     with acting_as(TRAINER):
         assert jobs.authorize_cancel(job_id) == TRAINER
