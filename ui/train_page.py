@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from core.auth import Permission, allowed
 from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
 from core.registry import STARTER_ID, ModelCard, Registry
 from core.schema import EMOTIONS, EXTRACTION_OK, SOURCES
@@ -24,6 +25,7 @@ from core.training.landmark_models import (
     save_report,
 )
 from core.training.report import ModelReport
+from ui.auth import needs
 from ui.common import run_safely
 
 RESULT_KEY = "train_result"
@@ -175,10 +177,15 @@ def registry_ui(registry: Registry) -> None:
     st.dataframe(registry_table(cards, active), hide_index=True, key="registry_table")
     ids = [c.id for c in cards]
     picked = st.selectbox("Model", ids, index=ids.index(active) if active in ids else 0, key="registry_pick")
+    card = next(c for c in cards if c.id == picked)
+    if card.trained_by:
+        st.caption(f"Trained by {card.trained_by}.")
     c1, c2 = st.columns(2)
-    if c1.button("Make active", key="registry_activate", disabled=picked == active):
+    if not allowed(Permission.ACTIVATE):
+        needs(Permission.ACTIVATE, "Activating models")
+    elif c1.button("Make active", key="registry_activate", disabled=picked == active):
         run_safely(lambda: registry.activate(picked), what="Activating")
         st.rerun()
-    if c2.button("Delete", key="registry_delete", disabled=picked == STARTER_ID):
+    if allowed(Permission.DELETE) and c2.button("Delete", key="registry_delete", disabled=picked == STARTER_ID):
         run_safely(lambda: registry.delete(picked), what="Deleting")
         st.rerun()

@@ -7,6 +7,7 @@ The thread never calls `st.*`; it only appends epoch stats under a lock.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from core.auth import Permission, allowed, may_act_for, require, require_owner
 from core.errors import StudioError
 from core.registry import ModelCard, Registry
 from core.schema import EMOTIONS, SOURCES
@@ -37,6 +39,7 @@ class TorchJob:
 
     title: str
     total_epochs: int
+    started_by: str = ""
     cancel: threading.Event = field(default_factory=threading.Event)
     history: list[dict[str, Any]] = field(default_factory=list)
     status: str = "running"  # running | done | cancelled | failed
@@ -56,7 +59,7 @@ class TorchJob:
 
 def start_job(title: str, total_epochs: int, work: Callable[[TorchJob], tuple[str, str]]) -> TorchJob:
     """Run `work(job)` (returns the saved model id and a summary) in a daemon thread."""
-    job = TorchJob(title, total_epochs)
+    job = TorchJob(title, total_epochs, started_by=require(Permission.TRAIN).id)
 
     def target() -> None:
         try:
@@ -68,7 +71,9 @@ def start_job(title: str, total_epochs: int, work: Callable[[TorchJob], tuple[st
             log.exception("%s failed", title)
             job.status, job.message = "failed", f"{type(exc).__name__}: {exc} (details in the server log)"
 
-    threading.Thread(target=target, name=f"train-{title}", daemon=True).start()
+    # The thread acts as the user who started it (a copy of this run's context carries the identity).
+    context = contextvars.copy_context()
+    threading.Thread(target=context.run, args=(target,), name=f"train-{title}", daemon=True).start()
     return job
 
 
@@ -83,7 +88,9 @@ def _job_view(key: str, losses: tuple[str, ...], metrics: tuple[str, ...], regis
         st.progress(
             min(1.0, done / job.total_epochs), text=f"{job.title}: epoch {done}/{job.total_epochs} ({elapsed:.0f}s)"
         )
-        if st.button("Cancel", key=f"{key}_cancel"):
+        st.caption(f"Started by {job.started_by}.")
+        cancel = may_act_for(job.started_by) and st.button("Cancel", key=f"{key}_cancel")
+        if cancel and run_safely(lambda: require_owner(job.started_by, "cancelling training"), what="Cancel"):
             job.cancel.set()
             st.toast("Stopping after the current batch; the best epoch so far is kept.")
     elif job.status == "failed":
@@ -91,7 +98,7 @@ def _job_view(key: str, losses: tuple[str, ...], metrics: tuple[str, ...], regis
     else:
         word = "was cancelled; the best epoch so far was saved" if job.status == "cancelled" else "finished"
         st.success(f"{job.title} {word} as model `{job.card_id}`. {job.message}")
-        if job.card_id and st.button("Make this model active", key=f"{key}_activate"):
+        if job.card_id and allowed(Permission.ACTIVATE) and st.button("Make this model active", key=f"{key}_activate"):
             model_id = str(job.card_id)
 
             def activate() -> bool:

@@ -18,6 +18,7 @@ from core.auth.identity import (  # noqa: E402
     acting_as,
     allowed,
     current_user,
+    may_act_for,
     require,
     require_owner,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "acting_as",
     "allowed",
     "current_user",
+    "may_act_for",
     "require",
     "require_owner",
 ]

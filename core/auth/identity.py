@@ -145,6 +145,12 @@ def allowed(permission: Permission) -> bool:
     return user is not None and user.can(permission)
 
 
+def may_act_for(owner: str | None) -> bool:
+    """Whether the acting user is `owner` or an admin (pages hide controls; `require_owner` enforces)."""
+    user = current_user()
+    return user is not None and ((owner is not None and user.id == owner) or user.can(Permission.ACT_FOR_OTHERS))
+
+
 def require_owner(owner: str | None, what: str) -> User:
     """The acting user, if they are `owner` (who started a job, who made a decision) or an admin."""
     user = current_user()

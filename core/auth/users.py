@@ -63,6 +63,14 @@ def sign_in(engine: Engine, settings: Settings, identity: str) -> User:
         return User(email, Role.parse(row.role))
 
 
+def lookup(engine: Engine, identity: str) -> User | None:
+    """The stored user with their current role, or None when they are not in the table."""
+    _ensure_table(engine)
+    with session_scope(engine) as session:
+        row = session.get(UserRow, normalize_email(identity))
+        return None if row is None else User(row.email, Role.parse(row.role))
+
+
 def list_users(engine: Engine) -> list[UserInfo]:
     """Everyone in the users table, by e-mail (reading the list is not guarded: it shows no secrets)."""
     _ensure_table(engine)
@@ -85,7 +93,7 @@ def add_user(engine: Engine, email: str, role: Role) -> UserInfo:
         return UserInfo(row.email, role, row.created_at, None)
 
 
-def set_role(engine: Engine, email: str, role: Role) -> None:
+def set_role(engine: Engine, email: str, role: Role) -> UserInfo:
     """Change a person's role (admin only). The last admin cannot demote themselves into a server nobody runs."""
     actor = require(Permission.MANAGE_USERS)
     email = normalize_email(email)
@@ -97,9 +105,10 @@ def set_role(engine: Engine, email: str, role: Role) -> None:
         if role < Role.ADMIN and Role.parse(row.role) == Role.ADMIN and not actor.builtin:
             _refuse_last_admin(session, email)
         row.role = role.label
+        return UserInfo(row.email, role, row.created_at, row.last_sign_in)
 
 
-def remove_user(engine: Engine, email: str) -> None:
+def remove_user(engine: Engine, email: str) -> str:
     """Remove a person (admin only); they start again with the default role if they sign in later."""
     actor = require(Permission.MANAGE_USERS)
     email = normalize_email(email)
@@ -111,6 +120,7 @@ def remove_user(engine: Engine, email: str) -> None:
         if Role.parse(row.role) == Role.ADMIN and not actor.builtin:
             _refuse_last_admin(session, email)
         session.delete(row)
+    return email
 
 
 def _refuse_last_admin(session: Session, email: str) -> None:
