@@ -15,6 +15,7 @@ from ui.active_page import (
     rounds_ui,
     scoring_ui,
     simulation_ui,
+    undo_for_others_ui,
     undo_ui,
 )
 from ui.auth import current_user, needs
@@ -52,6 +53,8 @@ else:
 
 with st.expander("Audit log"):
     audit_ui(store)
+    if allowed(Permission.ACT_FOR_OTHERS):
+        undo_for_others_ui(store, user.id)
 
 st.subheader("Rounds")
 rounds_ui(store, registry) if allowed(Permission.TRAIN) else needs(Permission.TRAIN, "Retraining")

@@ -199,6 +199,20 @@ def undo_ui(store: Store, actor: str) -> None:
             st.rerun()
 
 
+def undo_for_others_ui(store: Store, actor: str) -> None:
+    """Admins: undo another reviewer's last decision (the undo entry names whose decision it reverted)."""
+    others = sorted({e.actor for e in approval.audit_log(store, limit=200) if e.actor != actor})
+    if not others:
+        return
+    c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
+    whose = c1.selectbox("Undo the last decision of", others, key="al_undo_of")
+    if c2.button("Undo theirs", key="al_undo_other"):
+        undone = run_safely(lambda: approval.undo_last(store, of=str(whose)), what="Undo")
+        if undone is not None:
+            st.session_state["al_last"] = f"Undone: {whose}'s decision on image #{undone.image_id}"
+            st.rerun()
+
+
 def audit_ui(store: Store) -> None:
     """The latest decisions: who, when, what, from which value to which."""
     entries = approval.audit_log(store, limit=50)
