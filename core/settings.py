@@ -132,6 +132,14 @@ class Settings(BaseSettings):
             raise ValueError("GEMINI_API_KEY is a placeholder; set a real key or leave it unset")
         return SecretStr(raw)
 
+    @field_validator("auth_mode", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # AUTH_MODE= (set but empty) means "decide from [auth]", as if it were not set.
+        if isinstance(value, str):
+            return value.strip().lower() or None
+        return value
+
     @field_validator("ice_servers", "api_cors_origins", "admin_emails", "allowed_email_domains", mode="before")
     @classmethod
     def _parse_json_list(cls, value: Any) -> Any:

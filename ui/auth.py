@@ -4,6 +4,8 @@ sidebar identity and the sign-out button."""
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import streamlit as st
 
 from core.auth import LOCAL_USER, Permission, PermissionDenied, User
@@ -63,18 +65,28 @@ def current_user(*, sidebar: bool = True) -> User:
     if problem:
         set_current_user(None)
         st.error(problem)
-        st.stop()
+        _stop_without_pages()
     if not settings.team_mode:
         user: User | None = LOCAL_USER
     else:
         user = _team_user(settings)
     set_current_user(user)  # a fresh thread per script run, so it never leaks into another session
     if user is None:
-        st.stop()
+        _stop_without_pages()
     assert user is not None
     if sidebar:
         _sidebar(user, settings)
     return user
+
+
+def _nothing() -> None:
+    """The only page a visitor who may not use the dashboard gets (what they see is drawn before it)."""
+
+
+def _stop_without_pages() -> NoReturn:
+    # Without a navigation of our own, Streamlit would list every file of pages/ in the sidebar.
+    st.navigation([st.Page(_nothing, title="Expression Studio")], position="hidden")
+    st.stop()
 
 
 def _sidebar(user: User, settings: Settings) -> None:

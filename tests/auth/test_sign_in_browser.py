@@ -118,7 +118,7 @@ def test_anonymous_viewer_and_labeler_in_team_mode(
                     )
                     assert viewer.get_by_role("button", name="Approve").count() == 0
                     viewer.goto(f"{url}/Train", wait_until="domcontentloaded")
-                    viewer.get_by_role("tab", name="Models").click(timeout=90_000)
+                    viewer.get_by_role("tab", name="Models", exact=True).click(timeout=90_000)
                     expect(viewer.get_by_text("Activating models needs the trainer role")).to_be_visible(timeout=60_000)
                     assert viewer.get_by_role("button", name="Delete").count() == 0
                     assert viewer.get_by_role("link", name="Users").count() == 0  # the admin page is not listed
@@ -135,8 +135,15 @@ def test_anonymous_viewer_and_labeler_in_team_mode(
                     assert record is not None and record.status == "train"
 
                     # Sign-out ends the session: back to the sign-in screen.
+                    # (Streamlit forgets the identity cookie, then sends the browser to the provider's end-session
+                    # page, where the provider's own session ends too.)
                     labeler.get_by_role("button", name="Sign out").click()
+                    labeler.wait_for_url(lambda u: f":{port}/" not in u or "oauth2callback" in u, timeout=30_000)
+                    if labeler.get_by_role("button", name="End session").count():
+                        labeler.get_by_role("button", name="End session").click()
+                    labeler.goto(url, wait_until="domcontentloaded")
                     expect(labeler.get_by_role("button", name="Sign in")).to_be_visible(timeout=60_000)
+                    assert labeler.get_by_text(f"{LABELER} ·").count() == 0
                 finally:
                     browser.close()
     finally:
