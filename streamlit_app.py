@@ -10,7 +10,7 @@ import streamlit as st
 from core.auth import Permission
 from core.schema import EMOTIONS, SOURCES, STATUSES
 from core.viz.landmarks import counts_bar
-from ui.auth import current_user
+from ui.auth import signed_in_user
 from ui.common import get_registry, get_store, page_setup, settings
 
 ROOT = Path(__file__).parent
@@ -122,7 +122,7 @@ def home() -> None:
 
 
 # Nobody sees any page, not even the navigation, before signing in (team mode).
-user = current_user()
+user = signed_in_user()
 visible = PAGES + [(p, t, w, i) for p, t, w, i, needed in RESTRICTED_PAGES if user.can(needed)]
 navigation = st.navigation(
     [st.Page(home, title="Home", icon=":material/home:", default=True)]

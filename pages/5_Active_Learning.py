@@ -18,14 +18,14 @@ from ui.active_page import (
     undo_for_others_ui,
     undo_ui,
 )
-from ui.auth import current_user, needs
+from ui.auth import needs, signed_in_user
 from ui.common import get_registry, get_store, page_setup, settings
 
 page_setup("Active Learning", icon=":material/school:")
 store = get_store()
 registry = get_registry()
 cfg = settings()
-user = current_user(sidebar=False)
+user = signed_in_user(sidebar=False)
 
 with st.expander("1 · Pool", expanded=False):
     pool_ui(store) if allowed(Permission.IMPORT) else needs(Permission.IMPORT, "Adding images to the pool")

@@ -57,7 +57,7 @@ def _team_user(settings: Settings) -> User | None:
     return user
 
 
-def current_user(*, sidebar: bool = True) -> User:
+def signed_in_user(*, sidebar: bool = True) -> User:
     """The user of this script run, set as `core`'s acting user. Stops the page (sign-in screen, or an explanation
     of a hosting problem) when nobody may use it yet."""
     settings = get_settings()
@@ -70,7 +70,7 @@ def current_user(*, sidebar: bool = True) -> User:
         user: User | None = LOCAL_USER
     else:
         user = _team_user(settings)
-    set_current_user(user)  # a fresh thread per script run, so it never leaks into another session
+    set_current_user(user)  # script threads belong to one session, and every run sets it again here
     if user is None:
         _stop_without_pages()
     assert user is not None

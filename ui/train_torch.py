@@ -25,6 +25,7 @@ from core.schema import EMOTIONS, SOURCES
 from core.settings import PROJECT_ROOT
 from core.store.repository import Filters
 from core.viz.curves import DETECTOR_LOSSES, DETECTOR_METRICS, comparison_chart, learning_curves
+from ui.auth import signed_in_user
 from ui.common import get_registry, get_store, log, run_safely, settings
 
 RESNET_JOB = "torch_job_resnet"
@@ -118,6 +119,8 @@ def _poll(key: str, losses: tuple[str, ...], metrics: tuple[str, ...]) -> None:
 
         @st.fragment(run_every=1.0)
         def live() -> None:
+            # A fragment rerun skips the page's top, so it resolves the user itself (for its Cancel button).
+            signed_in_user(sidebar=False)
             current: TorchJob | None = st.session_state.get(key)
             _job_view(key, losses, metrics, get_registry())
             if current is not None and current.status != "running":

@@ -1,9 +1,10 @@
 """Roles, permissions and the acting user.
 
 The acting user is a context variable: the dashboard sets it at the top of every script run (from `st.user`), the
-CLI runs as the operator, and in local mode an unset variable means the one implicit local user. Streamlit runs each
-script run in a fresh thread, so one session's identity never leaks into another's. In team mode an unset variable
-means nobody is signed in, and every guarded call is refused.
+CLI runs as the operator, and in local mode an unset variable means the one implicit local user. Streamlit runs a
+session's scripts in that session's own threads, so one session's identity never leaks into another's; background
+threads started by a page run in a copy of its context (`contextvars.copy_context`), as the user who started them.
+In team mode an unset variable means nobody is signed in, and every guarded call is refused.
 """
 
 from __future__ import annotations
