@@ -161,6 +161,7 @@ def registry_table(cards: list[ModelCard], active: str | None) -> pd.DataFrame:
             "macro_f1": c.metrics.get("macro_f1"),
             "accuracy": c.metrics.get("accuracy"),
             "created": c.created_at.strftime("%Y-%m-%d %H:%M"),
+            "trained by": c.trained_by,
         }
         for c in cards
     ]
@@ -177,9 +178,6 @@ def registry_ui(registry: Registry) -> None:
     st.dataframe(registry_table(cards, active), hide_index=True, key="registry_table")
     ids = [c.id for c in cards]
     picked = st.selectbox("Model", ids, index=ids.index(active) if active in ids else 0, key="registry_pick")
-    card = next(c for c in cards if c.id == picked)
-    if card.trained_by:
-        st.caption(f"Trained by {card.trained_by}.")
     c1, c2 = st.columns(2)
     if not allowed(Permission.ACTIVATE):
         needs(Permission.ACTIVATE, "Activating models")
