@@ -22,7 +22,7 @@ def register(subparsers: Any) -> None:
     sub.add_parser("list", help="everyone, with role, creation and last sign-in").set_defaults(func=run_list)
     add = sub.add_parser("add", help="add a person before their first sign-in")
     add.add_argument("email")
-    add.add_argument("--role", choices=ROLE_NAMES, default=get_settings().default_role)
+    add.add_argument("--role", choices=ROLE_NAMES, default=None, help="default: DEFAULT_ROLE")
     add.set_defaults(func=run_add)
     set_role = sub.add_parser("set-role", help="change a person's role")
     set_role.add_argument("email")
@@ -54,7 +54,7 @@ def run_list(args: argparse.Namespace) -> int:
 def run_add(args: argparse.Namespace) -> int:
     from core.auth.users import add_user
 
-    info = add_user(_engine(), args.email, Role.parse(args.role))
+    info = add_user(_engine(), args.email, Role.parse(args.role or get_settings().default_role))
     print(f"added {info.email} as {info.role.label}")
     return 0
 
