@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, delete, func, inspect, select, text, update
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from core.auth import Permission, User, require, require_owner
 from core.db import Base, session_scope
@@ -78,6 +78,20 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield values[start : start + _CHUNK]
 
 
+def _add_started_by(engine: Engine) -> None:
+    """Databases made before jobs recorded their starter lack `generation_jobs.started_by`: add it.
+    TODO(lead): becomes an Alembic migration; this bridge only exists until migrations run at start-up."""
+    if "started_by" in {c["name"] for c in inspect(engine).get_columns(GenerationJobRow.__tablename__)}:
+        return
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE generation_jobs ADD COLUMN started_by VARCHAR(320) NOT NULL DEFAULT ''"))
+    except (OperationalError, ProgrammingError):
+        # Another process added it first.
+        if "started_by" not in {c["name"] for c in inspect(engine).get_columns(GenerationJobRow.__tablename__)}:
+            raise
+
+
 class JobStore:
     """Job and item rows next to the dataset store (same database)."""
 
@@ -94,6 +108,7 @@ class JobStore:
         except OperationalError:
             # Another process created them between our check and our CREATE; checking again finds them.
             Base.metadata.create_all(self.engine, tables=tables)
+        _add_started_by(self.engine)
 
     # ---- jobs ----------------------------------------------------------------------------------------------
     def create_job(self, template: GenerationTemplate, *, model: str, new: bool = False) -> int:

@@ -180,3 +180,31 @@ def test_every_permission_is_distinct_and_has_a_least_role() -> None:
     assert [r.label for r in sorted(Role)] == ["viewer", "labeler", "trainer", "admin"]
     assert not VIEWER.can(P.REVIEW) and LABELER.can(P.REVIEW) and not LABELER.can(P.GENERATE)
     assert TRAINER.can(P.GENERATE) and not TRAINER.can(P.MANAGE_USERS) and ADMIN.can(P.MANAGE_USERS)
+
+
+def test_a_jobs_table_from_before_starters_gets_the_column(settings: Settings) -> None:
+    from sqlalchemy import create_engine, inspect, text
+
+    from core.db import dispose_engine
+
+    url = settings.resolved_database_url
+    settings.data_root.mkdir(parents=True, exist_ok=True)
+    old = create_engine(url)
+    with old.begin() as conn:  # the table as earlier versions created it
+        conn.execute(
+            text(
+                "CREATE TABLE generation_jobs (id INTEGER PRIMARY KEY, name VARCHAR(256), fingerprint VARCHAR(64), "
+                "template JSON, model VARCHAR(128), created_at DATETIME, updated_at DATETIME)"
+            )
+        )
+        conn.execute(
+            text("INSERT INTO generation_jobs (id, name, fingerprint, template, model) VALUES (1,'o','f','{}','m')")
+        )
+    old.dispose()
+    dispose_engine(url)
+    jobs = JobStore(Store(settings))
+    assert "started_by" in {c["name"] for c in inspect(jobs.engine).get_columns("generation_jobs")}
+    with acting_as(TRAINER), pytest.raises(PermissionDenied, match="or an admin"):
+        jobs.authorize_cancel(1)  # no recorded starter: an admin's to cancel
+    with acting_as(ADMIN):
+        assert jobs.authorize_cancel(1) == ADMIN
