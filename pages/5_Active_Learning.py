@@ -57,6 +57,6 @@ with st.expander("Audit log"):
         undo_for_others_ui(store, user.id)
 
 st.subheader("Rounds")
-rounds_ui(store, registry) if allowed(Permission.TRAIN) else needs(Permission.TRAIN, "Retraining")
+rounds_ui(store, registry)
 st.subheader("Uncertainty vs random (simulation)")
 simulation_ui(store)

@@ -12,6 +12,7 @@ from core.active.diversity import DEFAULT_MIN_DISTANCE
 from core.active.queue import QueueItem
 from core.active.simulation import simulate
 from core.active.uncertainty import STRATEGIES, STRATEGY_LABELS
+from core.auth import Permission, allowed
 from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
 from core.live.figures import probability_figure
 from core.registry import Registry
@@ -21,6 +22,7 @@ from core.store import Store
 from core.training.data import from_store
 from core.training.landmark_models import MODEL_ZOO
 from core.viz.active import history_figure, simulation_figure
+from ui.auth import needs
 from ui.common import run_safely
 from ui.gemini_key import gemini_key_ui
 from ui.progress import progress_bar
@@ -244,7 +246,7 @@ def bulk_ui(store: Store) -> None:
             )
 
 
-def rounds_ui(store: Store, registry: Registry) -> None:
+def _retrain_ui(store: Store, registry: Registry) -> None:
     c1, c2 = st.columns(2)
     name = c1.selectbox(
         "Classifier", list(MODEL_ZOO), index=list(MODEL_ZOO).index(rounds.DEFAULT_MODEL), key="al_round_model"
@@ -271,6 +273,14 @@ def rounds_ui(store: Store, registry: Registry) -> None:
                 f"Round {result.round_id}: macro-F1 {result.macro_f1:.3f} with {result.n_labels} labels "
                 f"(model {result.model_id}, now active)."
             )
+
+
+def rounds_ui(store: Store, registry: Registry) -> None:
+    """Retrain controls (trainers) and the history of rounds (everyone)."""
+    if allowed(Permission.TRAIN):
+        _retrain_ui(store, registry)
+    else:
+        needs(Permission.TRAIN, "Retraining")
     rows = rounds.history(store)
     if rows:
         st.plotly_chart(history_figure(rows), key="al_history")
