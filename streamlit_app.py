@@ -7,6 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.auth import Permission
 from core.schema import (
     EMOTIONS,
     EXTRACTION_ERROR,
@@ -17,6 +18,7 @@ from core.schema import (
     STATUSES,
 )
 from core.viz.landmarks import counts_bar
+from ui.auth import signed_in_user
 from ui.common import get_registry, get_store, page_setup, settings
 
 ROOT = Path(__file__).parent
@@ -44,6 +46,16 @@ PAGES = [
     ),
     ("pages/6_Live.py", "Live", "webcam detection in the browser", ":material/videocam:"),
     ("pages/7_Batch_Test.py", "Batch test", "evaluate a model on a folder of images", ":material/fact_check:"),
+]
+# Shown only to roles that may use them.
+RESTRICTED_PAGES = [
+    (
+        "pages/8_Users.py",
+        "Users",
+        "who may sign in, their roles and last sign-in",
+        ":material/group:",
+        Permission.MANAGE_USERS,
+    ),
 ]
 
 
@@ -104,7 +116,7 @@ def home() -> None:
         )
 
     st.subheader("Where to go next")
-    for path, label, what, icon in PAGES:
+    for path, label, what, icon in visible:
         if (ROOT / path).is_file():
             st.page_link(path, label=f"{label}: {what}", icon=icon)
 
@@ -114,10 +126,14 @@ def home() -> None:
         st.write(f"Database: `{store.engine.url.render_as_string(hide_password=True)}`")
         st.write(f"Models: `{s.models_dir}`")
         st.write("Gemini key: " + ("set" if s.has_gemini_key else "not set (generation and LLM labeling are disabled)"))
+        st.write("Sign-in: " + ("team mode (OIDC sign-in, roles)" if s.team_mode else "local mode (one local user)"))
 
 
+# Nobody sees any page, not even the navigation, before signing in (team mode).
+user = signed_in_user()
+visible = PAGES + [(p, t, w, i) for p, t, w, i, needed in RESTRICTED_PAGES if user.can(needed)]
 navigation = st.navigation(
     [st.Page(home, title="Home", icon=":material/home:", default=True)]
-    + [st.Page(path, title=title, icon=icon) for path, title, _, icon in PAGES if (ROOT / path).is_file()]
+    + [st.Page(path, title=title, icon=icon) for path, title, _, icon in visible if (ROOT / path).is_file()]
 )
 navigation.run()

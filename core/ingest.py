@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from core.auth import Permission, require
 from core.errors import ImageNotReadable, PathNotAllowed, StudioError, UnsafeArchive
 from core.imaging import crop_box, decode_rgb, encode_png, verify_image
 from core.import_roots import ImportRoots
@@ -89,6 +90,7 @@ def import_items(
 ) -> ImportReport:
     """Add files to the store; labels not given explicitly come from the file name, then the folder (unless
     `labels_from_names` is off, as for the active-learning pool, whose labels come from review only)."""
+    require(Permission.IMPORT)
     report = report or ImportReport()
     count = total or 0
     for done, item in enumerate(items, start=1):
@@ -364,6 +366,7 @@ def import_yolo(
     """Each labeled box of a YOLO dataset becomes a face-crop record (train split -> train, others -> test).
     Images with a malformed label file, unreadable or too large are skipped with their reason; DatasetFormatError
     only when no image is usable."""
+    require(Permission.IMPORT)
     # The whole tree is checked: a label file linked to /etc/passwd would otherwise be read and quoted in an error.
     folder = ImportRoots.or_settings(roots, store.settings).check_tree(Path(root), "dataset folder")
     dataset = read_yolo_dataset(folder, strict=False)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from core.auth import Permission, require
 from core.errors import ModelMismatch, StudioError
 from core.store.files import atomic_write_text
 
@@ -52,6 +53,7 @@ class ModelCard(BaseModel):
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     artifact: str = "model.joblib"
     notes: str = ""
+    trained_by: str = Field(default="", description="Who trained it: the signed-in user, or the CLI operator.")
 
 
 def library_versions() -> dict[str, str]:
@@ -82,6 +84,9 @@ class Registry:
 
     def save(self, card: ModelCard, write_artifact: Callable[[Path], None]) -> ModelCard:
         """Write the artifact and card into a temporary folder, then rename it into place (all or nothing)."""
+        user = require(Permission.TRAIN)
+        if not card.trained_by:
+            card = card.model_copy(update={"trained_by": user.id})
         self.root.mkdir(parents=True, exist_ok=True)
         final = self.folder(card.id)
         if final.exists():
@@ -134,10 +139,12 @@ class Registry:
         return None
 
     def activate(self, model_id: str) -> None:
+        require(Permission.ACTIVATE)
         self.card(model_id)  # refuses unknown ids
         atomic_write_text(self.root / ACTIVE_FILE, json.dumps({"id": model_id}))
 
     def delete(self, model_id: str) -> None:
+        require(Permission.DELETE)
         if model_id == STARTER_ID:
             raise StudioError("the shipped starter model cannot be deleted")
         folder = self.folder(model_id)

@@ -47,6 +47,9 @@ class _StreamlitSecretsSource(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        # Streamlit's native sign-in reads the [auth] table; its presence is what turns team mode on.
+        if isinstance(self._data.get("auth"), dict):
+            out["oidc_configured"] = True
         for name, field in self.settings_cls.model_fields.items():
             value, _, _ = self.get_field_value(field, name)
             if value is not None:
@@ -98,8 +101,20 @@ class Settings(BaseSettings):
     api_max_decodes: int = Field(default=2, ge=1, description="Images the API decodes at once (bounds its memory).")
     log_level: str = "INFO"
 
-    auth_mode: Literal["local", "team"] = Field(
-        default="local", description="local: one implicit user (laptop use); team: OIDC sign-in and roles required."
+    auth_mode: Literal["local", "team"] | None = Field(
+        default=None,
+        description="local: one implicit admin user (laptop use); team: OIDC sign-in and roles required. Unset: "
+        "team when secrets.toml has an [auth] section, else local (refused on a non-loopback address).",
+    )
+    oidc_configured: bool = Field(
+        default=False, description="Set from secrets.toml: it has an [auth] section for Streamlit's st.login."
+    )
+    admin_emails: list[str] = Field(default_factory=list, description="Always admins when they sign in.")
+    default_role: Literal["viewer", "labeler", "trainer", "admin"] = Field(
+        default="viewer", description="The role of someone signing in for the first time."
+    )
+    allowed_email_domains: list[str] = Field(
+        default_factory=list, description="If set, only e-mails of these domains may sign in (ADMIN_EMAILS always)."
     )
     import_roots: list[Path] | None = Field(
         default=None,
@@ -134,7 +149,17 @@ class Settings(BaseSettings):
             raise ValueError("GEMINI_API_KEY is a placeholder; set a real key or leave it unset")
         return SecretStr(raw)
 
-    @field_validator("ice_servers", "api_cors_origins", "import_roots", mode="before")
+    @field_validator("auth_mode", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # AUTH_MODE= (set but empty) means "decide from [auth]", as if it were not set.
+        if isinstance(value, str):
+            return value.strip().lower() or None
+        return value
+
+    @field_validator(
+        "ice_servers", "api_cors_origins", "import_roots", "admin_emails", "allowed_email_domains", mode="before"
+    )
     @classmethod
     def _parse_json_list(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -160,8 +185,9 @@ class Settings(BaseSettings):
 
     @property
     def team_mode(self) -> bool:
-        """Sign-in, roles, import roots and API keys apply (a shared server), rather than one local user."""
-        return self.auth_mode == "team"
+        """Sign-in, roles, import roots and API keys apply (a shared server), rather than one local user: whenever
+        `[auth]` is configured or AUTH_MODE=team."""
+        return self.auth_mode == "team" or self.oidc_configured
 
     @property
     def resolved_import_roots(self) -> list[Path] | None:

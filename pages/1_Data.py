@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from core import ingest
+from core.auth import Permission, allowed
 from core.import_roots import ImportRoots
 from core.landmarks.batch import extract_store
 from core.schema import (
@@ -18,6 +19,7 @@ from core.schema import (
     STATUS_POOL,
 )
 from core.store.views import problem_table
+from ui.auth import needs
 from ui.common import get_store, page_setup, run_safely
 from ui.progress import progress_bar
 
@@ -41,62 +43,65 @@ def show_report(report: ingest.ImportReport) -> None:
         st.caption(f"⚠ {warning}")
 
 
-upload_tab, server_tab = st.tabs(["Upload", "From the server"])
-with upload_tab:
-    files = st.file_uploader(
-        "Images or .zip archives",
-        type=["jpg", "jpeg", "png", "bmp", "webp", "tif", "tiff", "zip"],
-        accept_multiple_files=True,
-        key="upload_files",
-        help="Labels come from the seed's file-name tag (happy_0042.jpg, surprise-12.png) or, inside a zip, from the "
-        "folder name. Files without a label go to the unlabeled pool.",
-    )
-    label_choice = st.selectbox("Label", [FROM_NAME, *EMOTIONS, UNLABELED], key="upload_label")
-    if st.button("Import", key="upload_import", type="primary", disabled=not files):
-        emotion = label_choice if label_choice in EMOTIONS else None
-        report = ingest.ImportReport()
-        for f in files or []:
-            data = f.getvalue()
-            if f.name.lower().endswith(".zip"):
-                sub = run_safely(lambda data=data: ingest.import_zip(store, data), what=f"Importing {f.name}")
-                if sub is not None:
-                    report.added += sub.added
-                    report.duplicates += sub.duplicates
-                    report.skipped += sub.skipped
-                    report.warnings += sub.warnings
-                continue
-            item = ingest.Incoming(f.name, data, emotion=emotion, label_source="human" if emotion else None)
-            if label_choice == UNLABELED:
-                item = ingest.Incoming(f.name, data, emotion=None)
-                ingest.import_items(store, [item], status=STATUS_POOL, report=report)
-            else:
-                ingest.import_items(store, [item], report=report)
-        show_report(report)
+if not allowed(Permission.IMPORT):
+    needs(Permission.IMPORT, "Importing images")
+else:
+    upload_tab, server_tab = st.tabs(["Upload", "From the server"])
+    with upload_tab:
+        files = st.file_uploader(
+            "Images or .zip archives",
+            type=["jpg", "jpeg", "png", "bmp", "webp", "tif", "tiff", "zip"],
+            accept_multiple_files=True,
+            key="upload_files",
+            help="Labels come from the seed's file-name tag (happy_0042.jpg, surprise-12.png) or, inside a zip, from "
+            "the folder name. Files without a label go to the unlabeled pool.",
+        )
+        label_choice = st.selectbox("Label", [FROM_NAME, *EMOTIONS, UNLABELED], key="upload_label")
+        if st.button("Import", key="upload_import", type="primary", disabled=not files):
+            emotion = label_choice if label_choice in EMOTIONS else None
+            report = ingest.ImportReport()
+            for f in files or []:
+                data = f.getvalue()
+                if f.name.lower().endswith(".zip"):
+                    sub = run_safely(lambda data=data: ingest.import_zip(store, data), what=f"Importing {f.name}")
+                    if sub is not None:
+                        report.added += sub.added
+                        report.duplicates += sub.duplicates
+                        report.skipped += sub.skipped
+                        report.warnings += sub.warnings
+                    continue
+                item = ingest.Incoming(f.name, data, emotion=emotion, label_source="human" if emotion else None)
+                if label_choice == UNLABELED:
+                    item = ingest.Incoming(f.name, data, emotion=None)
+                    ingest.import_items(store, [item], status=STATUS_POOL, report=report)
+                else:
+                    ingest.import_items(store, [item], report=report)
+            show_report(report)
 
-with server_tab:
-    roots = ImportRoots.from_settings(store.settings)
-    st.caption(
-        "A folder, manifest CSV (path,label[,person]) or YOLO dataset on the machine that runs the dashboard; "
-        + roots.describe()
-        + "."
-    )
-    path_text = st.text_input("Path", key="server_path", placeholder="/data/faces or /data/fer-yolo")
-    kind = st.radio("Kind", ["Folder", "Manifest CSV", "YOLO dataset"], horizontal=True, key="server_kind")
-    if st.button("Import from path", key="server_import", disabled=not path_text):
-        path = Path(path_text).expanduser()
-        progress = progress_bar("Importing")
-        actions = {
-            "Folder": lambda: ingest.import_folder(store, path, roots=roots, progress=progress),
-            "Manifest CSV": lambda: ingest.import_manifest(store, path, roots=roots, progress=progress),
-            "YOLO dataset": lambda: ingest.import_yolo(store, path, roots=roots, progress=progress),
-        }
-        # The roots are checked first, so the page never tells whether a path outside them exists.
-        if roots.allows(path) and not path.exists():
-            st.error(f"{path} does not exist on the server.")
-        else:
-            result = run_safely(actions[kind], what="Import")
-            if result is not None:
-                show_report(result)
+    with server_tab:
+        roots = ImportRoots.from_settings(store.settings)
+        st.caption(
+            "A folder, manifest CSV (path,label[,person]) or YOLO dataset on the machine that runs the dashboard; "
+            + roots.describe()
+            + "."
+        )
+        path_text = st.text_input("Path", key="server_path", placeholder="/data/faces or /data/fer-yolo")
+        kind = st.radio("Kind", ["Folder", "Manifest CSV", "YOLO dataset"], horizontal=True, key="server_kind")
+        if st.button("Import from path", key="server_import", disabled=not path_text):
+            path = Path(path_text).expanduser()
+            progress = progress_bar("Importing")
+            actions = {
+                "Folder": lambda: ingest.import_folder(store, path, roots=roots, progress=progress),
+                "Manifest CSV": lambda: ingest.import_manifest(store, path, roots=roots, progress=progress),
+                "YOLO dataset": lambda: ingest.import_yolo(store, path, roots=roots, progress=progress),
+            }
+            # The roots are checked first, so the page never tells whether a path outside them exists.
+            if roots.allows(path) and not path.exists():
+                st.error(f"{path} does not exist on the server.")
+            else:
+                result = run_safely(actions[kind], what="Import")
+                if result is not None:
+                    show_report(result)
 
 st.divider()
 st.subheader("Landmark extraction")
@@ -112,7 +117,9 @@ st.caption(
     "Runs in parallel worker processes. Stopping the page (or closing the tab) loses nothing: finished images "
     "are saved in chunks, and the next run resumes with the rest."
 )
-if st.button(f"Extract landmarks ({todo} images)", key="extract_run", type="primary", disabled=todo == 0):
+if not allowed(Permission.EXTRACT):
+    needs(Permission.EXTRACT, "Extraction")
+elif st.button(f"Extract landmarks ({todo} images)", key="extract_run", type="primary", disabled=todo == 0):
     progress = progress_bar("Extracting landmarks")
     report = run_safely(lambda: extract_store(store, retry_failed=retry, progress=progress), what="Extraction")
     if report is not None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.auth import Permission, allowed
 from core.training.report import comparison_table, per_class_table
 from core.viz.training import comparison_bar, confusion_heatmap, per_class_f1
+from ui.auth import needs
 from ui.common import get_registry, get_store, page_setup, run_safely
 from ui.train_page import (
     RESULT_KEY,
@@ -35,7 +37,9 @@ with landmark_tab:
     else:
         counts_caption(counts)
         choices = choices_ui(filters)
-        if st.button("Train and compare", key="train_run", type="primary", disabled=not choices.models):
+        if not allowed(Permission.TRAIN):
+            needs(Permission.TRAIN, "Training")
+        elif st.button("Train and compare", key="train_run", type="primary", disabled=not choices.models):
             outcome = run_training(store, choices, registry)
             if outcome is not None:
                 st.session_state[RESULT_KEY] = outcome
@@ -61,7 +65,8 @@ with landmark_tab:
         )
         st.dataframe(per_class_table(report), key="train_per_class")
         if report.model_id and registry.active_id() != report.model_id:
-            if st.button(f"Make {report.name} the active model", key="train_activate_shown"):
+            activate = allowed(Permission.ACTIVATE)
+            if activate and st.button(f"Make {report.name} the active model", key="train_activate_shown"):
                 run_safely(lambda: registry.activate(str(report.model_id)), what="Activating")
                 st.rerun()
         elif report.model_id:
@@ -73,7 +78,7 @@ with resnet_tab:
     except ImportError as exc:
         st.info(f"The ResNet-50 trainer is not available here ({exc}). Install torch and torchvision to use it.")
     else:
-        resnet_section()
+        resnet_section() if allowed(Permission.TRAIN) else needs(Permission.TRAIN, "Training ResNet-50")
 
 with detector_tab:
     try:
@@ -81,7 +86,7 @@ with detector_tab:
     except ImportError as exc:
         st.info(f"The face-box detector trainer is not available here ({exc}).")
     else:
-        detector_section()
+        detector_section() if allowed(Permission.TRAIN) else needs(Permission.TRAIN, "Training the detector")
 
 with registry_tab:
     registry_ui(registry)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.auth import Permission, allowed
+from ui.auth import needs
 from ui.common import get_registry, get_store, page_setup, settings
 from ui.live_page import options_ui, session_processor, show_result, snapshot_ui, stream
 from ui.model_select import model_ui, require_model
@@ -26,4 +28,7 @@ with result_col:
     st.fragment(show_result, run_every=0.5)(processor)
 
 st.divider()
-snapshot_ui(get_store(), processor)
+if allowed(Permission.SAVE_SNAPSHOT):
+    snapshot_ui(get_store(), processor)
+else:
+    needs(Permission.SAVE_SNAPSHOT, "Saving snapshots")

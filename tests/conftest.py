@@ -13,6 +13,7 @@ from core.db import dispose_engine
 from core.imaging import encode_png
 from core.settings import Settings, get_settings
 from core.store import Store
+from tests.postgres import scratch_database
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -86,3 +87,17 @@ def face_variants(astronaut_rgb: np.ndarray) -> list[np.ndarray]:
         img = np.clip(img.astype(np.float32) * rng.uniform(0.7, 1.3), 0, 255).astype(np.uint8)
         out.append(np.ascontiguousarray(img))
     return out
+
+
+@pytest.fixture
+def pg_settings(tmp_path: Path) -> Iterator[Settings]:
+    """Settings on a fresh database of the test server, so tests on one server never see each other's rows."""
+    with scratch_database() as url:
+        yield Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            data_root=tmp_path / "data",
+            models_dir=tmp_path / "models",
+            database_url=url,
+            gemini_api_key=None,
+            extract_workers=1,
+        )

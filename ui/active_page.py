@@ -12,6 +12,7 @@ from core.active.diversity import DEFAULT_MIN_DISTANCE
 from core.active.queue import QueueItem
 from core.active.simulation import simulate
 from core.active.uncertainty import STRATEGIES, STRATEGY_LABELS
+from core.auth import Permission, allowed
 from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
 from core.import_roots import ImportRoots
 from core.live.figures import probability_figure
@@ -22,7 +23,9 @@ from core.store import Store
 from core.training.data import from_store
 from core.training.zoo import MODEL_ZOO
 from core.viz.active import history_figure, simulation_figure
-from ui.common import run_safely, state
+from ui.auth import needs
+from ui.common import run_safely
+from ui.gemini_key import gemini_key_ui
 from ui.progress import progress_bar
 
 KEY_STATE = "al_api_key"  # the typed key lives only in this browser session's memory
@@ -32,12 +35,6 @@ SHORTCUTS = {"approve": "A", "reject": "X", "skip": "S", "undo": "U"}
 
 def _strategy_label(name: str) -> str:
     return STRATEGY_LABELS.get(name, name)
-
-
-def reviewer_ui() -> str:
-    """Who is deciding: recorded in the audit log with every action."""
-    state("al_actor", "reviewer")
-    return str(st.text_input("Your name (recorded in the audit log)", key="al_actor")).strip()
 
 
 def pool_ui(store: Store) -> None:
@@ -117,23 +114,9 @@ def scoring_ui(store: Store, registry: Registry) -> None:
             st.success(report.summary())
 
 
-def api_key_ui(settings: Settings) -> str | None:
-    """The key to use: typed for this session (never stored) or configured; None when there is none."""
-    if settings.has_gemini_key:
-        st.caption(":material/key: Gemini API key configured in the settings.")
-        return settings.gemini_api_key.get_secret_value() if settings.gemini_api_key else None
-    st.info(
-        "No Gemini API key is configured, so LLM labeling is disabled (scoring, review and retraining work without "
-        "one). Set `GEMINI_API_KEY` in the environment, `.env` or `.streamlit/secrets.toml`, or type a key below: "
-        "it is kept in this browser session's memory only, never written to disk or logged."
-    )
-    typed = st.text_input("Gemini API key (this session only)", type="password", key=KEY_STATE)
-    return typed.strip() or None
-
-
 def labeling_ui(store: Store, settings: Settings, n_queued: int) -> None:
     _label_report_ui()
-    api_key = api_key_ui(settings)
+    api_key = gemini_key_ui(settings, key=KEY_STATE, disabled_what="LLM labeling")
     model = st.text_input("Gemini model", settings.gemini_label_model, key="al_label_model").strip()
     relabel = st.checkbox("Ask again for images that already have a proposal", key="al_relabel")
     if st.button("Label the queue with Gemini", key="al_label", disabled=api_key is None or n_queued == 0):
@@ -166,7 +149,7 @@ def _decide(what: str, action: object) -> None:
         st.rerun()
 
 
-def card_ui(store: Store, item: QueueItem, actor: str, position: str) -> None:
+def card_ui(store: Store, item: QueueItem, position: str) -> None:
     """One approval card: the image, the model's probabilities, the LLM's proposal, and the actions."""
     st.markdown(f"**Image #{item.image_id}** · {position} · uncertainty {item.score:.2f} ({item.strategy})")
     left, mid, right = st.columns([2, 2, 2])
@@ -195,29 +178,43 @@ def card_ui(store: Store, item: QueueItem, actor: str, position: str) -> None:
     target = item.proposal.emotion if item.proposal is not None and item.proposal.emotion else item.predicted
     approve_label = f"Approve: {target}" if target else "Approve"
     if b[0].button(approve_label, key="al_approve", shortcut=SHORTCUTS["approve"], type="primary", disabled=not target):
-        _decide("Approve", lambda: approval.approve(store, item.image_id, actor=actor, expected_version=version))
+        _decide("Approve", lambda: approval.approve(store, item.image_id, expected_version=version))
     if b[1].button("Reject", key="al_reject", shortcut=SHORTCUTS["reject"]):
-        _decide("Reject", lambda: approval.reject(store, item.image_id, actor=actor, expected_version=version))
+        _decide("Reject", lambda: approval.reject(store, item.image_id, expected_version=version))
     if b[2].button("Skip", key="al_skip", shortcut=SHORTCUTS["skip"]):
-        _decide("Skip", lambda: approval.skip(store, item.image_id, actor=actor))
+        _decide("Skip", lambda: approval.skip(store, item.image_id))
     st.caption("Correct to another emotion (keys 1-8):")
     cols = st.columns(len(EMOTIONS))
     for i, (col, emotion) in enumerate(zip(cols, EMOTIONS, strict=True)):
         if col.button(emotion, key=f"al_correct_{emotion}", shortcut=str(i + 1)):
             _decide(
                 "Correct",
-                lambda e=emotion: approval.correct(store, item.image_id, e, actor=actor, expected_version=version),
+                lambda e=emotion: approval.correct(store, item.image_id, e, expected_version=version),
             )
 
 
 def undo_ui(store: Store, actor: str) -> None:
-    """Undo this reviewer's last decision (also when the queue is empty again)."""
+    """Undo the signed-in reviewer's own last decision (also when the queue is empty again)."""
     last = approval.last_action(store, actor)
     label = f"Undo last ({last.action} #{last.image_id})" if last is not None else "Undo last"
     if st.button(label, key="al_undo", shortcut=SHORTCUTS["undo"], disabled=last is None):
-        undone = run_safely(lambda: approval.undo_last(store, actor=actor), what="Undo")
+        undone = run_safely(lambda: approval.undo_last(store), what="Undo")
         if undone is not None:
             st.session_state["al_last"] = f"Undone: {last.action if last else ''} of image #{undone.image_id}"
+            st.rerun()
+
+
+def undo_for_others_ui(store: Store, actor: str) -> None:
+    """Admins: undo another reviewer's last decision (the undo entry names whose decision it reverted)."""
+    others = sorted({e.actor for e in approval.audit_log(store, limit=200) if e.actor != actor})
+    if not others:
+        return
+    c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
+    whose = c1.selectbox("Undo the last decision of", others, key="al_undo_of")
+    if c2.button("Undo theirs", key="al_undo_other"):
+        undone = run_safely(lambda: approval.undo_last(store, of=str(whose)), what="Undo")
+        if undone is not None:
+            st.session_state["al_last"] = f"Undone: {whose}'s decision on image #{undone.image_id}"
             st.rerun()
 
 
@@ -241,12 +238,10 @@ def audit_ui(store: Store) -> None:
     st.dataframe(rows, hide_index=True, key="al_audit")
 
 
-def bulk_ui(store: Store, actor: str) -> None:
+def bulk_ui(store: Store) -> None:
     threshold = st.slider("Agreement confidence", 0.5, 1.0, 0.9, 0.01, key="al_bulk_threshold")
     if st.button("Approve all where model and LLM agree", key="al_bulk"):
-        report = run_safely(
-            lambda: approval.bulk_approve(store, actor=actor, min_confidence=float(threshold)), what="Bulk approve"
-        )
+        report = run_safely(lambda: approval.bulk_approve(store, min_confidence=float(threshold)), what="Bulk approve")
         if report is not None:
             st.success(
                 f"Approved {len(report.approved)}; {len(report.conflicts)} were decided by someone else; "
@@ -254,7 +249,7 @@ def bulk_ui(store: Store, actor: str) -> None:
             )
 
 
-def rounds_ui(store: Store, registry: Registry) -> None:
+def _retrain_ui(store: Store, registry: Registry) -> None:
     c1, c2 = st.columns(2)
     name = c1.selectbox(
         "Classifier", list(MODEL_ZOO), index=list(MODEL_ZOO).index(rounds.DEFAULT_MODEL), key="al_round_model"
@@ -281,6 +276,14 @@ def rounds_ui(store: Store, registry: Registry) -> None:
                 f"Round {result.round_id}: macro-F1 {result.macro_f1:.3f} with {result.n_labels} labels "
                 f"(model {result.model_id}, now active)."
             )
+
+
+def rounds_ui(store: Store, registry: Registry) -> None:
+    """Retrain controls (trainers) and the history of rounds (everyone)."""
+    if allowed(Permission.TRAIN):
+        _retrain_ui(store, registry)
+    else:
+        needs(Permission.TRAIN, "Retraining")
     rows = rounds.history(store)
     if rows:
         st.plotly_chart(history_figure(rows), key="al_history")

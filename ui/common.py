@@ -18,7 +18,11 @@ T = TypeVar("T")
 
 
 def page_setup(title: str, icon: str = ":material/face:") -> None:
+    """Page config and title, after resolving who is using the page (which stops it for anonymous visitors)."""
+    from ui.auth import signed_in_user  # ui.auth uses this module's cached store
+
     st.set_page_config(page_title=f"{title} · Expression Studio", page_icon=icon, layout="wide")
+    signed_in_user(sidebar=False)
     st.title(title)
 
 

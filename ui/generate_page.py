@@ -6,6 +6,7 @@ nothing: the items and their states are in the database, and the page only polls
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
+from core.auth import Permission, require
 from core.generation.image_api import estimate_cost
 from core.generation.jobs import JobStore
 from core.generation.runner import JobProgress, run_job
@@ -28,6 +30,7 @@ from core.generation.templates import (
 from core.schema import EMOTIONS, GEN_DONE, GEN_FAILED, GEN_PENDING, GEN_RUNNING
 from core.settings import Settings, get_settings
 from core.store import Store
+from ui.gemini_key import gemini_key_ui
 
 log = logging.getLogger("ui.generate")
 KEY_STATE = "gen_api_key"  # the widget's session-state key: the typed key lives only in this session's memory
@@ -56,6 +59,7 @@ class JobManager:
         return run is not None and run.thread.is_alive()
 
     def start(self, job_id: int, store: Store, settings: Settings, api_key: str, *, extract: bool) -> bool:
+        require(Permission.GENERATE)  # refused here, in the session, rather than silently in the thread
         with self.lock:
             if self.running(job_id):
                 return False
@@ -80,12 +84,16 @@ class JobManager:
                 finally:
                     run.finished = True
 
-            thread = threading.Thread(target=target, name=f"generate-job-{job_id}", daemon=True)
+            # The thread acts as the user who started it (a copy of this run's context carries the identity).
+            context = contextvars.copy_context()
+            thread = threading.Thread(target=context.run, args=(target,), name=f"generate-job-{job_id}", daemon=True)
             holder["run"] = self.runs[job_id] = Run(thread, cancel)
             thread.start()
             return True
 
-    def cancel(self, job_id: int) -> None:
+    def cancel(self, jobs: JobStore, job_id: int) -> None:
+        """Stop the run after its requests in flight: only its starter or an admin may (PermissionDenied)."""
+        jobs.authorize_cancel(job_id)
         run = self.runs.get(job_id)
         if run is not None:
             run.cancel.set()
@@ -103,19 +111,7 @@ def job_manager() -> JobManager:
 
 # ---- widgets -----------------------------------------------------------------------------------------------
 def api_key_ui(settings: Settings) -> str | None:
-    """The key to use: typed for this session (never stored) or configured. None when there is none."""
-    if settings.has_gemini_key:
-        st.caption(":material/key: Gemini API key configured in the settings.")
-        typed = st.session_state.get(KEY_STATE) or None
-        return typed or (settings.gemini_api_key.get_secret_value() if settings.gemini_api_key else None)
-    st.info(
-        "No Gemini API key is configured, so generation is disabled (everything else in the app works without "
-        "one). Set `GEMINI_API_KEY` (or `GOOGLE_API_KEY`) in the environment or in `.env`, or put "
-        '`GEMINI_API_KEY = "..."` in `.streamlit/secrets.toml` and restart; or type a key below: it is kept in '
-        "this browser session's memory only, never written to disk or logged."
-    )
-    typed = st.text_input("Gemini API key (this session only)", type="password", key=KEY_STATE)
-    return typed.strip() or None
+    return gemini_key_ui(settings, key=KEY_STATE, disabled_what="generation")
 
 
 def _lines(text: str) -> list[str]:
@@ -258,7 +254,10 @@ def job_picker(jobs: JobStore) -> GenerationJob | None:
         j.id: f"#{j.id} {j.name}: {j.counts[GEN_DONE]}/{j.total} done, {j.counts[GEN_FAILED]} failed" for j in all_jobs
     }
     chosen = st.selectbox("Job", list(labels), format_func=labels.__getitem__, key="gen_job")
-    return next(j for j in all_jobs if j.id == chosen)
+    job = next(j for j in all_jobs if j.id == chosen)
+    if job.started_by:
+        st.caption(f"Started by {job.started_by}.")
+    return job
 
 
 def progress_ui(jobs: JobStore, job_id: int, manager: JobManager) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from core.auth import Permission, allowed
 from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
 from core.registry import STARTER_ID, ModelCard, Registry
 from core.schema import EMOTIONS, EXTRACTION_OK, SOURCES, TRAINABLE_STATUSES
@@ -19,6 +20,7 @@ from core.training.data import from_store
 from core.training.landmark_registry import save_comparison, save_report
 from core.training.report import ModelReport
 from core.training.zoo import DEFAULT_MODELS, MODEL_ZOO, PRESETS
+from ui.auth import needs
 from ui.common import run_safely
 
 RESULT_KEY = "train_result"
@@ -153,6 +155,7 @@ def registry_table(cards: list[ModelCard], active: str | None) -> pd.DataFrame:
             "macro_f1": c.metrics.get("macro_f1"),
             "accuracy": c.metrics.get("accuracy"),
             "created": c.created_at.strftime("%Y-%m-%d %H:%M"),
+            "trained by": c.trained_by,
         }
         for c in cards
     ]
@@ -170,9 +173,11 @@ def registry_ui(registry: Registry) -> None:
     ids = [c.id for c in cards]
     picked = st.selectbox("Model", ids, index=ids.index(active) if active in ids else 0, key="registry_pick")
     c1, c2 = st.columns(2)
-    if c1.button("Make active", key="registry_activate", disabled=picked == active):
+    if not allowed(Permission.ACTIVATE):
+        needs(Permission.ACTIVATE, "Activating models")
+    elif c1.button("Make active", key="registry_activate", disabled=picked == active):
         run_safely(lambda: registry.activate(picked), what="Activating")
         st.rerun()
-    if c2.button("Delete", key="registry_delete", disabled=picked == STARTER_ID):
+    if allowed(Permission.DELETE) and c2.button("Delete", key="registry_delete", disabled=picked == STARTER_ID):
         run_safely(lambda: registry.delete(picked), what="Deleting")
         st.rerun()

@@ -7,6 +7,7 @@ The thread never calls `st.*`; it only appends epoch stats under a lock.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from core.auth import Permission, allowed, may_act_for, require, require_owner
 from core.errors import PathNotAllowed, StudioError
 from core.import_roots import ImportRoots
 from core.registry import ModelCard, Registry
@@ -24,6 +26,7 @@ from core.schema import EMOTIONS, EXTRACTION_OK, SOURCES, STATUS_TEST, STATUS_TR
 from core.settings import PROJECT_ROOT
 from core.store.repository import Filters
 from core.viz.curves import DETECTOR_LOSSES, DETECTOR_METRICS, comparison_chart, learning_curves
+from ui.auth import signed_in_user
 from ui.common import get_registry, get_store, log, run_safely, settings
 
 RESNET_JOB = "torch_job_resnet"
@@ -38,6 +41,7 @@ class TorchJob:
 
     title: str
     total_epochs: int
+    started_by: str = ""
     cancel: threading.Event = field(default_factory=threading.Event)
     history: list[dict[str, Any]] = field(default_factory=list)
     status: str = "running"  # running | done | cancelled | failed
@@ -57,7 +61,7 @@ class TorchJob:
 
 def start_job(title: str, total_epochs: int, work: Callable[[TorchJob], tuple[str, str]]) -> TorchJob:
     """Run `work(job)` (returns the saved model id and a summary) in a daemon thread."""
-    job = TorchJob(title, total_epochs)
+    job = TorchJob(title, total_epochs, started_by=require(Permission.TRAIN).id)
 
     def target() -> None:
         try:
@@ -69,7 +73,9 @@ def start_job(title: str, total_epochs: int, work: Callable[[TorchJob], tuple[st
             log.exception("%s failed", title)
             job.status, job.message = "failed", f"{type(exc).__name__}: {exc} (details in the server log)"
 
-    threading.Thread(target=target, name=f"train-{title}", daemon=True).start()
+    # The thread acts as the user who started it (a copy of this run's context carries the identity).
+    context = contextvars.copy_context()
+    threading.Thread(target=context.run, args=(target,), name=f"train-{title}", daemon=True).start()
     return job
 
 
@@ -84,7 +90,9 @@ def _job_view(key: str, losses: tuple[str, ...], metrics: tuple[str, ...], regis
         st.progress(
             min(1.0, done / job.total_epochs), text=f"{job.title}: epoch {done}/{job.total_epochs} ({elapsed:.0f}s)"
         )
-        if st.button("Cancel", key=f"{key}_cancel"):
+        st.caption(f"Started by {job.started_by}.")
+        cancel = may_act_for(job.started_by) and st.button("Cancel", key=f"{key}_cancel")
+        if cancel and run_safely(lambda: require_owner(job.started_by, "cancelling training"), what="Cancel"):
             job.cancel.set()
             st.toast("Stopping after the current batch; the best epoch so far is kept.")
     elif job.status == "failed":
@@ -92,7 +100,7 @@ def _job_view(key: str, losses: tuple[str, ...], metrics: tuple[str, ...], regis
     else:
         word = "was cancelled; the best epoch so far was saved" if job.status == "cancelled" else "finished"
         st.success(f"{job.title} {word} as model `{job.card_id}`. {job.message}")
-        if job.card_id and st.button("Make this model active", key=f"{key}_activate"):
+        if job.card_id and allowed(Permission.ACTIVATE) and st.button("Make this model active", key=f"{key}_activate"):
             model_id = str(job.card_id)
 
             def activate() -> bool:
@@ -112,6 +120,8 @@ def _poll(key: str, losses: tuple[str, ...], metrics: tuple[str, ...]) -> None:
 
         @st.fragment(run_every=1.0)
         def live() -> None:
+            # A fragment rerun skips the page's top, so it resolves the user itself (for its Cancel button).
+            signed_in_user(sidebar=False)
             current: TorchJob | None = st.session_state.get(key)
             _job_view(key, losses, metrics, get_registry())
             if current is not None and current.status != "running":

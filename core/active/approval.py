@@ -26,6 +26,7 @@ from sqlalchemy import select, update
 
 from core.active.queue import queue_items
 from core.active.tables import AuditEntry, QueueEntry
+from core.auth import Permission, require, require_owner
 from core.db import session_scope
 from core.errors import StudioError, UnknownLabel
 from core.schema import EMOTIONS, LABEL_HUMAN, LABEL_LLM, LABEL_MODEL, STATUS_QUEUED, STATUS_REJECTED, STATUS_TRAIN
@@ -111,12 +112,12 @@ def _transition(
     expected_status: str,
     changes: dict[str, Any],
     undoes: int | None = None,
+    note: dict[str, Any] | None = None,
     on_step: StepHook | None = None,
 ) -> Decision:
     """Apply `changes` to one image under the optimistic lock, write the audit entry and move the file if the path
     changes, all in one transaction (with the move undone if the transaction fails)."""
-    if not actor.strip():
-        raise StudioError("say who you are: decisions are recorded with the reviewer's name")
+
     record = store.get(image_id)
     if record is None:
         raise Conflict(f"image #{image_id} no longer exists")
@@ -124,6 +125,7 @@ def _transition(
         raise Conflict(f"image #{image_id} was changed by someone else (now {record.status}, version {record.version})")
     old = _snapshot(record)
     new = {**old, **changes, "version": record.version + 1}
+    note = note or {}
     home, dst = store.data_root / old["path"], store.data_root / new["path"]
     src = locate_file(store, old["path"]) if dst != home else home
     step = on_step or (lambda _name: None)
@@ -142,9 +144,9 @@ def _transition(
             entry = AuditEntry(
                 image_id=image_id,
                 action=action,
-                actor=actor.strip(),
+                actor=actor,
                 old_value=_jsonable(old),
-                new_value=_jsonable(new),
+                new_value=_jsonable({**new, **note}),
                 undoes=undoes,
             )
             session.add(entry)
@@ -187,10 +189,10 @@ def _approve(
     label_source: str,
     action: str,
     *,
-    actor: str,
     expected_version: int | None,
     on_step: StepHook | None,
 ) -> Decision:
+    actor = require(Permission.REVIEW).id
     record = store.get(image_id)
     if record is None:
         raise Conflict(f"image #{image_id} no longer exists")
@@ -216,12 +218,12 @@ def approve(
     store: Store,
     image_id: int,
     *,
-    actor: str,
     expected_version: int | None = None,
     on_step: StepHook | None = None,
 ) -> Decision:
     """Accept the LLM's proposed emotion (or, without a usable proposal, the model's prediction) and move the image
-    into the training set."""
+    into the training set. Recorded under the acting (signed-in) user."""
+    require(Permission.REVIEW)
     items = queue_items(store, image_ids=[image_id])
     if not items:
         raise Conflict(f"image #{image_id} is not in the queue any more")
@@ -238,7 +240,6 @@ def approve(
         label,
         source,
         APPROVE,
-        actor=actor,
         expected_version=expected_version if expected_version is not None else item.version,
         on_step=on_step,
     )
@@ -249,33 +250,29 @@ def correct(
     image_id: int,
     label: str,
     *,
-    actor: str,
     expected_version: int | None = None,
     on_step: StepHook | None = None,
 ) -> Decision:
     """Label the image with a reviewer-chosen emotion and move it into the training set."""
-    return _approve(
-        store, image_id, label, LABEL_HUMAN, CORRECT, actor=actor, expected_version=expected_version, on_step=on_step
-    )
+    return _approve(store, image_id, label, LABEL_HUMAN, CORRECT, expected_version=expected_version, on_step=on_step)
 
 
-def reject(store: Store, image_id: int, *, actor: str, expected_version: int | None = None) -> Decision:
+def reject(store: Store, image_id: int, *, expected_version: int | None = None) -> Decision:
     """Keep the image out of training (not a usable face, ambiguous): status "rejected", no label."""
     return _transition(
         store,
         image_id,
         action=REJECT,
-        actor=actor,
+        actor=require(Permission.REVIEW).id,
         expected_version=expected_version,
         expected_status=STATUS_QUEUED,
         changes={"status": STATUS_REJECTED},
     )
 
 
-def skip(store: Store, image_id: int, *, actor: str) -> Decision:
+def skip(store: Store, image_id: int) -> Decision:
     """Move the card to the end of the queue; the image itself is unchanged."""
-    if not actor.strip():
-        raise StudioError("say who you are: decisions are recorded with the reviewer's name")
+    actor = require(Permission.REVIEW).id
     with session_scope(store.engine) as session:
         record = session.get(ImageRecord, image_id)
         if record is None or record.status != STATUS_QUEUED:
@@ -285,15 +282,16 @@ def skip(store: Store, image_id: int, *, actor: str) -> Decision:
             raise Conflict(f"image #{image_id} has no queue entry")
         old, new = {"skipped": bool(entry.skipped)}, {"skipped": True}
         entry.skipped = True
-        audit = AuditEntry(image_id=image_id, action=SKIP, actor=actor.strip(), old_value=old, new_value=new)
+        audit = AuditEntry(image_id=image_id, action=SKIP, actor=actor, old_value=old, new_value=new)
         session.add(audit)
         session.flush()
         return Decision(image_id, SKIP, audit.id, old, new)
 
 
-def bulk_approve(store: Store, *, actor: str, min_confidence: float, image_ids: list[int] | None = None) -> BulkReport:
+def bulk_approve(store: Store, *, min_confidence: float, image_ids: list[int] | None = None) -> BulkReport:
     """Approve every queued image where the model's prediction and the LLM's proposal agree and both are at least
     `min_confidence` sure. Images someone else decided meanwhile are counted as conflicts, never approved twice."""
+    require(Permission.REVIEW)
     report = BulkReport()
     for item in queue_items(store, image_ids=image_ids):
         p = item.proposal
@@ -308,7 +306,6 @@ def bulk_approve(store: Store, *, actor: str, min_confidence: float, image_ids: 
                 p.emotion,
                 LABEL_LLM,
                 APPROVE,
-                actor=actor,
                 expected_version=item.version,
                 on_step=None,
             )
@@ -332,12 +329,18 @@ def last_action(store: Store, actor: str) -> AuditEntry | None:
         ).first()
 
 
-def undo_last(store: Store, *, actor: str) -> Decision | None:
-    """Revert the actor's last decision (file moved back, label and status restored); None when there is nothing to
-    undo. Refused with `Conflict` when someone changed the image since."""
-    entry = last_action(store, actor)
+def undo_last(store: Store, *, of: str | None = None) -> Decision | None:
+    """Revert the last decision of `of` (default: the acting user's own; only an admin may undo someone else's, and
+    the undo entry then names whose decision it reverted). The file moves back and the label and status are
+    restored; None when there is nothing to undo. Refused with `Conflict` when someone changed the image since."""
+    user = require(Permission.REVIEW)
+    owner = of or user.id
+    if owner != user.id:
+        require_owner(owner, "undoing someone else's decision")
+    entry = last_action(store, owner)
     if entry is None:
         return None
+    note = {} if owner == user.id else {"undid_decision_of": owner}
     if entry.action == SKIP:
         with session_scope(store.engine) as session:
             queued = session.get(QueueEntry, entry.image_id)
@@ -346,9 +349,9 @@ def undo_last(store: Store, *, actor: str) -> Decision | None:
             audit = AuditEntry(
                 image_id=entry.image_id,
                 action=UNDO,
-                actor=actor.strip(),
+                actor=user.id,
                 old_value=entry.new_value,
-                new_value=entry.old_value,
+                new_value={**entry.old_value, **note},
                 undoes=entry.id,
             )
             session.add(audit)
@@ -361,11 +364,12 @@ def undo_last(store: Store, *, actor: str) -> Decision | None:
         store,
         entry.image_id,
         action=UNDO,
-        actor=actor,
+        actor=user.id,
         expected_version=int(new["version"]),
         expected_status=str(new["status"]),
         changes=changes,
         undoes=entry.id,
+        note=note,
     )
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from core.active.queue import queue_items
 from core.active.tables import LabelFailure, Proposal
+from core.auth import Permission, require
 from core.db import session_scope
 from core.errors import ImageNotReadable, StudioError
 from core.gemini.client import make_client
@@ -171,6 +172,7 @@ def label_queue(
 
     Each result is saved as soon as it arrives, so a cancelled or crashed run resumes where it stopped.
     """
+    require(Permission.LLM_LABEL)
     model = model or settings.gemini_label_model
     ids, already = pending_ids(store, model, relabel=relabel)
     if image_ids is not None:

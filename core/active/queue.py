@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from core.active.diversity import DEFAULT_MIN_DISTANCE, aligned_shapes, select_diverse
 from core.active.tables import LabelFailure, Proposal, QueueEntry
 from core.active.uncertainty import uncertainty
+from core.auth import Permission, require
 from core.db import session_scope
 from core.errors import StudioError
 from core.features import faces_to_matrix
@@ -107,6 +108,7 @@ def build_queue(
 
     Images queued by an earlier scoring and not yet decided go back into the pool first and compete again.
     """
+    require(Permission.TRAIN)
     if k < 1:
         raise ValueError("the queue size k must be at least 1")
     uncertainty(np.full((1, 2), 0.5), strategy)  # an unknown strategy fails before any change

@@ -14,6 +14,7 @@ import numpy as np
 from sqlalchemy import select
 
 from core.active.tables import RoundRow
+from core.auth import Permission, require
 from core.db import session_scope
 from core.errors import TrainingDataError
 from core.features import DEFAULT_FEATURE_SETS
@@ -47,6 +48,7 @@ def held_out_hash(image_ids: Sequence[int]) -> str:
 def make_held_out(store: Store, *, fraction: float = 0.2, seed: int = 0) -> int:
     """Fix a held-out set once: move a stratified `fraction` of the labeled training faces (whole persons where
     known) to status "test". Refused when a held-out set already exists, because rounds must share one."""
+    require(Permission.TRAIN)
     data = from_store(store)
     if data.held_out is not None and data.held_out.any():
         raise TrainingDataError(f"a held-out set of {int(data.held_out.sum())} faces already exists")
@@ -69,6 +71,7 @@ def retrain(
 ) -> RoundResult:
     """Fit `model_name` on every labeled training face, measure it on the held-out set, save it to the registry
     (active by default, so the next scoring uses it) and record the round."""
+    require(Permission.TRAIN)
     data = from_store(store)
     held = data.held_out if data.held_out is not None else np.zeros(len(data), dtype=bool)
     if not held.any():

@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from core.auth import OPERATOR, acting_as
 from core.errors import StudioError
 
 # Modules that define `register(subparsers)`; each subcommand sets `func(args) -> int` as its default.
@@ -19,6 +20,7 @@ COMMAND_MODULES = (
     "core.cli.al",  # al score|label|simulate
     "core.cli.detector",  # detector train|evaluate
     "core.cli.apikeys",  # apikeys create|list|revoke
+    "core.cli.users",  # users list|add|set-role|remove
 )
 
 
@@ -45,7 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        # The CLI is the operator's tool: whoever has a shell on the server acts with admin rights.
+        with acting_as(OPERATOR):
+            return int(args.func(args) or 0)
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

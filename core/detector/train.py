@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from core.auth import Permission, require
 from core.detector.boxes import GridSpec, decode_predictions, fit_anchors
 from core.detector.data import DetectionSample, augment, class_counts, make_batch, to_tensor
 from core.detector.evaluate import DetectionMetrics, ImagePredictions, evaluate_detections, truth_from_cxcywh
@@ -142,6 +143,7 @@ def train_detector(
     """Train from scratch. The weights of the epoch with the best validation mAP@0.5 are kept (the last epoch's
     when there is no validation set). Cancelling stops after the current batch and keeps the best epoch so far.
     """
+    require(Permission.TRAIN)
     config = config or DetectorConfig()
     if not train:
         raise TrainingDataError("no training images")

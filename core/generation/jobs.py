@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
+from core.auth import Permission, User, require, require_owner
 from core.db import session_scope
 from core.errors import StudioError
 from core.generation.tables import GenerationItemRow, GenerationJobRow, GenerationLeaseRow
@@ -89,6 +90,7 @@ class JobStore:
 
         Items are inserted by key, so calling this again never duplicates them; `new=True` forces a fresh job.
         """
+        user = require(Permission.GENERATE)
         fingerprint = template.fingerprint()
         specs = template.expand()
         with session_scope(self.engine) as session:
@@ -101,7 +103,11 @@ class JobStore:
                 )
             if job_id is None:
                 row = GenerationJobRow(
-                    name=template.name, fingerprint=fingerprint, template=template.model_dump(mode="json"), model=model
+                    name=template.name,
+                    fingerprint=fingerprint,
+                    template=template.model_dump(mode="json"),
+                    model=model,
+                    started_by=user.id,
                 )
                 session.add(row)
                 session.flush()
@@ -133,6 +139,25 @@ class JobStore:
                 raise JobNotFound(f"no generation job with id {job_id}")
             return row.model
 
+    def mark_started(self, job_id: int) -> User:
+        """Record the acting user as the one who started this run of the job (trainers only)."""
+        user = require(Permission.GENERATE)
+        with session_scope(self.engine) as session:
+            row = session.get(GenerationJobRow, job_id)
+            if row is None:
+                raise JobNotFound(f"no generation job with id {job_id}")
+            row.started_by = user.id
+        return user
+
+    def authorize_cancel(self, job_id: int) -> User:
+        """The acting user, if they started the job's run or are an admin; else PermissionDenied."""
+        with session_scope(self.engine) as session:
+            row = session.get(GenerationJobRow, job_id)
+            if row is None:
+                raise JobNotFound(f"no generation job with id {job_id}")
+            owner = row.started_by or None
+        return require_owner(owner, f"cancelling generation job #{job_id}")
+
     def counts(self, job_id: int) -> dict[str, int]:
         with session_scope(self.engine) as session:
             rows = session.execute(
@@ -154,9 +179,15 @@ class JobStore:
                 query = select(GenerationItemRow).where(GenerationItemRow.job_id == job_id)
                 items = [_item(r) for r in session.scalars(query.order_by(GenerationItemRow.position))]
             template = GenerationTemplate.model_validate(row.template)
-            name, created = row.name, row.created_at
+            name, created, started_by = row.name, row.created_at, row.started_by
         return GenerationJob(
-            id=job_id, name=name, template=template, created_at=created, counts=self.counts(job_id), items=items
+            id=job_id,
+            name=name,
+            template=template,
+            created_at=created,
+            counts=self.counts(job_id),
+            items=items,
+            started_by=started_by or "",
         )
 
     def list_jobs(self) -> list[GenerationJob]:
@@ -290,6 +321,7 @@ class JobStore:
 
     def retry_failed(self, job_id: int, item_ids: Sequence[int] | None = None) -> int:
         """failed -> pending (all failed items of the job, or the given ones). Returns how many."""
+        require(Permission.GENERATE)
         query = update(GenerationItemRow).where(
             GenerationItemRow.job_id == job_id, GenerationItemRow.state == GEN_FAILED
         )

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from google import genai
 
+from core.auth import Permission, require
 from core.errors import ImageNotReadable
 from core.gemini.client import make_client
 from core.gemini.ratelimit import RemoteCallFailed, RequestLimiter, RetryPolicy, call_with_retry, redact
@@ -123,6 +124,8 @@ class JobRunner:
         await asyncio.to_thread(self.jobs.acquire_lease, self.job_id, token)
         self._token = token
         try:
+            # Holding the lease, this run is ours: its starter is the one who may cancel it.
+            await asyncio.to_thread(self.jobs.mark_started, self.job_id)
             return await self._run()
         finally:
             self.jobs.release_lease(self.job_id, token)
@@ -367,5 +370,6 @@ async def _close(client: genai.Client) -> None:
 
 def run_job(job_id: int, *, store: Store, settings: Settings, api_key: str, **kwargs: object) -> RunReport:
     """Synchronous entry point (CLI, page thread): runs the job in a fresh event loop."""
+    require(Permission.GENERATE)
     runner = JobRunner(job_id, store=store, settings=settings, api_key=api_key, **kwargs)  # type: ignore[arg-type]
     return asyncio.run(runner.run())

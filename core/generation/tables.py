@@ -21,6 +21,8 @@ class GenerationJobRow(Base):
     fingerprint: Mapped[str] = mapped_column(String(64), index=True)  # sha256 of the canonical template
     template: Mapped[dict[str, Any]] = mapped_column(JSON)
     model: Mapped[str] = mapped_column(String(128), default="")
+    # Who started the latest run: only they or an admin may cancel it.
+    started_by: Mapped[str] = mapped_column(String(320), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 

@@ -298,6 +298,7 @@ class GenerationJob(BaseModel):
     created_at: datetime
     counts: dict[str, int]
     items: list[GenerationItem] = Field(default_factory=list)
+    started_by: str = ""  # who started its latest run ("" for jobs from before identities were recorded)
 
     @property
     def total(self) -> int:

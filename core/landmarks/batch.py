@@ -14,6 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.auth import Permission, require
 from core.landmarks.extractor import LandmarkExtractor, Outcome
 from core.records import ExtractionRow
 from core.schema import EXTRACTION_ERROR, EXTRACTION_NO_FACE, EXTRACTION_OK
@@ -193,6 +194,7 @@ def extract_store(
 ) -> BatchReport:
     """Extract every image of the store that has no extraction yet. Each chunk is saved as it finishes, so a
     cancelled or crashed run resumes where it stopped."""
+    require(Permission.EXTRACT)
     store.remove_stale_temp_files()  # a crashed import may have left some
     ids = store.pending_extraction_ids(retry_failed=retry_failed)
     records = {r.id: r for r in store.list_images()} if ids else {}

@@ -6,6 +6,7 @@ from typing import Literal
 
 import numpy as np
 
+from core.auth import Permission, require
 from core.errors import StudioError
 from core.imaging import encode_png
 from core.labels import normalize_label
@@ -27,10 +28,11 @@ def save_snapshot(
 
     The prediction travels in the record's attributes either way, so active learning can compare it later.
     """
+    user = require(Permission.SAVE_SNAPSHOT)
     face = result.main_face if result is not None else None
-    attributes: dict[str, object] = {}
+    attributes: dict[str, object] = {"saved_by": user.id}
     if face is not None and result is not None:
-        attributes = {"predicted": face.emotion, "confidence": round(face.confidence, 4), "model_id": result.model_id}
+        attributes |= {"predicted": face.emotion, "confidence": round(face.confidence, 4), "model_id": result.model_id}
     if how == "prediction":
         if face is None:
             raise StudioError("no face in the current frame to label it with: pick a label or send it to the pool")

@@ -10,10 +10,11 @@ from sqlalchemy import MetaData
 
 import core.active.tables
 import core.apikeys.tables
+import core.auth.tables
 import core.generation.tables
 import core.store.tables
 from core.db import Base
 
-TABLE_MODULES = (core.store.tables, core.active.tables, core.generation.tables, core.apikeys.tables)
+TABLE_MODULES = (core.store.tables, core.active.tables, core.generation.tables, core.apikeys.tables, core.auth.tables)
 
 metadata: MetaData = Base.metadata

@@ -25,6 +25,7 @@ from sklearn.model_selection import (
 )
 from sklearn.pipeline import Pipeline
 
+from core.auth import Permission, require
 from core.errors import TrainingDataError
 from core.features import DEFAULT_FEATURE_SETS, validate_feature_sets
 from core.registry import ModelCard
@@ -150,6 +151,7 @@ def compare_models(
     """Tune each model by cross-validated grid search on the training part, refit the best parameters, and report
     on the held-out part. `on_model` runs as each model finishes (to save it at once, so an interrupted run loses
     only the model in progress). Cancelling stops between models; the finished ones are kept."""
+    require(Permission.TRAIN)
     chosen = list(dict.fromkeys(models))
     for name in chosen:
         make_model(name)  # unknown names fail before any work

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from core.auth import Permission, require
 from core.errors import ImageNotReadable, ModelFileCorrupt, ModelMismatch, StudioError, TrainingDataError
 from core.imaging import crop_box, decode_rgb
 from core.inference import FacePrediction, top_prediction
@@ -260,6 +261,7 @@ def train_resnet(
     cancel: threading.Event | None = None,
 ) -> ResNetResult:
     """Fine-tune (or train from scratch) on `data`; keeps the weights of the best validation epoch."""
+    require(Permission.TRAIN)
     config = config or ResNetConfig()
     if len(data.classes) < 2:
         raise TrainingDataError(

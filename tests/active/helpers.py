@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import cv2
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -9,11 +12,14 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from core.active.pool import add_to_pool, extract_pool
+from core.auth import Role, User, acting_as
 from core.features import build_features, faces_to_matrix
 from core.imaging import encode_png
 from core.registry import ModelCard
 from core.store import Store
 from core.training.landmark_registry import LandmarkModel
+
+T = TypeVar("T")
 
 
 def no_face_png() -> bytes:
@@ -47,3 +53,9 @@ def tiny_model(store: Store) -> LandmarkModel:
     pipe.fit(x, y)
     card = ModelCard(id="test-model", kind="landmark", name="logistic_regression", classes=["happy", "neutral", "sad"])
     return LandmarkModel(card, pipe)
+
+
+def as_reviewer(name: str, action: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call an approval action as the signed-in labeler `name` (decisions take the acting user's identity)."""
+    with acting_as(User(name, Role.LABELER)):
+        return action(*args, **kwargs)

@@ -20,7 +20,7 @@ from core.settings import Settings
 from core.store import Store
 from core.store.repository import Filters
 from core.store.tables import ImageRecord
-from tests.active.helpers import fill_pool, tiny_model
+from tests.active.helpers import as_reviewer, fill_pool, tiny_model
 
 ALICE, BOB = "alice", "bob"
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +38,10 @@ def die(step):
     if step == "file_moved":
         os._exit(9)
 
-approval.correct(store, int(sys.argv[2]), sys.argv[3], actor="alice", on_step=die)
+from core.auth import Role, User, acting_as
+
+with acting_as(User("alice", Role.LABELER)):
+    approval.correct(store, int(sys.argv[2]), sys.argv[3], on_step=die)
 """
 
 
@@ -67,7 +70,7 @@ def test_approve_moves_the_file_and_logs_who_when_old_and_new(store: Store, queu
     assert before is not None
     old_file = store.absolute_path(before)
 
-    decision = approval.approve(store, image_id, actor=ALICE)
+    decision = as_reviewer(ALICE, approval.approve, store, image_id)
     after = store.get(image_id)
     assert after is not None
     assert (after.status, after.emotion, after.label_source) == ("train", "surprise", "llm")
@@ -87,9 +90,9 @@ def test_approve_moves_the_file_and_logs_who_when_old_and_new(store: Store, queu
 
 def test_correct_reject_skip_and_undo(store: Store, queued: list[int]) -> None:
     a, b, c = queued[:3]
-    approval.correct(store, a, "contempt", actor=ALICE)
-    approval.reject(store, b, actor=ALICE)
-    approval.skip(store, c, actor=ALICE)
+    as_reviewer(ALICE, approval.correct, store, a, "contempt")
+    as_reviewer(ALICE, approval.reject, store, b)
+    as_reviewer(ALICE, approval.skip, store, c)
     assert queue_items(store)[-1].image_id == c  # a skipped card goes to the end
     rec_a, rec_b = store.get(a), store.get(b)
     assert rec_a is not None and rec_b is not None
@@ -97,37 +100,37 @@ def test_correct_reject_skip_and_undo(store: Store, queued: list[int]) -> None:
     assert rec_b.status == "rejected" and rec_b.emotion is None
 
     # Undo walks back through alice's actions, newest first; bob has nothing to undo.
-    assert approval.undo_last(store, actor=BOB) is None
-    approval.undo_last(store, actor=ALICE)
+    assert as_reviewer(BOB, approval.undo_last, store) is None
+    as_reviewer(ALICE, approval.undo_last, store)
     assert not next(it for it in queue_items(store) if it.image_id == c).skipped
-    approval.undo_last(store, actor=ALICE)
+    as_reviewer(ALICE, approval.undo_last, store)
     rec_b = store.get(b)
     assert rec_b is not None and rec_b.status == "queued"
     moved = _file(store, a)
-    approval.undo_last(store, actor=ALICE)
+    as_reviewer(ALICE, approval.undo_last, store)
     rec_a = store.get(a)
     assert rec_a is not None and (rec_a.status, rec_a.emotion, rec_a.label_source) == ("queued", None, None)
     assert _file(store, a).is_file() and not moved.exists() and "train" not in rec_a.path
-    assert approval.undo_last(store, actor=ALICE) is None
+    assert as_reviewer(ALICE, approval.undo_last, store) is None
     actions = [e.action for e in approval.audit_log(store)]
     assert actions == ["undo", "undo", "undo", "skip", "reject", "correct"]
 
     with pytest.raises(ValueError, match="unknown emotion"):
-        approval.correct(store, a, "bored", actor=ALICE)
+        as_reviewer(ALICE, approval.correct, store, a, "bored")
 
 
 def test_undo_refuses_when_someone_changed_the_image_since(store: Store, queued: list[int]) -> None:
-    approval.correct(store, queued[0], "sad", actor=ALICE)
+    as_reviewer(ALICE, approval.correct, store, queued[0], "sad")
     store.update(queued[0], emotion="angry")  # bob fixed the label on the Data page meanwhile
     with pytest.raises(Conflict):
-        approval.undo_last(store, actor=ALICE)
+        as_reviewer(ALICE, approval.undo_last, store)
 
 
 def test_stale_card_is_a_conflict(store: Store, queued: list[int]) -> None:
     item = queue_items(store)[0]
-    approval.reject(store, item.image_id, actor=BOB, expected_version=item.version)
+    as_reviewer(BOB, approval.reject, store, item.image_id, expected_version=item.version)
     with pytest.raises(Conflict):
-        approval.correct(store, item.image_id, "happy", actor=ALICE, expected_version=item.version)
+        as_reviewer(ALICE, approval.correct, store, item.image_id, "happy", expected_version=item.version)
     assert len(approval.audit_log(store, image_id=item.image_id)) == 1
 
 
@@ -141,9 +144,9 @@ def test_bulk_approve_takes_only_confident_agreement(store: Store, queued: list[
     _propose(store, disagree.image_id, other, 0.99)
     _propose(store, no_face.image_id, "not_a_face", 0.99)
     threshold = min(agree.confidence, 0.3)
-    report = approval.bulk_approve(store, actor=ALICE, min_confidence=threshold)
+    report = as_reviewer(ALICE, approval.bulk_approve, store, min_confidence=threshold)
     assert report.approved == [agree.image_id] and not report.conflicts and not report.failed
-    again = approval.bulk_approve(store, actor=ALICE, min_confidence=threshold)
+    again = as_reviewer(ALICE, approval.bulk_approve, store, min_confidence=threshold)
     assert again.approved == []
 
 
@@ -162,7 +165,7 @@ def test_approve_and_move_is_atomic_under_a_failure_between_steps(
             raise OSError(f"injected failure after {step}")
 
     with pytest.raises(OSError, match="injected"):
-        approval.correct(store, image_id, "happy", actor=ALICE, on_step=hook)
+        as_reviewer(ALICE, approval.correct, store, image_id, "happy", on_step=hook)
     after = store.get(image_id)
     assert after is not None
     assert (after.status, after.emotion, after.path, after.version) == ("queued", None, before.path, before.version)
@@ -172,7 +175,7 @@ def test_approve_and_move_is_atomic_under_a_failure_between_steps(
     )
     assert approval.audit_log(store, image_id=image_id) == []
     # Nothing is lost: the same decision succeeds afterwards.
-    approval.correct(store, image_id, "happy", actor=ALICE)
+    as_reviewer(ALICE, approval.correct, store, image_id, "happy")
     assert _file(store, image_id).read_bytes() == data
 
 
@@ -188,7 +191,7 @@ def test_a_failed_commit_moves_the_file_back(store: Store, queued: list[int]) ->
     event.listen(store.engine, "commit", fail_commit)
     try:
         with pytest.raises(RuntimeError, match="injected commit failure"):
-            approval.correct(store, image_id, "sad", actor=ALICE)
+            as_reviewer(ALICE, approval.correct, store, image_id, "sad")
     finally:
         event.remove(store.engine, "commit", fail_commit)
     after = store.get(image_id)
@@ -231,9 +234,9 @@ def test_a_decision_killed_after_the_file_move_is_finished_by_the_next_attempt(
 
     if retry == "approve":
         _propose(store, image_id, label, 0.9)
-        approval.approve(store, image_id, actor=BOB)
+        as_reviewer(BOB, approval.approve, store, image_id)
     else:
-        approval.correct(store, image_id, label, actor=BOB)
+        as_reviewer(BOB, approval.correct, store, image_id, label)
     after = store.get(image_id)
     assert after is not None
     assert (after.status, after.emotion, after.version) == ("train", label, before.version + 1)
@@ -243,7 +246,7 @@ def test_a_decision_killed_after_the_file_move_is_finished_by_the_next_attempt(
     [entry] = approval.audit_log(store, image_id=image_id)  # the killed attempt left no audit entry
     assert entry.actor == BOB
     # Undo still works on the recovered decision.
-    approval.undo_last(store, actor=BOB)
+    as_reviewer(BOB, approval.undo_last, store)
     assert _file(store, image_id).read_bytes() == data and _training_files(store) == []
 
 

@@ -12,6 +12,7 @@ from core.active import approval
 from core.active.queue import build_queue, queue_items
 from core.active.rounds import make_held_out, retrain
 from core.active.scoring_model import load_scoring_model
+from core.auth import LOCAL_USER
 from core.imaging import encode_png
 from core.landmarks.batch import extract_store
 from core.registry import Registry
@@ -64,22 +65,21 @@ def test_review_cards_undo_labeling_bulk_and_rounds(
     _run(at)
     record = store.get(first.image_id)
     assert record is not None and record.status == "train" and record.label_source == "model"
-    assert approval.audit_log(store)[0].actor == "reviewer"
+    assert approval.audit_log(store)[0].actor == LOCAL_USER.id  # local mode: the one implicit user, no name field
+    assert not [t for t in at.text_input if t.key == "al_actor"]
 
     at.button(key="al_undo").click()
     _run(at)
     record = store.get(first.image_id)
     assert record is not None and record.status == "queued" and record.emotion is None
 
-    at.text_input(key="al_actor").input("carol")
-    _run(at)
     at.button(key="al_correct_contempt").click()
     _run(at)
     record = store.get(first.image_id)
     assert record is not None and (record.emotion, record.label_source) == ("contempt", "human")
-    assert approval.audit_log(store)[0].actor == "carol"
+    assert approval.audit_log(store)[0].actor == LOCAL_USER.id
     audit = next(d.value for d in at.dataframe if "who" in d.value.columns)
-    assert list(audit["who"][:3]) == ["carol", "reviewer", "reviewer"]
+    assert list(audit["who"][:3]) == [LOCAL_USER.id] * 3
     assert list(audit["action"][:3]) == ["correct", "undo", "approve (undone)"]
 
     # A key typed for this session enables labeling against the (fake) Gemini endpoint.

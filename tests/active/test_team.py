@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +16,7 @@ from core.active.queue import build_queue, queue_items
 from core.settings import Settings
 from core.store import Store
 from core.store.repository import Filters
-from tests.active.helpers import fill_pool, tiny_model
-from tests.postgres import scratch_database
+from tests.active.helpers import as_reviewer, fill_pool, tiny_model
 
 REVIEWERS = {"alice": "happy", "bob": "sad"}  # each reviewer picks a different label, so a double write shows
 
@@ -36,7 +34,7 @@ def _race(store: Store) -> dict[str, list[int]]:
             for i in order:
                 item = items[i]
                 try:
-                    approval.correct(store, item.image_id, label, actor=name, expected_version=item.version)
+                    as_reviewer(name, approval.correct, store, item.image_id, label, expected_version=item.version)
                 except Conflict:
                     continue
                 won[name].append(item.image_id)
@@ -94,20 +92,6 @@ def test_two_reviewers_at_once_on_sqlite(store: Store, face_variants: list[np.nd
     _check(store, n, won, originals)
 
 
-@pytest.fixture
-def pg_settings(tmp_path: Path) -> Iterator[Settings]:
-    """A fresh database on the test server."""
-    with scratch_database() as url:
-        yield Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            data_root=tmp_path / "data",
-            models_dir=tmp_path / "models",
-            database_url=url,
-            gemini_api_key=None,
-            extract_workers=1,
-        )
-
-
 @pytest.mark.postgres
 def test_two_reviewers_at_once_on_postgresql(pg_settings: Settings, face_variants: list[np.ndarray]) -> None:
     store = Store(pg_settings)
@@ -118,6 +102,6 @@ def test_two_reviewers_at_once_on_postgresql(pg_settings: Settings, face_variant
     # Undo works there too, and a second undo of the same image is refused by the lock, not applied twice.
     last = approval.last_action(store, "alice") or approval.last_action(store, "bob")
     assert last is not None
-    approval.undo_last(store, actor=last.actor)
+    as_reviewer(last.actor, approval.undo_last, store)
     record = store.get(last.image_id)
     assert record is not None and record.status == "queued" and originals[last.image_id].is_file()

@@ -103,10 +103,11 @@ def wait_http(url: str, timeout_s: float, proc: subprocess.Popen[bytes], log: Pa
 
 
 @contextmanager
-def server(args: list[str], health_url: str, env: dict[str, str], log: Path) -> Iterator[None]:
-    """Run a server process from the repo root until the block ends; its output goes to `log`."""
+def server(args: list[str], health_url: str, env: dict[str, str], log: Path, *, cwd: Path = ROOT) -> Iterator[None]:
+    """Run a server process (from the repo root unless `cwd` says otherwise) until the block ends; its output goes
+    to `log`."""
     with log.open("wb") as out:
-        proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(args, cwd=cwd, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
         try:
             wait_http(health_url, 90, proc, log)
             yield

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from core.batch_uploads import stage_uploads
 
 from core import ingest
+from core.batch_uploads import stage_uploads
 from core.errors import DatasetFormatError
 from core.imaging import encode_jpeg, encode_png
 from core.landmarks.batch import extract_store

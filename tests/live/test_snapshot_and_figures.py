@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from core.art import artwork_data_uri, artwork_path, artwork_svg, missing_artwork
+from core.auth import PermissionDenied, Role, User, acting_as
 from core.errors import StudioError, UnknownLabel
 from core.live.figures import probability_figure
 from core.live.model_choices import model_choices
@@ -25,11 +26,15 @@ def result_with(emotion: str | None) -> FrameResult:
 
 
 def test_snapshot_labeled_with_the_prediction(store: Store, astronaut_rgb: np.ndarray) -> None:
-    added = save_snapshot(store, astronaut_rgb, how="prediction", result=result_with("happy"))
+    with acting_as(User("lena@example.org", Role.LABELER)):
+        added = save_snapshot(store, astronaut_rgb, how="prediction", result=result_with("happy"))
     record = store.get(added.image_id)
     assert record is not None
     assert (record.source, record.emotion, record.label_source, record.status) == ("webcam", "happy", "model", "train")
-    assert record.attributes == {"predicted": "happy", "confidence": 0.8, "model_id": "model-x"}
+    expected = {"predicted": "happy", "confidence": 0.8, "model_id": "model-x", "saved_by": "lena@example.org"}
+    assert record.attributes == expected
+    with acting_as(User("vera@example.org", Role.VIEWER)), pytest.raises(PermissionDenied, match="labeler role"):
+        save_snapshot(store, astronaut_rgb[:200].copy(), how="pool")
     assert store.absolute_path(record).is_file()
 
 

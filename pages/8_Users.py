@@ -1,0 +1,62 @@
+"""Users (admins): who may sign in, their roles and last sign-in; change roles, add and remove people."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.auth import Permission, Role, allowed
+from core.auth.users import add_user, list_users, remove_user, set_role
+from ui.common import get_store, page_setup, run_safely, settings
+
+page_setup("Users", icon=":material/group:")
+if not allowed(Permission.MANAGE_USERS):
+    st.info("Only admins manage users.")
+    st.stop()
+engine = get_store().engine
+cfg = settings()
+ROLES = [r.label for r in Role]
+
+st.caption(
+    f"People get **{cfg.default_role}** when they first sign in"
+    + (f"; only these domains may sign in: {', '.join(cfg.allowed_email_domains)}" if cfg.allowed_email_domains else "")
+    + ". ADMIN_EMAILS are always admins. The CLI does the same: `python -m core users --help`."
+)
+people = list_users(engine)
+st.dataframe(
+    [
+        {
+            "user": u.email,
+            "role": u.role.label,
+            "created": u.created_at.strftime("%Y-%m-%d %H:%M"),
+            "last sign-in": u.last_sign_in.strftime("%Y-%m-%d %H:%M") if u.last_sign_in else "never",
+        }
+        for u in people
+    ],
+    hide_index=True,
+    key="users_table",
+)
+
+if people:
+    st.subheader("Change a role")
+    c1, c2, c3 = st.columns([3, 2, 1], vertical_alignment="bottom")
+    who = c1.selectbox("User", [u.email for u in people], key="users_pick")
+    current = next(u.role.label for u in people if u.email == who)
+    role = c2.selectbox("Role", ROLES, index=ROLES.index(current), key="users_role")
+    saved = c3.button("Save", key="users_save", disabled=role == current) and run_safely(
+        lambda: set_role(engine, str(who), Role.parse(str(role))), what="Changing the role"
+    )
+    removed = st.button(f"Remove {who}", key="users_remove") and run_safely(
+        lambda: remove_user(engine, str(who)), what="Removing"
+    )
+    if saved or removed:
+        st.rerun()
+
+st.subheader("Add someone before their first sign-in")
+a1, a2, a3 = st.columns([3, 2, 1], vertical_alignment="bottom")
+email = a1.text_input("E-mail", key="users_new_email")
+new_role = a2.selectbox("Role", ROLES, index=ROLES.index(cfg.default_role), key="users_new_role")
+added = a3.button("Add", key="users_add", disabled=not email.strip()) and run_safely(
+    lambda: add_user(engine, email, Role.parse(str(new_role))), what="Adding"
+)
+if added:
+    st.rerun()

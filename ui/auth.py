@@ -1,0 +1,103 @@
+"""Who is using the dashboard: resolves the signed-in user once per script run (Streamlit's st.login in team mode,
+the implicit local user in local mode), makes them the acting user of `core`, and draws the sign-in screen, the
+sidebar identity and the sign-out button."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import streamlit as st
+
+from core.auth import LOCAL_USER, Permission, PermissionDenied, User
+from core.auth.hosting import hosting_problem
+from core.auth.identity import set_current_user
+from core.auth.users import lookup, sign_in
+from core.settings import Settings, get_settings
+from ui.common import get_store
+
+_SIGNED_IN = "auth_signed_in"  # the identity whose sign-in was recorded in this browser session
+
+
+def _identity() -> str | None:
+    # st.user has no attributes at all outside a real server session (AppTest); getattr keeps that quiet.
+    if not getattr(st.user, "is_logged_in", False):
+        return None
+    value = st.user.get("email") or st.user.get("sub")
+    return str(value) if value else None
+
+
+def _sign_in_screen() -> None:
+    st.title("Expression Studio")
+    st.info("This is a team server: sign in to continue.")
+    st.button("Sign in", key="auth_login", type="primary", on_click=st.login)
+
+
+def _refused(message: str) -> None:
+    st.title("Expression Studio")
+    st.error(message)
+    st.button("Sign out", key="auth_logout_refused", on_click=st.logout)
+
+
+def _team_user(settings: Settings) -> User | None:
+    identity = _identity()
+    if identity is None:
+        _sign_in_screen()
+        return None
+    engine = get_store().engine
+    try:
+        if st.session_state.get(_SIGNED_IN) == identity:
+            # The role is read again on every run, so a role change applies at the next click.
+            user = lookup(engine, identity) or sign_in(engine, settings, identity)
+        else:
+            user = sign_in(engine, settings, identity)  # records the sign-in time once per browser session
+            st.session_state[_SIGNED_IN] = identity
+    except PermissionDenied as exc:
+        _refused(str(exc))
+        return None
+    return user
+
+
+def signed_in_user(*, sidebar: bool = True) -> User:
+    """The user of this script run, set as `core`'s acting user. Stops the page (sign-in screen, or an explanation
+    of a hosting problem) when nobody may use it yet."""
+    settings = get_settings()
+    problem = hosting_problem(settings, st.get_option("server.address"))
+    if problem:
+        set_current_user(None)
+        st.error(problem)
+        _stop_without_pages()
+    if not settings.team_mode:
+        user: User | None = LOCAL_USER
+    else:
+        user = _team_user(settings)
+    set_current_user(user)  # script threads belong to one session, and every run sets it again here
+    if user is None:
+        _stop_without_pages()
+    assert user is not None
+    if sidebar:
+        _sidebar(user, settings)
+    return user
+
+
+def _nothing() -> None:
+    """The only page a visitor who may not use the dashboard gets (what they see is drawn before it)."""
+
+
+def _stop_without_pages() -> NoReturn:
+    # Without a navigation of our own, Streamlit would list every file of pages/ in the sidebar.
+    st.navigation([st.Page(_nothing, title="Expression Studio")], position="hidden")
+    st.stop()
+
+
+def _sidebar(user: User, settings: Settings) -> None:
+    with st.sidebar:
+        if settings.team_mode:
+            st.caption(f":material/person: **{user.id}** · {user.role.label}")
+            st.button("Sign out", key="auth_logout", on_click=st.logout)
+        else:
+            st.caption(":material/person: Local mode: you are the local user (admin). Set up sign-in to share.")
+
+
+def needs(permission: Permission, what: str) -> None:
+    """A short note in place of controls the current user's role does not allow."""
+    st.caption(f":material/lock: {what} needs the {permission.least_role.label} role.")
