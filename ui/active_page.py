@@ -13,6 +13,7 @@ from core.active.queue import QueueItem
 from core.active.simulation import simulate
 from core.active.uncertainty import STRATEGIES, STRATEGY_LABELS
 from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
+from core.inference import ExpressionModel
 from core.live.figures import probability_figure
 from core.registry import Registry
 from core.schema import EMOTIONS
@@ -78,7 +79,7 @@ def _import_message(report: object) -> None:
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=2)
-def _scoring_model(models_dir: str, model_id: str | None) -> tuple[str, queue.ProbaModel]:
+def _scoring_model(models_dir: str, model_id: str | None) -> tuple[str, ExpressionModel]:
     return scoring_model.load_scoring_model(Registry(Path(models_dir)), model_id)
 
 

@@ -60,7 +60,7 @@ def test_live_page_shows_a_prediction_for_the_camera_face(
                         page.screenshot(path=str(tmp_path / "live-failed.png"))
                         raise
             assert seen is not None
-            emotion = seen.split("Detected:")[1].split("(")[0].strip()
+            emotion = seen.split("Detected:")[1].split()[0]
             assert emotion, seen
             assert "%" in seen
             # The speed figures are on the page too.
