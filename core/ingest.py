@@ -208,6 +208,8 @@ def import_folder(store: Store, root: Path, **kwargs: object) -> ImportReport:
 def import_manifest(store: Store, manifest: Path, **kwargs: object) -> ImportReport:
     """Import a CSV manifest with columns path,label[,person]; paths are relative to the CSV's folder."""
     manifest = Path(manifest)
+    if manifest.is_dir():
+        raise StudioError(f"{manifest} is a folder: import it as a folder, or give the path of a manifest .csv file")
     base = manifest.parent
     rows = list(csv.DictReader(manifest.open(newline="", encoding="utf-8")))
     if rows and "path" not in rows[0]:

@@ -40,8 +40,13 @@ def reviewer_ui() -> str:
     return str(st.text_input("Your name (recorded in the audit log)", key="al_actor")).strip()
 
 
+IMPORT_REPORT = "al_import_report"
+
+
 def pool_ui(store: Store) -> None:
     counts = pool.pool_counts(store)
+    if (done := st.session_state.pop(IMPORT_REPORT, None)) is not None:
+        _import_message(done)
     c = st.columns(4)
     c[0].metric("Pool images", counts["pool"])
     c[1].metric("With a face", counts["face"])
@@ -54,7 +59,7 @@ def pool_ui(store: Store) -> None:
         )
         if st.button("Add to the pool", key="al_upload_add", disabled=not files):
             report = pool.add_to_pool(store, [(f.name, f.getvalue()) for f in files or []])
-            _import_message(report)
+            _imported(report)
     with folder:
         path = st.text_input("Folder", key="al_folder", placeholder="dataset/random_expressions")
         if st.button("Import folder into the pool", key="al_folder_import", disabled=not path):
@@ -63,11 +68,17 @@ def pool_ui(store: Store) -> None:
                 what="Import",
             )
             if result is not None:
-                _import_message(result)
-    if st.button("Extract landmarks", key="al_extract", disabled=counts["pending"] == 0 and not files):
+                _imported(result)
+    if st.button("Extract landmarks", key="al_extract", disabled=counts["pending"] == 0):
         batch = run_safely(lambda: pool.extract_pool(store, progress=progress_bar("Landmarks")), what="Extraction")
         if batch is not None:
             st.success(f"Landmarks: {batch.ok} faces, {batch.no_face} without a face, {batch.errors} errors.")
+
+
+def _imported(report: object) -> None:
+    """Rerun so that the counts and the Extract button above show the new pool; the report survives the rerun."""
+    st.session_state[IMPORT_REPORT] = report
+    st.rerun()
 
 
 def _import_message(report: object) -> None:

@@ -17,8 +17,13 @@ log = logging.getLogger("ui")
 T = TypeVar("T")
 
 
+APP_TITLE = "Expression Studio"
+
+
 def page_setup(title: str, icon: str = ":material/face:") -> None:
-    st.set_page_config(page_title=f"{title} · Expression Studio", page_icon=icon, layout="wide")
+    """The browser tab reads "<page> · Expression Studio" (just "Expression Studio" on Home) and the page its title."""
+    tab = title if title == APP_TITLE else f"{title} · {APP_TITLE}"
+    st.set_page_config(page_title=tab, page_icon=icon, layout="wide")
     st.title(title)
 
 

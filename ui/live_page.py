@@ -98,6 +98,8 @@ def show_result(processor: FrameProcessor) -> None:
     cols = st.columns(2)
     cols[0].metric("Processing FPS", f"{result.stats.fps:.1f}")
     cols[1].metric("Latency per frame", f"{result.stats.latency_ms:.1f} ms")
+    if processor.skipped:
+        st.caption(f"{processor.skipped} late frames were passed through without analysis, so the video stays live.")
     if processor.age_s(result) > STALE_S:
         st.caption("No new frames: the stream is stopped.")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
 import numpy as np
 from sqlalchemy import delete, select, update
 
@@ -19,7 +20,6 @@ from core.active.diversity import DEFAULT_MIN_DISTANCE, aligned_shapes, select_d
 from core.active.tables import LabelFailure, Proposal, QueueEntry, ensure_tables
 from core.active.uncertainty import uncertainty
 from core.db import session_scope
-from core.errors import StudioError
 from core.imaging import decode_rgb
 from core.inference import ExpressionModel, Recognizer
 from core.schema import EMOTIONS
