@@ -6,11 +6,11 @@ frames and needs strictly increasing timestamps, so it can never be shared betwe
 `core.inference.Recognizer` the API, Batch test, `evaluate` and active learning use; only smoothing and drawing are
 live-specific.
 
-Latency stays flat because a frame is never waited on. streamlit-webrtc hands the callback the newest frame it has
-(`async_processing`), but frames can still pile up before that, in aiortc's receive queue, whenever the server falls
-behind (the outgoing VP8 encoder pulls frames at its own pace). `process_frame` therefore passes a stale frame
-through unannotated, at almost no cost, so a backlog drains at once instead of being processed frame by frame
-later and later; a frame that arrives while another is being processed is passed through the same way.
+Frames are never queued here: streamlit-webrtc hands the callback the newest frame it has (`async_processing`),
+and a frame that arrives while the recognizer is busy (the warm-up) is passed through unannotated instead of
+waiting. Note that aiortc delivers frames to that worker at the pace of the outgoing VP8 encoder, one received frame
+per sent frame: when the machine is short of CPU, received frames wait upstream of this callback, where it cannot
+drop them (a pts-based "stale" check here was tried and only stopped all predictions once the backlog existed).
 """
 
 from __future__ import annotations
@@ -33,11 +33,6 @@ from core.settings import Settings
 from core.store.repository import FaceData
 
 log = logging.getLogger("core.live")
-
-# A frame that waited this much longer than the quickest frame so far (in a queue before the callback) is stale.
-STALE_AFTER_S = 0.25
-# A jump this large is the stream restarting its timestamps (renegotiation), not a queue: start measuring afresh.
-RESTART_JUMP_S = 5.0
 
 Box = tuple[float, float, float, float]
 
@@ -114,8 +109,7 @@ class FrameProcessor:
         self._last_frame: av.VideoFrame | None = None
         self._recognizer = Recognizer(model, extractor)
         self._classes: tuple[str, ...] = ()
-        self.skipped = 0  # frames passed through unannotated: stale, or the previous one was still being processed
-        self._min_lag_s: float | None = None
+        self.skipped = 0  # frames passed through unannotated because the recognizer was busy (the warm-up)
         self.set_model(model)
 
     # ---- configuration (page thread) ---------------------------------------------------------------------------
@@ -214,12 +208,12 @@ class FrameProcessor:
     def process_frame(self, frame: av.VideoFrame) -> av.VideoFrame:
         """The `video_frame_callback` of streamlit-webrtc: annotated frame out, result kept for the page.
 
-        A stale frame (one that waited in a queue) and a frame that arrives while the recognizer is busy (the
-        warm-up) go back as they came: dropped from processing, never queued.
+        A frame that arrives while the recognizer is busy (the warm-up) goes back as it came: dropped from
+        processing, never queued behind it.
         """
         with self._lock:
             self._last_frame = frame
-        if self._is_stale(frame) or not self._busy.acquire(blocking=False):
+        if not self._busy.acquire(blocking=False):
             self.skipped += 1
             return frame
         try:
@@ -232,17 +226,6 @@ class FrameProcessor:
         if frame.time_base is not None:
             out.time_base = frame.time_base
         return out
-
-    def _is_stale(self, frame: av.VideoFrame) -> bool:
-        """True when `frame` waited in a queue: its arrival lags its capture time (pts) by more than the quickest
-        frame's lag plus STALE_AFTER_S. Both clocks run at the same rate, so the lag's minimum is the network and
-        decoding time and anything above it is queueing."""
-        if frame.pts is None or frame.time_base is None:
-            return False
-        lag = self._clock() - float(frame.pts * frame.time_base)
-        if self._min_lag_s is None or lag < self._min_lag_s or lag - self._min_lag_s > RESTART_JUMP_S:
-            self._min_lag_s = lag
-        return lag - self._min_lag_s > STALE_AFTER_S
 
     # ---- results (page thread) ---------------------------------------------------------------------------------
     def latest(self) -> FrameResult | None:

@@ -78,7 +78,7 @@ def test_live_latency_stays_flat_for_a_minute(
     first = [ms for t, ms, _ in samples if t < WINDOW_S]
     last = [ms for t, ms, _ in samples if t >= RUN_S - WINDOW_S]
     last_fps = [fps for t, _, fps in samples if t >= RUN_S - WINDOW_S]
-    assert len(first) >= 5 and len(last) >= 5, f"too few readings of the page's figures: {samples}"
+    assert len(first) >= 3 and len(last) >= 3, f"too few readings of the page's figures: {samples}"
     first_ms, last_ms = statistics.median(first), statistics.median(last)
     print(
         f"\nfirst prediction {first_prediction_s:.1f} s after START; latency first 10 s {first_ms:.1f} ms, "
