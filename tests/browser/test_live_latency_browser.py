@@ -16,14 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.browser.harness import ROOT, chromium_args, free_port, require_chromium, server, streamlit_cmd, write_y4m
-from tests.browser.models import browser_models_dir
+from tests.browser.live import live_page
 
 pytestmark = pytest.mark.browser
 
 RUN_S = 60.0
 WINDOW_S = 10.0
-ATTEMPTS = 3  # about 1 run in 20 gets no stream: reload and press START again
 LATENCY = re.compile(r"Latency per frame\s+([\d.]+)\s*ms")
 FPS = re.compile(r"Processing FPS\s+([\d.]+)")
 
@@ -31,50 +29,19 @@ FPS = re.compile(r"Processing FPS\s+([\d.]+)")
 def test_live_latency_stays_flat_for_a_minute(
     tmp_path: Path, astronaut_rgb: np.ndarray, face_variants: list[np.ndarray]
 ) -> None:
-    chromium = require_chromium()
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-    from playwright.sync_api import sync_playwright
-
-    models_dir = browser_models_dir(tmp_path, face_variants)
-    y4m = write_y4m(tmp_path / "face.y4m", astronaut_rgb, seconds=4.0, fps=30)
-    port = free_port()
-    env = {"DATA_ROOT": str(tmp_path / "data"), "MODELS_DIR": str(models_dir), "DATABASE_URL": ""}
-    url = f"http://127.0.0.1:{port}"
-    with (
-        server(streamlit_cmd(ROOT / "streamlit_app.py", port), f"{url}/_stcore/health", env, tmp_path / "st.log"),
-        sync_playwright() as p,
+    with live_page(tmp_path, astronaut_rgb, face_variants, wait_for="Latency per frame", timeout_ms=45_000, fps=30) as (
+        page,
+        first_prediction_s,
     ):
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=chromium, headless=True, args=chromium_args(y4m)
-        )
-        try:
-            page = context.new_page()
-            first_prediction_s = None
-            for attempt in range(ATTEMPTS):
-                page.goto(f"{url}/Live", wait_until="domcontentloaded")
-                frame = page.frame_locator('iframe[title*="webrtc"]')
-                frame.get_by_role("button", name="START").click(timeout=60_000)
-                started = time.monotonic()
-                frame.get_by_role("button", name="STOP").wait_for(timeout=30_000)
-                try:
-                    page.wait_for_function("document.body.innerText.includes('Latency per frame')", timeout=45_000)
-                    first_prediction_s = time.monotonic() - started
-                    break
-                except PlaywrightTimeout:
-                    if attempt == ATTEMPTS - 1:
-                        page.screenshot(path=str(tmp_path / "live-failed.png"))
-                        raise
-            samples: list[tuple[float, float, float]] = []  # (seconds since the first result, latency ms, fps)
-            t0 = time.monotonic()
-            while (now := time.monotonic() - t0) < RUN_S:
-                text = page.evaluate("document.body.innerText")
-                latency, fps = LATENCY.search(text), FPS.search(text)
-                if latency and fps:
-                    samples.append((now, float(latency.group(1)), float(fps.group(1))))
-                page.wait_for_timeout(500)
-            page.screenshot(path=str(tmp_path / "live-after-60s.png"))
-        finally:
-            context.close()
+        samples: list[tuple[float, float, float]] = []  # (seconds since the first result, latency ms, fps)
+        t0 = time.monotonic()
+        while (now := time.monotonic() - t0) < RUN_S:
+            text = page.evaluate("document.body.innerText")
+            latency, fps = LATENCY.search(text), FPS.search(text)
+            if latency and fps:
+                samples.append((now, float(latency.group(1)), float(fps.group(1))))
+            page.wait_for_timeout(500)
+        page.screenshot(path=str(tmp_path / "live-after-60s.png"))
 
     # The browser closed and the server stopped: the log holds what an operator needs, no traceback (a closing
     # browser's websocket, or landmarkers closed at exit after MediaPipe's own threads are gone).
