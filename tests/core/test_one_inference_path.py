@@ -123,3 +123,18 @@ def test_pool_scoring_works_with_a_model_that_reads_pixels(store: Store, face_va
     assert report.scored == report.queued + len(report.near_duplicates) > 0 and report.unscored == 0
     assert all(len(s) == 3 and s[0] > 50 for s in seen_shapes)  # real decoded images, one at a time
     assert {it.predicted for it in queue_items(store)} <= {"happy", "neutral", "sad"}
+
+
+def test_a_model_that_needs_landmarks_refuses_to_predict_without_a_landmarker(astronaut_rgb: np.ndarray) -> None:
+    from core.inference import Recognizer
+    from tests.live.real_model import BlendshapeModel
+
+    class Unfitted(BlendshapeModel):
+        def __init__(self) -> None:
+            from core.registry import ModelCard
+
+            self.card = ModelCard(id="m", kind="landmark", name="x", classes=["happy"])
+
+    with pytest.raises(ValueError, match="needs landmarks"):
+        Recognizer(Unfitted()).predict(astronaut_rgb)
+    assert Recognizer(Unfitted()).predict_stored([], lambda i: astronaut_rgb) == []
