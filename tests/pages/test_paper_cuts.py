@@ -28,10 +28,12 @@ def page(name: str) -> AppTest:
     return AppTest.from_file(str(PAGES / name), default_timeout=120)
 
 
-def test_streamlit_polls_source_files_instead_of_watching_the_clone_recursively() -> None:
-    # The watchdog watcher schedules a recursive watch on the repository root, .venv included.
+def test_streamlit_config_keeps_the_log_quiet_and_live_fast() -> None:
     config = tomllib.loads((PROJECT_ROOT / ".streamlit" / "config.toml").read_text())
+    # The watchdog watcher schedules a recursive watch on the repository root, .venv included.
     assert config["server"]["fileWatcherType"] in ("poll", "none")
+    # A full gc.collect(2) after every rerun of the Live page's twice-a-second fragment stalled the frame thread.
+    assert config["runner"]["postScriptGC"] is False
 
 
 def test_data_page_separates_problems_from_notes_and_says_where_uploads_went(
