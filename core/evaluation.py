@@ -17,7 +17,7 @@ import pandas as pd
 
 from core.errors import DatasetFormatError, ImageNotReadable
 from core.imaging import decode_rgb
-from core.inference import Recognizer
+from core.inference import Recognizer, main_face
 from core.labels import label_for_path, normalize_label
 from core.schema import EMOTIONS
 from core.store.files import atomic_write_text
@@ -119,9 +119,8 @@ def evaluate_items(
         }
         try:
             rgb = decode_rgb(item.path.read_bytes())
-            faces = recognizer.predict(rgb)
-            if faces:
-                best = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+            best = main_face(recognizer.predict(rgb))
+            if best is not None:
                 row.update(predicted=best.emotion, confidence=round(best.confidence, 5), face_found=True)
             else:
                 no_face.append(str(item.path))

@@ -1,12 +1,12 @@
 """The prediction contract every model kind implements, and the recognizer that runs MediaPipe when needed.
 
-Live detection, batch tests, `python -m core evaluate` and the REST API all predict through `Recognizer`, so
-every model kind returns faces in the same shape.
+Live detection, batch tests, `python -m core evaluate`, the REST API and active-learning scoring all predict through
+`Recognizer`, so a new model kind plugs in here once and every model kind returns faces in the same shape.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -37,7 +37,11 @@ class FacePrediction:
 
 @runtime_checkable
 class ExpressionModel(Protocol):
-    """A loaded model. Landmark and ResNet models need MediaPipe faces; a detector finds its own."""
+    """A loaded model. Landmark and ResNet models need MediaPipe faces; a detector finds its own.
+
+    A model may also set `needs_pixels = False` when it predicts from the faces alone (landmark models): scoring
+    stored faces then skips decoding the images. Without the attribute the image is always decoded.
+    """
 
     card: ModelCard
     needs_landmarks: bool
@@ -64,12 +68,20 @@ def top_prediction(
     )
 
 
+def main_face(predictions: Sequence[FacePrediction]) -> FacePrediction | None:
+    """The largest face: the one a one-label-per-image consumer (batch test, pool scoring) keeps."""
+    if not predictions:
+        return None
+    return max(predictions, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+
+
 class Recognizer:
-    """A model plus the MediaPipe landmarker it needs. One per thread or video stream (landmarkers are stateful)."""
+    """A model plus the MediaPipe landmarker it needs. One per thread or video stream (landmarkers are stateful).
+
+    `extractor` may be None for a model that needs landmarks when only stored faces are scored (`predict_stored`).
+    """
 
     def __init__(self, model: ExpressionModel, extractor: LandmarkExtractor | None = None) -> None:
-        if model.needs_landmarks and extractor is None:
-            raise ValueError(f"model {model.card.id} needs landmarks: pass a LandmarkExtractor")
         self.model = model
         self.extractor = extractor
 
@@ -77,15 +89,54 @@ class Recognizer:
     def model_id(self) -> str:
         return self.model.card.id
 
+    @property
+    def classes(self) -> list[str]:
+        return list(self.model.card.classes)
+
     def predict(self, rgb: np.ndarray, *, timestamp_ms: int | None = None) -> list[FacePrediction]:
         """Faces and their expressions in an RGB uint8 image; `timestamp_ms` selects the extractor's VIDEO mode."""
         faces: Sequence[FaceData] = ()
         if self.model.needs_landmarks:
-            assert self.extractor is not None
+            if self.extractor is None:
+                raise ValueError(f"model {self.model_id} needs landmarks: pass a LandmarkExtractor")
             if timestamp_ms is None:
                 faces = self.extractor.detect_still(rgb)  # padded: tight crops are common in still images
             else:
                 faces = self.extractor.detect_video(rgb, timestamp_ms)
             if not faces:
                 return []
-        return self.model.predict_faces(rgb, faces)
+        return self._predict_faces(rgb, faces)
+
+    def _predict_faces(self, rgb: np.ndarray, faces: Sequence[FaceData]) -> list[FacePrediction]:
+        predictions = self.model.predict_faces(rgb, faces)
+        if self.model.needs_landmarks and len(predictions) == len(faces):
+            # Every consumer (the Live mesh, the API) finds the landmarks on the prediction, whatever the model kind.
+            for pred, face in zip(predictions, faces, strict=True):
+                if pred.landmarks is None:
+                    pred.landmarks = face.landmarks
+        return predictions
+
+    def predict_stored(
+        self, faces: Sequence[FaceData], load_rgb: Callable[[int], np.ndarray]
+    ) -> list[FacePrediction | None]:
+        """The main-face prediction of each stored image, given the face its extraction found.
+
+        `load_rgb(i)` decodes image i; it is called only when the model reads pixels (ResNet, detector), one image
+        at a time so that memory stays bounded. An image that cannot be read or where a detector finds no face
+        gives None.
+        """
+        if not faces:
+            return []
+        if not getattr(self.model, "needs_pixels", True) and self.model.needs_landmarks:
+            # Landmark models predict from the faces alone: one batched call, no image decoded.
+            return list(self._predict_faces(np.zeros((1, 1, 3), np.uint8), faces))
+        out: list[FacePrediction | None] = []
+        for i, face in enumerate(faces):
+            try:
+                rgb = load_rgb(i)
+            except Exception:  # one unreadable image must not end the scoring; it is reported as unscored
+                out.append(None)
+                continue
+            found = self._predict_faces(rgb, [face] if self.model.needs_landmarks else ())
+            out.append(main_face(found))
+        return out

@@ -311,6 +311,8 @@ def import_manifest(
     imported."""
     roots = ImportRoots.or_settings(roots, store.settings)
     manifest = roots.check(Path(manifest).expanduser(), "manifest")
+    if manifest.is_dir():
+        raise StudioError(f"{manifest} is a folder: import it as a folder, or give the path of a manifest .csv file")
     base = resolve_path(manifest.parent)
     rows = list(csv.DictReader(manifest.open(newline="", encoding="utf-8")))
     if rows and "path" not in rows[0]:

@@ -18,7 +18,7 @@ from core.schema import (
     EXTRACTION_PENDING,
     STATUS_POOL,
 )
-from core.store.views import problem_table
+from core.store.views import NOTE, PROBLEM, placement_table, problem_table
 from ui.auth import needs
 from ui.common import get_store, page_setup, run_safely
 from ui.progress import progress_bar
@@ -32,6 +32,9 @@ UNLABELED = "unlabeled (pool)"
 
 def show_report(report: ingest.ImportReport) -> None:
     (st.success if report.added else st.info)(f"Import finished: {report.summary()}.")
+    if report.image_ids:
+        placed = placement_table(store, report.image_ids[:500])
+        st.dataframe(placed, hide_index=True, key="placed")
     if report.skipped:
         st.warning(f"{len(report.skipped)} file(s) skipped:")
         st.dataframe([{"file": n, "reason": r} for n, r in report.skipped], hide_index=True, key="skipped")
@@ -69,6 +72,7 @@ else:
                         report.duplicates += sub.duplicates
                         report.skipped += sub.skipped
                         report.warnings += sub.warnings
+                        report.image_ids += sub.image_ids
                     continue
                 item = ingest.Incoming(f.name, data, emotion=emotion, label_source="human" if emotion else None)
                 if label_choice == UNLABELED:
@@ -131,7 +135,13 @@ elif st.button(f"Extract landmarks ({todo} images)", key="extract_run", type="pr
 if message := st.session_state.pop("extract_message", None):
     st.success(message)
 
-problems = problem_table(store)
+flagged = problem_table(store)
+problems = flagged[flagged["kind"] == PROBLEM].drop(columns=["kind"])
+notes = flagged[flagged["kind"] == NOTE].drop(columns=["kind"])
 if not problems.empty:
-    with st.expander(f"Images with notes or problems ({len(problems)})"):
+    # Problems first and open: these images have no usable face (no face found, unreadable file).
+    with st.expander(f"Problems: images without usable landmarks ({len(problems)})", expanded=True):
         st.dataframe(problems, hide_index=True, key="problems")
+if not notes.empty:
+    with st.expander(f"Notes: images used with a remark, e.g. a padded tight crop ({len(notes)})"):
+        st.dataframe(notes, hide_index=True, key="notes")

@@ -53,6 +53,11 @@ if st.toggle("Prepare landmarks.csv for download", key="prepare_csv"):
 
 st.divider()
 ids = table["id"].tolist()
+# A new filter means a new set: start again at its first face (not at the old position's index in the new set).
+filter_key = (tuple(emotions), tuple(sources), tuple(statuses))
+if st.session_state.get("viewer_filter") != filter_key:
+    st.session_state["viewer_filter"] = filter_key
+    st.session_state["viewer_pos"] = 0
 pos = state("viewer_pos", 0) % len(ids)
 nav = st.columns([1, 1, 4, 2])
 if nav[0].button("◀ Previous", key="prev", shortcut="Left"):

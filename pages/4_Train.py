@@ -11,10 +11,12 @@ from ui.auth import needs
 from ui.common import get_registry, get_store, page_setup, run_safely
 from ui.train_page import (
     RESULT_KEY,
+    best_index,
     choices_ui,
     counts_caption,
     data_ui,
     face_counts,
+    last_result,
     registry_ui,
     reports_from_state,
     run_training,
@@ -44,7 +46,7 @@ with landmark_tab:
             if outcome is not None:
                 st.session_state[RESULT_KEY] = outcome
 
-    payload = st.session_state.get(RESULT_KEY)
+    payload = last_result(registry)
     if payload and payload.get("reports"):
         reports = reports_from_state(payload)
         st.subheader("Results")
@@ -58,7 +60,7 @@ with landmark_tab:
         st.plotly_chart(comparison_bar(reports), key="train_bar")
         st.plotly_chart(per_class_f1(reports), key="train_f1")
         names = [r.name for r in reports]
-        shown = st.selectbox("Confusion matrix of", names, key="train_cm_model")
+        shown = st.selectbox("Confusion matrix of", names, index=best_index(reports), key="train_cm_model")
         report = reports[names.index(shown)] if shown in names else reports[0]
         st.plotly_chart(
             confusion_heatmap(report.confusion_matrix, report.labels, f"{report.name} (held out)"), key="train_cm"

@@ -21,7 +21,7 @@ from ui.active_page import (
 from ui.auth import needs, signed_in_user
 from ui.common import get_registry, get_store, page_setup, settings
 
-page_setup("Active Learning", icon=":material/school:")
+page_setup("Active learning", icon=":material/school:")
 store = get_store()
 registry = get_registry()
 cfg = settings()

@@ -15,6 +15,7 @@ from core.active.uncertainty import STRATEGIES, STRATEGY_LABELS
 from core.auth import Permission, allowed
 from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
 from core.import_roots import ImportRoots
+from core.inference import ExpressionModel
 from core.live.figures import probability_figure
 from core.registry import Registry
 from core.schema import EMOTIONS
@@ -37,8 +38,11 @@ def _strategy_label(name: str) -> str:
     return STRATEGY_LABELS.get(name, name)
 
 
+IMPORT_REPORT = "al_import_report"
 def pool_ui(store: Store) -> None:
     counts = pool.pool_counts(store)
+    if (done := st.session_state.pop(IMPORT_REPORT, None)) is not None:
+        _import_message(done)
     c = st.columns(4)
     c[0].metric("Pool images", counts["pool"])
     c[1].metric("With a face", counts["face"])
@@ -51,7 +55,7 @@ def pool_ui(store: Store) -> None:
         )
         if st.button("Add to the pool", key="al_upload_add", disabled=not files):
             report = pool.add_to_pool(store, [(f.name, f.getvalue()) for f in files or []])
-            _import_message(report)
+            _imported(report)
     with folder:
         roots = ImportRoots.from_settings(store.settings)
         st.caption(f"A folder on the machine that runs the dashboard; {roots.describe()}.")
@@ -62,11 +66,17 @@ def pool_ui(store: Store) -> None:
                 what="Import",
             )
             if result is not None:
-                _import_message(result)
-    if st.button("Extract landmarks", key="al_extract", disabled=counts["pending"] == 0 and not files):
+                _imported(result)
+    if st.button("Extract landmarks", key="al_extract", disabled=counts["pending"] == 0):
         batch = run_safely(lambda: pool.extract_pool(store, progress=progress_bar("Landmarks")), what="Extraction")
         if batch is not None:
             st.success(f"Landmarks: {batch.ok} faces, {batch.no_face} without a face, {batch.errors} errors.")
+
+
+def _imported(report: object) -> None:
+    """Rerun so that the counts and the Extract button above show the new pool; the report survives the rerun."""
+    st.session_state[IMPORT_REPORT] = report
+    st.rerun()
 
 
 def _import_message(report: object) -> None:
@@ -78,7 +88,7 @@ def _import_message(report: object) -> None:
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=2)
-def _scoring_model(models_dir: str, model_id: str | None) -> tuple[str, queue.ProbaModel]:
+def _scoring_model(models_dir: str, model_id: str | None) -> tuple[str, ExpressionModel]:
     return scoring_model.load_scoring_model(Registry(Path(models_dir)), model_id)
 
 

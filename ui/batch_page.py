@@ -81,7 +81,7 @@ def show_batch(outcome: dict[str, Any]) -> None:
         "Download predictions.csv", outcome["csv"], file_name="predictions.csv", mime="text/csv", key="bt_csv"
     )
     if metrics:
-        st.subheader("Confusion matrix")
+        # The figure carries the "Confusion matrix" title itself: no heading above it.
         st.plotly_chart(confusion_heatmap(metrics["confusion_matrix"], metrics["labels"]), key="bt_confusion")
     missing = table[~table["face_found"].astype(bool)]
     if len(missing):

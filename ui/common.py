@@ -17,11 +17,16 @@ log = logging.getLogger("ui")
 T = TypeVar("T")
 
 
+APP_TITLE = "Expression Studio"
+
+
 def page_setup(title: str, icon: str = ":material/face:") -> None:
-    """Page config and title, after resolving who is using the page (which stops it for anonymous visitors)."""
+    """Page config and title, after resolving who is using the page (which stops it for anonymous visitors). The
+    browser tab reads "<page> · Expression Studio" (just "Expression Studio" on Home)."""
     from ui.auth import signed_in_user  # ui.auth uses this module's cached store
 
-    st.set_page_config(page_title=f"{title} · Expression Studio", page_icon=icon, layout="wide")
+    tab = title if title == APP_TITLE else f"{title} · {APP_TITLE}"
+    st.set_page_config(page_title=tab, page_icon=icon, layout="wide")
     signed_in_user(sidebar=False)
     st.title(title)
 

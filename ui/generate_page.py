@@ -232,11 +232,10 @@ def preview_ui(template: GenerationTemplate, model: str) -> None:
         f"with `{model}`: about **${estimate_cost(model, n):.2f}** at list price."
     )
     with st.expander(f"Preview the prompts (first {min(n, PREVIEW_ROWS)})"):
-        rows = [
-            {"emotion": s.attributes.emotion, "persona": s.persona, "prompt": s.prompt}
-            for s in template.expand()[:PREVIEW_ROWS]
-        ]
-        st.dataframe(pd.DataFrame(rows), hide_index=True, key="gen_preview")
+        # One block per prompt, wrapped: a table cell would cut a prompt of several sentences.
+        for i, sample in enumerate(template.expand()[:PREVIEW_ROWS], start=1):
+            st.markdown(f"**{i}. {sample.attributes.emotion}** · persona `{sample.persona}`")
+            st.code(sample.prompt, language=None, wrap_lines=True)
     st.download_button(
         "Download this template (for `python -m core generate --template`)",
         template.model_dump_json(indent=2, exclude_defaults=False),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from core.inference import ExpressionModel
@@ -24,7 +26,9 @@ def model_ui(registry: Registry, *, key: str) -> ModelChoice | None:
         return None
     labels = [c.label for c in choices]
     picked = st.selectbox("Model", labels, key=key, help="Landmark models and the ResNet work alike here.")
-    return choices[labels.index(picked)] if picked in labels else choices[0]
+    choice = choices[labels.index(picked)] if picked in labels else choices[0]
+    st.caption(choice.details)
+    return choice
 
 
 def require_model(choice: ModelChoice | None) -> ExpressionModel:
@@ -33,9 +37,10 @@ def require_model(choice: ModelChoice | None) -> ExpressionModel:
         st.info("No expression model yet: train one on the **Train** page (or ship `models/starter/`).")
         st.stop()
     assert choice is not None
-    if choice.card.id == STARTER_ID:
-        st.info("Using the shipped **starter model**: no trained model is active yet. Train one on the **Train** page.")
     models_dir = str(settings().models_dir)
+    if choice.card.id == STARTER_ID and all(c.id == STARTER_ID for c in Registry(Path(models_dir)).list()):
+        # Only while there is nothing else: a user who picked the starter over a trained model needs no nudge.
+        st.info("Using the shipped **starter model**: no model has been trained yet. Train one on the **Train** page.")
     model = run_safely(lambda: _load(models_dir, choice.card.id), what=f"Loading model {choice.card.id}")
     if model is None:
         st.stop()

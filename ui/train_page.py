@@ -18,6 +18,7 @@ from core.store.repository import Filters
 from core.training.compare import compare_models
 from core.training.data import from_store
 from core.training.landmark_registry import save_comparison, save_report
+from core.training.last_comparison import load_last_comparison, save_last_comparison
 from core.training.report import ModelReport
 from core.training.zoo import DEFAULT_MODELS, MODEL_ZOO, PRESETS
 from ui.auth import needs
@@ -127,7 +128,7 @@ def run_training(store: Store, choices: TrainChoices, registry: Registry) -> dic
         )
         save_comparison(registry, result, data_sources=data.sources, activate_best=choices.activate_best)
         best = result.best
-        return {
+        payload = {
             "reports": [r.to_dict() for r in result.reports],
             "holdout": result.holdout,
             "best": best.model_id if best else None,
@@ -135,6 +136,8 @@ def run_training(store: Store, choices: TrainChoices, registry: Registry) -> dic
             "n_faces": len(data),
             "grouped": data.groups is not None,
         }
+        save_last_comparison(registry, current_user(), payload)
+        return payload
 
     return run_safely(work, what="Training")
 
@@ -143,10 +146,34 @@ def reports_from_state(payload: dict[str, Any]) -> list[ModelReport]:
     return [ModelReport(**r) for r in payload.get("reports", [])]
 
 
+def best_index(reports: list[ModelReport]) -> int:
+    """Index of the best model by held-out macro-F1: what the confusion matrix shows first."""
+    return max(range(len(reports)), key=lambda i: reports[i].macro_f1) if reports else 0
+
+
+def current_user() -> str:
+    """Who is using the page: the signed-in e-mail when sign-in is configured, else "local"."""
+    try:
+        email = st.user.get("email") if st.user.get("is_logged_in") else None
+    except Exception:  # no auth configured: one local user
+        email = None
+    return str(email or "local")
+
+
+def last_result(registry: Registry) -> dict[str, Any] | None:
+    """This session's comparison, else the user's last one from the registry (it survives a reload)."""
+    payload: dict[str, Any] | None = st.session_state.get(RESULT_KEY)
+    if payload is None:
+        payload = load_last_comparison(registry, current_user())
+        if payload is not None:
+            st.session_state[RESULT_KEY] = payload
+    return payload
+
+
 def registry_table(cards: list[ModelCard], active: str | None) -> pd.DataFrame:
     rows = [
         {
-            "active": "✅" if c.id == active else "",
+            "active": "✓" if c.id == active else "",  # plain text: renders without an emoji font, as on Home
             "id": c.id,
             "kind": c.kind,
             "model": c.name,

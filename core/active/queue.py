@@ -1,5 +1,8 @@
 """The review queue: the pool scored by the active model, top K by uncertainty with near-duplicates skipped.
 
+Scoring goes through `core.inference.Recognizer`, like every other prediction, so any model kind scores the pool:
+landmark models from the stored faces alone, ResNets and detectors from the decoded images.
+
 Only pool images whose extraction found a face are scored, so an image without a face never enters the queue.
 Queued images get status "queued" (their version bumps, as with every state change) and a `QueueEntry` that records
 the score and the model's probabilities for the approval card.
@@ -9,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 from sqlalchemy import delete, select
@@ -19,21 +21,13 @@ from core.active.tables import LabelFailure, Proposal, QueueEntry
 from core.active.uncertainty import uncertainty
 from core.auth import Permission, require
 from core.db import session_scope
-from core.errors import StudioError
-from core.features import faces_to_matrix
+from core.imaging import decode_rgb
+from core.inference import ExpressionModel, Recognizer
+from core.records import FaceData
 from core.schema import EMOTIONS, STATUS_POOL, STATUS_QUEUED
 from core.store import Store
 from core.store.repository import Filters
 from core.store.tables import ImageRecord
-
-
-class ProbaModel(Protocol):
-    """What scoring needs from a model: class probabilities of raw face rows (a landmark model has this)."""
-
-    @property
-    def classes(self) -> list[str]: ...
-
-    def predict_proba(self, x: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass
@@ -45,11 +39,14 @@ class QueueReport:
     returned: int = 0  # formerly queued images put back into the pool before rescoring
     no_face: int = 0
     not_extracted: int = 0
+    unscored: int = 0  # faces the model could not score (image unreadable, or a detector found no face)
 
     def summary(self) -> str:
+        extra = f"; {self.unscored} could not be scored (unreadable image or no face found by the model)"
         return (
             f"{self.queued} queued from {self.scored} scored pool faces; {len(self.near_duplicates)} near-duplicates "
             f"skipped; {self.no_face} without a face and {self.not_extracted} not yet extracted were left out"
+            + (extra if self.unscored else "")
         )
 
 
@@ -95,16 +92,32 @@ def _return_to_pool(store: Store) -> int:
         return returned
 
 
+def _score(store: Store, model: ExpressionModel, pairs: Sequence[tuple[ImageRecord, FaceData]]) -> np.ndarray:
+    """Class probabilities (card order) of each pair's main face; a row of NaN where the model could not score."""
+    classes = list(model.card.classes)
+
+    def load_rgb(i: int) -> np.ndarray:
+        return decode_rgb(store.read_bytes(pairs[i][0]))
+
+    predictions = Recognizer(model).predict_stored([f for _, f in pairs], load_rgb)
+    proba = np.full((len(pairs), len(classes)), np.nan)
+    for i, pred in enumerate(predictions):
+        if pred is not None:
+            proba[i] = [pred.probabilities.get(c, 0.0) for c in classes]
+    return proba
+
+
 def build_queue(
     store: Store,
-    model: ProbaModel,
+    model: ExpressionModel,
     *,
     model_id: str = "",
     strategy: str = "entropy",
     k: int = 20,
     min_distance: float = DEFAULT_MIN_DISTANCE,
 ) -> QueueReport:
-    """Score the pool and queue the top `k` most uncertain faces, skipping near-duplicates of those already picked.
+    """Score the pool with `model` (any kind) and queue the top `k` most uncertain faces, skipping near-duplicates
+    of those already picked.
 
     Images queued by an earlier scoring and not yet decided go back into the pool first and compete again.
     """
@@ -121,10 +134,14 @@ def build_queue(
     report.no_face = report.pool - report.scored - report.not_extracted
     if not pairs:
         return report
-    classes = list(model.classes)
-    proba = np.asarray(model.predict_proba(faces_to_matrix([f for _, f in pairs])), dtype=np.float64)
-    if proba.shape != (len(pairs), len(classes)):
-        raise StudioError(f"the model returned probabilities of shape {proba.shape} for {len(pairs)} faces")
+    classes = list(model.card.classes)
+    proba = _score(store, model, pairs)
+    scorable = ~np.isnan(proba).any(axis=1)
+    report.unscored = int((~scorable).sum())
+    pairs = [p for p, ok in zip(pairs, scorable, strict=True) if ok]
+    proba = proba[scorable]
+    if not pairs:
+        return report
     scores = uncertainty(proba, strategy)
     order = np.argsort(-scores, kind="stable")
     shapes = aligned_shapes(np.stack([f.landmarks for _, f in pairs]))

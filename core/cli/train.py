@@ -148,10 +148,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  (n={metrics['n_scored']})")
     labels = metrics["labels"]
     width = max(len(x) for x in labels) + 1
+    col = max(width, 7)  # whole class names in the header ("surprise", "contempt"), never cut
     print("confusion matrix (rows: true, columns: predicted)")
-    print(" " * width + " ".join(f"{x[:7]:>7}" for x in labels))
+    print(" " * width + " ".join(f"{x:>{col}}" for x in labels))
     for label, row in zip(labels, metrics["confusion_matrix"], strict=True):
-        print(f"{label:<{width}}" + " ".join(f"{v:>7}" for v in row))
+        print(f"{label:<{width}}" + " ".join(f"{v:>{col}}" for v in row))
     return 0
 
 

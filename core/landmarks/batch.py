@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,6 +118,23 @@ def _pool_context() -> mp_ctx.context.BaseContext:
     return ctx
 
 
+@contextmanager
+def _main_script_hidden() -> Iterator[None]:
+    """Forkserver (and spawn) workers re-import the parent's `__main__` from its file. Under Streamlit that module
+    is the running page script, so every worker would run the page again (each st.* call logging "missing
+    ScriptRunContext"). The workers need nothing from `__main__`, so its file is hidden while they start and run."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or path is None:
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
 def worker_count(settings: Settings) -> int:
     return settings.extract_workers or max(1, os.cpu_count() or 1)
 
@@ -157,7 +175,10 @@ def extract_paths(
     ctx = _pool_context()
     pending: set[Future[list[ExtractionRow]]] = set()
     chunks = _chunks(items, CHUNK)
-    with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker, initargs=(settings,)) as pool:
+    with (
+        _main_script_hidden(),
+        ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker, initargs=(settings,)) as pool,
+    ):
         exhausted = False
         while True:
             cancelled = cancel is not None and cancel.is_set()

@@ -86,7 +86,12 @@ _open_extractors: weakref.WeakSet[LandmarkExtractor] = weakref.WeakSet()
 def close_all() -> None:
     """Close every extractor still open (at interpreter exit, and at the end of a test session)."""
     for extractor in list(_open_extractors):
-        extractor.close()
+        try:
+            extractor.close()
+        except RuntimeError:
+            # At interpreter exit MediaPipe's own dispatcher thread pool may already be shut down ("cannot
+            # schedule new futures after shutdown"): the process is ending, so there is nothing left to free.
+            _open_extractors.discard(extractor)
 
 
 atexit.register(close_all)

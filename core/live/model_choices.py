@@ -10,21 +10,32 @@ from core.registry import STARTER_ID, ModelCard, Registry
 @dataclass(frozen=True)
 class ModelChoice:
     card: ModelCard
-    label: str  # what the select box shows
+    label: str  # what the select box shows: short, since the sidebar shows about 30 characters
     is_starter: bool
+    is_active: bool = False
+
+    @property
+    def details(self) -> str:
+        """What the label leaves out: kind, full id and held-out accuracy (shown under the select box)."""
+        acc = self.card.metrics.get("accuracy")
+        extra = f", held-out accuracy {acc:.0%}" if isinstance(acc, int | float) else ""
+        state = " (active)" if self.is_active else ""
+        return f"{self.card.kind} model `{self.card.id}`{state}{extra}"
 
 
 def model_choices(registry: Registry) -> list[ModelChoice]:
-    """Every loadable card, the active model first; labels say kind, name and held-out accuracy when known."""
+    """Every loadable card, the active model first; short labels: ✓ for the active one, name, starter or date."""
     active = registry.active_id()
     cards = registry.list()
     cards.sort(key=lambda c: (c.id != active, c.kind, c.id))
-    out = []
+    out: list[ModelChoice] = []
+    seen: set[str] = set()
     for card in cards:
-        acc = card.metrics.get("accuracy")
-        extra = f", accuracy {acc:.0%}" if isinstance(acc, int | float) else ""
         starter = card.id == STARTER_ID
-        tag = " (shipped starter)" if starter else ""
-        active_tag = " [active]" if card.id == active else ""
-        out.append(ModelChoice(card, f"{card.kind} · {card.name}{tag}{extra}{active_tag} — {card.id}", starter))
+        when = "starter" if starter else card.created_at.strftime("%d %b %H:%M")
+        label = f"{'✓ ' if card.id == active else ''}{card.name} · {when}"
+        if label in seen:  # same name in the same minute: the id's tail tells them apart
+            label = f"{label} ·{card.id[-4:]}"
+        seen.add(label)
+        out.append(ModelChoice(card, label, starter, card.id == active))
     return out

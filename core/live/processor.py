@@ -1,7 +1,16 @@
-"""The per-frame path of live detection: frame -> landmarks (VIDEO mode) -> model -> smoothing -> overlay.
+"""The per-frame path of live detection: frame -> `Recognizer` (landmarks in VIDEO mode, model) -> smoothing ->
+overlay.
 
 One `FrameProcessor` per browser session: its FaceLandmarker runs in VIDEO mode, which keeps tracking state between
-frames and needs strictly increasing timestamps, so it can never be shared between streams.
+frames and needs strictly increasing timestamps, so it can never be shared between streams. Prediction is the same
+`core.inference.Recognizer` the API, Batch test, `evaluate` and active learning use; only smoothing and drawing are
+live-specific.
+
+Frames are never queued here: streamlit-webrtc hands the callback the newest frame it has (`async_processing`),
+and a frame that arrives while the recognizer is busy (the warm-up) is passed through unannotated instead of
+waiting. Note that aiortc delivers frames to that worker at the pace of the outgoing VP8 encoder, one received frame
+per sent frame: when the machine is short of CPU, received frames wait upstream of this callback, where it cannot
+drop them (a pts-based "stale" check here was tried and only stopped all predictions once the backlog existed).
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ from dataclasses import dataclass, field
 import av
 import numpy as np
 
-from core.inference import ExpressionModel, FacePrediction
+from core.inference import ExpressionModel, FacePrediction, Recognizer
 from core.landmarks.extractor import LandmarkExtractor
 from core.live.overlay import colour_of, draw_face
 from core.live.smoothing import SmoothingMode, TemporalSmoother
@@ -36,6 +45,11 @@ class LiveFace:
     confidence: float
     probabilities: dict[str, float]
 
+    @property
+    def label(self) -> str:
+        """The text drawn on the video box; the side panel shows the same (both from this smoothed result)."""
+        return f"{self.emotion} {self.confidence:.0%}"
+
 
 @dataclass(frozen=True)
 class FrameResult:
@@ -54,6 +68,13 @@ class FrameResult:
         if not self.faces:
             return None
         return max(self.faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+
+
+def _made_up_face() -> FaceData:
+    """A face-shaped input for warming a model up: finite landmarks inside a box, no expression."""
+    rng = np.random.default_rng(0)
+    landmarks = np.column_stack([rng.uniform(0.35, 0.65, (478, 2)), rng.uniform(-0.05, 0.05, 478)]).astype(np.float32)
+    return FaceData(landmarks, np.zeros(52, np.float32), np.eye(4, dtype=np.float32), (0.35, 0.35, 0.65, 0.65))
 
 
 class FrameProcessor:
@@ -81,25 +102,49 @@ class FrameProcessor:
         # NOTE: the webrtc callback runs in a worker thread while the page script reads results in its own thread;
         # the latest result and frame cross over under this lock (never st.* calls in the callback).
         self._lock = threading.Lock()
+        # Held while a frame (or the warm-up) runs the recognizer: the landmarker is not thread-safe, and a frame
+        # that finds it busy is passed through rather than queued (see process_frame).
+        self._busy = threading.Lock()
         self._latest: FrameResult | None = None
         self._last_frame: av.VideoFrame | None = None
-        self._model = model
+        self._recognizer = Recognizer(model, extractor)
         self._classes: tuple[str, ...] = ()
+        self.skipped = 0  # frames passed through unannotated because the recognizer was busy (the warm-up)
         self.set_model(model)
 
     # ---- configuration (page thread) ---------------------------------------------------------------------------
     @property
     def model(self) -> ExpressionModel:
-        return self._model
+        return self._recognizer.model
 
     def set_model(self, model: ExpressionModel) -> None:
         """Switch models between frames; the landmarker is created the first time a model needs it."""
         if model.needs_landmarks and self._extractor is None:
             self._extractor = LandmarkExtractor(self._settings, mode="video", num_faces=self._num_faces)
         with self._lock:
-            self._model = model
+            self._recognizer = Recognizer(model, self._extractor)
             self._classes = tuple(model.card.classes)
             self._smoother.reset()
+
+    def warm_up(self, rgb: np.ndarray | None = None) -> float:
+        """Run the recognizer once before the stream starts, so the first camera frame does not pay for loading
+        the landmarker graph and the model's first call. Returns the seconds it took; thread-safe.
+
+        Without `rgb`, a grey frame warms the landmarker and a made-up face the model (the model only runs on
+        found faces, and a grey frame has none).
+        """
+        start = time.perf_counter()
+        image = rgb if rgb is not None else np.full((480, 640, 3), 128, np.uint8)
+        with self._lock:
+            recognizer = self._recognizer
+        with self._busy:
+            try:
+                found = recognizer.predict(image, timestamp_ms=self._timestamp_ms())
+                if not found and recognizer.model.needs_landmarks:
+                    recognizer.model.predict_faces(image, [_made_up_face()])
+            except Exception:  # warming is best effort: a real frame reports any real problem
+                log.warning("live warm-up failed", exc_info=True)
+        return time.perf_counter() - start
 
     @property
     def smoothing(self) -> str:
@@ -119,22 +164,18 @@ class FrameProcessor:
         start = time.perf_counter()
         ts = self._timestamp_ms()
         with self._lock:
-            model, classes, smoother = self._model, self._classes, self._smoother
+            recognizer, classes, smoother = self._recognizer, self._classes, self._smoother
         rgb = np.ascontiguousarray(image[..., ::-1]) if bgr else image
         error = None
         faces: tuple[LiveFace, ...] = ()
         try:
-            face_data: Sequence[FaceData] = ()
-            if model.needs_landmarks:
-                assert self._extractor is not None
-                face_data = self._extractor.detect_video(rgb, ts)
-            predictions = model.predict_faces(rgb, face_data) if face_data or not model.needs_landmarks else []
-            faces = self._smooth_and_draw(image, predictions, face_data, classes, smoother, bgr)
+            predictions = recognizer.predict(rgb, timestamp_ms=ts)
+            faces = self._smooth_and_draw(image, predictions, classes, smoother, bgr)
         except Exception as exc:  # a bad frame must not stop the stream: report it and show the frame as is
             log.exception("live frame failed")
             error = f"{type(exc).__name__}: {exc}"
         self._stats.add(start, time.perf_counter() - start)
-        result = FrameResult(faces, self._stats.snapshot(), model.card.id, ts, error, classes)
+        result = FrameResult(faces, self._stats.snapshot(), recognizer.model_id, ts, error, classes)
         with self._lock:
             self._latest = result
         return image, result
@@ -143,7 +184,6 @@ class FrameProcessor:
         self,
         image: np.ndarray,
         predictions: Sequence[FacePrediction],
-        face_data: Sequence[FaceData],
         classes: tuple[str, ...],
         smoother: TemporalSmoother,
         bgr: bool,
@@ -156,26 +196,31 @@ class FrameProcessor:
         smoothed = smoother.update([p.box for p in predictions], probas)
         out = []
         mesh = self.draw_mesh
-        for i, (pred, s) in enumerate(zip(predictions, smoothed, strict=True)):
+        for pred, s in zip(predictions, smoothed, strict=True):
             emotion = names[s.label]
-            confidence = float(s.proba[s.label])
-            landmarks = None
-            if mesh:
-                landmarks = pred.landmarks
-                if landmarks is None and len(face_data) == len(predictions):
-                    landmarks = face_data[i].landmarks
-            colour = colour_of(emotion)
-            draw_face(image, pred.box, f"{emotion} {confidence:.0%}", colour[::-1] if bgr else colour, landmarks)
             probs = dict(zip(names, (float(v) for v in s.proba), strict=True))
-            out.append(LiveFace(s.track_id, pred.box, emotion, confidence, probs))
+            face = LiveFace(s.track_id, pred.box, emotion, float(s.proba[s.label]), probs)
+            colour = colour_of(emotion)
+            draw_face(image, pred.box, face.label, colour[::-1] if bgr else colour, pred.landmarks if mesh else None)
+            out.append(face)
         return tuple(out)
 
     def process_frame(self, frame: av.VideoFrame) -> av.VideoFrame:
-        """The `video_frame_callback` of streamlit-webrtc: annotated frame out, result kept for the page."""
-        rgb = frame.to_ndarray(format="rgb24")
+        """The `video_frame_callback` of streamlit-webrtc: annotated frame out, result kept for the page.
+
+        A frame that arrives while the recognizer is busy (the warm-up) goes back as it came: dropped from
+        processing, never queued behind it.
+        """
         with self._lock:
             self._last_frame = frame
-        self.process(rgb)
+        if not self._busy.acquire(blocking=False):
+            self.skipped += 1
+            return frame
+        try:
+            rgb = frame.to_ndarray(format="rgb24")
+            self.process(rgb)
+        finally:
+            self._busy.release()
         out = av.VideoFrame.from_ndarray(rgb, format="rgb24")
         out.pts = frame.pts
         if frame.time_base is not None:

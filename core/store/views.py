@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import pandas as pd
 
 from core.schema import EXTRACTION_OK, EXTRACTION_PENDING
@@ -49,12 +52,42 @@ def record_table(store: Store, filters: Filters | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(RECORD_COLUMNS))
 
 
+PROBLEM, NOTE = "problem", "note"
+
+
 def problem_table(store: Store) -> pd.DataFrame:
-    """Images whose extraction failed, found no face, or carries a note (padded, downscaled, several faces)."""
+    """Images whose extraction failed or found no face (kind "problem": the image is not usable), then images that
+    were used but carry a note (kind "note": padded tight crop, downscaled, several faces). Problems first."""
     table = record_table(store)
+    columns = ["kind", "id", "file", "emotion", "landmarks", "faces", "notes"]
     if table.empty:
-        return table
-    mask = (table["landmarks"] != EXTRACTION_OK) & (table["landmarks"] != EXTRACTION_PENDING) | (
-        table["notes"].fillna("") != ""
-    )
-    return table.loc[mask, ["id", "file", "emotion", "landmarks", "faces", "notes"]]
+        return pd.DataFrame(columns=columns)
+    failed = (table["landmarks"] != EXTRACTION_OK) & (table["landmarks"] != EXTRACTION_PENDING)
+    noted = ~failed & (table["notes"].fillna("") != "")
+    table["kind"] = np.where(failed, PROBLEM, NOTE)
+    out = pd.concat([table.loc[failed], table.loc[noted]])
+    return out.loc[:, columns].reset_index(drop=True)
+
+
+WHY = {
+    "filename": "emotion tag in the file name",
+    "folder": "emotion from the folder name",
+    "human": "label chosen on upload",
+    "manifest": "label from the manifest",
+    "yolo": "class of the YOLO box",
+}
+
+
+def placement_table(store: Store, image_ids: Sequence[int]) -> pd.DataFrame:
+    """Where each newly imported image went and why: labeled into training, or into the unlabeled pool."""
+    rows = []
+    for image_id in image_ids:
+        r = store.get(image_id)
+        if r is None:
+            continue
+        if r.emotion:
+            where, why = f"training data: {r.emotion}", WHY.get(r.label_source or "", r.label_source or "")
+        else:
+            where, why = "unlabeled pool", "no emotion in the file or folder name and no label chosen"
+        rows.append({"file": r.original_name or r.path, "went to": where, "why": why})
+    return pd.DataFrame(rows, columns=["file", "went to", "why"])

@@ -113,6 +113,7 @@ class LandmarkModel:
     """A loaded landmark model: satisfies `core.inference.ExpressionModel`."""
 
     needs_landmarks = True
+    needs_pixels = False  # features come from the landmarks and blendshapes alone
 
     def __init__(self, card: ModelCard, pipeline: Pipeline) -> None:
         self.card = card

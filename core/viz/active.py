@@ -43,6 +43,10 @@ def history_figure(rounds: Sequence[RoundPoint], *, height: int = 360) -> go.Fig
         yaxis_range=[0, 1],
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
     )
+    xs = sorted({r.n_labels for r in rounds})
+    if len(xs) == 1:
+        # One point: Plotly would zoom to x +- 1 (e.g. 239 to 241); show it within a range that reads as counts.
+        fig.update_xaxes(range=[0, max(10, int(xs[0] * 1.2) + 1)])
     return fig
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 
 import av
@@ -142,3 +144,65 @@ def test_switching_smoothing_and_model_between_frames(
     result = processor.latest()
     assert processor.smoothing == "hysteresis"
     assert result is not None and result.model_id == "second" and len(result.faces) == 1
+
+
+def test_a_frame_arriving_during_the_warm_up_is_not_queued(
+    model: BlendshapeModel, settings: Settings, astronaut_rgb: np.ndarray
+) -> None:
+    frame = video_frame(frame_640(astronaut_rgb))
+    with FrameProcessor(model, settings=settings) as proc:
+        started, release = threading.Event(), threading.Event()
+        original = proc._recognizer.predict
+
+        def slow_predict(rgb, *, timestamp_ms=None):  # type: ignore[no-untyped-def]
+            started.set()
+            release.wait(10)
+            return original(rgb, timestamp_ms=timestamp_ms)
+
+        proc._recognizer.predict = slow_predict  # type: ignore[method-assign]
+        warm = threading.Thread(target=proc.warm_up, args=(frame_640(astronaut_rgb),))
+        warm.start()
+        assert started.wait(10)
+        t0 = time.perf_counter()
+        out = proc.process_frame(frame)  # the recognizer is busy: back at once, unannotated
+        assert time.perf_counter() - t0 < 1.0 and out is frame and proc.skipped == 1
+        release.set()
+        warm.join(10)
+        proc._recognizer.predict = original  # type: ignore[method-assign]
+        proc.process_frame(frame)
+        result = proc.latest()
+    assert result is not None and len(result.faces) == 1 and result.faces[0].emotion == "happy"
+
+
+def test_warm_up_runs_the_landmarker_and_the_model(model: BlendshapeModel, settings: Settings) -> None:
+    calls = []
+
+    class Counting(BlendshapeModel):
+        def predict_faces(self, rgb, faces):  # type: ignore[no-untyped-def]
+            calls.append(len(faces))
+            return super().predict_faces(rgb, faces)
+
+    with FrameProcessor(Counting(model.clf), settings=settings) as proc:
+        assert proc.warm_up() > 0  # a grey frame: no face, so a made-up one warms the model
+    assert calls == [1]
+
+
+def test_the_box_label_and_the_panel_show_the_same_smoothed_result(
+    processor: FrameProcessor, astronaut_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import core.live.processor as module
+
+    drawn: list[str] = []
+    real_draw = module.draw_face
+    monkeypatch.setattr(
+        module,
+        "draw_face",
+        lambda image, box, label, *a, **k: (drawn.append(label), real_draw(image, box, label, *a, **k)),
+    )
+    for shift in (0, 8, 16):  # a few frames, so that smoothing has history
+        processor.process_frame(video_frame(np.roll(frame_640(astronaut_rgb), shift, axis=1)))
+    result = processor.latest()
+    assert result is not None and result.main_face is not None
+    face = result.main_face
+    assert drawn[-1] == face.label  # the video's box label is the panel's text ("Detected: <label>")
+    assert face.confidence == pytest.approx(face.probabilities[face.emotion])  # both from the smoothed vector

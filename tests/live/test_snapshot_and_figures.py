@@ -108,5 +108,9 @@ def test_model_choices_put_the_active_model_first(tmp_path) -> None:  # type: ig
     assert model_choices(registry)[0].card.id == "starter" and model_choices(registry)[0].is_starter
     registry.activate("resnet-a")
     choices = model_choices(registry)
-    assert choices[0].card.id == "resnet-a" and "[active]" in choices[0].label and "50%" in choices[0].label
+    assert choices[0].card.id == "resnet-a" and choices[0].label.startswith("✓ ") and choices[0].is_active
+    assert "50%" in choices[0].details and "resnet-a" in choices[0].details
+    labels = [c.label for c in choices]
+    assert len(set(labels)) == len(labels)  # same name, same minute: still told apart
+    assert all(len(label) <= 30 for label in labels)  # fits the sidebar's select box
     assert {c.card.kind for c in choices} == {"landmark", "resnet"}

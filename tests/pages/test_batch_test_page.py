@@ -71,6 +71,7 @@ def test_labeled_uploads_and_a_zip_give_metrics_table_no_faces_and_csv(
     assert set(no_face["path"]) == {"set/sad/wall.png", "broken.jpg"}
     assert len(at.get("download_button")) == 1
     assert len(at.get("plotly_chart")) == 1  # the confusion matrix
+    assert "Confusion matrix" not in [h.value for h in at.subheader]  # the figure's own title, not twice
 
     # Results stay on screen across reruns until the next test run.
     at.run()

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.imaging import encode_png
 from core.landmarks.batch import extract_store
-from core.settings import Settings
+from core.settings import Settings, get_settings
 from core.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,3 +84,29 @@ def test_data_page_imports_from_server_path_and_extracts(
     assert "2 faces" in at.success[0].value
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Faces"] == "2" and metrics["Pending"] == "0"
+
+
+def test_extraction_under_streamlit_logs_no_missing_context_warnings(
+    app_env: Settings,
+    tmp_path: Path,
+    face_variants: list,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Worker processes used to re-import the running page script as their __main__ and log one "missing
+    # ScriptRunContext" warning per st.* call. Two workers: a real process pool, as on a server.
+    monkeypatch.setenv("EXTRACT_WORKERS", "2")
+    get_settings.cache_clear()
+    src = tmp_path / "incoming" / "happy"
+    src.mkdir(parents=True)
+    for i in range(3):
+        (src / f"img{i}.png").write_bytes(encode_png(face_variants[i]))
+    at = AppTest.from_file(str(ROOT / "pages" / "1_Data.py"), default_timeout=120).run()
+    at.text_input(key="server_path").input(str(src.parent)).run()
+    at.button(key="server_import").click().run()
+    capfd.readouterr()
+    at.button(key="extract_run").click().run()
+    assert not at.exception
+    assert "3 faces" in at.success[0].value
+    err = capfd.readouterr().err
+    assert "ScriptRunContext" not in err, err[-2000:]
