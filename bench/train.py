@@ -31,6 +31,7 @@ from sklearn.model_selection import StratifiedGroupKFold  # noqa: E402
 from sklearn.utils.class_weight import compute_sample_weight  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
+from core.faceapi.network import OUTPUT_WIDTH, shared_network  # noqa: E402
 from core.features.raw import arrays_to_matrix  # noqa: E402
 from core.imaging import crop_box, decode_rgb  # noqa: E402
 from core.labels import normalize_label  # noqa: E402
@@ -54,13 +55,20 @@ class Cached:
     labels: np.ndarray  # (n,) str
     groups: np.ndarray  # (n,) str: person (faces-dev) or original photo (fer-yolo)
     split: np.ndarray  # (n,) str: train / valid
+    network: np.ndarray  # (n, 263) face-api logits + embedding of the face's crop
+    missed_labels: np.ndarray  # (m,) str: labels of the images/boxes where MediaPipe found no face
+    missed_split: np.ndarray  # (m,) str
     attempted: int = 0
+
+    FIELDS = ("landmarks", "blendshapes", "transforms", "labels", "groups", "split", "network")
 
     @classmethod
     def load(cls, path: Path) -> Cached:
         z = np.load(path, allow_pickle=False)
         return cls(
-            *(z[k] for k in ("landmarks", "blendshapes", "transforms", "labels", "groups", "split")),
+            *(z[k] for k in cls.FIELDS),
+            missed_labels=z["missed_labels"],
+            missed_split=z["missed_split"],
             attempted=int(z["attempted"]),
         )
 
@@ -75,6 +83,9 @@ class Cached:
             labels=self.labels,
             groups=self.groups,
             split=self.split,
+            network=self.network,
+            missed_labels=self.missed_labels,
+            missed_split=self.missed_split,
             attempted=self.attempted,
         )
         tmp.replace(path)
@@ -87,12 +98,16 @@ class Cached:
             self.labels[mask],
             self.groups[mask],
             self.split[mask],
+            self.network[mask],
+            self.missed_labels[:0],
+            self.missed_split[:0],
             int(mask.sum()),
         )
 
 
 def _collect(rows: list[tuple[np.ndarray, str, str, str]], extractor: LandmarkExtractor, what: str) -> Cached:
-    lms, bss, tfs, labels, groups, splits = [], [], [], [], [], []
+    lms, bss, tfs, labels, groups, splits, nets, missed, missed_split = [], [], [], [], [], [], [], [], []
+    network = shared_network()
     t0 = time.perf_counter()
     for i, (rgb, label, group, split) in enumerate(rows):
         out = extractor.extract(rgb)
@@ -100,9 +115,13 @@ def _collect(rows: list[tuple[np.ndarray, str, str, str]], extractor: LandmarkEx
             lms.append(out.face.landmarks)
             bss.append(out.face.blendshapes)
             tfs.append(out.face.transform)
+            nets.append(network.face_rows(rgb, [out.face])[0])
             labels.append(label)
             groups.append(group)
             splits.append(split)
+        else:
+            missed.append(label)
+            missed_split.append(split)
         if (i + 1) % 500 == 0:
             print(f"  {what}: {i + 1}/{len(rows)} ({time.perf_counter() - t0:.0f} s)", flush=True)
     empty = np.zeros((0,), dtype=str)
@@ -113,6 +132,9 @@ def _collect(rows: list[tuple[np.ndarray, str, str, str]], extractor: LandmarkEx
         np.asarray(labels, dtype=str) if labels else empty,
         np.asarray(groups, dtype=str) if groups else empty,
         np.asarray(splits, dtype=str) if splits else empty,
+        np.asarray(nets, dtype=np.float32).reshape(-1, OUTPUT_WIDTH),
+        np.asarray(missed, dtype=str) if missed else empty,
+        np.asarray(missed_split, dtype=str) if missed_split else empty,
         attempted=len(rows),
     )
 
@@ -156,7 +178,7 @@ def fer_yolo_rows(root: Path) -> list[tuple[np.ndarray, str, str, str]]:
 
 
 def load_cache(cache: Path, name: str) -> Cached:
-    path = cache / f"{name}.npz"
+    path = cache / f"{name}-v2.npz"  # v2: with face-api outputs and the labels of missed faces
     if path.is_file():
         return Cached.load(path)
     print(f"extracting landmarks of {name} into {path} (once) ...", flush=True)

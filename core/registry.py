@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from core.errors import ModelMismatch, StudioError
 from core.store.files import atomic_write_text
 
-ModelKind = Literal["landmark", "resnet", "detector"]
+ModelKind = Literal["landmark", "resnet", "detector", "hybrid"]
 CARD_FILE = "card.json"
 ACTIVE_FILE = "active.json"
 STARTER_ID = "starter"
@@ -32,6 +32,7 @@ LOADER_MODULES: dict[str, str] = {
     "landmark": "core.training.landmark_models",
     "resnet": "core.training.resnet",
     "detector": "core.detector.model",
+    "hybrid": "core.faceapi.hybrid",  # face-api network + landmark features
 }
 
 
@@ -57,7 +58,7 @@ class ModelCard(BaseModel):
 def library_versions() -> dict[str, str]:
     """Versions of the libraries a model artifact depends on."""
     out = {"python": platform.python_version()}
-    for name in ("numpy", "sklearn", "torch", "torchvision", "mediapipe"):
+    for name in ("numpy", "sklearn", "torch", "torchvision", "mediapipe", "onnxruntime"):
         try:
             out[name] = str(importlib.import_module(name).__version__)
         except Exception:  # a missing optional library is simply not recorded

@@ -23,6 +23,7 @@ from core.features import FEATURE_VERSION, faces_to_matrix
 from core.inference import FacePrediction, top_prediction
 from core.registry import ModelCard, Registry, new_model_id
 from core.schema import EMOTIONS
+from core.settings import get_settings
 from core.store.repository import FaceData
 from core.training.compare import (
     HALVING_ABOVE,
@@ -36,6 +37,7 @@ from core.training.compare import (
 from core.training.report import ModelReport
 from core.training.zoo import (
     DEFAULT_MODELS,
+    HYBRID_MODELS,
     MODEL_ZOO,
     PRESETS,
     Preset,
@@ -47,12 +49,15 @@ from core.training.zoo import (
 )
 
 KIND: Final = "landmark"
+HYBRID_KIND: Final = "hybrid"  # face-api rows beside the landmark rows; loaded by core.faceapi.hybrid
 ARTIFACT: Final[str] = "model.joblib"
 
 __all__ = [
     "ARTIFACT",
     "DEFAULT_MODELS",
     "HALVING_ABOVE",
+    "HYBRID_KIND",
+    "HYBRID_MODELS",
     "HOLDOUT_FRACTION",
     "KIND",
     "MODEL_ZOO",
@@ -90,7 +95,11 @@ def save_model(
     extra_metrics: dict[str, Any] | None = None,
 ) -> ModelCard:
     """Write a fitted pipeline and its card into the registry (atomically). The card records the artifact's
-    sha256, which `load_artifact` checks before unpickling."""
+    sha256, which `load_artifact` checks before unpickling. A hybrid model (face-api + landmarks) is saved as
+    kind "hybrid" with the sha256 of the network file it was trained on."""
+    hybrid = report.name in HYBRID_MODELS
+    kind = HYBRID_KIND if hybrid else KIND
+    network = {"network_sha256": get_settings().faceapi_model_sha256} if hybrid else {}
     buffer = io.BytesIO()
     joblib.dump(
         {
@@ -104,14 +113,14 @@ def save_model(
     )
     payload = buffer.getvalue()
     card = ModelCard(
-        id=model_id or new_model_id(KIND, report.name),
-        kind=KIND,
+        id=model_id or new_model_id(kind, report.name),
+        kind=kind,
         name=report.name,
         classes=list(classes),
         feature_sets=list(report.feature_sets),
         feature_version=FEATURE_VERSION,
         metrics={**report.summary_metrics(), **(extra_metrics or {})},
-        params={**report.best_params, "artifact_sha256": hashlib.sha256(payload).hexdigest()},
+        params={**report.best_params, **network, "artifact_sha256": hashlib.sha256(payload).hexdigest()},
         data_hash=data_hash,
         data_sources=list(data_sources),
         artifact=ARTIFACT,
