@@ -66,6 +66,22 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+def coverage_note(card: ModelCard) -> str | None:
+    """What a model cannot predict, for the UI: the vocabulary's emotions missing from its classes, with the reason
+    its card gives (e.g. the starter: face-api's network has no contempt). None when it covers every emotion."""
+    from core.schema import EMOTIONS
+
+    missing = [e for e in EMOTIONS if e not in card.classes]
+    if not missing:
+        return None
+    reasons = card.metrics.get("not_predicted") or {}
+    why = "; ".join(f"{e}: {reasons[e]}" for e in missing if e in reasons)
+    return (
+        f"This model predicts {len(card.classes)} of the {len(EMOTIONS)} emotions; it never answers "
+        f"{', '.join(missing)}" + (f" ({why})." if why else " (it was not trained on them).")
+    )
+
+
 def new_model_id(kind: str, name: str) -> str:
     return f"{kind}-{name}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S-%f')}"
 

@@ -183,7 +183,9 @@ def reference_inputs() -> tuple[np.ndarray, list[str]]:
     low = cv2.resize(cv2.resize(base, (28, 28), interpolation=cv2.INTER_AREA), (INPUT_SIZE, INPUT_SIZE))
     yy, xx = np.mgrid[0:INPUT_SIZE, 0:INPUT_SIZE].astype(np.float32)
     rng = np.random.default_rng(0)
-    synthetic = np.stack([xx * 2.2, yy * 2.2, (xx + yy) * 1.1], axis=-1) + rng.normal(0, 12, (INPUT_SIZE, INPUT_SIZE, 3))
+    synthetic = np.stack([xx * 2.2, yy * 2.2, (xx + yy) * 1.1], axis=-1) + rng.normal(
+        0, 12, (INPUT_SIZE, INPUT_SIZE, 3)
+    )
     crops = [
         ("astronaut", base),
         ("astronaut_flipped", np.ascontiguousarray(base[:, ::-1])),
@@ -218,8 +220,14 @@ def run_faceapi(package: Path, work: Path, inputs: np.ndarray) -> dict[str, Any]
     inputs.astype(np.float32).tofile(inputs_path)
     env = {**os.environ, "NODE_PATH": str(node_dir / "node_modules")}
     subprocess.run(
-        ["node", str(ROOT / "scripts" / "faceapi_reference.cjs"), str(package), str(inputs_path), str(len(inputs)),
-         str(out_path)],
+        [
+            "node",
+            str(ROOT / "scripts" / "faceapi_reference.cjs"),
+            str(package),
+            str(inputs_path),
+            str(len(inputs)),
+            str(out_path),
+        ],
         check=True,
         env=env,
         stdout=subprocess.DEVNULL,  # tfjs prints a banner suggesting tfjs-node
@@ -247,9 +255,13 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         tarball = args.tarball
         if tarball is None:
-            name = subprocess.run(
-                ["npm", "pack", f"{PACKAGE}@{VERSION}"], cwd=work, check=True, capture_output=True, text=True
-            ).stdout.strip().splitlines()[-1]
+            name = (
+                subprocess.run(
+                    ["npm", "pack", f"{PACKAGE}@{VERSION}"], cwd=work, check=True, capture_output=True, text=True
+                )
+                .stdout.strip()
+                .splitlines()[-1]
+            )
             tarball = work / name
         with tarfile.open(tarball) as tar:
             tar.extractall(work / "pkg", filter="data")

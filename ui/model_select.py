@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.inference import ExpressionModel
 from core.live.models import ModelChoice, model_choices
-from core.registry import STARTER_ID, Registry
+from core.registry import STARTER_ID, Registry, coverage_note
 from ui.common import run_safely, settings
 
 
@@ -35,6 +35,9 @@ def require_model(choice: ModelChoice | None) -> ExpressionModel:
     assert choice is not None
     if choice.card.id == STARTER_ID:
         st.info("Using the shipped **starter model**: no trained model is active yet. Train one on the **Train** page.")
+    note = coverage_note(choice.card)
+    if note:
+        st.caption(note)
     models_dir = str(settings().models_dir)
     model = run_safely(lambda: _load(models_dir, choice.card.id), what=f"Loading model {choice.card.id}")
     if model is None:

@@ -52,12 +52,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     from core.store import Store
     from core.store.repository import Filters
     from core.training.data import from_store
-    from core.training.landmark_models import ComparisonResult, compare_models, save_comparison, save_report
+    from core.training.landmark_models import (
+        HYBRID_MODELS,
+        ComparisonResult,
+        compare_models,
+        save_comparison,
+        save_report,
+    )
     from core.training.report import ModelReport, comparison_table
 
     settings = get_settings()
     store = Store(settings)
-    data = from_store(store, Filters(emotions=args.emotions, sources=args.sources))
+    # faceapi_blend reads face-api's network rows too (computed once per face, cached under the data root).
+    hybrid = any(m in HYBRID_MODELS for m in args.models)
+    data = from_store(store, Filters(emotions=args.emotions, sources=args.sources), network=hybrid)
     print(f"{len(data)} labeled faces: " + ", ".join(f"{k} {v}" for k, v in data.class_counts().items()))
     bar = tqdm(total=len(args.models), unit="model")
 

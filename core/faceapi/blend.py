@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from core.faceapi.network import EMBEDDING_WIDTH, NETWORK_EMOTIONS, OUTPUT_WIDTH, zero_shot_proba
+from core.faceapi.network import EMBEDDING_WIDTH, NETWORK_EMOTIONS, OUTPUT_WIDTH, softmax, zero_shot_proba
 from core.features import RAW_WIDTH, build_features
 
 HYBRID_WIDTH: Final = RAW_WIDTH + OUTPUT_WIDTH
@@ -77,9 +77,18 @@ class BlendedLogistic(ClassifierMixin, BaseEstimator):
     def zero_shot(self, x: np.ndarray) -> np.ndarray:
         return zero_shot_proba(_logits(np.asarray(x, np.float64)), list(self.classes_), self.temperature_)
 
+    def learned_proba(self, x: np.ndarray) -> np.ndarray:
+        """The logistic regression's probabilities, computed directly: a live frame has one or two faces, where
+        sklearn's per-call checks cost more than the arithmetic (same numbers as `lr_.predict_proba`)."""
+        z = ((x - self.scaler_.mean_) / self.scaler_.scale_) @ self.lr_.coef_.T + self.lr_.intercept_
+        if z.shape[1] == 1:  # two classes: one logit
+            p = 1.0 / (1.0 + np.exp(-z[:, 0]))
+            return np.column_stack([1.0 - p, p])
+        return softmax(z)
+
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
-        learned = self.lr_.predict_proba(self.scaler_.transform(x))
+        learned = self.learned_proba(x)
         if self.weight == 0.0:
             return np.asarray(learned)
         return np.asarray((1.0 - self.weight) * learned + self.weight * self.zero_shot(x))

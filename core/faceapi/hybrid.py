@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from sklearn.pipeline import Pipeline
 
 from core.errors import ModelMismatch
 from core.faceapi.blend import hybrid_rows
@@ -32,8 +33,8 @@ def unknown_to_network(classes: Sequence[str]) -> list[str]:
 class HybridModel(landmark_models.LandmarkModel):
     """A loaded hybrid model (needs_landmarks is True: the crops come from the MediaPipe landmark box)."""
 
-    def __init__(self, card: ModelCard, pipeline: object, network: ExpressionNetwork) -> None:
-        super().__init__(card, pipeline)  # type: ignore[arg-type]
+    def __init__(self, card: ModelCard, pipeline: Pipeline, network: ExpressionNetwork) -> None:
+        super().__init__(card, pipeline)
         self.network = network
 
     def predict_faces(self, rgb: np.ndarray, faces: Sequence[FaceData]) -> list[FacePrediction]:

@@ -50,7 +50,7 @@ def _tables(pipe: Pipeline, x: np.ndarray, classes: list[str]) -> tuple[np.ndarr
     cols = [classes.index(str(c)) for c in clf.classes_]
     learned = np.zeros((len(x), len(classes)))
     zero_shot = np.zeros((len(x), len(classes)))
-    learned[:, cols] = clf.lr_.predict_proba(clf.scaler_.transform(features))
+    learned[:, cols] = clf.learned_proba(features)
     zero_shot[:, cols] = clf.zero_shot(features)
     return learned, zero_shot
 
@@ -80,9 +80,7 @@ def choose_blend(
         grouped = list(splitter.split(x, y, groups))
     datasets = None if datasets is None else np.asarray(datasets).astype(str)
     names = [] if datasets is None else sorted(set(datasets.tolist()))
-    cross = (
-        [(np.flatnonzero(datasets != d), np.flatnonzero(datasets == d)) for d in names] if len(names) > 1 else []
-    )
+    cross = [(np.flatnonzero(datasets != d), np.flatnonzero(datasets == d)) for d in names] if len(names) > 1 else []
     table = []
     for c in cs:
         # Pooled out-of-fold tables for the grouped CV; one table per cross-dataset direction.
@@ -110,7 +108,8 @@ def choose_blend(
             ]
             cross_f1 = float(np.mean(cross_f1s)) if cross_f1s else float("nan")
             score = cv_f1 if not cross_f1s else (cv_f1 + cross_f1) / 2
-            table.append({"C": float(c), "weight": float(w), "grouped_cv": cv_f1, "cross_dataset": cross_f1,
-                          "score": score})
+            table.append(
+                {"C": float(c), "weight": float(w), "grouped_cv": cv_f1, "cross_dataset": cross_f1, "score": score}
+            )
     best = max(table, key=lambda r: (r["score"], -r["weight"]))
     return BlendChoice(best["C"], best["weight"], best["grouped_cv"], best["cross_dataset"], table)

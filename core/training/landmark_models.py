@@ -21,7 +21,7 @@ from sklearn.pipeline import Pipeline
 from core.errors import ModelFileCorrupt, ModelMismatch, StudioError
 from core.features import FEATURE_VERSION, faces_to_matrix
 from core.inference import FacePrediction, top_prediction
-from core.registry import ModelCard, Registry, new_model_id
+from core.registry import ModelCard, ModelKind, Registry, new_model_id
 from core.schema import EMOTIONS
 from core.settings import get_settings
 from core.store.repository import FaceData
@@ -48,17 +48,17 @@ from core.training.zoo import (
     preset,
 )
 
-KIND: Final = "landmark"
-HYBRID_KIND: Final = "hybrid"  # face-api rows beside the landmark rows; loaded by core.faceapi.hybrid
+KIND: Final[ModelKind] = "landmark"
+HYBRID_KIND: Final[ModelKind] = "hybrid"  # face-api rows beside the landmark rows; loaded by core.faceapi.hybrid
 ARTIFACT: Final[str] = "model.joblib"
 
 __all__ = [
     "ARTIFACT",
     "DEFAULT_MODELS",
     "HALVING_ABOVE",
+    "HOLDOUT_FRACTION",
     "HYBRID_KIND",
     "HYBRID_MODELS",
-    "HOLDOUT_FRACTION",
     "KIND",
     "MODEL_ZOO",
     "PRESETS",
@@ -98,7 +98,7 @@ def save_model(
     sha256, which `load_artifact` checks before unpickling. A hybrid model (face-api + landmarks) is saved as
     kind "hybrid" with the sha256 of the network file it was trained on."""
     hybrid = report.name in HYBRID_MODELS
-    kind = HYBRID_KIND if hybrid else KIND
+    kind: ModelKind = HYBRID_KIND if hybrid else KIND
     network = {"network_sha256": get_settings().faceapi_model_sha256} if hybrid else {}
     buffer = io.BytesIO()
     joblib.dump(
