@@ -34,7 +34,7 @@ from sklearn.model_selection import StratifiedGroupKFold  # noqa: E402
 from sklearn.utils.class_weight import compute_sample_weight  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from core.faceapi.network import OUTPUT_WIDTH, shared_network  # noqa: E402
+from core.faceapi.network import CROP_SCALE, OUTPUT_WIDTH, shared_network  # noqa: E402
 from core.features.raw import arrays_to_matrix  # noqa: E402
 from core.imaging import crop_box, decode_rgb  # noqa: E402
 from core.labels import normalize_label  # noqa: E402
@@ -181,7 +181,8 @@ def fer_yolo_rows(root: Path) -> list[tuple[np.ndarray, str, str, str]]:
 
 
 def load_cache(cache: Path, name: str) -> Cached:
-    path = cache / f"{name}-v2.npz"  # v2: with face-api outputs and the labels of missed faces
+    # v2: with face-api outputs (of crops at CROP_SCALE) and the labels of missed faces
+    path = cache / f"{name}-v2-crop{CROP_SCALE:g}.npz"
     if path.is_file():
         return Cached.load(path)
     print(f"extracting landmarks of {name} into {path} (once) ...", flush=True)

@@ -22,7 +22,7 @@ from core.errors import StudioError
 from core.features import faces_to_matrix
 from core.schema import EMOTIONS
 from core.store import Store
-from core.store.repository import Filters
+from core.store.repository import FaceData, Filters
 from core.store.tables import ImageRecord, utcnow
 
 POOL, QUEUED = "pool", "queued"
@@ -101,6 +101,21 @@ def _return_to_pool(store: Store) -> int:
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def scoring_rows(store: Store, model: ProbaModel, pairs: Sequence[tuple[ImageRecord, FaceData]]) -> np.ndarray:
+    """The rows `model.predict_proba` reads for stored faces: raw face rows, plus face-api's rows for a hybrid model
+    (computed from the images, cached; an image that cannot be read gets NaN, and the caller leaves it out)."""
+    raw = faces_to_matrix([f for _, f in pairs])
+    card = getattr(model, "card", None)
+    if card is None or card.kind != "hybrid":
+        return raw
+    from core.faceapi.blend import hybrid_rows
+    from core.faceapi.store_rows import network_rows
+
+    network, readable = network_rows(store, pairs)
+    network[~readable] = np.nan
+    return hybrid_rows(raw, network)
+
+
 def build_queue(
     store: Store,
     model: ProbaModel,
@@ -122,13 +137,17 @@ def build_queue(
     pool = store.list_images(Filters(statuses=[POOL]))
     report.pool = len(pool)
     pairs = store.faces(Filters(statuses=[POOL]))
-    report.scored = len(pairs)
     report.not_extracted = sum(1 for r in pool if r.extraction is None)
-    report.no_face = report.pool - report.scored - report.not_extracted
+    report.no_face = report.pool - len(pairs) - report.not_extracted
+    rows = scoring_rows(store, model, pairs) if pairs else np.zeros((0, 0))
+    # A hybrid model cannot score a face whose image is unreadable (its network row is NaN): it is left out.
+    usable = np.asarray(np.isfinite(rows).all(axis=1), dtype=bool)
+    pairs, rows = [p for p, ok in zip(pairs, usable, strict=True) if ok], rows[usable]
+    report.scored = len(pairs)
     if not pairs:
         return report
     classes = list(model.classes)
-    proba = np.asarray(model.predict_proba(faces_to_matrix([f for _, f in pairs])), dtype=np.float64)
+    proba = np.asarray(model.predict_proba(rows), dtype=np.float64)
     if proba.shape != (len(pairs), len(classes)):
         raise StudioError(f"the model returned probabilities of shape {proba.shape} for {len(pairs)} faces")
     scores = uncertainty(proba, strategy)

@@ -1,5 +1,7 @@
 """Which model scores the pool: the registry's active model (or a chosen one), if it gives probabilities of face
-rows. Landmark models do; image models (ResNet, detector) predict from pixels and are refused with a reason."""
+rows. Landmark models do, and hybrid models (face-api + landmarks, such as the starter) do once the network's rows
+are added (`core.active.queue.scoring_rows`); image models (ResNet, detector) predict from pixels and are refused
+with a reason."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ def load_scoring_model(registry: Registry, model_id: str | None = None) -> tuple
     if chosen is None:
         raise StudioError("no model to score with: train one on the Train page (or run `python -m core al retrain`)")
     card = registry.card(chosen)
-    if card.kind != "landmark":
+    if card.kind not in ("landmark", "hybrid"):
         raise StudioError(
             f"model {chosen} is a {card.kind} model; scoring the pool needs a landmark model (activate one on the "
             "Train page)"

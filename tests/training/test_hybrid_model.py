@@ -5,10 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.active.queue import build_queue
+from core.active.scoring_model import load_scoring_model
 from core.faceapi.blend import BlendedLogistic, HybridFeatures, hybrid_rows
 from core.faceapi.network import NETWORK_EMOTIONS, OUTPUT_WIDTH
 from core.faceapi.selection import choose_blend
 from core.features.raw import RAW_WIDTH
+from core.imaging import decode_rgb, encode_png
 from core.inference import Recognizer
 from core.landmarks.extractor import LandmarkExtractor
 from core.registry import Registry
@@ -139,3 +142,12 @@ def test_trained_on_the_store_saved_loaded_and_recognising_through_the_registry(
         [face] = Recognizer(model, extractor).predict(astronaut_rgb)
     assert face.emotion in card.classes and set(face.probabilities) == set(card.classes)
     assert abs(sum(face.probabilities.values()) - 1.0) < 1e-6
+
+    # The hybrid model scores the active-learning pool too (the starter is one): network rows from the images.
+    for i, (png, face_data, _) in enumerate(variant_faces[:4]):
+        flipped = encode_png(np.ascontiguousarray(decode_rgb(png)[:, ::-1]))
+        image_id = store.add_image(flipped, original_name=f"pool{i}.png", status="pool").image_id
+        store.save_extraction(image_id, state="ok", num_faces=1, face=face_data)
+    chosen, scorer = load_scoring_model(registry, card.id)
+    report = build_queue(store, scorer, model_id=chosen, k=2, min_distance=0.0)
+    assert report.scored == 4 and report.queued == 2
