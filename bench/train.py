@@ -5,7 +5,8 @@ macro-F1 with person-grouped CV on faces-dev, train-vs-valid on the fer-yolo fac
 and the wall time of the quick three-model comparison on 2,000 samples — next to a plain logistic regression on
 blendshapes measured in the same run (the floor), as a ratio.
 
-Landmarks are extracted once into a cache outside git (`--cache`, default /tmp/landmark_cache).
+Landmarks and face-api network rows are extracted once into a cache outside git (`--cache`, default
+/tmp/landmark_cache).
 `--only starter` prints the cross-dataset table of the starter (train on faces-dev, test on fer-yolo, and the
 reverse: the previous starter's recipe, the new one, and face-api zero-shot on the same crops; macro-F1 over the 7
 classes, faces MediaPipe missed counted as wrong). `--save-starter` chooses the starter's C and blend weight by
