@@ -52,7 +52,8 @@ def test_the_crop_is_a_square_around_the_box_padded_black_outside_the_image() ->
     inside = face_crop(rgb, (0.25, 0.2, 0.75, 0.8), scale=1.0)  # 100x60 px box: a 100 px square, all inside the width
     assert inside.shape == (INPUT_SIZE, INPUT_SIZE, 3) and inside.dtype == np.uint8
     assert inside[2:-2].min() == 200  # the square's rows span the image's full height
-    edge = face_crop(rgb, (0.0, 0.0, 0.1, 0.5), scale=1.0)  # 20x50 px at the left edge: the 50 px square starts at x = -15
+    # 20x50 px at the left edge: the 50 px square starts at x = -15.
+    edge = face_crop(rgb, (0.0, 0.0, 0.1, 0.5), scale=1.0)
     assert edge[:, :25].max() == 0 and edge[:, -25:].min() == 200
     loose = face_crop(rgb, (0.25, 0.2, 0.75, 0.8), scale=1.3)  # 130 px: 15 px above and below the image are black
     assert loose[:5].max() == 0 and loose[-5:].max() == 0 and loose[56, 56:60].min() == 200
