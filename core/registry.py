@@ -23,7 +23,7 @@ from core.auth import Permission, require
 from core.errors import ModelMismatch, StudioError
 from core.store.files import atomic_write_text
 
-ModelKind = Literal["landmark", "resnet", "detector"]
+ModelKind = Literal["landmark", "resnet", "detector", "hybrid"]
 CARD_FILE = "card.json"
 ACTIVE_FILE = "active.json"
 STARTER_ID = "starter"
@@ -33,6 +33,7 @@ LOADER_MODULES: dict[str, str] = {
     "landmark": "core.training.landmark_registry",
     "resnet": "core.training.resnet",
     "detector": "core.detector.model",
+    "hybrid": "core.faceapi.hybrid",  # face-api network + landmark features
 }
 
 
@@ -59,12 +60,28 @@ class ModelCard(BaseModel):
 def library_versions() -> dict[str, str]:
     """Versions of the libraries a model artifact depends on."""
     out = {"python": platform.python_version()}
-    for name in ("numpy", "sklearn", "torch", "torchvision", "mediapipe"):
+    for name in ("numpy", "sklearn", "torch", "torchvision", "mediapipe", "onnxruntime"):
         try:
             out[name] = str(importlib.import_module(name).__version__)
         except Exception:  # a missing optional library is simply not recorded
             continue
     return out
+
+
+def coverage_note(card: ModelCard) -> str | None:
+    """What a model cannot predict, for the UI: the vocabulary's emotions missing from its classes, with the reason
+    its card gives (e.g. the starter: face-api's network has no contempt). None when it covers every emotion."""
+    from core.schema import EMOTIONS
+
+    missing = [e for e in EMOTIONS if e not in card.classes]
+    if not missing:
+        return None
+    reasons = card.metrics.get("not_predicted") or {}
+    why = "; ".join(f"{e}: {reasons[e]}" for e in missing if e in reasons)
+    return (
+        f"This model predicts {len(card.classes)} of the {len(EMOTIONS)} emotions; it never answers "
+        f"{', '.join(missing)}" + (f" ({why})." if why else " (it was not trained on them).")
+    )
 
 
 def new_model_id(kind: str, name: str) -> str:

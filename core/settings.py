@@ -18,6 +18,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FACE_LANDMARKER_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
+# face-api's expression network as ONNX, written by scripts/convert_faceapi.py (see models/faceapi/SOURCE.json).
+FACEAPI_MODEL_SHA256 = "73abab242f23102079d841bb7b6f0c15a39906b7e342258800b651fae4e137b1"
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "your-api-key", "your_api_key", "xxx", "todo", "none", "placeholder"}
 
 
@@ -69,6 +71,8 @@ class Settings(BaseSettings):
     models_dir: Path = Field(default=PROJECT_ROOT / "models", description="Model registry root.")
     face_landmarker_path: Path = Field(default=PROJECT_ROOT / "models" / "face_landmarker.task")
     face_landmarker_sha256: str = FACE_LANDMARKER_SHA256
+    faceapi_model_path: Path = Field(default=PROJECT_ROOT / "models" / "faceapi" / "face_expression.onnx")
+    faceapi_model_sha256: str = FACEAPI_MODEL_SHA256
 
     gemini_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("gemini_api_key", "GEMINI_API_KEY", "GOOGLE_API_KEY")

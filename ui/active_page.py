@@ -39,6 +39,8 @@ def _strategy_label(name: str) -> str:
 
 
 IMPORT_REPORT = "al_import_report"
+
+
 def pool_ui(store: Store) -> None:
     counts = pool.pool_counts(store)
     if (done := st.session_state.pop(IMPORT_REPORT, None)) is not None:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.inference import ExpressionModel
 from core.live.model_choices import ModelChoice, model_choices
-from core.registry import STARTER_ID, Registry
+from core.registry import STARTER_ID, Registry, coverage_note
 from ui.common import run_safely, settings
 
 
@@ -37,6 +37,9 @@ def require_model(choice: ModelChoice | None) -> ExpressionModel:
         st.info("No expression model yet: train one on the **Train** page (or ship `models/starter/`).")
         st.stop()
     assert choice is not None
+    note = coverage_note(choice.card)
+    if note:
+        st.caption(note)
     models_dir = str(settings().models_dir)
     if choice.card.id == STARTER_ID and all(c.id == STARTER_ID for c in Registry(Path(models_dir)).list()):
         # Only while there is nothing else: a user who picked the starter over a trained model needs no nudge.

@@ -20,7 +20,7 @@ from core.training.data import from_store
 from core.training.landmark_registry import save_comparison, save_report
 from core.training.last_comparison import load_last_comparison, save_last_comparison
 from core.training.report import ModelReport
-from core.training.zoo import DEFAULT_MODELS, MODEL_ZOO, PRESETS
+from core.training.zoo import DEFAULT_MODELS, HYBRID_MODELS, MODEL_ZOO, PRESETS
 from ui.auth import needs
 from ui.common import run_safely
 
@@ -77,7 +77,19 @@ def choices_ui(filters: Filters) -> TrainChoices:
     features = c1.multiselect(
         "Feature sets", list(FEATURE_SETS), default=list(DEFAULT_FEATURE_SETS), key="train_features"
     )
-    models = c2.multiselect("Models", list(MODEL_ZOO), default=list(DEFAULT_MODELS), key="train_models")
+    models = c2.multiselect(
+        "Models",
+        list(MODEL_ZOO),
+        default=list(DEFAULT_MODELS),
+        key="train_models",
+        help="faceapi_blend: face-api's pretrained expression network (crops of each face) beside the landmark "
+        "features, blended with the network's own answer; the blend weight is tuned with C.",
+    )
+    if any(m in HYBRID_MODELS for m in models):
+        st.caption(
+            "faceapi_blend runs face-api's network on every training image once (cached under the data root). "
+            "The network knows 7 emotions, not contempt: contempt can come only from the landmark features."
+        )
     preset_name = c3.radio(
         "Preset",
         list(PRESETS),
@@ -113,7 +125,8 @@ def run_training(store: Store, choices: TrainChoices, registry: Registry) -> dic
         bar.progress(done / total if total else 1.0, text=message)
 
     def work() -> dict[str, Any]:
-        data = from_store(store, choices.filters)
+        hybrid = any(m in HYBRID_MODELS for m in choices.models)
+        data = from_store(store, choices.filters, network=hybrid)
         result = compare_models(
             data,
             models=choices.models,

@@ -131,9 +131,7 @@ def build_queue(
     pairs = store.faces(Filters(statuses=[STATUS_POOL]))
     report.scored = len(pairs)
     report.not_extracted = sum(1 for r in pool if r.extraction is None)
-    report.no_face = report.pool - report.scored - report.not_extracted
-    if not pairs:
-        return report
+    report.no_face = report.pool - len(pairs) - report.not_extracted
     classes = list(model.card.classes)
     proba = _score(store, model, pairs)
     scorable = ~np.isnan(proba).any(axis=1)

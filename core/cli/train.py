@@ -55,10 +55,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     from core.training.data import from_store
     from core.training.landmark_registry import save_comparison, save_report
     from core.training.report import ModelReport, comparison_table
+    from core.training.zoo import HYBRID_MODELS
 
     settings = get_settings()
     store = Store(settings)
-    data = from_store(store, Filters(emotions=args.emotions, sources=args.sources))
+    # faceapi_blend reads face-api's network rows too (computed once per face, cached under the data root).
+    hybrid = any(m in HYBRID_MODELS for m in args.models)
+    data = from_store(store, Filters(emotions=args.emotions, sources=args.sources), network=hybrid)
     print(f"{len(data)} labeled faces: " + ", ".join(f"{k} {v}" for k, v in data.class_counts().items()))
     bar = tqdm(total=len(args.models), unit="model")
 

@@ -35,6 +35,7 @@ from core.training.report import ModelReport, classification_metrics
 from core.training.zoo import (
     DEFAULT_MODELS,
     EARLY_STOPPING_MIN_PER_CLASS,
+    HYBRID_MODELS,
     MODEL_ZOO,
     final_pipeline,
     fit_params,
@@ -215,6 +216,8 @@ def _fit_one(
     memory: joblib.Memory | None = None,
 ) -> tuple[ModelReport, Pipeline]:
     started = time.perf_counter()
+    hybrid = name in HYBRID_MODELS
+    train_x, test_x = train.inputs(hybrid), test.inputs(hybrid)
     pipe = make_pipeline(name, feature_sets, seed).set_params(memory=memory)
     if name == "mlp" and min(Counter(train.y.tolist()).values()) < EARLY_STOPPING_MIN_PER_CLASS:
         pipe.set_params(clf__early_stopping=False)
@@ -223,15 +226,15 @@ def _fit_one(
         warnings.simplefilter("ignore", UserWarning)
         warnings.filterwarnings("ignore", module="sklearn.neural_network")
         search = _search(pipe, grid, cv, train.y, seed, n_jobs)
-        search.fit(train.x, train.y, groups=train.groups, **fit_params(name, train.y))
+        search.fit(train_x, train.y, groups=train.groups, **fit_params(name, train.y))
         best_i = int(search.best_index_)
         cv_mean = float(search.cv_results_["mean_test_score"][best_i])
         cv_std = float(search.cv_results_["std_test_score"][best_i])
         # The saved model must not point into the temporary cache.
         final = final_pipeline(name, clone(pipe).set_params(**search.best_params_, memory=None), cv)
-        final.fit(train.x, train.y, **fit_params(name, train.y))
+        final.fit(train_x, train.y, **fit_params(name, train.y))
     fit_time = time.perf_counter() - started
-    predicted, latency = _timed_predict(final, test.x)
+    predicted, latency = _timed_predict(final, test_x)
     present = set(classes) | set(test.y.tolist())
     metrics = classification_metrics(test.y, predicted, [e for e in EMOTIONS if e in present])
     report = ModelReport(

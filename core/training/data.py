@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.errors import TrainingDataError
 from core.features.raw import faces_to_matrix
 from core.schema import EMOTIONS, STATUS_TEST, TRAINABLE_STATUSES
 from core.store.repository import Filters, Store
@@ -25,6 +26,7 @@ class TrainingData:
     image_ids: list[int] = field(default_factory=list)
     data_hash: str = ""
     sources: list[str] = field(default_factory=list)
+    network: np.ndarray | None = None  # (n, 263) face-api rows (logits + embedding) when asked for
 
     def __len__(self) -> int:
         return len(self.y)
@@ -48,7 +50,20 @@ class TrainingData:
             image_ids=[i for i, keep in zip(self.image_ids, mask, strict=False) if keep] if self.image_ids else [],
             data_hash=self.data_hash,
             sources=self.sources,
+            network=None if self.network is None else self.network[mask],
         )
+
+    def inputs(self, hybrid: bool) -> np.ndarray:
+        """What a model reads: raw face rows, or for the hybrid kind raw rows plus network rows."""
+        if not hybrid:
+            return self.x
+        if self.network is None:
+            raise TrainingDataError(
+                "the face-api + landmarks model needs the network's outputs: load the data with network=True"
+            )
+        from core.faceapi.blend import hybrid_rows
+
+        return hybrid_rows(self.x, self.network)
 
 
 def snapshot_hash(items: Sequence[tuple[str, str]], extra: str = "") -> str:
@@ -59,9 +74,17 @@ def snapshot_hash(items: Sequence[tuple[str, str]], extra: str = "") -> str:
     return digest.hexdigest()[:16]
 
 
-def from_store(store: Store, filters: Filters | None = None, *, emotions: Sequence[str] = ()) -> TrainingData:
+def from_store(
+    store: Store,
+    filters: Filters | None = None,
+    *,
+    emotions: Sequence[str] = (),
+    network: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> TrainingData:
     """Labeled faces of the store that match `filters` (emotions, sources, statuses). Rows whose status is
-    "test" form the held-out set; pool, queued and rejected images are never trained on unless asked for."""
+    "test" form the held-out set; pool, queued and rejected images are never trained on unless asked for.
+    `network=True` adds face-api's rows (cached on disk; faces whose image cannot be read are left out)."""
     filters = filters or Filters()
     statuses = list(filters.statuses) or list(TRAINABLE_STATUSES)
     wanted = Filters(
@@ -72,6 +95,13 @@ def from_store(store: Store, filters: Filters | None = None, *, emotions: Sequen
         labeled_only=True,
     )
     pairs = store.faces(wanted)
+    net_rows = None
+    if network:
+        from core.faceapi.store_rows import network_rows
+
+        net_rows, readable = network_rows(store, pairs, progress=progress)
+        pairs = [p for p, keep in zip(pairs, readable, strict=True) if keep]
+        net_rows = net_rows[readable]
     records = [r for r, _ in pairs]
     x = faces_to_matrix([f for _, f in pairs])
     y = np.asarray([r.emotion for r in records], dtype=object).astype(str) if records else np.zeros(0, dtype=str)
@@ -92,4 +122,5 @@ def from_store(store: Store, filters: Filters | None = None, *, emotions: Sequen
         image_ids=[r.id for r in records],
         data_hash=snapshot_hash([(r.sha256, str(r.emotion)) for r in records], ",".join(sorted(extraction_sha))),
         sources=sorted({r.source for r in records}),
+        network=net_rows,
     )

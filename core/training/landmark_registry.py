@@ -21,12 +21,15 @@ from core.errors import ModelFileCorrupt, ModelMismatch, StudioError
 from core.features import FEATURE_VERSION, faces_to_matrix
 from core.inference import FacePrediction, top_prediction
 from core.records import FaceData
-from core.registry import ModelCard, Registry, new_model_id
+from core.registry import ModelCard, ModelKind, Registry, new_model_id
 from core.schema import EMOTIONS
+from core.settings import get_settings
 from core.training.compare import ComparisonResult
 from core.training.report import ModelReport
+from core.training.zoo import HYBRID_MODELS
 
-KIND: Final = "landmark"
+KIND: Final[ModelKind] = "landmark"
+HYBRID_KIND: Final[ModelKind] = "hybrid"  # face-api rows beside the landmark rows; loaded by core.faceapi.hybrid
 ARTIFACT: Final[str] = "model.joblib"
 
 
@@ -44,7 +47,11 @@ def save_model(
     extra_metrics: dict[str, Any] | None = None,
 ) -> ModelCard:
     """Write a fitted pipeline and its card into the registry (atomically). The card records the artifact's
-    sha256, which `load_artifact` checks before unpickling."""
+    sha256, which `load_artifact` checks before unpickling. A hybrid model (face-api + landmarks) is saved as
+    kind "hybrid" with the sha256 of the network file it was trained on."""
+    hybrid = report.name in HYBRID_MODELS
+    kind: ModelKind = HYBRID_KIND if hybrid else KIND
+    network = {"network_sha256": get_settings().faceapi_model_sha256} if hybrid else {}
     buffer = io.BytesIO()
     joblib.dump(
         {
@@ -58,14 +65,14 @@ def save_model(
     )
     payload = buffer.getvalue()
     card = ModelCard(
-        id=model_id or new_model_id(KIND, report.name),
-        kind=KIND,
+        id=model_id or new_model_id(kind, report.name),
+        kind=kind,
         name=report.name,
         classes=list(classes),
         feature_sets=list(report.feature_sets),
         feature_version=FEATURE_VERSION,
         metrics={**report.summary_metrics(), **(extra_metrics or {})},
-        params={**report.best_params, "artifact_sha256": hashlib.sha256(payload).hexdigest()},
+        params={**report.best_params, **network, "artifact_sha256": hashlib.sha256(payload).hexdigest()},
         data_hash=data_hash,
         data_sources=list(data_sources),
         artifact=ARTIFACT,

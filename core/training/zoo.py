@@ -22,6 +22,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.utils.class_weight import compute_sample_weight
 
+from core.faceapi.blend import BlendedLogistic, HybridFeatures
 from core.features import build_features
 
 
@@ -51,18 +52,25 @@ def _logistic_regression(seed: int) -> BaseEstimator:
     return LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced", random_state=seed)
 
 
+def _faceapi_blend(seed: int) -> BaseEstimator:
+    return BlendedLogistic(C=0.03, weight=0.5, random_state=seed)
+
+
 # name -> factory(seed). The three compared models, plus the plain floor every benchmark reports.
 MODEL_ZOO: Final[dict[str, Callable[[int], BaseEstimator]]] = {
     "random_forest": _random_forest,
     "svm": _svm,
     "mlp": _mlp,
     "logistic_regression": _logistic_regression,
+    "faceapi_blend": _faceapi_blend,
 }
 DEFAULT_MODELS: Final[tuple[str, ...]] = ("random_forest", "svm", "mlp")
 # The MLP stops early on a 10% validation split only when every class can spare faces for it.
 EARLY_STOPPING_MIN_PER_CLASS: Final[int] = 20
 # The MLP has no class_weight: it is balanced with sample weights instead.
 SAMPLE_WEIGHTED: Final[frozenset[str]] = frozenset({"mlp"})
+# Models that read face-api's network rows beside the landmark rows (registry kind "hybrid").
+HYBRID_MODELS: Final[frozenset[str]] = frozenset({"faceapi_blend"})
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,7 @@ PRESETS: Final[dict[str, Preset]] = {
             "svm": {"clf__C": [1.0, 10.0]},
             "mlp": {"clf__alpha": [1e-3, 1e-2]},
             "logistic_regression": {"clf__C": [1.0]},
+            "faceapi_blend": {"clf__C": [0.01, 0.1], "clf__weight": [0.0, 0.3, 0.6]},
         },
     ),
     "thorough": Preset(
@@ -97,6 +106,7 @@ PRESETS: Final[dict[str, Preset]] = {
                 "clf__learning_rate_init": [1e-3, 3e-3],
             },
             "logistic_regression": {"clf__C": [0.1, 1.0, 10.0]},
+            "faceapi_blend": {"clf__C": [0.003, 0.01, 0.03, 0.1, 0.3], "clf__weight": [0.0, 0.2, 0.4, 0.6, 0.8]},
         },
     ),
 }
@@ -110,7 +120,10 @@ def make_model(name: str, seed: int = 0) -> BaseEstimator:
 
 
 def make_pipeline(name: str, feature_sets: Sequence[str], seed: int = 0) -> Pipeline:
-    """features -> scaling -> classifier, all fitted together (so inside each CV fold)."""
+    """features -> scaling -> classifier, all fitted together (so inside each CV fold). A hybrid model scales
+    inside its classifier, which also reads the unscaled network logits."""
+    if name in HYBRID_MODELS:
+        return Pipeline([("features", HybridFeatures(list(feature_sets))), ("clf", make_model(name, seed))])
     return Pipeline(
         [("features", build_features(feature_sets)), ("scale", StandardScaler()), ("clf", make_model(name, seed))]
     )

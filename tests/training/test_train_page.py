@@ -50,3 +50,20 @@ def test_train_compare_and_activate(app_env: Settings, variant_faces: list[tuple
     at.button(key="registry_activate").click().run()
     assert not at.exception
     assert registry.active_id() == other
+
+
+def test_the_page_trains_the_face_api_hybrid_beside_the_others(
+    app_env: Settings, variant_faces: list[tuple[bytes, FaceData, str]]
+) -> None:
+    fill_store(Store(app_env), variant_faces)
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert "faceapi_blend" in at.multiselect(key="train_models").options
+    at.multiselect(key="train_models").set_value(["faceapi_blend"]).run()
+    assert any("not contempt" in c.value for c in at.caption)  # the page says what the network cannot predict
+    at.button(key="train_run").click().run(timeout=180)
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    [report] = at.session_state["train_result"]["reports"]
+    assert report["name"] == "faceapi_blend" and {"clf__C", "clf__weight"} <= set(report["best_params"])
+    card = Registry(app_env.models_dir).card(report["model_id"])
+    assert card.kind == "hybrid"

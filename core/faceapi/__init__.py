@@ -1,0 +1,1 @@
+"""face-api's pretrained expression network (ONNX) and the hybrid model kind that combines it with landmarks."""

@@ -1,0 +1,128 @@
+"""The hybrid classifier: landmark features + face-api's logits and embedding, blended with face-api's own
+(temperature-calibrated) zero-shot probabilities.
+
+Input rows are a raw face row (`core.features.raw`, RAW_WIDTH) followed by one network row (`OUTPUT_WIDTH`: 7
+logits, 256 embedding values). The Pipeline is `HybridFeatures` -> `BlendedLogistic`, so `clf__C` (regularisation)
+and `clf__weight` (the blend) are tuned by the same grid search and person-grouped folds as the landmark models.
+Why a blend: a classifier fitted on one dataset's faces follows that dataset; the pretrained network carries over to
+faces unlike the training data (posed lab photos), so part of the answer is left to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from core.faceapi.network import EMBEDDING_WIDTH, NETWORK_EMOTIONS, OUTPUT_WIDTH, softmax, zero_shot_proba
+from core.features import RAW_WIDTH, build_features
+
+HYBRID_WIDTH: Final = RAW_WIDTH + OUTPUT_WIDTH
+# Temperatures tried when calibrating the network's probabilities on the training faces (log-spaced).
+TEMPERATURES: Final = np.geomspace(0.5, 8.0, 25)
+
+
+def hybrid_rows(raw: np.ndarray, network: np.ndarray) -> np.ndarray:
+    """Raw face rows and network rows side by side: the input of the hybrid Pipeline."""
+    return np.hstack([np.asarray(raw, np.float32), np.asarray(network, np.float32)])
+
+
+class HybridFeatures(TransformerMixin, BaseEstimator):
+    """The chosen landmark feature sets of the raw part, then the network row unchanged (its logits stay last-but-
+    embedding, where `BlendedLogistic` reads them)."""
+
+    def __init__(self, feature_sets: Sequence[str] = ("geometry", "blendshapes")) -> None:
+        self.feature_sets = feature_sets
+
+    def fit(self, x: np.ndarray, y: Any = None) -> HybridFeatures:
+        x = _check_width(x)
+        self.landmarks_ = clone(build_features(self.feature_sets)).fit(x[:, :RAW_WIDTH], y)
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        x = _check_width(x)
+        features = np.asarray(self.landmarks_.transform(x[:, :RAW_WIDTH]), dtype=np.float64)
+        return np.hstack([features, x[:, RAW_WIDTH:].astype(np.float64)])
+
+
+class BlendedLogistic(ClassifierMixin, BaseEstimator):
+    """Logistic regression on all columns (scaled), blended with the network's zero-shot probabilities:
+    `(1 - weight) * LR + weight * softmax(logits / T)`, with T fitted on the training faces by log loss (the
+    network is over-confident on faces unlike its training set). The last OUTPUT_WIDTH columns must be a network
+    row. Classes the network does not know (contempt) get only the LR's share."""
+
+    def __init__(self, C: float = 1.0, weight: float = 0.5, max_iter: int = 3000, random_state: int = 0) -> None:
+        self.C = C
+        self.weight = weight
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> BlendedLogistic:
+        if not 0.0 <= self.weight <= 1.0:
+            raise ValueError(f"the blend weight must be in [0, 1], got {self.weight}")
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y).astype(str)
+        self.scaler_ = StandardScaler().fit(x)
+        self.lr_ = LogisticRegression(
+            C=self.C, class_weight="balanced", max_iter=self.max_iter, random_state=self.random_state
+        ).fit(self.scaler_.transform(x), y)
+        self.classes_ = self.lr_.classes_
+        self.temperature_ = fit_temperature(_logits(x), y, list(self.classes_))
+        return self
+
+    def zero_shot(self, x: np.ndarray) -> np.ndarray:
+        return zero_shot_proba(_logits(np.asarray(x, np.float64)), list(self.classes_), self.temperature_)
+
+    def learned_proba(self, x: np.ndarray) -> np.ndarray:
+        """The logistic regression's probabilities, computed directly: a live frame has one or two faces, where
+        sklearn's per-call checks cost more than the arithmetic (same numbers as `lr_.predict_proba`)."""
+        z = ((x - self.scaler_.mean_) / self.scaler_.scale_) @ self.lr_.coef_.T + self.lr_.intercept_
+        if z.shape[1] == 1:  # two classes: one logit
+            p = 1.0 / (1.0 + np.exp(-z[:, 0]))
+            return np.column_stack([1.0 - p, p])
+        return softmax(z)
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        learned = self.learned_proba(x)
+        if self.weight == 0.0:
+            return np.asarray(learned)
+        return np.asarray((1.0 - self.weight) * learned + self.weight * self.zero_shot(x))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.classes_)[np.argmax(self.predict_proba(x), axis=1)]
+
+
+def fit_temperature(logits: np.ndarray, y: np.ndarray, classes: Sequence[str]) -> float:
+    """The temperature that minimises the log loss of the network's probabilities on the faces whose label it
+    knows (1.0 when there are none)."""
+    known = np.isin(y, NETWORK_EMOTIONS) & np.isin(y, list(classes))
+    if not known.any():
+        return 1.0
+    cols = np.asarray([list(classes).index(label) for label in y[known]])
+    best, best_loss = 1.0, np.inf
+    for t in TEMPERATURES:
+        p = zero_shot_proba(logits[known], classes, float(t))[np.arange(int(known.sum())), cols]
+        loss = float(-np.mean(np.log(np.clip(p, 1e-9, 1.0))))
+        if loss < best_loss:
+            best, best_loss = float(t), loss
+    return best
+
+
+def _logits(x: np.ndarray) -> np.ndarray:
+    """The network's logits inside a transformed row (they sit just before the embedding)."""
+    return x[:, -OUTPUT_WIDTH:-EMBEDDING_WIDTH]
+
+
+def _check_width(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 2 or x.shape[1] != HYBRID_WIDTH:
+        raise ValueError(
+            f"hybrid rows have width {HYBRID_WIDTH} (raw face row + face-api row), got shape {x.shape}: "
+            "compute the network rows first (from_store(..., network=True))"
+        )
+    return x

@@ -1,0 +1,61 @@
+"""Registry kind "hybrid": face-api's network rows beside the landmark rows (`core.faceapi.blend`).
+
+Saved by `core.training.landmark_registry.save_model` like the landmark models (same artifact, same card); loading
+adds the network. A hybrid model satisfies `core.inference.ExpressionModel`: given an image and its MediaPipe faces
+it crops each face, runs the network once for all of them, and predicts from both views.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from core.errors import ModelMismatch
+from core.faceapi.blend import hybrid_rows
+from core.faceapi.network import NETWORK_EMOTIONS, ExpressionNetwork, shared_network
+from core.features import faces_to_matrix
+from core.inference import FacePrediction, top_prediction
+from core.records import FaceData
+from core.registry import ModelCard
+from core.settings import get_settings
+from core.training import landmark_registry
+
+
+def unknown_to_network(classes: Sequence[str]) -> list[str]:
+    """The model's classes the pretrained network cannot predict (contempt): only the landmark part speaks for
+    them, so the UI and the card say so."""
+    return [c for c in classes if c not in NETWORK_EMOTIONS]
+
+
+class HybridModel(landmark_registry.LandmarkModel):
+    """A loaded hybrid model (needs_landmarks is True: the crops come from the MediaPipe landmark box)."""
+
+    needs_pixels = True  # unlike its landmark base: the network reads the face crop from the image
+
+    def __init__(self, card: ModelCard, pipeline: Pipeline, network: ExpressionNetwork) -> None:
+        super().__init__(card, pipeline)
+        self.network = network
+
+    def predict_faces(self, rgb: np.ndarray, faces: Sequence[FaceData]) -> list[FacePrediction]:
+        if not faces:
+            return []
+        rows = hybrid_rows(faces_to_matrix(faces), self.network.face_rows(rgb, faces))
+        proba = self.predict_proba(rows)
+        return [top_prediction(f.bbox, self.card.classes, p, f.landmarks) for f, p in zip(faces, proba, strict=True)]
+
+
+def load_artifact(folder: Path, card: ModelCard) -> HybridModel:
+    """The registry's loader for kind "hybrid". Refuses a model trained on another network file than the one
+    shipped (its features would mean something else)."""
+    settings = get_settings()
+    trained_on = card.params.get("network_sha256")
+    if trained_on and trained_on != settings.faceapi_model_sha256:
+        raise ModelMismatch(
+            f"model {card.id} was trained on the face-api network with sha256 {trained_on[:12]}…, but the "
+            f"configured one is {settings.faceapi_model_sha256[:12]}…; retrain it"
+        )
+    base = landmark_registry.load_artifact(folder, card)
+    return HybridModel(card, base.pipeline, shared_network(settings))
