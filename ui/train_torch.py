@@ -95,7 +95,9 @@ def _job_view(key: str, losses: tuple[str, ...], metrics: tuple[str, ...], regis
             model_id = str(job.card_id)
 
             def activate() -> bool:
-                registry.activate(model_id)
+                from core.training.promotion import activate_compared
+
+                activate_compared(registry, model_id)
                 return True
 
             if run_safely(activate, what="Activation"):

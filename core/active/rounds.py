@@ -1,5 +1,6 @@
 """Training rounds: retrain on the current training set with one call, score it on the fixed held-out set (the
-store's "test" images), save and activate the model, and keep a history of macro-F1 against the number of labels.
+store's "test" images), save the model, and keep a history of macro-F1 against the number of labels. The new model
+becomes active only as the caller's activation policy says (`core.training.promotion`; none by default).
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from core.active.tables import RoundRow, ensure_tables
 from core.db import session_scope
 from core.errors import TrainingDataError
 from core.features import DEFAULT_FEATURE_SETS
-from core.registry import Registry
+from core.registry import LOCAL_ACTOR, Registry
 from core.store import Store
 from core.store.tables import ImageRecord, utcnow
 from core.training.data import from_store
 from core.training.landmark_models import check_trainable, holdout_split, make_pipeline, save_model
+from core.training.promotion import ActivationPolicy, promote
 from core.training.report import ModelReport, classification_metrics
 
 TEST, TRAIN = "test", "train"
@@ -36,6 +38,8 @@ class RoundResult:
     n_held_out: int
     macro_f1: float
     accuracy: float
+    activated: bool = False
+    activation_message: str = ""
 
 
 def held_out_hash(image_ids: Sequence[int]) -> str:
@@ -69,10 +73,12 @@ def retrain(
     model_name: str = DEFAULT_MODEL,
     feature_sets: Sequence[str] = DEFAULT_FEATURE_SETS,
     seed: int = 0,
-    activate: bool = True,
+    activation: ActivationPolicy = "never",
+    actor: str = LOCAL_ACTOR,
 ) -> RoundResult:
-    """Fit `model_name` on every labeled training face, measure it on the held-out set, save it to the registry
-    (active by default, so the next scoring uses it) and record the round."""
+    """Fit `model_name` on every labeled training face, measure it on the held-out set, save it to the registry,
+    record the round, and compare it with the active model (activated as `activation` says: "never" by default,
+    "if_better" or "always")."""
     ensure_tables(store.engine)
     data = from_store(store)
     held = data.held_out if data.held_out is not None else np.zeros(len(data), dtype=bool)
@@ -118,8 +124,6 @@ def retrain(
         data_sources=data.sources,
         notes="active-learning round",
     )
-    if activate:
-        registry.activate(card.id)
     with session_scope(store.engine) as session:
         row = RoundRow(
             n_labels=len(train),
@@ -133,7 +137,17 @@ def retrain(
         session.add(row)
         session.flush()
         round_id = row.id
-    return RoundResult(round_id, card.id, len(train), len(test), report.macro_f1, report.accuracy)
+    promotion = promote(registry, store, card.id, policy=activation, actor=actor, seed=seed)
+    return RoundResult(
+        round_id,
+        card.id,
+        len(train),
+        len(test),
+        report.macro_f1,
+        report.accuracy,
+        promotion.activated,
+        promotion.message,
+    )
 
 
 def history(store: Store) -> list[RoundRow]:

@@ -30,9 +30,8 @@ def _predict(service: PredictionService, data: bytes, max_side: int) -> PredictO
     start = time.perf_counter()
     rgb = decode_upload(data, max_side)
     h, w = rgb.shape[:2]
-    predictions = service.predict(rgb)
-    assert service.model is not None  # predict raised otherwise
-    model_id = service.model.card.id
+    model, predictions = service.predict(rgb)
+    model_id = model.card.id
     faces = [
         FaceOut(
             box=[round(float(v), 5) for v in p.box],
@@ -49,7 +48,7 @@ def _predict(service: PredictionService, data: bytes, max_side: int) -> PredictO
     log.info("predicted", extra={"faces": len(faces), "width": w, "height": h, "ms": elapsed, "model_id": model_id})
     return PredictOut(
         model_id=model_id,
-        model_kind=service.model.card.kind,
+        model_kind=model.card.kind,
         width=w,
         height=h,
         faces=faces,
