@@ -111,6 +111,8 @@ BLENDSHAPE_COLUMNS: Final[tuple[str, ...]] = tuple(f"bs_{name}" for name in BLEN
 SOURCES: Final[tuple[str, ...]] = ("generated", "imported", "webcam", "pool")
 LABEL_SOURCES: Final[tuple[str, ...]] = ("prompt", "filename", "folder", "human", "llm", "model", "yolo", "manifest")
 STATUSES: Final[tuple[str, ...]] = ("train", "test", "pool", "queued", "rejected")
+TRAINING_STATUSES: Final[tuple[str, ...]] = ("train", "test")  # what training and held-out sets are drawn from
+MODEL_LABEL: Final[str] = "model"  # label source of a model's prediction: a suggestion until a person confirms it
 
 # Extraction outcomes stored per image.
 EXTRACTION_OK: Final[str] = "ok"

@@ -13,9 +13,17 @@ from sqlalchemy import Select, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from core.db import get_engine, session_scope
-from core.errors import ImageNotReadable
+from core.errors import ImageNotReadable, StudioError
 from core.imaging import probe_image
-from core.schema import LABEL_SOURCES, NUM_BLENDSHAPES, NUM_LANDMARKS, SOURCES, STATUSES
+from core.schema import (
+    LABEL_SOURCES,
+    MODEL_LABEL,
+    NUM_BLENDSHAPES,
+    NUM_LANDMARKS,
+    SOURCES,
+    STATUSES,
+    TRAINING_STATUSES,
+)
 from core.settings import Settings, get_settings
 from core.store import files
 from core.store.tables import Extraction, ImageRecord, utcnow
@@ -105,8 +113,14 @@ class Store:
         """
         _check(source, SOURCES, "source")
         _check(label_source, LABEL_SOURCES, "label source")
-        status = status or ("train" if emotion else "pool")
+        status = status or ("train" if emotion and label_source != MODEL_LABEL else "pool")
         _check(status, STATUSES, "status")
+        if emotion and label_source == MODEL_LABEL and status in TRAINING_STATUSES:
+            # A model's label is a suggestion: it reaches training only through a person's review (active learning).
+            raise StudioError(
+                "a label predicted by a model is not training data: store the image in the pool, where a person "
+                "confirms or corrects it"
+            )
         info = probe_image(data)  # raises ImageNotReadable for empty and non-image bytes
         sha = files.sha256_bytes(data)
         existing = self.find_by_sha(sha)

@@ -16,7 +16,9 @@ from core.live.snapshot import save_snapshot
 from core.live.stats import FrameStats, StatsSnapshot
 from core.registry import ModelCard, Registry
 from core.schema import EMOTIONS
+from core.imaging import encode_png
 from core.store import Store
+from core.training.data import from_store
 
 
 def result_with(emotion: str | None) -> FrameResult:
@@ -24,13 +26,30 @@ def result_with(emotion: str | None) -> FrameResult:
     return FrameResult(faces, StatsSnapshot(30.0, 12.0, 12.0, 10), "model-x", 1000)
 
 
-def test_snapshot_labeled_with_the_prediction(store: Store, astronaut_rgb: np.ndarray) -> None:
-    added = save_snapshot(store, astronaut_rgb, how="prediction", result=result_with("happy"))
+def test_a_snapshot_goes_to_the_pool_by_default(store: Store, astronaut_rgb: np.ndarray) -> None:
+    added = save_snapshot(store, astronaut_rgb, result=result_with("happy"))
     record = store.get(added.image_id)
     assert record is not None
-    assert (record.source, record.emotion, record.label_source, record.status) == ("webcam", "happy", "model", "train")
+    assert (record.source, record.emotion, record.label_source, record.status) == ("webcam", None, None, "pool")
     assert record.attributes == {"predicted": "happy", "confidence": 0.8, "model_id": "model-x"}
     assert store.absolute_path(record).is_file()
+
+
+def test_a_model_label_never_enters_training_without_a_person(store: Store, astronaut_rgb: np.ndarray) -> None:
+    suggested = save_snapshot(store, astronaut_rgb, how="prediction", result=result_with("happy"))
+    record = store.get(suggested.image_id)
+    assert record is not None
+    assert (record.emotion, record.label_source, record.status) == ("happy", "model", "pool")
+    assert len(from_store(store)) == 0  # not training data, nor held-out data
+    other = astronaut_rgb[::-1].copy()
+    for status in ("train", "test"):
+        with pytest.raises(StudioError, match="not training data"):
+            store.add_image(encode_png(other), emotion="happy", label_source="model", status=status)
+    # Without a status, a model's label lands in the pool too.
+    defaulted = store.add_image(encode_png(other), emotion="happy", label_source="model")
+    rec = store.get(defaulted.image_id)
+    assert rec is not None and rec.status == "pool"
+    assert store.count() == 2 and len(from_store(store)) == 0
 
 
 def test_snapshot_with_a_human_label_and_to_the_pool(store: Store, astronaut_rgb: np.ndarray) -> None:
