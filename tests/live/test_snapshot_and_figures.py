@@ -9,6 +9,7 @@ import pytest
 
 from core.art import artwork_data_uri, artwork_path, artwork_svg, missing_artwork
 from core.errors import StudioError, UnknownLabel
+from core.imaging import encode_png
 from core.live.figures import probability_figure
 from core.live.models import model_choices
 from core.live.processor import FrameResult, LiveFace
@@ -16,7 +17,6 @@ from core.live.snapshot import save_snapshot
 from core.live.stats import FrameStats, StatsSnapshot
 from core.registry import ModelCard, Registry
 from core.schema import EMOTIONS
-from core.imaging import encode_png
 from core.store import Store
 from core.training.data import from_store
 
