@@ -1,4 +1,5 @@
-"""Which models the live page offers: landmark models and ResNets (and detectors), the active one first."""
+"""Which models the Live and Batch test pages offer: first "the active model" (which follows activations), then
+every landmark model, ResNet and detector, the active one first."""
 
 from __future__ import annotations
 
@@ -12,14 +13,23 @@ class ModelChoice:
     card: ModelCard
     label: str  # what the select box shows
     is_starter: bool
+    follows_active: bool = False  # "the active model": switches when another model is activated
+
+
+FOLLOW_ACTIVE_LABEL = "The active model (follows activations)"
 
 
 def model_choices(registry: Registry) -> list[ModelChoice]:
-    """Every loadable card, the active model first; labels say kind, name and held-out accuracy when known."""
+    """ "The active model", then every loadable card with the active one first; labels say kind, name and held-out
+    accuracy when known."""
     active = registry.active_id()
     cards = registry.list()
     cards.sort(key=lambda c: (c.id != active, c.kind, c.id))
     out = []
+    if active is not None:
+        current = next((c for c in cards if c.id == active), None)
+        if current is not None:
+            out.append(ModelChoice(current, FOLLOW_ACTIVE_LABEL, current.id == STARTER_ID, follows_active=True))
     for card in cards:
         acc = card.metrics.get("accuracy")
         extra = f", accuracy {acc:.0%}" if isinstance(acc, int | float) else ""

@@ -4,6 +4,7 @@ the real component)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -14,7 +15,9 @@ import pytest
 import streamlit_webrtc
 from streamlit.testing.v1 import AppTest
 
-from core.settings import Settings
+from core.live.models import FOLLOW_ACTIVE_LABEL
+from core.registry import STARTER_ID, Registry
+from core.settings import PROJECT_ROOT, Settings
 from core.store import Store
 from tests.live.frames import frame_640
 from tests.live.real_model import save_registry_model
@@ -106,3 +109,47 @@ def test_options_reach_the_processor(with_model: Settings, streamer_calls: list[
     assert not at.exception
     processor = streamer_calls[-1]["video_frame_callback"].__self__
     assert processor.smoothing == "hysteresis" and processor.draw_mesh is True
+
+
+def _follow_script() -> None:
+    import streamlit as st
+
+    from core.live import FrameProcessor
+    from ui.common import get_registry, settings
+    from ui.model_select import _load, follow_active
+
+    if "proc" not in st.session_state:
+        registry = get_registry()
+        model = _load(str(settings().models_dir), str(registry.active_id()))
+        st.session_state["proc"] = FrameProcessor(model, settings=settings())
+    follow_active(st.session_state["proc"])
+
+
+def test_the_live_page_follows_an_activation(
+    with_model: Settings, streamer_calls: list[dict[str, Any]], astronaut_rgb: np.ndarray
+) -> None:
+    shutil.copytree(PROJECT_ROOT / "models" / STARTER_ID, with_model.models_dir / STARTER_ID)
+    registry = Registry(with_model.models_dir)
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="live_model").value == FOLLOW_ACTIVE_LABEL  # the default choice
+    processor = streamer_calls[-1]["video_frame_callback"].__self__
+    assert processor.model.card.id == "test-landmark-smile"
+    registry.activate(STARTER_ID)
+    at.run()
+    assert not at.exception and processor.model.card.id == STARTER_ID
+
+    # The fragment that runs every two seconds while the stream plays swaps the model of the running processor.
+    follow = AppTest.from_function(_follow_script, default_timeout=60).run()
+    assert not follow.exception, follow.exception
+    running = follow.session_state["proc"]
+    assert running.model.card.id == STARTER_ID
+    follow.run()
+    assert running.model.card.id == STARTER_ID  # nothing activated: nothing loaded
+    registry.activate("test-landmark-smile")
+    follow.run()
+    assert not follow.exception and running.model.card.id == "test-landmark-smile"
+    frame = av.VideoFrame.from_ndarray(frame_640(astronaut_rgb), format="rgb24").reformat(format="yuv420p")
+    running.process_frame(frame)
+    latest = running.latest()
+    assert latest is not None and latest.model_id == "test-landmark-smile"

@@ -11,7 +11,7 @@ from core.art import artwork_data_uri, artwork_path, artwork_svg, missing_artwor
 from core.errors import StudioError, UnknownLabel
 from core.imaging import encode_png
 from core.live.figures import probability_figure
-from core.live.models import model_choices
+from core.live.models import FOLLOW_ACTIVE_LABEL, model_choices
 from core.live.processor import FrameResult, LiveFace
 from core.live.snapshot import save_snapshot
 from core.live.stats import FrameStats, StatsSnapshot
@@ -121,6 +121,8 @@ def test_model_choices_put_the_active_model_first(tmp_path) -> None:  # type: ig
         registry.save(card, lambda p: p.write_bytes(b"x"))
     assert model_choices(registry)[0].card.id == "starter" and model_choices(registry)[0].is_starter
     registry.activate("resnet-a")
-    choices = model_choices(registry)
+    follow, *choices = model_choices(registry)
+    assert follow.follows_active and follow.card.id == "resnet-a" and follow.label == FOLLOW_ACTIVE_LABEL
     assert choices[0].card.id == "resnet-a" and "[active]" in choices[0].label and "50%" in choices[0].label
+    assert not any(c.follows_active for c in choices) and len(choices) == 3
     assert {c.card.kind for c in choices} == {"landmark", "resnet"}
