@@ -23,7 +23,7 @@ from core.errors import StudioError, TrainingDataError
 from core.imaging import decode_rgb
 from core.inference import ExpressionModel
 from core.registry import LOCAL_ACTOR, ActivationRecord, Registry
-from core.schema import EMOTIONS
+from core.schema import EMOTIONS, TRAINING_STATUSES
 from core.store.files import atomic_write_text
 from core.store.repository import FaceData, Filters, Store
 from core.training.compare import holdout_split
@@ -135,18 +135,11 @@ def held_out_set(store: Store, filters: Filters | None = None, *, seed: int = 0)
         raise TrainingDataError(f"too few labeled faces to hold some out for a comparison ({exc})") from exc
     ids = [data.image_ids[int(i)] for i in test_idx]
     wanted = set(ids)
-    faces = {
-        record.id: (str(record.emotion), face) for record, face in store.faces(_labeled(filters)) if record.id in wanted
-    }
+    # The ids come from `from_store` with the caller's filters; this only fetches their extractions.
+    training = Filters(statuses=list(TRAINING_STATUSES), labeled_only=True)
+    faces = {record.id: (str(record.emotion), face) for record, face in store.faces(training) if record.id in wanted}
     kept = [i for i in ids if i in faces]
     return HeldOut(kept, [faces[i][0] for i in kept], [faces[i][1] for i in kept], description)
-
-
-def _labeled(filters: Filters | None) -> Filters:
-    f = filters or Filters()
-    return Filters(
-        emotions=f.emotions, sources=f.sources, statuses=list(f.statuses) or ["train", "test"], labeled_only=True
-    )
 
 
 def _predict_all(model: ExpressionModel, store: Store, held: HeldOut) -> list[str]:
