@@ -233,5 +233,10 @@ class Registry:
                 f"model {model_id} was built with feature version {card.feature_version}, but this code computes "
                 f"version {expect_feature_version}; retrain it"
             )
-        module = importlib.import_module(LOADER_MODULES[card.kind])
+        try:
+            module = importlib.import_module(LOADER_MODULES[card.kind])
+        except ModuleNotFoundError as exc:  # e.g. a ResNet in an install without torch (requirements-base.txt)
+            raise StudioError(
+                f"model {model_id} is a {card.kind} model, which needs {exc.name}: install requirements.txt"
+            ) from exc
         return module.load_artifact(self.folder(model_id), card)
