@@ -20,7 +20,7 @@ def test_a_model_kind_whose_library_is_missing_is_refused_clearly(
     registry = Registry(tmp_path)
     registry.save(ModelCard(id="resnet-x", kind="resnet", name="resnet50", classes=["happy", "sad"]), lambda p: None)
     monkeypatch.setitem(registry_module.LOADER_MODULES, "resnet", "torch_is_not_installed_here")
-    with pytest.raises(StudioError, match="needs torch_is_not_installed_here: install requirements.txt"):
+    with pytest.raises(StudioError, match=r"needs torch_is_not_installed_here: install requirements\.txt"):
         registry.load("resnet-x")
 
 
