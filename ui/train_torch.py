@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+import torch  # without torch this import fails, and the Train page shows a note instead of these tabs
 
 from core.errors import StudioError
 from core.registry import ModelCard, Registry
@@ -129,8 +130,6 @@ def _running(key: str) -> bool:
 
 
 def _devices() -> list[str]:
-    import torch
-
     return ["auto", "cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
 
 
