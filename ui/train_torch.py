@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-import torch  # without torch this import fails, and the Train page shows a note instead of these tabs
+import torch.nn  # without torch this fails, and the Train page shows a note instead of these tabs
 
 from core.errors import StudioError
 from core.registry import ModelCard, Registry
