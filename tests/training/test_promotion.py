@@ -8,7 +8,9 @@ Two landmark models with a known order on any held-out set: a 1-nearest-neighbou
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Sequence
 
+import numpy as np
 import pytest
 from sklearn.dummy import DummyClassifier
 from sklearn.neighbors import KNeighborsClassifier
@@ -17,13 +19,16 @@ from sklearn.pipeline import Pipeline
 from core.cli import main
 from core.errors import StudioError
 from core.features import build_features
-from core.registry import HISTORY_FILE, LOCAL_ACTOR, Registry
+from core.inference import FacePrediction, top_prediction
+from core.registry import HISTORY_FILE, LOCAL_ACTOR, ModelCard, Registry
 from core.settings import PROJECT_ROOT, Settings
 from core.store import Store
 from core.store.repository import FaceData
 from core.training.data import from_store
 from core.training.landmark_models import save_model
 from core.training.promotion import (
+    NO_FACE,
+    _predict_all,
     compare_with_active,
     held_out_set,
     load_comparison,
@@ -167,3 +172,24 @@ def test_activation_files_are_ignored_by_git() -> None:
         assert ignored.returncode == 0, f"{name} is not git-ignored"
     kept = subprocess.run(["git", "check-ignore", "-q", "models/starter/card.json"], cwd=PROJECT_ROOT, check=False)
     assert kept.returncode == 1
+
+
+def test_image_models_are_judged_on_the_stored_image_files(two_models: tuple[Store, Registry]) -> None:
+    """A ResNet or detector reads the held-out image itself; a face it cannot find counts as a wrong answer."""
+    store, _ = two_models
+    held = held_out_set(store)
+    seen: list[tuple[int, ...]] = []
+
+    class ImageModel:
+        needs_landmarks = True
+        card = ModelCard(id="image-model", kind="resnet", name="resnet50", classes=["happy", "surprise"])
+
+        def predict_faces(self, rgb: np.ndarray, faces: Sequence[FaceData]) -> list[FacePrediction]:
+            seen.append(rgb.shape)
+            if len(seen) == 1:
+                return []  # no face found in the first image
+            return [top_prediction(faces[0].bbox, self.card.classes, np.array([0.9, 0.1]))]
+
+    predicted = _predict_all(ImageModel(), store, held)
+    assert len(seen) == len(held.image_ids) and all(len(s) == 3 and s[0] > 100 for s in seen)  # real decoded photos
+    assert predicted[0] == NO_FACE and set(predicted[1:]) == {"happy"}
