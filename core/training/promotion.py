@@ -271,7 +271,10 @@ def promote(
     if registry.active_id() == candidate_id:
         return Promotion(comparison, False, f"{candidate_id} is already the active model ({score})")
     if not (policy == "always" or (policy == "if_better" and comparison is not None and comparison.better)):
-        why = "activation not requested" if policy == "never" else "not better than the active model"
+        if policy == "never":
+            why = "activation not requested"
+        else:
+            why = "no comparison to show it is better" if comparison is None else "not better than the active model"
         return Promotion(comparison, False, f"{candidate_id} not activated: {why} ({score}{holdout})")
     record = registry.activate(
         candidate_id,
