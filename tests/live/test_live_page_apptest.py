@@ -143,13 +143,19 @@ def test_the_live_page_follows_an_activation(
     follow = AppTest.from_function(_follow_script, default_timeout=60).run()
     assert not follow.exception, follow.exception
     running = follow.session_state["proc"]
-    assert running.model.card.id == STARTER_ID
-    follow.run()
-    assert running.model.card.id == STARTER_ID  # nothing activated: nothing loaded
-    registry.activate("test-landmark-smile")
-    follow.run()
-    assert not follow.exception and running.model.card.id == "test-landmark-smile"
-    frame = av.VideoFrame.from_ndarray(frame_640(astronaut_rgb), format="rgb24").reformat(format="yuv420p")
-    running.process_frame(frame)
-    latest = running.latest()
-    assert latest is not None and latest.model_id == "test-landmark-smile"
+    try:
+        assert running.model.card.id == STARTER_ID
+        follow.run()
+        assert running.model.card.id == STARTER_ID  # nothing activated: nothing loaded
+        registry.activate("test-landmark-smile")
+        follow.run()
+        assert not follow.exception and running.model.card.id == "test-landmark-smile"
+        frame = av.VideoFrame.from_ndarray(frame_640(astronaut_rgb), format="rgb24").reformat(format="yuv420p")
+        running.process_frame(frame)
+        latest = running.latest()
+        assert latest is not None and latest.model_id == "test-landmark-smile"
+    finally:
+        # Closed here, not by the garbage collector: a VIDEO-mode landmarker collected later, in the middle of
+        # another test, can deadlock in MediaPipe's close().
+        running.close()
+        processor.close()
