@@ -18,7 +18,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-COPY requirements.txt .
+COPY requirements.txt requirements-base.txt ./
 # The CPU build of torch first (a tenth of the CUDA build's size); requirements.txt's torch==2.14.1 accepts it.
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.14.1 torchvision==0.29.1 \
     && pip install -r requirements.txt

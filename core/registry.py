@@ -1,7 +1,9 @@
 """Model registry under `models/`: one folder per model with its artifact and a JSON card.
 
-Operations: list, load, activate, delete. Each model kind's module provides `load_artifact(folder, card)`;
+Operations: list, load, activate, roll back, delete. Each model kind's module provides `load_artifact(folder, card)`;
 the registry imports it only when a model of that kind is loaded, so listing models stays cheap.
+`active.json` names the active model; every activation is appended to `activations.jsonl` (who, when, from which
+model, why, and the comparison that justified it), which the Models tab shows and rolls back from.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import builtins
 import importlib
 import json
+import os
 import platform
 import shutil
 import tempfile
@@ -26,7 +29,9 @@ from core.store.files import atomic_write_text
 ModelKind = Literal["landmark", "resnet", "detector", "hybrid"]
 CARD_FILE = "card.json"
 ACTIVE_FILE = "active.json"
+HISTORY_FILE = "activations.jsonl"
 STARTER_ID = "starter"
+ActivationReason = Literal["manual", "better", "forced", "rollback"]
 
 # kind -> module that defines `load_artifact(folder: Path, card: ModelCard) -> ExpressionModel`
 LOADER_MODULES: dict[str, str] = {
@@ -55,6 +60,17 @@ class ModelCard(BaseModel):
     artifact: str = "model.joblib"
     notes: str = ""
     trained_by: str = Field(default="", description="Who trained it: the signed-in user, or the CLI operator.")
+
+
+class ActivationRecord(BaseModel):
+    """One activation: which model replaced which, who did it, when, why, and the comparison behind it."""
+
+    at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    actor: str  # the acting user (core.auth): the signed-in person, the local user or the CLI operator
+    model_id: str
+    previous_id: str | None = None
+    reason: ActivationReason = "manual"
+    comparison: dict[str, Any] | None = None  # `Comparison.summary()` of core.training.promotion, when one was run
 
 
 def library_versions() -> dict[str, str]:
@@ -155,10 +171,60 @@ class Registry:
             return STARTER_ID
         return None
 
-    def activate(self, model_id: str) -> None:
-        require(Permission.ACTIVATE)
+    def active_stamp(self) -> tuple[int, int, int] | None:
+        """A cheap identity of `active.json` (one stat): watchers reload the model only when it changes."""
+        try:
+            st = os.stat(self.root / ACTIVE_FILE)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_ino, st.st_size)
+
+    def activate(
+        self,
+        model_id: str,
+        *,
+        reason: ActivationReason = "manual",
+        comparison: dict[str, Any] | None = None,
+    ) -> ActivationRecord:
+        """Make `model_id` the active model and record the activation (by the acting user) in the history."""
+        actor = require(Permission.ACTIVATE).id
         self.card(model_id)  # refuses unknown ids
-        atomic_write_text(self.root / ACTIVE_FILE, json.dumps({"id": model_id}))
+        record = ActivationRecord(
+            actor=actor, model_id=model_id, previous_id=self.active_id(), reason=reason, comparison=comparison
+        )
+        # The history line first: an activation that is in effect is always on record.
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / HISTORY_FILE).open("a", encoding="utf-8") as fh:
+            fh.write(record.model_dump_json() + "\n")
+        atomic_write_text(
+            self.root / ACTIVE_FILE, json.dumps({"id": model_id, "at": record.at.isoformat(), "actor": actor})
+        )
+        return record
+
+    def history(self) -> builtins.list[ActivationRecord]:
+        """Every recorded activation, newest first (a torn or unreadable line is skipped)."""
+        path = self.root / HISTORY_FILE
+        if not path.is_file():
+            return []
+        out = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                try:
+                    out.append(ActivationRecord.model_validate_json(line))
+                except ValueError:
+                    continue
+        return out[::-1]
+
+    def rollback(self, to_id: str | None = None) -> ActivationRecord:
+        """Activate `to_id`, or the model the latest activation replaced; recorded as a rollback."""
+        if to_id is None:
+            latest = next(iter(self.history()), None)
+            if latest is None or not latest.previous_id:
+                raise StudioError("nothing to roll back to: no earlier active model is on record")
+            to_id = latest.previous_id
+        if not (self.folder(to_id) / CARD_FILE).is_file():
+            raise StudioError(f"cannot roll back to {to_id}: that model was deleted")
+        return self.activate(to_id, reason="rollback")
 
     def delete(self, model_id: str) -> None:
         require(Permission.DELETE)
@@ -189,5 +255,10 @@ class Registry:
                 f"model {model_id} was built with feature version {card.feature_version}, but this code computes "
                 f"version {expect_feature_version}; retrain it"
             )
-        module = importlib.import_module(LOADER_MODULES[card.kind])
+        try:
+            module = importlib.import_module(LOADER_MODULES[card.kind])
+        except ModuleNotFoundError as exc:  # e.g. a ResNet in an install without torch (requirements-base.txt)
+            raise StudioError(
+                f"model {model_id} is a {card.kind} model, which needs {exc.name}: install requirements.txt"
+            ) from exc
         return module.load_artifact(self.folder(model_id), card)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.auth import Permission, allowed
+from core.training.promotion import activate_compared
 from core.training.report import comparison_table, per_class_table
 from core.viz.training import comparison_bar, confusion_heatmap, per_class_f1
 from ui.auth import needs
@@ -13,6 +14,7 @@ from ui.train_page import (
     RESULT_KEY,
     best_index,
     choices_ui,
+    comparison_ui,
     counts_caption,
     data_ui,
     face_counts,
@@ -55,8 +57,7 @@ with landmark_tab:
             "Scores are macro-F1 unless named."
         )
         st.dataframe(comparison_table(reports), hide_index=True, key="train_table")
-        if payload.get("activated") and payload.get("best"):
-            st.success(f"The best model by held-out macro-F1, `{payload['best']}`, was made active.")
+        comparison_ui(registry, payload)
         st.plotly_chart(comparison_bar(reports), key="train_bar")
         st.plotly_chart(per_class_f1(reports), key="train_f1")
         names = [r.name for r in reports]
@@ -69,7 +70,7 @@ with landmark_tab:
         if report.model_id and registry.active_id() != report.model_id:
             activate = allowed(Permission.ACTIVATE)
             if activate and st.button(f"Make {report.name} the active model", key="train_activate_shown"):
-                run_safely(lambda: registry.activate(str(report.model_id)), what="Activating")
+                run_safely(lambda: activate_compared(registry, str(report.model_id)), what="Activating")
                 st.rerun()
         elif report.model_id:
             st.caption(f"{report.name} (`{report.model_id}`) is the active model.")

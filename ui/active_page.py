@@ -278,15 +278,28 @@ def _retrain_ui(store: Store, registry: Registry) -> None:
             if n is not None:
                 st.success(f"{n} faces form the held-out set.")
                 st.rerun()
+    activate = st.checkbox(
+        "Make the new model active if it beats the active one",
+        value=False,
+        key="al_round_activate",
+        help="Scored on the same held-out faces. Unticked, the active model (which scores the pool) stays.",
+    )
     if st.button("Retrain", key="al_retrain", type="primary", disabled=not has_held_out or not features):
         with st.spinner("Training…"):
             result = run_safely(
-                lambda: rounds.retrain(store, registry, model_name=str(name), feature_sets=features), what="Retraining"
+                lambda: rounds.retrain(
+                    store,
+                    registry,
+                    model_name=str(name),
+                    feature_sets=features,
+                    activation="if_better" if activate else "never",
+                ),
+                what="Retraining",
             )
         if result is not None:
             st.success(
                 f"Round {result.round_id}: macro-F1 {result.macro_f1:.3f} with {result.n_labels} labels "
-                f"(model {result.model_id}, now active)."
+                f"(model {result.model_id}). {result.activation_message}"
             )
 
 

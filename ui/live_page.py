@@ -17,7 +17,7 @@ from core.art import artwork_svg
 from core.inference import ExpressionModel
 from core.live import SMOOTHING_MODES, FrameProcessor
 from core.live.figures import probability_figure
-from core.live.snapshot import save_snapshot
+from core.live.snapshot import DEFAULT_SNAPSHOT, save_snapshot
 from core.schema import EMOTIONS
 from core.settings import Settings
 from core.store import Store
@@ -25,7 +25,11 @@ from ui.common import run_safely
 
 PROCESSOR_KEY = "live_processor"
 SMOOTHING_LABELS = {"off": "Off", "ema": "Moving average", "hysteresis": "Hysteresis"}
-SNAPSHOT_LABELS = {"prediction": "Label with the prediction", "human": "Pick a label", "pool": "Send to the pool"}
+SNAPSHOT_LABELS = {
+    "pool": "Send to the pool",
+    "human": "Pick a label",
+    "prediction": "Pool, with the prediction as a suggestion",
+}
 # A result older than this means no frames are arriving (stream stopped or stalled).
 STALE_S = 2.0
 
@@ -109,7 +113,15 @@ def show_result(processor: FrameProcessor) -> None:
 
 
 def snapshot_ui(store: Store, processor: FrameProcessor) -> None:
-    how = st.radio("Snapshot", list(SNAPSHOT_LABELS), format_func=SNAPSHOT_LABELS.get, key="snap_how", horizontal=True)
+    how = st.radio(
+        "Snapshot",
+        list(SNAPSHOT_LABELS),
+        index=list(SNAPSHOT_LABELS).index(DEFAULT_SNAPSHOT),
+        format_func=SNAPSHOT_LABELS.get,
+        key="snap_how",
+        horizontal=True,
+        help="Only a label you pick makes the frame training data; the pool is reviewed in Active learning.",
+    )
     label = st.selectbox("Label", EMOTIONS, key="snap_label") if how == "human" else None
     if not st.button("Save snapshot", key="snap_save", icon=":material/photo_camera:"):
         return
@@ -122,4 +134,5 @@ def snapshot_ui(store: Store, processor: FrameProcessor) -> None:
     )
     if added is not None:
         note = "" if added.created else " (the same frame was already stored)"
-        st.success(f"Saved the frame as image #{added.image_id} (source webcam){note}.")
+        where = "the training set" if how == "human" else "the active-learning pool, for review"
+        st.success(f"Saved the frame as image #{added.image_id} (source webcam) in {where}{note}.")

@@ -1,4 +1,5 @@
-"""Model choice shared by the Live and Batch test pages: a select box over the registry and a cached loader."""
+"""Model choice shared by the Live and Batch test pages: a select box over the registry, a cached loader, and the
+Live page's watch that swaps in a newly activated model while the stream runs."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ from pathlib import Path
 import streamlit as st
 
 from core.inference import ExpressionModel
+from core.live import FrameProcessor
 from core.live.model_choices import ModelChoice, model_choices
 from core.registry import STARTER_ID, Registry, coverage_note
-from ui.common import run_safely, settings
+from ui.common import get_registry, run_safely, settings
+
+STAMP_KEY = "active_model_stamp"
+FOLLOW_EVERY_S = 2.0
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
@@ -25,9 +30,15 @@ def model_ui(registry: Registry, *, key: str) -> ModelChoice | None:
     if not choices:
         return None
     labels = [c.label for c in choices]
-    picked = st.selectbox("Model", labels, key=key, help="Landmark models and the ResNet work alike here.")
+    picked = st.selectbox(
+        "Model",
+        labels,
+        key=key,
+        help="The active model switches by itself when another one is activated (Train page or "
+        "`python -m core models activate`). Landmark models, ResNets and detectors work alike here.",
+    )
     choice = choices[labels.index(picked)] if picked in labels else choices[0]
-    st.caption(choice.details)
+    st.caption(f"Now: {choice.details}" if choice.follows_active else choice.details)
     return choice
 
 
@@ -49,3 +60,22 @@ def require_model(choice: ModelChoice | None) -> ExpressionModel:
         st.stop()
     assert model is not None
     return model
+
+
+def follow_active(processor: FrameProcessor) -> None:
+    """Run as a fragment every couple of seconds on the Live page: when another model is activated, load it and
+    hand it to the running stream. Between activations this costs one stat of `active.json`."""
+    registry = get_registry()
+    stamp = registry.active_stamp()
+    if st.session_state.get(STAMP_KEY, stamp) == stamp:
+        st.session_state[STAMP_KEY] = stamp
+        return
+    st.session_state[STAMP_KEY] = stamp
+    active = registry.active_id()
+    if active is None or active == processor.model.card.id:
+        return
+    models_dir = str(settings().models_dir)
+    model = run_safely(lambda: _load(models_dir, active), what=f"Loading the newly activated model {active}")
+    if model is not None:
+        processor.set_model(model)
+        st.toast(f"Now using the newly activated model {active}")

@@ -9,9 +9,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core.auth import Permission, allowed
+from core.auth import Permission, allowed, current_user
 from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
-from core.registry import STARTER_ID, ModelCard, Registry
+from core.registry import STARTER_ID, ActivationRecord, ModelCard, Registry
 from core.schema import EMOTIONS, EXTRACTION_OK, SOURCES, TRAINABLE_STATUSES
 from core.store import Store
 from core.store.repository import Filters
@@ -19,6 +19,7 @@ from core.training.compare import compare_models
 from core.training.data import from_store
 from core.training.landmark_registry import save_comparison, save_report
 from core.training.last_comparison import load_last_comparison, save_last_comparison
+from core.training.promotion import Comparison, activate_compared, promote, side_by_side
 from core.training.report import ModelReport
 from core.training.zoo import DEFAULT_MODELS, HYBRID_MODELS, MODEL_ZOO, PRESETS
 from ui.auth import needs
@@ -101,7 +102,13 @@ def choices_ui(filters: Filters) -> TrainChoices:
     c4, c5, c6 = st.columns(3)
     folds = int(c4.number_input("CV folds", 2, 10, spec.folds, key=f"train_folds_{preset_name}"))
     seed = int(c5.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed"))
-    activate = c6.checkbox("Make the best model active", value=True, key="train_activate_best")
+    activate = c6.checkbox(
+        "Make the best model active if it beats the active one",
+        value=False,
+        key="train_activate_best",
+        help="The best new model and the active model are scored on the same held-out images. Unticked, the "
+        "active model stays until you activate another one.",
+    )
     grids: dict[str, dict[str, list[Any]]] = {}
     with st.expander("Parameter grids (JSON, parameter names as in the Pipeline)"):
         for name in models:
@@ -118,7 +125,8 @@ def choices_ui(filters: Filters) -> TrainChoices:
 
 
 def run_training(store: Store, choices: TrainChoices, registry: Registry) -> dict[str, Any] | None:
-    """Compare, save every model, activate the best (if asked); progress is shown while it runs."""
+    """Compare, save every model, score the best against the active model, and activate it only if asked and
+    better; progress is shown while it runs."""
     bar = st.progress(0.0, text="starting…")
 
     def progress(done: int, total: int, message: str) -> None:
@@ -139,17 +147,26 @@ def run_training(store: Store, choices: TrainChoices, registry: Registry) -> dic
             # Each model is saved as it finishes, so a run stopped midway keeps the finished ones.
             on_model=lambda res, rep: save_report(registry, res, rep, data_sources=data.sources),
         )
-        save_comparison(registry, result, data_sources=data.sources, activate_best=choices.activate_best)
+        save_comparison(registry, result, data_sources=data.sources)
         best = result.best
+        promotion = None
+        if best is not None and best.model_id:
+            progress(1, 1, "comparing the best model with the active one")
+            policy = "if_better" if choices.activate_best else "never"
+            promotion = promote(
+                registry, store, best.model_id, policy=policy, filters=choices.filters, seed=choices.seed
+            )
         payload = {
             "reports": [r.to_dict() for r in result.reports],
             "holdout": result.holdout,
             "best": best.model_id if best else None,
-            "activated": bool(choices.activate_best and best),
+            "activated": bool(promotion and promotion.activated),
+            "activation_message": promotion.message if promotion else "",
+            "comparison": promotion.comparison.model_dump(mode="json") if promotion and promotion.comparison else None,
             "n_faces": len(data),
             "grouped": data.groups is not None,
         }
-        save_last_comparison(registry, current_user(), payload)
+        save_last_comparison(registry, current_user().id, payload)
         return payload
 
     return run_safely(work, what="Training")
@@ -164,23 +181,43 @@ def best_index(reports: list[ModelReport]) -> int:
     return max(range(len(reports)), key=lambda i: reports[i].macro_f1) if reports else 0
 
 
-def current_user() -> str:
-    """Who is using the page: the signed-in e-mail when sign-in is configured, else "local"."""
-    try:
-        email = st.user.get("email") if st.user.get("is_logged_in") else None
-    except Exception:  # no auth configured: one local user
-        email = None
-    return str(email or "local")
-
-
 def last_result(registry: Registry) -> dict[str, Any] | None:
     """This session's comparison, else the user's last one from the registry (it survives a reload)."""
     payload: dict[str, Any] | None = st.session_state.get(RESULT_KEY)
     if payload is None:
-        payload = load_last_comparison(registry, current_user())
+        payload = load_last_comparison(registry, current_user().id)
         if payload is not None:
             st.session_state[RESULT_KEY] = payload
     return payload
+
+
+def comparison_ui(registry: Registry, payload: dict[str, Any]) -> None:
+    """The best new model beside the active one on the same held-out images, and the button that activates it."""
+    raw = payload.get("comparison")
+    if not raw:
+        if payload.get("activation_message"):
+            st.info(payload["activation_message"])
+        return
+    comparison = Comparison.model_validate(raw)
+    st.subheader("New model against the active one")
+    st.caption(f"Both scored on the same held-out images ({comparison.holdout}): {comparison.headline()}.")
+    st.dataframe(side_by_side(comparison), key="train_versus")
+    if comparison.n_disagreements:
+        with st.expander(f"{comparison.n_disagreements} images where the two models disagree"):
+            st.dataframe(
+                pd.DataFrame([d.model_dump() for d in comparison.disagreements]),
+                hide_index=True,
+                key="train_disagreements",
+            )
+    candidate = comparison.candidate.model_id
+    if payload.get("activated"):
+        st.success(payload.get("activation_message") or f"`{candidate}` is now the active model.")
+    elif registry.active_id() != candidate:
+        verdict = "better" if comparison.better else "not better"
+        st.info(f"The active model stays: `{candidate}` is {verdict} on this comparison.")
+        if st.button(f"Make {candidate} the active model", key="train_activate_best_model"):
+            run_safely(lambda: activate_compared(registry, candidate), what="Activating")
+            st.rerun()
 
 
 def registry_table(cards: list[ModelCard], active: str | None) -> pd.DataFrame:
@@ -216,8 +253,48 @@ def registry_ui(registry: Registry) -> None:
     if not allowed(Permission.ACTIVATE):
         needs(Permission.ACTIVATE, "Activating models")
     elif c1.button("Make active", key="registry_activate", disabled=picked == active):
-        run_safely(lambda: registry.activate(picked), what="Activating")
+        run_safely(lambda: activate_compared(registry, picked), what="Activating")
         st.rerun()
     if allowed(Permission.DELETE) and c2.button("Delete", key="registry_delete", disabled=picked == STARTER_ID):
         run_safely(lambda: registry.delete(picked), what="Deleting")
+        st.rerun()
+    history_ui(registry)
+
+
+def history_table(records: list[ActivationRecord]) -> pd.DataFrame:
+    rows = []
+    for r in records:
+        cand = (r.comparison or {}).get("candidate") or {}
+        inc = (r.comparison or {}).get("incumbent") or {}
+        rows.append(
+            {
+                "when": r.at.strftime("%Y-%m-%d %H:%M:%S"),
+                "who": r.actor,
+                "activated": r.model_id,
+                "replaced": r.previous_id or "",
+                "why": r.reason,
+                "macro_f1 new": cand.get("macro_f1"),
+                "macro_f1 replaced": inc.get("macro_f1"),
+                "held-out images": (r.comparison or {}).get("n_images"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def history_ui(registry: Registry) -> None:
+    """Every activation, newest first, and a rollback to the model the latest one replaced."""
+    st.subheader("Activation history")
+    records = registry.history()
+    if not records:
+        st.caption("No activation on record yet: the shipped starter model (or none) is in use.")
+        return
+    st.dataframe(history_table(records), hide_index=True, key="registry_history")
+    previous = records[0].previous_id
+    can_roll_back = bool(previous) and (registry.root / str(previous)).is_dir()
+    if (
+        can_roll_back
+        and allowed(Permission.ACTIVATE)
+        and st.button(f"Roll back to {previous}", key="registry_rollback", icon=":material/undo:")
+    ):
+        run_safely(lambda: registry.rollback(), what="Rolling back")
         st.rerun()

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+import torch.nn  # without torch this fails, and the Train page shows a note instead of these tabs
 
 from core.auth import Permission, allowed, may_act_for, require, require_owner
 from core.errors import PathNotAllowed, StudioError
@@ -100,17 +101,33 @@ def _job_view(key: str, losses: tuple[str, ...], metrics: tuple[str, ...], regis
     else:
         word = "was cancelled; the best epoch so far was saved" if job.status == "cancelled" else "finished"
         st.success(f"{job.title} {word} as model `{job.card_id}`. {job.message}")
+        if job.card_id:
+            _comparison_view(key, str(job.card_id), registry)
         if job.card_id and allowed(Permission.ACTIVATE) and st.button("Make this model active", key=f"{key}_activate"):
             model_id = str(job.card_id)
 
             def activate() -> bool:
-                registry.activate(model_id)
+                from core.training.promotion import activate_compared
+
+                activate_compared(registry, model_id)
                 return True
 
             if run_safely(activate, what="Activation"):
                 st.toast(f"{model_id} is now the active model")
     if history:
         st.plotly_chart(learning_curves(history, losses=losses, metrics=metrics, title=job.title), key=f"{key}_fig")
+
+
+def _comparison_view(key: str, model_id: str, registry: Registry) -> None:
+    """The new model beside the active one on the store's held-out faces (computed on request: it runs both)."""
+    from core.training.promotion import compare_with_active, load_comparison, side_by_side
+
+    if st.button("Compare with the active model", key=f"{key}_compare"):
+        run_safely(lambda: compare_with_active(registry, get_store(), model_id), what="The comparison")
+    comparison = load_comparison(registry, model_id)
+    if comparison is not None:
+        st.caption(f"Against the active model on {comparison.holdout}: {comparison.headline()}.")
+        st.dataframe(side_by_side(comparison), key=f"{key}_versus")
 
 
 def _poll(key: str, losses: tuple[str, ...], metrics: tuple[str, ...]) -> None:
@@ -138,8 +155,6 @@ def _running(key: str) -> bool:
 
 
 def _devices() -> list[str]:
-    import torch
-
     return ["auto", "cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
 
 

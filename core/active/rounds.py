@@ -1,5 +1,6 @@
 """Training rounds: retrain on the current training set with one call, score it on the fixed held-out set (the
-store's "test" images), save and activate the model, and keep a history of macro-F1 against the number of labels.
+store's "test" images), save the model, and keep a history of macro-F1 against the number of labels. The new model
+becomes active only as the caller's activation policy says (`core.training.promotion`; none by default).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from core.store import Store
 from core.training.compare import check_trainable, holdout_split
 from core.training.data import from_store
 from core.training.landmark_registry import save_model
+from core.training.promotion import ActivationPolicy, promote
 from core.training.report import ModelReport, classification_metrics
 from core.training.zoo import make_pipeline
 
@@ -38,6 +40,8 @@ class RoundResult:
     n_held_out: int
     macro_f1: float
     accuracy: float
+    activated: bool = False
+    activation_message: str = ""
 
 
 def held_out_hash(image_ids: Sequence[int]) -> str:
@@ -67,10 +71,11 @@ def retrain(
     model_name: str = DEFAULT_MODEL,
     feature_sets: Sequence[str] = DEFAULT_FEATURE_SETS,
     seed: int = 0,
-    activate: bool = True,
+    activation: ActivationPolicy = "never",
 ) -> RoundResult:
-    """Fit `model_name` on every labeled training face, measure it on the held-out set, save it to the registry
-    (active by default, so the next scoring uses it) and record the round."""
+    """Fit `model_name` on every labeled training face, measure it on the held-out set, save it to the registry,
+    record the round, and compare it with the active model (activated as `activation` says: "never" by default,
+    "if_better" or "always")."""
     require(Permission.TRAIN)
     data = from_store(store)
     held = data.held_out if data.held_out is not None else np.zeros(len(data), dtype=bool)
@@ -116,8 +121,6 @@ def retrain(
         data_sources=data.sources,
         notes="active-learning round",
     )
-    if activate:
-        registry.activate(card.id)
     with session_scope(store.engine) as session:
         row = RoundRow(
             n_labels=len(train),
@@ -131,7 +134,17 @@ def retrain(
         session.add(row)
         session.flush()
         round_id = row.id
-    return RoundResult(round_id, card.id, len(train), len(test), report.macro_f1, report.accuracy)
+    promotion = promote(registry, store, card.id, policy=activation, seed=seed)
+    return RoundResult(
+        round_id,
+        card.id,
+        len(train),
+        len(test),
+        report.macro_f1,
+        report.accuracy,
+        promotion.activated,
+        promotion.message,
+    )
 
 
 def history(store: Store) -> list[RoundRow]:

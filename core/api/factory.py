@@ -1,4 +1,5 @@
-"""The FastAPI application: middleware, error mapping, routes, and the model loaded at startup."""
+"""The FastAPI application: middleware, error mapping, routes, and the model it serves (kept in step with the
+registry's active model)."""
 
 from __future__ import annotations
 
@@ -86,7 +87,8 @@ def _internal_error(request: Request) -> JSONResponse:
 
 
 def create_app(settings: Settings | None = None, *, model_loader: ModelLoader = load_active_model) -> FastAPI:
-    """Build the API. `model_loader(settings)` runs once at startup (default: the registry's active model)."""
+    """Build the API. `model_loader(settings)` runs at startup and again whenever the registry's `active.json`
+    changes (default: the registry's active model), so an activation reaches the API without a restart."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
 

@@ -53,6 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:  # an install from requirements-base.txt has no torch
+        print(f"error: this command needs {exc.name}: install requirements.txt", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted; finished work is saved and the command can be re-run to resume", file=sys.stderr)
         return 130

@@ -13,6 +13,8 @@ from core.settings import get_settings
 
 
 def register(subparsers: Any) -> None:
+    from core.cli.activation import add_activation_flags
+
     p = subparsers.add_parser("al", help="active learning: pool, score, label, simulate, retrain, repair")
     sub = p.add_subparsers(dest="al_command", metavar="STEP", required=True)
 
@@ -57,6 +59,7 @@ def register(subparsers: Any) -> None:
         metavar="FRACTION",
         help="first fix a held-out set of this fraction of the labeled faces (only if none exists)",
     )
+    add_activation_flags(rt)
     rt.set_defaults(func=run_retrain)
 
     repair = sub.add_parser("repair", help="move files a killed approval left behind back to where their rows say")
@@ -197,6 +200,7 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 def run_retrain(args: argparse.Namespace) -> int:
     from core.active.rounds import make_held_out, retrain
+    from core.cli.activation import policy_of
     from core.registry import Registry
     from core.store import Store
 
@@ -209,11 +213,13 @@ def run_retrain(args: argparse.Namespace) -> int:
         Registry(settings.models_dir),
         model_name=args.classifier,
         feature_sets=[f.strip() for f in args.features.split(",") if f.strip()],
+        activation=policy_of(args),
     )
     print(
-        f"round {result.round_id}: model {result.model_id} (active), {result.n_labels} labels, macro-F1 "
+        f"round {result.round_id}: model {result.model_id}, {result.n_labels} labels, macro-F1 "
         f"{result.macro_f1:.3f} on {result.n_held_out} held-out faces"
     )
+    print(result.activation_message)
     return 0
 
 

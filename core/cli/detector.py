@@ -18,6 +18,8 @@ T = TypeVar("T")
 
 
 def register(sub: Any) -> None:
+    from core.cli.activation import add_activation_flags
+
     det = sub.add_parser("detector", help="single-stage grid detector: train, evaluate").add_subparsers(
         dest="detector_command", metavar="ACTION", required=True
     )
@@ -33,7 +35,7 @@ def register(sub: Any) -> None:
     t.add_argument("--device", default="auto", help="cpu, cuda or auto")
     t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     t.add_argument("--no-augment", action="store_true")
-    t.add_argument("--activate", action="store_true", help="make the new model the active one")
+    add_activation_flags(t)
     t.set_defaults(func=cmd_detector_train)
 
     e = det.add_parser("evaluate", help="mAP@0.5, per-class AP, face recall, emotion accuracy on a YOLO split")
@@ -65,7 +67,7 @@ def register(sub: Any) -> None:
     r.add_argument("--sources", nargs="*", default=[])
     r.add_argument("--device", default="auto")
     r.add_argument("--threads", type=int, default=0)
-    r.add_argument("--activate", action="store_true")
+    add_activation_flags(r)
     r.set_defaults(func=cmd_resnet_train)
 
 
@@ -123,6 +125,7 @@ def _yolo_hash(root: Path) -> str:
 def cmd_detector_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from core.cli.activation import promote_and_report
     from core.detector.data import samples_from_store, samples_from_yolo, yolo_class_map
     from core.detector.model import model_params, save_detector
     from core.detector.train import DetectorConfig, EpochStats, train_detector
@@ -187,12 +190,11 @@ def cmd_detector_train(args: argparse.Namespace) -> int:
         data_sources=sources,
         notes="cancelled: best epoch so far" if result.cancelled else "",
     )
-    if args.activate:
-        registry.activate(card.id)
     if result.metrics is not None:
         m = result.metrics
         print(f"mAP@0.5 {m.map50:.3f}  face recall {m.face_recall:.3f}  emotion accuracy {m.emotion_accuracy:.3f}")
-    print(f"saved model {card.id}{' (active)' if args.activate else ''}")
+    print(f"saved model {card.id}")
+    promote_and_report(registry, Store(settings), card.id, args)
     return 0
 
 
@@ -248,6 +250,7 @@ def cmd_detector_evaluate(args: argparse.Namespace) -> int:
 def cmd_resnet_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from core.cli.activation import promote_and_report
     from core.registry import Registry
     from core.settings import get_settings
     from core.store import Store
@@ -287,10 +290,9 @@ def cmd_resnet_train(args: argparse.Namespace) -> int:
     bar.close()
     registry = Registry(settings.models_dir)
     card = save_resnet(registry, result, data_sources=["store"])
-    if args.activate:
-        registry.activate(card.id)
     m = result.metrics
     if m:
         print(f"validation accuracy {m['accuracy']:.3f}  macro-F1 {m['macro_f1']:.3f} (best epoch {result.best_epoch})")
-    print(f"saved model {card.id}{' (active)' if args.activate else ''}")
+    print(f"saved model {card.id}")
+    promote_and_report(registry, store, card.id, args, filters=Filters(emotions=args.emotions, sources=args.sources))
     return 0

@@ -1,4 +1,5 @@
-"""`python -m core train`, `python -m core evaluate` and `python -m core models list|activate|delete`."""
+"""`python -m core train`, `python -m core evaluate` and
+`python -m core models list|activate|history|rollback|delete`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from core.errors import StudioError
 
 
 def register(sub: Any) -> None:
+    from core.cli.activation import add_activation_flags
     from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
     from core.schema import EMOTIONS, SOURCES
     from core.training.zoo import DEFAULT_MODELS, MODEL_ZOO, PRESETS
@@ -24,7 +26,7 @@ def register(sub: Any) -> None:
     train.add_argument("--sources", nargs="+", default=[], choices=SOURCES, help="only images from these sources")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--jobs", type=int, default=1, help="parallel CV fits")
-    train.add_argument("--no-activate", action="store_true", help="save the models but keep the active one")
+    add_activation_flags(train)
     train.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("evaluate", help="evaluate a model on a folder or a manifest CSV (path,label) of images")
@@ -39,6 +41,12 @@ def register(sub: Any) -> None:
     act = msub.add_parser("activate", help="make a model the active one")
     act.add_argument("model_id")
     act.set_defaults(func=cmd_models_activate)
+    msub.add_parser("history", help="every activation: when, who, which model replaced which, and why").set_defaults(
+        func=cmd_models_history
+    )
+    rb = msub.add_parser("rollback", help="re-activate the model the latest activation replaced (or --to ID)")
+    rb.add_argument("--to", default=None, metavar="ID", help="a model to roll back to")
+    rb.set_defaults(func=cmd_models_rollback)
     rm = msub.add_parser("delete", help="delete a model")
     rm.add_argument("model_id")
     rm.set_defaults(func=cmd_models_delete)
@@ -47,6 +55,7 @@ def register(sub: Any) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from core.cli.activation import promote_and_report
     from core.registry import Registry
     from core.settings import get_settings
     from core.store import Store
@@ -61,7 +70,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     store = Store(settings)
     # faceapi_blend reads face-api's network rows too (computed once per face, cached under the data root).
     hybrid = any(m in HYBRID_MODELS for m in args.models)
-    data = from_store(store, Filters(emotions=args.emotions, sources=args.sources), network=hybrid)
+    filters = Filters(emotions=args.emotions, sources=args.sources)
+    data = from_store(store, filters, network=hybrid)
     print(f"{len(data)} labeled faces: " + ", ".join(f"{k} {v}" for k, v in data.class_counts().items()))
     bar = tqdm(total=len(args.models), unit="model")
 
@@ -92,14 +102,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     finally:
         bar.close()
-    save_comparison(registry, result, data_sources=data.sources, activate_best=not args.no_activate)
+    save_comparison(registry, result, data_sources=data.sources)
     table = comparison_table(result.reports)
     print(f"held-out set: {result.holdout}")
     print(table.to_string(index=False))
     best = result.best
-    if best is not None:
-        state = "not activated (--no-activate)" if args.no_activate else "now active"
-        print(f"best by held-out macro-F1: {best.name} ({best.macro_f1:.3f}) -> {best.model_id}, {state}")
+    if best is not None and best.model_id:
+        print(f"best by held-out macro-F1: {best.name} ({best.macro_f1:.3f}) -> {best.model_id}")
+        promote_and_report(registry, store, best.model_id, args, filters=filters, seed=args.seed)
     return 0
 
 
@@ -180,9 +190,38 @@ def cmd_models_list(args: argparse.Namespace) -> int:
 def cmd_models_activate(args: argparse.Namespace) -> int:
     from core.registry import Registry
     from core.settings import get_settings
+    from core.training.promotion import activate_compared
 
-    Registry(get_settings().models_dir).activate(args.model_id)
-    print(f"{args.model_id} is now the active model")
+    record = activate_compared(Registry(get_settings().models_dir), args.model_id)
+    print(f"{args.model_id} is now the active model (was {record.previous_id or 'none'})")
+    return 0
+
+
+def cmd_models_history(args: argparse.Namespace) -> int:
+    from core.registry import Registry
+    from core.settings import get_settings
+
+    records = Registry(get_settings().models_dir).history()
+    if not records:
+        print("no activation on record")
+    for r in records:
+        f1 = ""
+        if r.comparison:
+            cand, inc = r.comparison.get("candidate") or {}, r.comparison.get("incumbent") or {}
+            if cand.get("macro_f1") is not None:
+                f1 = f"macro-F1 {cand['macro_f1']:.3f}"
+                if inc.get("macro_f1") is not None:
+                    f1 += f" vs {inc['macro_f1']:.3f}"
+        print(f"{r.at:%Y-%m-%d %H:%M:%S}  {r.reason:<8} {r.model_id}  (was {r.previous_id or 'none'})  {r.actor}  {f1}")
+    return 0
+
+
+def cmd_models_rollback(args: argparse.Namespace) -> int:
+    from core.registry import Registry
+    from core.settings import get_settings
+
+    record = Registry(get_settings().models_dir).rollback(args.to)
+    print(f"rolled back: {record.model_id} is the active model again (was {record.previous_id or 'none'})")
     return 0
 
 

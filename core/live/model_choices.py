@@ -1,4 +1,5 @@
-"""Which models the live page offers: landmark models and ResNets (and detectors), the active one first."""
+"""Which models the Live and Batch test pages offer: first "the active model" (which follows activations), then
+every landmark, hybrid, ResNet and detector model, the active one first."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ class ModelChoice:
     label: str  # what the select box shows: short, since the sidebar shows about 30 characters
     is_starter: bool
     is_active: bool = False
+    follows_active: bool = False  # "the active model": switches when another model is activated
 
     @property
     def details(self) -> str:
@@ -23,13 +25,20 @@ class ModelChoice:
         return f"{self.card.kind} model `{self.card.id}`{state}{extra}"
 
 
+FOLLOW_ACTIVE_LABEL = "Active model (follows)"  # short: the sidebar select box shows ~30 characters
+
+
 def model_choices(registry: Registry) -> list[ModelChoice]:
-    """Every loadable card, the active model first; short labels: ✓ for the active one, name, starter or date."""
+    """ "The active model", then every loadable card with the active one first; short labels: ✓ for the active
+    one, name, starter or date."""
     active = registry.active_id()
     cards = registry.list()
     cards.sort(key=lambda c: (c.id != active, c.kind, c.id))
     out: list[ModelChoice] = []
     seen: set[str] = set()
+    current = next((c for c in cards if c.id == active), None)
+    if current is not None:
+        out.append(ModelChoice(current, FOLLOW_ACTIVE_LABEL, current.id == STARTER_ID, True, follows_active=True))
     for card in cards:
         starter = card.id == STARTER_ID
         when = "starter" if starter else card.created_at.strftime("%d %b %H:%M")

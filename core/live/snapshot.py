@@ -1,4 +1,9 @@
-"""Saving the current webcam frame into the dataset store (source "webcam")."""
+"""Saving the current webcam frame into the dataset store (source "webcam").
+
+By default a snapshot goes to the unlabeled pool. A model's prediction is only ever a suggestion: a frame saved
+with it stays in the pool (label source "model") until a person confirms it in active learning; only a label a
+person picks puts it straight into the training set.
+"""
 
 from __future__ import annotations
 
@@ -13,18 +18,20 @@ from core.labels import normalize_label
 from core.live.processor import FrameResult
 from core.store.repository import AddResult, Store
 
-SnapshotLabel = Literal["prediction", "human", "pool"]
+SnapshotLabel = Literal["pool", "human", "prediction"]
+DEFAULT_SNAPSHOT: SnapshotLabel = "pool"
 
 
 def save_snapshot(
     store: Store,
     rgb: np.ndarray,
     *,
-    how: SnapshotLabel,
+    how: SnapshotLabel = DEFAULT_SNAPSHOT,
     result: FrameResult | None = None,
     label: str | None = None,
 ) -> AddResult:
-    """Store the frame labeled with the model's prediction, with a label the user picked, or unlabeled in the pool.
+    """Store the frame unlabeled in the pool (the default), in the training set with a label the user picked, or in
+    the pool with the model's prediction as a suggestion for review.
 
     The prediction travels in the record's attributes either way, so active learning can compare it later.
     """
@@ -36,7 +43,7 @@ def save_snapshot(
     if how == "prediction":
         if face is None:
             raise StudioError("no face in the current frame to label it with: pick a label or send it to the pool")
-        emotion, label_source, status = face.emotion, "model", "train"
+        emotion, label_source, status = face.emotion, "model", "pool"  # a suggestion, not training data
     elif how == "human":
         if not label:
             raise StudioError("pick a label for the snapshot")
@@ -44,7 +51,7 @@ def save_snapshot(
     elif how == "pool":
         emotion, label_source, status = None, None, "pool"
     else:
-        raise ValueError(f"unknown snapshot labeling {how!r}; valid: prediction, human, pool")
+        raise ValueError(f"unknown snapshot labeling {how!r}; valid: pool, human, prediction")
     return store.add_image(
         encode_png(rgb),
         original_name="webcam-snapshot.png",

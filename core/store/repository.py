@@ -20,13 +20,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.db import session_scope
-from core.errors import ImageNotReadable
+from core.errors import ImageNotReadable, StudioError
 from core.imaging import probe_image
 from core.migrations import open_database
 from core.records import ExtractionRow, FaceData
 from core.schema import (
     EXTRACTION_ERROR,
     EXTRACTION_PENDING,
+    LABEL_MODEL,
     LABEL_SOURCES,
     NUM_BLENDSHAPES,
     NUM_LANDMARKS,
@@ -35,6 +36,7 @@ from core.schema import (
     STATUS_POOL,
     STATUS_TRAIN,
     STATUSES,
+    TRAINABLE_STATUSES,
 )
 from core.settings import Settings, get_settings
 from core.store import files
@@ -123,8 +125,14 @@ class Store:
         """
         _check(source, SOURCES, "source")
         _check(label_source, LABEL_SOURCES, "label source")
-        status = status or (STATUS_TRAIN if emotion else STATUS_POOL)
+        status = status or (STATUS_TRAIN if emotion and label_source != LABEL_MODEL else STATUS_POOL)
         _check(status, STATUSES, "status")
+        if emotion and label_source == LABEL_MODEL and status in TRAINABLE_STATUSES:
+            # A model's label is a suggestion: it reaches training only through a person's review (active learning).
+            raise StudioError(
+                "a label predicted by a model is not training data: store the image in the pool, where a person "
+                "confirms or corrects it"
+            )
         info = probe_image(data)  # raises ImageNotReadable for empty and non-image bytes
         sha = files.sha256_bytes(data)
         existing = self.find_by_sha(sha)

@@ -103,16 +103,13 @@ def save_report(
 
 
 def save_comparison(
-    registry: Registry, result: ComparisonResult, *, data_sources: Sequence[str] = (), activate_best: bool = True
+    registry: Registry, result: ComparisonResult, *, data_sources: Sequence[str] = ()
 ) -> dict[str, ModelCard]:
-    """Save the models of a comparison not saved yet; the best by macro-F1 becomes active unless `activate_best`
-    is False."""
+    """Save the models of a comparison not saved yet. None becomes active here: that is
+    `core.training.promotion.promote`'s decision, made against the active model."""
     for report in result.reports:
         if report.name not in result.saved:
             save_report(registry, result, report, data_sources=data_sources)
-    best = result.best
-    if activate_best and best is not None and best.model_id:
-        registry.activate(best.model_id)
     return result.saved
 
 

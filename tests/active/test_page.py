@@ -38,7 +38,7 @@ def _setup(settings: Settings, variants: list[np.ndarray]) -> Store:
     fill_pool(store, variants, n=4)
     make_held_out(store, fraction=0.34)
     registry = Registry(settings.models_dir)
-    retrain(store, registry, feature_sets=["blendshapes"])
+    retrain(store, registry, feature_sets=["blendshapes"], activation="always")
     model_id, model = load_scoring_model(registry)
     build_queue(store, model, model_id=model_id, k=4, min_distance=0.0)
     return store

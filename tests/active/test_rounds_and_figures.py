@@ -42,14 +42,16 @@ def test_retrain_records_rounds_on_a_fixed_held_out_set(
         make_held_out(store)
 
     first = retrain(store, registry, feature_sets=["blendshapes"])
-    assert registry.active_id() == first.model_id
+    assert registry.active_id() is None and not first.activated  # no activation unless asked for
+    registry.activate(first.model_id)
     assert first.n_held_out == n_test and first.n_labels == 12 - n_test
     assert 0.0 <= first.macro_f1 <= 1.0
     model = registry.load(first.model_id)
     assert model.card.classes == ["happy", "sad"]
 
-    second = retrain(store, registry, feature_sets=["blendshapes"], activate=False)
-    assert registry.active_id() == first.model_id
+    second = retrain(store, registry, feature_sets=["blendshapes"], activation="if_better")
+    assert second.activated == (registry.active_id() == second.model_id)
+    assert registry.active_id() == (second.model_id if second.activated else first.model_id)
     rows = history(store)
     assert [r.id for r in rows] == [first.round_id, second.round_id]
     assert rows[0].held_out_hash == rows[1].held_out_hash

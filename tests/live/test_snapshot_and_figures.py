@@ -10,14 +10,16 @@ import pytest
 from core.art import artwork_data_uri, artwork_path, artwork_svg, missing_artwork
 from core.auth import PermissionDenied, Role, User, acting_as
 from core.errors import StudioError, UnknownLabel
+from core.imaging import encode_png
 from core.live.figures import probability_figure
-from core.live.model_choices import model_choices
+from core.live.model_choices import FOLLOW_ACTIVE_LABEL, model_choices
 from core.live.processor import FrameResult, LiveFace
 from core.live.snapshot import save_snapshot
 from core.live.stats import FrameStats, StatsSnapshot
 from core.registry import ModelCard, Registry
 from core.schema import EMOTIONS
 from core.store import Store
+from core.training.data import from_store
 
 
 def result_with(emotion: str | None) -> FrameResult:
@@ -25,17 +27,34 @@ def result_with(emotion: str | None) -> FrameResult:
     return FrameResult(faces, StatsSnapshot(30.0, 12.0, 12.0, 10), "model-x", 1000)
 
 
-def test_snapshot_labeled_with_the_prediction(store: Store, astronaut_rgb: np.ndarray) -> None:
+def test_a_snapshot_goes_to_the_pool_by_default(store: Store, astronaut_rgb: np.ndarray) -> None:
     with acting_as(User("lena@example.org", Role.LABELER)):
-        added = save_snapshot(store, astronaut_rgb, how="prediction", result=result_with("happy"))
+        added = save_snapshot(store, astronaut_rgb, result=result_with("happy"))
     record = store.get(added.image_id)
     assert record is not None
-    assert (record.source, record.emotion, record.label_source, record.status) == ("webcam", "happy", "model", "train")
+    assert (record.source, record.emotion, record.label_source, record.status) == ("webcam", None, None, "pool")
     expected = {"predicted": "happy", "confidence": 0.8, "model_id": "model-x", "saved_by": "lena@example.org"}
     assert record.attributes == expected
     with acting_as(User("vera@example.org", Role.VIEWER)), pytest.raises(PermissionDenied, match="labeler role"):
         save_snapshot(store, astronaut_rgb[:200].copy(), how="pool")
     assert store.absolute_path(record).is_file()
+
+
+def test_a_model_label_never_enters_training_without_a_person(store: Store, astronaut_rgb: np.ndarray) -> None:
+    suggested = save_snapshot(store, astronaut_rgb, how="prediction", result=result_with("happy"))
+    record = store.get(suggested.image_id)
+    assert record is not None
+    assert (record.emotion, record.label_source, record.status) == ("happy", "model", "pool")
+    assert len(from_store(store)) == 0  # not training data, nor held-out data
+    other = astronaut_rgb[::-1].copy()
+    for status in ("train", "test"):
+        with pytest.raises(StudioError, match="not training data"):
+            store.add_image(encode_png(other), emotion="happy", label_source="model", status=status)
+    # Without a status, a model's label lands in the pool too.
+    defaulted = store.add_image(encode_png(other), emotion="happy", label_source="model")
+    rec = store.get(defaulted.image_id)
+    assert rec is not None and rec.status == "pool"
+    assert store.count() == 2 and len(from_store(store)) == 0
 
 
 def test_snapshot_with_a_human_label_and_to_the_pool(store: Store, astronaut_rgb: np.ndarray) -> None:
@@ -107,10 +126,12 @@ def test_model_choices_put_the_active_model_first(tmp_path) -> None:  # type: ig
         registry.save(card, lambda p: p.write_bytes(b"x"))
     assert model_choices(registry)[0].card.id == "starter" and model_choices(registry)[0].is_starter
     registry.activate("resnet-a")
-    choices = model_choices(registry)
+    follow, *choices = model_choices(registry)
+    assert follow.follows_active and follow.card.id == "resnet-a" and follow.label == FOLLOW_ACTIVE_LABEL
+    assert not any(c.follows_active for c in choices) and len(choices) == 3
     assert choices[0].card.id == "resnet-a" and choices[0].label.startswith("✓ ") and choices[0].is_active
     assert "50%" in choices[0].details and "resnet-a" in choices[0].details
     labels = [c.label for c in choices]
     assert len(set(labels)) == len(labels)  # same name, same minute: still told apart
-    assert all(len(label) <= 30 for label in labels)  # fits the sidebar's select box
+    assert all(len(label) <= 30 for label in [follow.label, *labels])  # fits the sidebar's select box
     assert {c.card.kind for c in choices} == {"landmark", "resnet"}

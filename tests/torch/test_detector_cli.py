@@ -27,7 +27,7 @@ def test_cli_train_then_evaluate(synthetic_yolo: Path, app_env: Settings, capsys
             "4",
             "--device",
             "cpu",
-            "--activate",
+            "--force-activate",
         ]
     )
     assert code == 0

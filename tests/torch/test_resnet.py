@@ -121,7 +121,7 @@ def test_cli_resnet_train(face_store: Store, app_env: Settings, capsys: pytest.C
             "--no-imagenet",
             "--device",
             "cpu",
-            "--activate",
+            "--force-activate",
         ]
     )
     assert code == 0

@@ -91,7 +91,7 @@ def test_registry_round_trip_and_refusals(
     result = compare_models(variant_data, models=["svm", "random_forest"], grids=FAST, folds=3)
     saved = save_comparison(registry, result, data_sources=["imported"])
     best = result.best
-    assert best is not None and registry.active_id() == best.model_id
+    assert best is not None and registry.active_id() is None  # saving never activates: promotion decides
     assert {c.id for c in registry.list()} == {c.id for c in saved.values()}
 
     card = saved["svm"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sklearn.neighbors import KNeighborsClassifier
 from streamlit.testing.v1 import AppTest
 
 from core.records import FaceData
@@ -11,6 +12,7 @@ from core.registry import Registry
 from core.settings import Settings
 from core.store import Store
 from tests.training.conftest import fill_store
+from tests.training.test_promotion import _save
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "4_Train.py")
 
@@ -21,11 +23,14 @@ def test_empty_store_explains_what_to_do(app_env: Settings) -> None:
     assert any("No labeled faces" in i.value for i in at.info)
 
 
-def test_train_compare_and_activate(app_env: Settings, variant_faces: list[tuple[bytes, FaceData, str]]) -> None:
+def test_train_compare_then_activate_by_hand_and_roll_back(
+    app_env: Settings, variant_faces: list[tuple[bytes, FaceData, str]]
+) -> None:
     fill_store(Store(app_env), variant_faces)
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception
     assert any(f"{len(variant_faces)} labeled faces with landmarks" in c.value for c in at.caption)
+    assert at.checkbox(key="train_activate_best").value is False  # no activation unless asked for
 
     at.multiselect(key="train_models").set_value(["svm", "random_forest"]).run()
     at.button(key="train_run").click().run(timeout=180)
@@ -34,18 +39,33 @@ def test_train_compare_and_activate(app_env: Settings, variant_faces: list[tuple
     result = at.session_state["train_result"]
     assert [r["name"] for r in result["reports"]] == ["svm", "random_forest"]
     registry = Registry(app_env.models_dir)
-    assert registry.active_id() == result["best"]
+    assert registry.active_id() is None and not result["activated"]
     assert len(registry.list()) == 2
-    assert any("was made active" in s.value for s in at.success)
+    assert result["comparison"]["candidate"]["model_id"] == result["best"]
+    assert any("The active model stays" in i.value for i in at.info)
+    versus = next(d.value for d in at.dataframe if f"new ({result['best']})" in d.value.columns)
+    assert {"accuracy", "macro-F1"} <= set(versus.index)
     assert len(at.get("plotly_chart")) == 3  # comparison, per-class F1, confusion matrix
 
-    # Activate the model shown in the confusion matrix from the results, then another one from the Models tab.
+    at.button(key="train_activate_best_model").click().run()
+    assert not at.exception and registry.active_id() == result["best"]
+    [record] = registry.history()
+    assert record.reason == "manual" and record.comparison is not None  # the saved comparison travels along
+
+    # Activate the model shown in the confusion matrix from the results.
     shown = next(r for r in result["reports"] if r["model_id"] != result["best"])
     at.selectbox(key="train_cm_model").select(shown["name"]).run()
     at.button(key="train_activate_shown").click().run()
     assert not at.exception and registry.active_id() == shown["model_id"]
 
-    other = result["best"]
+    # The Models tab lists the history, newest first, and rolls back to the model the last activation replaced.
+    history = next(d.value for d in at.dataframe if "activated" in d.value.columns)
+    assert list(history["activated"]) == [shown["model_id"], result["best"]]
+    at.button(key="registry_rollback").click().run()
+    assert not at.exception and registry.active_id() == result["best"]
+    assert registry.history()[0].reason == "rollback"
+
+    other = shown["model_id"]
     at.selectbox(key="registry_pick").select(other).run()
     at.button(key="registry_activate").click().run()
     assert not at.exception
@@ -67,3 +87,22 @@ def test_the_page_trains_the_face_api_hybrid_beside_the_others(
     assert report["name"] == "faceapi_blend" and {"clf__C", "clf__weight"} <= set(report["best_params"])
     card = Registry(app_env.models_dir).card(report["model_id"])
     assert card.kind == "hybrid"
+
+
+def test_opt_in_activation_keeps_a_better_active_model(
+    app_env: Settings, variant_faces: list[tuple[bytes, FaceData, str]]
+) -> None:
+    store = Store(app_env)
+    fill_store(store, variant_faces)
+    registry = Registry(app_env.models_dir)
+    # A 1-nearest-neighbour model fitted on every face is right on every held-out face: nothing trained beats it.
+    registry.activate(_save(registry, store, KNeighborsClassifier(n_neighbors=1), "perfect"))
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.multiselect(key="train_models").set_value(["random_forest"]).run()
+    at.checkbox(key="train_activate_best").check().run()
+    at.button(key="train_run").click().run(timeout=180)
+    assert not at.exception and not at.error
+    result = at.session_state["train_result"]
+    assert not result["activated"] and registry.active_id() == "perfect"
+    assert result["comparison"]["incumbent"]["model_id"] == "perfect"
+    assert any("not better" in i.value for i in at.info)

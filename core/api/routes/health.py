@@ -1,4 +1,4 @@
-"""Liveness and the loaded model."""
+"""Liveness and the model in use (the active one, reloaded after an activation)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,12 @@ def health(service: ServiceDep, settings: SettingsDep) -> HealthOut:
         return HealthOut(
             status="degraded", model_id=None, model_kind=None, classes=[], detail=service.reason, api_key_required=keys
         )
+    # A failed reload of a newly activated model is reported while the previous model keeps serving.
     return HealthOut(
         status="ok",
         model_id=model.card.id,
         model_kind=model.card.kind,
         classes=list(model.card.classes),
         api_key_required=keys,
+        detail=service.watcher.error,
     )

@@ -42,9 +42,8 @@ def _predict(
     with decode_slots:  # a full-size picture is held only while decoding: bound how many exist at once
         rgb = decode_reduced(data, settings.max_image_side, settings.max_image_pixels)
     h, w = rgb.shape[:2]
-    predictions = service.predict(rgb)
-    assert service.model is not None  # predict raised otherwise
-    model_id = service.model.card.id
+    model, predictions = service.predict(rgb)
+    model_id = model.card.id
     faces = [
         FaceOut(
             box=[round(float(v), 5) for v in p.box],
@@ -61,7 +60,7 @@ def _predict(
     log.info("predicted", extra={"faces": len(faces), "width": w, "height": h, "ms": elapsed, "model_id": model_id})
     return PredictOut(
         model_id=model_id,
-        model_kind=service.model.card.kind,
+        model_kind=model.card.kind,
         width=w,
         height=h,
         faces=faces,
