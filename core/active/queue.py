@@ -20,6 +20,7 @@ from core.active.uncertainty import uncertainty
 from core.auth import Permission, require
 from core.db import session_scope
 from core.errors import StudioError
+from core.executors.fanout import predict_proba
 from core.features import faces_to_matrix
 from core.schema import EMOTIONS, STATUS_POOL, STATUS_QUEUED
 from core.store import Store
@@ -122,7 +123,7 @@ def build_queue(
     if not pairs:
         return report
     classes = list(model.classes)
-    proba = np.asarray(model.predict_proba(faces_to_matrix([f for _, f in pairs])), dtype=np.float64)
+    proba = predict_proba(store.settings, model, faces_to_matrix([f for _, f in pairs]))  # over Ray with EXECUTOR=ray
     if proba.shape != (len(pairs), len(classes)):
         raise StudioError(f"the model returned probabilities of shape {proba.shape} for {len(pairs)} faces")
     scores = uncertainty(proba, strategy)

@@ -27,9 +27,11 @@ from sklearn.pipeline import Pipeline
 
 from core.auth import Permission, require
 from core.errors import TrainingDataError
+from core.executors.fanout import grid_search_backend
 from core.features import DEFAULT_FEATURE_SETS, validate_feature_sets
 from core.registry import ModelCard
 from core.schema import EMOTIONS
+from core.settings import Settings, get_settings
 from core.training.data import TrainingData
 from core.training.report import ModelReport, classification_metrics
 from core.training.zoo import (
@@ -147,10 +149,12 @@ def compare_models(
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     on_model: Callable[[ComparisonResult, ModelReport], object] | None = None,
+    settings: Settings | None = None,
 ) -> ComparisonResult:
     """Tune each model by cross-validated grid search on the training part, refit the best parameters, and report
-    on the held-out part. `on_model` runs as each model finishes (to save it at once, so an interrupted run loses
-    only the model in progress). Cancelling stops between models; the finished ones are kept."""
+    on the held-out part. With EXECUTOR=ray (`settings`, else the process's) the searches spread over the cluster.
+    `on_model` runs as each model finishes (to save it at once, so an interrupted run loses only the model in
+    progress). Cancelling stops between models; the finished ones are kept."""
     require(Permission.TRAIN)
     chosen = list(dict.fromkeys(models))
     for name in chosen:
@@ -176,7 +180,10 @@ def compare_models(
     total = len(chosen)
     # The features of a training fold are the same for every candidate and every model: compute them once per fold
     # (the Pipeline's memory caches the fitted feature and scaling steps, keyed by their input and parameters).
-    with tempfile.TemporaryDirectory(prefix="studio-cv-cache-") as cache_dir:
+    with (
+        tempfile.TemporaryDirectory(prefix="studio-cv-cache-") as cache_dir,
+        grid_search_backend(settings or get_settings(), n_jobs) as n_jobs,
+    ):
         memory = joblib.Memory(cache_dir, verbose=0)
         for step, name in enumerate(chosen):
             if cancel is not None and cancel.is_set():

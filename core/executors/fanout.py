@@ -1,0 +1,120 @@
+"""Fan-out helpers on Ray: chunks over a pool of actors (extraction, evaluation), row blocks of a matrix over tasks
+(active-learning scoring), joblib's Ray backend (grid searches) and one task for torch training (a GPU when the
+cluster has one). Results come back to the driver, which saves them and reports progress, so writes stay where they
+were (the store, in batches) and cancelling works as with the local executor."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+
+from core.executors.cluster import cluster_cpus, cluster_has_gpu, connect, uses_ray
+from core.settings import Settings
+
+C = TypeVar("C")
+R = TypeVar("R")
+T = TypeVar("T")
+IN_FLIGHT_PER_ACTOR = 2  # enough to keep each actor busy while the driver saves; bounds the driver's memory
+SCORE_BLOCK_ROWS = 2048
+
+
+class ChunkWorker(Protocol):
+    """An actor class: built once per actor (its heavy state, e.g. a landmarker), then `run` per chunk."""
+
+    def run(self, chunk: Any) -> Any: ...
+
+
+def actor_count(settings: Settings, requested: int | None, items: int) -> int:
+    """One actor per cluster CPU unless a count is asked for; never more than there are chunks."""
+    return max(1, min(requested or cluster_cpus(settings), items))
+
+
+def map_on_actors(
+    settings: Settings,
+    worker_cls: type[ChunkWorker],
+    init_args: tuple[Any, ...],
+    chunks: Iterable[C],
+    *,
+    actors: int,
+    on_result: Callable[[Any], None],
+    cancel: threading.Event | None = None,
+) -> bool:
+    """Run `worker_cls(*init_args).run(chunk)` for every chunk over `actors` Ray actors, calling `on_result` on the
+    driver as each finishes (in completion order). Returns True when cancelled: chunks already sent still finish
+    and are passed on (their work is done), the rest are never sent."""
+    ray = connect(settings)
+    from ray.util import ActorPool
+
+    remote_cls = ray.remote(num_cpus=1)(worker_cls)
+    handles = [remote_cls.remote(*init_args) for _ in range(actors)]
+    pool = ActorPool(handles)
+    pending: Iterator[C] = iter(chunks)
+    in_flight = 0
+    cancelled = False
+    try:
+        while True:
+            cancelled = cancelled or (cancel is not None and cancel.is_set())
+            while not cancelled and in_flight < IN_FLIGHT_PER_ACTOR * actors:
+                chunk = next(pending, None)
+                if chunk is None:
+                    break
+                pool.submit(lambda actor, c: actor.run.remote(c), chunk)
+                in_flight += 1
+            if in_flight == 0:
+                return cancelled
+            result = pool.get_next_unordered()
+            in_flight -= 1
+            on_result(result)
+    finally:
+        for handle in handles:  # the actors hold landmarkers or models: free their CPUs for the next job
+            ray.kill(handle)
+
+
+def predict_proba(settings: Settings, model: Any, x: np.ndarray) -> np.ndarray:
+    """`model.predict_proba(x)`: on this process with the local executor, in row blocks over Ray tasks with EXECUTOR=ray
+    (the model is shipped once through the object store). Rows are independent, so the result is the same."""
+    if not uses_ray(settings) or len(x) <= SCORE_BLOCK_ROWS:
+        return np.asarray(model.predict_proba(x), dtype=np.float64)
+    ray = connect(settings)
+    model_ref = ray.put(model)
+    blocks = [x[i : i + SCORE_BLOCK_ROWS] for i in range(0, len(x), SCORE_BLOCK_ROWS)]
+    refs = [_remote_predict(ray).remote(model_ref, block) for block in blocks]
+    return np.concatenate([np.asarray(p, dtype=np.float64) for p in ray.get(refs)])
+
+
+def _predict_block(model: Any, block: np.ndarray) -> np.ndarray:
+    return np.asarray(model.predict_proba(block))
+
+
+def _remote_predict(ray: Any) -> Any:
+    return ray.remote(num_cpus=1)(_predict_block)
+
+
+@contextlib.contextmanager
+def grid_search_backend(settings: Settings, n_jobs: int) -> Iterator[int]:
+    """The joblib backend a grid search runs in, and the n_jobs to give it: with EXECUTOR=ray, joblib's Ray backend
+    spreads scikit-learn's candidates x folds over the cluster (n_jobs=-1: every cluster CPU)."""
+    if not uses_ray(settings):
+        yield n_jobs
+        return
+    connect(settings)
+    import joblib
+    from ray.util.joblib import register_ray
+
+    register_ray()
+    with joblib.parallel_backend("ray"):
+        yield -1
+
+
+def run_task(settings: Settings, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`fn(*args, **kwargs)`: inline with the local executor; with EXECUTOR=ray as one Ray task that asks for a GPU
+    when the cluster has one (torch training), else for the CPUs it may use."""
+    if not uses_ray(settings):
+        return fn(*args, **kwargs)
+    ray = connect(settings)
+    options: dict[str, Any] = {"num_gpus": 1, "num_cpus": 1} if cluster_has_gpu(settings) else {"num_cpus": 1}
+    return ray.get(ray.remote(fn).options(**options).remote(*args, **kwargs))
