@@ -180,10 +180,8 @@ def compare_models(
     total = len(chosen)
     # The features of a training fold are the same for every candidate and every model: compute them once per fold
     # (the Pipeline's memory caches the fitted feature and scaling steps, keyed by their input and parameters).
-    with (
-        tempfile.TemporaryDirectory(prefix="studio-cv-cache-") as cache_dir,
-        grid_search_backend(settings or get_settings(), n_jobs) as n_jobs,
-    ):
+    settings = settings or get_settings()
+    with tempfile.TemporaryDirectory(prefix="studio-cv-cache-") as cache_dir:
         memory = joblib.Memory(cache_dir, verbose=0)
         for step, name in enumerate(chosen):
             if cancel is not None and cancel.is_set():
@@ -192,7 +190,9 @@ def compare_models(
             if progress is not None:
                 progress(step, total, f"tuning {name} ({step + 1}/{total})")
             grid = (grids or {}).get(name) or spec.grids.get(name) or {}
-            report, pipe = _fit_one(name, feature_sets, grid, train, test, cv, cv_name, seed, n_jobs, classes, memory)
+            report, pipe = _fit_one(
+                name, feature_sets, grid, train, test, cv, cv_name, seed, n_jobs, classes, memory, settings
+            )
             result.reports.append(report)
             result.pipelines[name] = pipe
             if on_model is not None:
@@ -220,6 +220,7 @@ def _fit_one(
     n_jobs: int,
     classes: list[str],
     memory: joblib.Memory | None = None,
+    settings: Settings | None = None,
 ) -> tuple[ModelReport, Pipeline]:
     started = time.perf_counter()
     pipe = make_pipeline(name, feature_sets, seed).set_params(memory=memory)
@@ -229,8 +230,10 @@ def _fit_one(
         # Small classes and early-stopped MLPs warn on every fold; the report shows the outcome instead.
         warnings.simplefilter("ignore", UserWarning)
         warnings.filterwarnings("ignore", module="sklearn.neural_network")
-        search = _search(pipe, grid, cv, train.y, seed, n_jobs)
-        search.fit(train.x, train.y, groups=train.groups, **fit_params(name, train.y))
+        # Only the search fans out (over Ray with EXECUTOR=ray); the single refit below stays in this process.
+        with grid_search_backend(settings or get_settings(), n_jobs) as search_jobs:
+            search = _search(pipe, grid, cv, train.y, seed, search_jobs)
+            search.fit(train.x, train.y, groups=train.groups, **fit_params(name, train.y))
         best_i = int(search.best_index_)
         cv_mean = float(search.cv_results_["mean_test_score"][best_i])
         cv_std = float(search.cv_results_["std_test_score"][best_i])
