@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 import numpy as np
 
@@ -110,11 +111,96 @@ def grid_search_backend(settings: Settings, n_jobs: int) -> Iterator[int]:
         yield -1
 
 
-def run_task(settings: Settings, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """`fn(*args, **kwargs)`: inline with the local executor; with EXECUTOR=ray as one Ray task that asks for a GPU
-    when the cluster has one (torch training), else for the CPUs it may use."""
+POLL_S = 0.25  # how often the driver relays progress and cancel while a remote task runs
+CANCEL_CHECK_S = 0.5  # how often a remote task asks whether it was cancelled (it checks once per batch)
+
+
+class _Channel:
+    """A tiny Ray actor between a remote task and the driver: progress events one way, the cancel flag the other."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[Any, ...]] = []
+        self.cancelled = False
+
+    def report(self, event: tuple[Any, ...]) -> None:
+        self.events.append(event)
+
+    def drain(self) -> list[tuple[Any, ...]]:
+        events, self.events = self.events, []
+        return events
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def is_cancelled(self) -> bool:
+        return self.cancelled
+
+
+class _RemoteCancel:
+    """`threading.Event`'s is_set() inside a remote task, asking the channel at most every CANCEL_CHECK_S."""
+
+    def __init__(self, ray: Any, channel: Any) -> None:
+        self._ray, self._channel = ray, channel
+        self._checked, self._set = 0.0, False
+
+    def is_set(self) -> bool:
+        now = time.monotonic()
+        if not self._set and now - self._checked >= CANCEL_CHECK_S:
+            self._checked = now
+            self._set = bool(self._ray.get(self._channel.is_cancelled.remote()))
+        return self._set
+
+
+def _run_with_channel(
+    fn: Callable[..., T], channel: Any, args: tuple[Any, ...], kwargs: dict[str, Any], on_worker: Callable[[T], T]
+) -> T:
+    import ray
+
+    def progress(*event: Any) -> None:
+        channel.report.remote(event)  # fire and forget: training never waits for the driver
+
+    result = on_worker(fn(*args, progress=progress, cancel=_RemoteCancel(ray, channel), **kwargs))
+    ray.get(channel.is_cancelled.remote())  # calls from one caller run in order: every event is in before we return
+    return result
+
+
+def _task_resources(ray: Any, settings: Settings) -> dict[str, Any]:
+    """One GPU when the cluster has one; else every CPU of the largest node (torch's threads use them)."""
+    if cluster_has_gpu(settings):
+        return {"num_gpus": 1, "num_cpus": 1}
+    node_cpus = [float(n.get("Resources", {}).get("CPU", 0)) for n in ray.nodes() if n.get("Alive")]
+    return {"num_cpus": max(1, int(max(node_cpus, default=1)))}
+
+
+def run_task(
+    settings: Settings,
+    fn: Callable[..., T],
+    *args: Any,
+    progress: Callable[..., None] | None = None,
+    cancel: threading.Event | None = None,
+    on_worker: Callable[[T], T] = lambda result: result,
+    **kwargs: Any,
+) -> T:
+    """`fn(*args, progress=..., cancel=..., **kwargs)`: inline with the local executor; with EXECUTOR=ray as one Ray
+    task that asks for a GPU when the cluster has one (torch training), else for the CPUs of a node. Progress events
+    are relayed to `progress` here as they arrive and `cancel` is passed on, so both work as they do inline.
+    `on_worker` runs on the result before it leaves the task (e.g. to move a network off the GPU)."""
     if not uses_ray(settings):
-        return fn(*args, **kwargs)
+        return fn(*args, progress=progress, cancel=cancel, **kwargs)
     ray = connect(settings)
-    options: dict[str, Any] = {"num_gpus": 1, "num_cpus": 1} if cluster_has_gpu(settings) else {"num_cpus": 1}
-    return ray.get(ray.remote(fn).options(**options).remote(*args, **kwargs))
+    channel = ray.remote(num_cpus=0)(_Channel).remote()
+    task = ray.remote(_run_with_channel).options(**_task_resources(ray, settings))
+    ref = task.remote(fn, channel, args, kwargs, on_worker)
+    try:
+        while True:
+            ready, _ = ray.wait([ref], timeout=POLL_S)
+            if cancel is not None and cancel.is_set():
+                channel.cancel.remote()
+            events = ray.get(channel.drain.remote())
+            if progress is not None:
+                for event in events:
+                    progress(*event)
+            if ready:
+                return cast(T, ray.get(ref))
+    finally:
+        ray.kill(channel)
