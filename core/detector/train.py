@@ -22,7 +22,7 @@ from core.detector.evaluate import DetectionMetrics, ImagePredictions, evaluate_
 from core.detector.loss import detection_loss
 from core.detector.net import DEFAULT_WIDTHS, STRIDE, GridDetector
 from core.errors import StudioError, TrainingDataError
-from core.executors.fanout import run_task
+from core.executors.fanout import net_to_cpu, run_task
 from core.settings import Settings, get_settings
 from core.training.device import resolve_device
 
@@ -157,13 +157,8 @@ def train_detector(
         config,
         progress=progress,
         cancel=cancel,
-        on_worker=_net_to_cpu,
+        on_worker=net_to_cpu,
     )
-
-
-def _net_to_cpu(result: DetectorResult) -> DetectorResult:
-    result.net.to("cpu")  # the driver that receives it may have no GPU
-    return result
 
 
 def _train_detector(

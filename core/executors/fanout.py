@@ -172,6 +172,19 @@ def _task_resources(ray: Any, settings: Settings) -> dict[str, Any]:
     return {"num_cpus": max(1, int(max(node_cpus, default=1)))}
 
 
+class _HasNet(Protocol):
+    net: Any  # a torch module
+
+
+N = TypeVar("N", bound=_HasNet)
+
+
+def net_to_cpu(result: N) -> N:
+    """`on_worker` for torch training results: the network leaves the task on the CPU (the caller may have no GPU)."""
+    result.net.to("cpu")
+    return result
+
+
 def run_task(
     settings: Settings,
     fn: Callable[..., T],

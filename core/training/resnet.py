@@ -28,7 +28,7 @@ from torch.nn import functional as F
 from core.auth import Permission, require
 from core.errors import ImageNotReadable, ModelFileCorrupt, ModelMismatch, StudioError, TrainingDataError
 from core.executors.cluster import worker_settings
-from core.executors.fanout import run_task
+from core.executors.fanout import net_to_cpu, run_task
 from core.imaging import crop_box, decode_rgb
 from core.inference import FacePrediction, top_prediction
 from core.records import FaceData
@@ -273,13 +273,8 @@ def train_resnet(
         config,
         progress=progress,
         cancel=cancel,
-        on_worker=_net_to_cpu,
+        on_worker=net_to_cpu,
     )
-
-
-def _net_to_cpu(result: ResNetResult) -> ResNetResult:
-    result.net.to("cpu")  # the driver that receives it may have no GPU
-    return result
 
 
 def _train_resnet(
