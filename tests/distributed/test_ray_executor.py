@@ -122,3 +122,23 @@ def test_malformed_ray_address(settings: Settings) -> None:
     pytest.importorskip("ray")
     with pytest.raises(RayUnavailable, match="host:port"):
         connect(settings.model_copy(update={"executor": "ray", "ray_address": "not-an-address"}))
+
+
+@pytest.mark.slow
+def test_cancelled_extraction_on_ray_keeps_finished_chunks_and_resumes(
+    ray_settings: Settings, face_variants: list[np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from core.landmarks import batch
+
+    monkeypatch.setattr(batch, "CHUNK", 2)  # 3 chunks; one actor holds at most 2 in flight
+    store = Store(ray_settings)
+    for i, img in enumerate(face_variants[:6]):
+        store.add_image(encode_png(img), original_name=f"v{i}.png")
+    cancel = threading.Event()
+    report = extract_store(store, workers=1, cancel=cancel, progress=lambda done, total: done and cancel.set())
+    assert report.cancelled and report.processed == 4  # the chunks already sent finish and are saved
+    assert len(store.pending_extraction_ids()) == 2
+    rest = extract_store(store, workers=1)
+    assert rest.processed == 2 and store.pending_extraction_ids() == []
