@@ -74,7 +74,8 @@ def connect(settings: Settings) -> Any:
                 ray.init(include_dashboard=False, runtime_env=runtime_env, **quiet)
         except Exception as exc:  # ConnectionError, RuntimeError, timeouts: all mean "no cluster here"
             where = f"RAY_ADDRESS={address}" if address else "a Ray started in this process"
-            raise RayUnavailable(f"Ray is unreachable at {where}: {exc}. {_how_to_start(address or 'auto')}") from exc
+            message = f"Ray is unreachable at {where}: {str(exc).rstrip('.')}. {_how_to_start(address or 'auto')}"
+            raise RayUnavailable(message) from exc
         _connected_to = address
         return ray
 
