@@ -13,6 +13,7 @@ from typing import Any, Protocol, TypeVar, cast
 
 import numpy as np
 
+from core.errors import StudioError
 from core.executors.cluster import cluster_cpus, cluster_has_gpu, connect, uses_ray
 from core.settings import Settings
 
@@ -27,6 +28,25 @@ class ChunkWorker(Protocol):
     """An actor class: built once per actor (its heavy state, e.g. a landmarker), then `run` per chunk."""
 
     def run(self, chunk: Any) -> Any: ...
+
+
+@contextlib.contextmanager
+def worker_errors() -> Iterator[None]:
+    """Errors raised on a Ray worker reach the caller as they would locally (a TrainingDataError stays one, with its
+    own message rather than Ray's remote traceback); a lost worker or node is a StudioError saying what to do."""
+    from ray.exceptions import RayError, RayTaskError
+
+    try:
+        yield
+    except RayTaskError as exc:
+        if isinstance(exc.cause, Exception):
+            raise exc.cause from None
+        raise StudioError(f"a Ray task failed: {type(exc.cause).__name__}") from None
+    except RayError as exc:
+        raise StudioError(
+            f"a Ray worker was lost ({type(exc).__name__}: a node left the cluster or ran out of memory); the "
+            "finished work is kept: run it again to continue"
+        ) from exc
 
 
 def actor_count(settings: Settings, requested: int | None, items: int) -> int:
@@ -56,23 +76,24 @@ def map_on_actors(
     pending: Iterator[C] = iter(chunks)
     in_flight = 0
     cancelled = False
-    try:
-        while True:
-            cancelled = cancelled or (cancel is not None and cancel.is_set())
-            while not cancelled and in_flight < IN_FLIGHT_PER_ACTOR * actors:
-                chunk = next(pending, None)
-                if chunk is None:
-                    break
-                pool.submit(lambda actor, c: actor.run.remote(c), chunk)
-                in_flight += 1
-            if in_flight == 0:
-                return cancelled
-            result = pool.get_next_unordered()
-            in_flight -= 1
-            on_result(result)
-    finally:
-        for handle in handles:  # the actors hold landmarkers or models: free their CPUs for the next job
-            ray.kill(handle)
+    with worker_errors():
+        try:
+            while True:
+                cancelled = cancelled or (cancel is not None and cancel.is_set())
+                while not cancelled and in_flight < IN_FLIGHT_PER_ACTOR * actors:
+                    chunk = next(pending, None)
+                    if chunk is None:
+                        break
+                    pool.submit(lambda actor, c: actor.run.remote(c), chunk)
+                    in_flight += 1
+                if in_flight == 0:
+                    return cancelled
+                result = pool.get_next_unordered()
+                in_flight -= 1
+                on_result(result)
+        finally:
+            for handle in handles:  # the actors hold landmarkers or models: free their CPUs for the next job
+                ray.kill(handle)
 
 
 def predict_proba(settings: Settings, model: Any, x: np.ndarray) -> np.ndarray:
@@ -84,7 +105,8 @@ def predict_proba(settings: Settings, model: Any, x: np.ndarray) -> np.ndarray:
     model_ref = ray.put(model)
     blocks = [x[i : i + SCORE_BLOCK_ROWS] for i in range(0, len(x), SCORE_BLOCK_ROWS)]
     refs = [_remote_predict(ray).remote(model_ref, block) for block in blocks]
-    return np.concatenate([np.asarray(p, dtype=np.float64) for p in ray.get(refs)])
+    with worker_errors():
+        return np.concatenate([np.asarray(p, dtype=np.float64) for p in ray.get(refs)])
 
 
 def _predict_block(model: Any, block: np.ndarray) -> np.ndarray:
@@ -204,16 +226,17 @@ def run_task(
     channel = ray.remote(num_cpus=0)(_Channel).remote()
     task = ray.remote(_run_with_channel).options(**_task_resources(ray, settings))
     ref = task.remote(fn, channel, args, kwargs, on_worker)
-    try:
-        while True:
-            ready, _ = ray.wait([ref], timeout=POLL_S)
-            if cancel is not None and cancel.is_set():
-                channel.cancel.remote()
-            events = ray.get(channel.drain.remote())
-            if progress is not None:
-                for event in events:
-                    progress(*event)
-            if ready:
-                return cast(T, ray.get(ref))
-    finally:
-        ray.kill(channel)
+    with worker_errors():
+        try:
+            while True:
+                ready, _ = ray.wait([ref], timeout=POLL_S)
+                if cancel is not None and cancel.is_set():
+                    channel.cancel.remote()
+                events = ray.get(channel.drain.remote())
+                if progress is not None:
+                    for event in events:
+                        progress(*event)
+                if ready:
+                    return cast(T, ray.get(ref))
+        finally:
+            ray.kill(channel)

@@ -142,3 +142,14 @@ def test_cancelled_extraction_on_ray_keeps_finished_chunks_and_resumes(
     assert len(store.pending_extraction_ids()) == 2
     rest = extract_store(store, workers=1)
     assert rest.processed == 2 and store.pending_extraction_ids() == []
+
+
+def test_an_error_on_a_ray_worker_reaches_the_caller_as_it_would_locally(ray_settings: Settings) -> None:
+    from core.errors import TrainingDataError
+
+    def train(*, progress: object, cancel: object) -> None:
+        raise TrainingDataError("the training images hold no labeled faces")
+
+    with pytest.raises(TrainingDataError) as raised:
+        fanout.run_task(ray_settings, train)
+    assert str(raised.value) == "the training images hold no labeled faces"  # no remote traceback in the message
