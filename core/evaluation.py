@@ -16,10 +16,13 @@ from typing import Any
 import pandas as pd
 
 from core.errors import DatasetFormatError, ImageNotReadable
+from core.executors import uses_ray
 from core.imaging import decode_rgb
 from core.inference import Recognizer, main_face
 from core.labels import label_for_path, normalize_label
+from core.landmarks.extractor import LandmarkExtractor
 from core.schema import EMOTIONS
+from core.settings import Settings, get_settings
 from core.store.files import atomic_write_text
 from core.training.report import classification_metrics
 
@@ -90,53 +93,112 @@ def _manifest_items(path: Path) -> list[EvalItem]:
         raise DatasetFormatError(f"{path} is not a UTF-8 CSV file") from exc
 
 
+EVAL_CHUNK = 8
+
+
 def evaluate_items(
     recognizer: Recognizer,
     items: Sequence[EvalItem],
     *,
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
+    settings: Settings | None = None,
 ) -> EvalResult:
-    """Predict every item (the largest face of each image); metrics over the labeled items that have a face."""
-    rows: list[dict[str, Any]] = []
-    no_face: list[str] = []
-    errors: list[tuple[str, str]] = []
-    cancelled = False
+    """Predict every item (the largest face of each image); metrics over the labeled items that have a face.
+    With EXECUTOR=ray (`settings`, else the recognizer's) the items fan out over Ray actors, each holding a copy of
+    the recognizer's model and its own landmarker."""
+    settings = settings or (recognizer.extractor.settings if recognizer.extractor is not None else get_settings())
     total = len(items)
     if progress is not None:
         progress(0, total)
-    for done, item in enumerate(items, start=1):
-        if cancel is not None and cancel.is_set():
-            cancelled = True
-            break
-        row: dict[str, Any] = {
-            "path": str(item.path),
-            "label": item.label,
-            "predicted": None,
-            "confidence": None,
-            "face_found": False,
-            "error": "",
-        }
-        try:
-            rgb = decode_rgb(item.path.read_bytes())
-            best = main_face(recognizer.predict(rgb))
-            if best is not None:
-                row.update(predicted=best.emotion, confidence=round(best.confidence, 5), face_found=True)
-            else:
-                no_face.append(str(item.path))
-        except OSError as exc:
-            row["error"] = f"cannot read file: {exc.strerror or exc}"
-        except ImageNotReadable as exc:
-            row["error"] = str(exc)
-        except Exception as exc:  # one bad image must never end the run
-            row["error"] = f"{type(exc).__name__}: {exc}"
-        if row["error"]:
-            errors.append((str(item.path), row["error"]))
-        rows.append(row)
-        if progress is not None:
-            progress(done, total)
+    if uses_ray(settings) and total:
+        rows, cancelled = _evaluate_on_ray(recognizer, items, settings, progress, cancel)
+    else:
+        rows, cancelled = [], False
+        for done, item in enumerate(items, start=1):
+            if cancel is not None and cancel.is_set():
+                cancelled = True
+                break
+            rows.append(_evaluate_one(recognizer, str(item.path), item.label, _read(item.path)))
+            if progress is not None:
+                progress(done, total)
+    no_face = [r["path"] for r in rows if not r["face_found"] and not r["error"]]
+    errors = [(r["path"], r["error"]) for r in rows if r["error"]]
     frame = pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
     return EvalResult(frame, no_face, errors, _metrics(frame), cancelled)
+
+
+def _read(path: Path) -> bytes | str:
+    """The file's bytes, or the message for a file that cannot be read."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        return f"cannot read file: {exc.strerror or exc}"
+
+
+def _evaluate_one(recognizer: Recognizer, path: str, label: str | None, data: bytes | str) -> dict[str, Any]:
+    """One prediction row; a bad file becomes an error row (one bad image must never end the run)."""
+    row: dict[str, Any] = {
+        "path": path,
+        "label": label,
+        "predicted": None,
+        "confidence": None,
+        "face_found": False,
+        "error": data if isinstance(data, str) else "",
+    }
+    if isinstance(data, str):
+        return row
+    try:
+        best = main_face(recognizer.predict(decode_rgb(data)))
+        if best is not None:
+            row.update(predicted=best.emotion, confidence=round(best.confidence, 5), face_found=True)
+    except ImageNotReadable as exc:
+        row["error"] = str(exc)
+    except Exception as exc:
+        row["error"] = f"{type(exc).__name__}: {exc}"
+    return row
+
+
+EvalChunk = list[tuple[int, str, str | None, bytes | str]]  # (position, path, label, bytes or read error)
+
+
+class _RayEvalWorker:
+    """A Ray actor: the model and one landmarker for its lifetime."""
+
+    def __init__(self, model: Any, settings: Settings) -> None:
+        extractor = LandmarkExtractor(settings, mode="image") if model.needs_landmarks else None
+        self.recognizer = Recognizer(model, extractor)
+
+    def run(self, chunk: EvalChunk) -> list[tuple[int, dict[str, Any]]]:
+        return [(i, _evaluate_one(self.recognizer, path, label, data)) for i, path, label, data in chunk]
+
+
+def _evaluate_on_ray(
+    recognizer: Recognizer,
+    items: Sequence[EvalItem],
+    settings: Settings,
+    progress: Callable[[int, int], None] | None,
+    cancel: threading.Event | None,
+) -> tuple[list[dict[str, Any]], bool]:
+    """Files are read here and their bytes sent along (a folder or the Batch page's uploads need not be on a shared
+    disk); chunks are read as they are sent, so memory stays bounded. Rows come back in the items' order."""
+    from core.executors.cluster import worker_settings
+    from core.executors.fanout import actor_count, map_on_actors
+
+    starts = range(0, len(items), EVAL_CHUNK)
+    positions = (range(s, min(s + EVAL_CHUNK, len(items))) for s in starts)
+    chunks = ([(i, str(items[i].path), items[i].label, _read(items[i].path)) for i in pos] for pos in positions)
+    done: dict[int, dict[str, Any]] = {}
+
+    def collect(rows: list[tuple[int, dict[str, Any]]]) -> None:
+        done.update(rows)
+        if progress is not None:
+            progress(len(done), len(items))
+
+    actors = actor_count(settings, settings.extract_workers or None, len(starts))
+    init = (recognizer.model, worker_settings(settings))
+    cancelled = map_on_actors(settings, _RayEvalWorker, init, chunks, actors=actors, on_result=collect, cancel=cancel)
+    return [done[i] for i in sorted(done)], cancelled
 
 
 def _metrics(frame: pd.DataFrame) -> dict[str, Any] | None:

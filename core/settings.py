@@ -87,6 +87,16 @@ class Settings(BaseSettings):
     gemini_max_retries: int = Field(default=4, ge=0)
 
     extract_workers: int = Field(default=0, ge=0, description="Worker processes for extraction; 0 means one per core.")
+    executor: Literal["local", "ray"] = Field(
+        default="local",
+        description="Where extraction, grid searches, scoring, folder evaluation and torch training run: local "
+        "(processes on this machine) or ray (a Ray cluster; see README 'Scaling out').",
+    )
+    ray_address: str = Field(
+        default="",
+        description='Ray cluster to join when EXECUTOR=ray, e.g. "10.0.0.5:6379" or "auto"; empty starts a Ray '
+        "in this process (one machine).",
+    )
     max_image_side: int = Field(default=1600, ge=128, description="Larger images are downscaled before detection.")
     max_image_pixels: int = Field(
         default=50_000_000, ge=1_000_000, description="Images with more pixels (from the header) are refused undecoded."
@@ -152,6 +162,11 @@ class Settings(BaseSettings):
         if raw.lower() in _PLACEHOLDER_SECRETS:
             raise ValueError("GEMINI_API_KEY is a placeholder; set a real key or leave it unset")
         return SecretStr(raw)
+
+    @field_validator("executor", mode="before")
+    @classmethod
+    def _executor_lower(cls, value: Any) -> Any:
+        return value.strip().lower() or "local" if isinstance(value, str) else value
 
     @field_validator("auth_mode", mode="before")
     @classmethod

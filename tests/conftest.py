@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,3 +102,24 @@ def pg_settings(tmp_path: Path) -> Iterator[Settings]:
             gemini_api_key=None,
             extract_workers=1,
         )
+
+
+@pytest.fixture(scope="session")
+def ray_address() -> Iterator[str]:
+    """A real Ray cluster for the EXECUTOR=ray tests: the one .ci/run started (STUDIO_TEST_RAY_ADDRESS), else ""
+    (a Ray started in this process on loopback). Skipped locally only when ray is not installed; never in CI."""
+    try:
+        import ray
+    except ImportError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("ray is not installed (pip install 'ray[default]')")
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a loopback test cluster needs no token
+    yield os.environ.get("STUDIO_TEST_RAY_ADDRESS", "")
+    ray.shutdown()
+
+
+@pytest.fixture
+def ray_settings(settings: Settings, ray_address: str) -> Settings:
+    """The test's settings (same data root and database) with EXECUTOR=ray."""
+    return settings.model_copy(update={"executor": "ray", "ray_address": ray_address})

@@ -22,6 +22,8 @@ from core.detector.evaluate import DetectionMetrics, ImagePredictions, evaluate_
 from core.detector.loss import detection_loss
 from core.detector.net import DEFAULT_WIDTHS, STRIDE, GridDetector
 from core.errors import StudioError, TrainingDataError
+from core.executors.fanout import net_to_cpu, run_task
+from core.settings import Settings, get_settings
 from core.training.device import resolve_device
 
 log = logging.getLogger(__name__)
@@ -139,11 +141,35 @@ def train_detector(
     *,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    settings: Settings | None = None,
 ) -> DetectorResult:
     """Train from scratch. The weights of the epoch with the best validation mAP@0.5 are kept (the last epoch's
     when there is no validation set). Cancelling stops after the current batch and keeps the best epoch so far.
+    With EXECUTOR=ray (`settings`, else the process's) it runs as a Ray task on a GPU when the cluster has one.
     """
     require(Permission.TRAIN)
+    return run_task(
+        settings or get_settings(),
+        _train_detector,
+        list(train),
+        list(val),
+        list(classes),
+        config,
+        progress=progress,
+        cancel=cancel,
+        on_worker=net_to_cpu,
+    )
+
+
+def _train_detector(
+    train: Sequence[DetectionSample],
+    val: Sequence[DetectionSample],
+    classes: Sequence[str],
+    config: DetectorConfig | None = None,
+    *,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> DetectorResult:
     config = config or DetectorConfig()
     if not train:
         raise TrainingDataError("no training images")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.auth import Permission, require
+from core.executors import uses_ray
 from core.landmarks.extractor import LandmarkExtractor, Outcome
 from core.records import ExtractionRow
 from core.schema import EXTRACTION_ERROR, EXTRACTION_NO_FACE, EXTRACTION_OK
@@ -102,6 +103,34 @@ def _work_chunk(items: Sequence[tuple[int, str]]) -> list[ExtractionRow]:
     return [_extract_path(_worker_extractor, image_id, Path(path)) for image_id, path in items]
 
 
+class _RayExtractWorker:
+    """A Ray actor's state: one landmarker for its lifetime, like a local pool worker."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.extractor = LandmarkExtractor(settings, mode="image")
+
+    def run(self, chunk: Sequence[tuple[int, str]]) -> list[ExtractionRow]:
+        return [_extract_path(self.extractor, image_id, Path(path)) for image_id, path in chunk]
+
+
+def _extract_on_ray(
+    items: Sequence[tuple[int, str]],
+    settings: Settings,
+    workers: int | None,
+    finish: Callable[[list[ExtractionRow]], None],
+    cancel: threading.Event | None,
+) -> bool:
+    """Chunks over Ray actors; rows come back to this process, which saves them (the store stays the one writer).
+    Images are read by path, so every Ray node needs the shared DATA_ROOT at the same path."""
+    from core.executors.cluster import worker_settings
+    from core.executors.fanout import actor_count, map_on_actors
+
+    chunks = list(_chunks(items, CHUNK))
+    actors = actor_count(settings, workers or settings.extract_workers or None, len(chunks))
+    init = (worker_settings(settings),)
+    return map_on_actors(settings, _RayExtractWorker, init, chunks, actors=actors, on_result=finish, cancel=cancel)
+
+
 def _chunks(items: Sequence[tuple[int, str]], size: int) -> Iterator[Sequence[tuple[int, str]]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -148,7 +177,8 @@ def extract_paths(
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
 ) -> BatchReport:
-    """Extract (id, path) items in parallel; `on_rows` receives each finished chunk (for saving as it goes)."""
+    """Extract (id, path) items in parallel (local processes, or Ray actors with EXECUTOR=ray); `on_rows` receives
+    each finished chunk (for saving as it goes)."""
     report = BatchReport()
     total = len(items)
     n_workers = min(workers or worker_count(settings), max(1, total))
@@ -163,6 +193,9 @@ def extract_paths(
 
     if progress is not None:
         progress(0, total)
+    if uses_ray(settings) and total:
+        report.cancelled = _extract_on_ray(items, settings, workers, finish, cancel)
+        return report
     if n_workers <= 1:
         with LandmarkExtractor(settings, mode="image") as extractor:
             for chunk in _chunks(items, CHUNK):

@@ -27,9 +27,11 @@ from sklearn.pipeline import Pipeline
 
 from core.auth import Permission, require
 from core.errors import TrainingDataError
+from core.executors.fanout import grid_search_backend
 from core.features import DEFAULT_FEATURE_SETS, validate_feature_sets
 from core.registry import ModelCard
 from core.schema import EMOTIONS
+from core.settings import Settings, get_settings
 from core.training.data import TrainingData
 from core.training.report import ModelReport, classification_metrics
 from core.training.zoo import (
@@ -148,10 +150,12 @@ def compare_models(
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     on_model: Callable[[ComparisonResult, ModelReport], object] | None = None,
+    settings: Settings | None = None,
 ) -> ComparisonResult:
     """Tune each model by cross-validated grid search on the training part, refit the best parameters, and report
-    on the held-out part. `on_model` runs as each model finishes (to save it at once, so an interrupted run loses
-    only the model in progress). Cancelling stops between models; the finished ones are kept."""
+    on the held-out part. With EXECUTOR=ray (`settings`, else the process's) the searches spread over the cluster.
+    `on_model` runs as each model finishes (to save it at once, so an interrupted run loses only the model in
+    progress). Cancelling stops between models; the finished ones are kept."""
     require(Permission.TRAIN)
     chosen = list(dict.fromkeys(models))
     for name in chosen:
@@ -177,6 +181,7 @@ def compare_models(
     total = len(chosen)
     # The features of a training fold are the same for every candidate and every model: compute them once per fold
     # (the Pipeline's memory caches the fitted feature and scaling steps, keyed by their input and parameters).
+    settings = settings or get_settings()
     with tempfile.TemporaryDirectory(prefix="studio-cv-cache-") as cache_dir:
         memory = joblib.Memory(cache_dir, verbose=0)
         for step, name in enumerate(chosen):
@@ -186,7 +191,9 @@ def compare_models(
             if progress is not None:
                 progress(step, total, f"tuning {name} ({step + 1}/{total})")
             grid = (grids or {}).get(name) or spec.grids.get(name) or {}
-            report, pipe = _fit_one(name, feature_sets, grid, train, test, cv, cv_name, seed, n_jobs, classes, memory)
+            report, pipe = _fit_one(
+                name, feature_sets, grid, train, test, cv, cv_name, seed, n_jobs, classes, memory, settings
+            )
             result.reports.append(report)
             result.pipelines[name] = pipe
             if on_model is not None:
@@ -214,6 +221,7 @@ def _fit_one(
     n_jobs: int,
     classes: list[str],
     memory: joblib.Memory | None = None,
+    settings: Settings | None = None,
 ) -> tuple[ModelReport, Pipeline]:
     started = time.perf_counter()
     hybrid = name in HYBRID_MODELS
@@ -225,8 +233,10 @@ def _fit_one(
         # Small classes and early-stopped MLPs warn on every fold; the report shows the outcome instead.
         warnings.simplefilter("ignore", UserWarning)
         warnings.filterwarnings("ignore", module="sklearn.neural_network")
-        search = _search(pipe, grid, cv, train.y, seed, n_jobs)
-        search.fit(train_x, train.y, groups=train.groups, **fit_params(name, train.y))
+        # Only the search fans out (over Ray with EXECUTOR=ray); the single refit below stays in this process.
+        with grid_search_backend(settings or get_settings(), n_jobs) as search_jobs:
+            search = _search(pipe, grid, cv, train.y, seed, search_jobs)
+            search.fit(train_x, train.y, groups=train.groups, **fit_params(name, train.y))
         best_i = int(search.best_index_)
         cv_mean = float(search.cv_results_["mean_test_score"][best_i])
         cv_std = float(search.cv_results_["std_test_score"][best_i])

@@ -27,6 +27,8 @@ from torch.nn import functional as F
 
 from core.auth import Permission, require
 from core.errors import ImageNotReadable, ModelFileCorrupt, ModelMismatch, StudioError, TrainingDataError
+from core.executors.cluster import worker_settings
+from core.executors.fanout import net_to_cpu, run_task
 from core.imaging import crop_box, decode_rgb
 from core.inference import FacePrediction, top_prediction
 from core.records import FaceData
@@ -260,8 +262,29 @@ def train_resnet(
     progress: EpochCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> ResNetResult:
-    """Fine-tune (or train from scratch) on `data`; keeps the weights of the best validation epoch."""
+    """Fine-tune (or train from scratch) on `data`; keeps the weights of the best validation epoch. With
+    EXECUTOR=ray it runs as a Ray task on a GPU when the cluster has one; progress and cancel work the same."""
     require(Permission.TRAIN)
+    return run_task(
+        settings,
+        _train_resnet,
+        data,
+        worker_settings(settings),
+        config,
+        progress=progress,
+        cancel=cancel,
+        on_worker=net_to_cpu,
+    )
+
+
+def _train_resnet(
+    data: CropData,
+    settings: Settings,
+    config: ResNetConfig | None = None,
+    *,
+    progress: EpochCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> ResNetResult:
     config = config or ResNetConfig()
     if len(data.classes) < 2:
         raise TrainingDataError(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from core.active.queue import build_queue, queue_items
+from core.settings import Settings
 from core.store import Store
 from core.store.repository import Filters
 from tests.active.helpers import fill_pool, tiny_model
@@ -47,3 +49,21 @@ def test_near_duplicate_copy_is_skipped_and_k_is_respected(store: Store, face_va
     assert again.returned == len(queued)
     assert again.queued == 2 and len(queue_items(store)) == 2
     assert store.count(Filters(statuses=["pool"])) == 6 - 2
+
+
+def test_scoring_on_ray_queues_the_same_faces_with_the_same_scores(
+    store: Store, ray_settings: Settings, face_variants: list[np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EXECUTOR=ray: the pool's rows are scored in blocks over Ray tasks; the queue is the local one."""
+    from core.executors import fanout
+
+    fill_pool(store, face_variants, n=6)
+    model = tiny_model(store)
+    build_queue(store, model, strategy="entropy", k=20, min_distance=0.002)
+    local = {it.image_id: (it.rank, it.score) for it in queue_items(store)}
+    monkeypatch.setattr(fanout, "SCORE_BLOCK_ROWS", 2)  # 7 faces: 4 blocks
+    build_queue(Store(ray_settings), model, strategy="entropy", k=20, min_distance=0.002)
+    spread = {it.image_id: (it.rank, it.score) for it in queue_items(store)}
+    assert spread.keys() == local.keys() and len(local) >= 2
+    for image_id, (rank, score) in local.items():  # float32 rows: BLAS may round blocks of rows differently
+        assert spread[image_id][0] == rank and spread[image_id][1] == pytest.approx(score, rel=1e-5)

@@ -15,6 +15,7 @@ from core.detector.train import DetectorConfig, DetectorResult, train_detector
 from core.errors import DatasetFormatError, TrainingDataError
 from core.inference import FacePrediction, Recognizer
 from core.registry import ModelCard, Registry
+from core.settings import Settings
 from core.store import Store
 from core.yolo import YoloDataset, read_yolo_dataset
 
@@ -183,3 +184,28 @@ def test_store_samples_put_the_box_back_inside_the_imported_crop(synthetic_yolo:
         px = sample.image[int(cy * 96), int(cx * 96)].astype(int)
         assert int(np.argmax(px)) == cls  # red angry, green happy, blue sad
         assert 0.6 < w <= 1.0 and 0.6 < h <= 1.0  # padding left a margin around the face
+
+
+@pytest.mark.slow
+def test_training_as_a_ray_task_matches_local(synthetic_yolo: Path, settings: Settings, ray_settings: Settings) -> None:
+    """EXECUTOR=ray: the training runs as a Ray task (a GPU when the cluster has one, else CPUs); progress events
+    reach the caller in order, the network comes back on the CPU, and a cancel reaches the task."""
+    import threading
+
+    ds = read_yolo_dataset(synthetic_yolo)
+    samples = samples_from_yolo(ds.splits["train"], [0, 1, 2], 96)
+    config = DetectorConfig(input_size=96, batch_size=8, epochs=3, widths=(8, 16, 32, 48, 64), augment=False)
+    local = train_detector(samples, samples, ds.emotions, config, settings=settings)
+    seen: list[tuple[int, int]] = []
+    remote = train_detector(
+        samples, samples, ds.emotions, config, settings=ray_settings, progress=lambda s, n: seen.append((s.epoch, n))
+    )
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+    assert next(remote.net.parameters()).device.type == "cpu"
+    assert [h.epoch for h in remote.history] == [h.epoch for h in local.history]
+    assert remote.history[0].train_loss == pytest.approx(local.history[0].train_loss, rel=1e-3)
+
+    cancel = threading.Event()
+    cancel.set()
+    stopped = train_detector(samples, samples, ds.emotions, TINY, settings=ray_settings, cancel=cancel)
+    assert stopped.cancelled and len(stopped.history) < TINY.epochs

@@ -15,6 +15,7 @@ from core.imaging import encode_jpeg, encode_png
 from core.inference import Recognizer
 from core.landmarks.extractor import LandmarkExtractor
 from core.registry import Registry
+from core.settings import Settings
 from core.training.compare import compare_models
 from core.training.data import TrainingData
 from core.training.landmark_registry import save_comparison
@@ -98,3 +99,22 @@ def test_bad_manifests_and_paths_have_clear_messages(tmp_path: Path) -> None:
         items_from_path(bad)
     with pytest.raises(DatasetFormatError, match="does not exist"):
         items_from_path(tmp_path / "nope")
+
+
+@pytest.mark.slow
+def test_folder_evaluation_on_ray_matches_local(
+    recognizer: Recognizer, folder: Path, settings: Settings, ray_settings: Settings
+) -> None:
+    """EXECUTOR=ray: the items fan out over actors holding the model; same rows, same order, bad files still rows."""
+    items = items_from_path(folder)
+    local = evaluate_items(recognizer, items, settings=settings)
+    seen: list[tuple[int, int]] = []
+    spread = evaluate_items(recognizer, items, settings=ray_settings, progress=lambda d, t: seen.append((d, t)))
+    assert seen[0] == (0, 5) and seen[-1] == (5, 5)
+    pd.testing.assert_frame_equal(
+        spread.predictions.drop(columns="confidence"), local.predictions.drop(columns="confidence")
+    )
+    np.testing.assert_allclose(
+        spread.predictions["confidence"].astype(float), local.predictions["confidence"].astype(float), atol=1e-4
+    )
+    assert spread.errors == local.errors and spread.no_face == local.no_face and len(spread.errors) == 1
