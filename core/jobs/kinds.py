@@ -1,0 +1,165 @@
+"""The built-in job kinds: every long piece of work the pages and the CLI start.
+
+Each run function is the one recipe for its work (the CLI runs it inline, the workers from the queue) and calls
+the existing core functions; heavy imports stay inside the functions so that listing kinds is cheap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.auth import Permission
+from core.jobs.registry import JobContext, JobKind, register
+
+EXTRACTION = "extraction"
+LANDMARK_TRAINING = "landmark_training"
+BATCH_EVALUATION = "batch_evaluation"
+
+
+class _Params(BaseModel):
+    # A field the code no longer knows makes the job's parameters invalid, rather than silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExtractionParams(_Params):
+    retry_failed: bool = False
+    workers: int | None = Field(default=None, ge=1)
+
+
+def run_extraction(params: ExtractionParams, ctx: JobContext) -> dict[str, Any]:
+    """Extract every image without landmarks. Each chunk is saved as it finishes, so a requeued job resumes with
+    the images still pending: nothing is redone, nothing is skipped."""
+    from core.landmarks.batch import extract_store
+    from core.store import Store
+
+    store = Store()
+    report = extract_store(
+        store, workers=params.workers, retry_failed=params.retry_failed, progress=ctx.progress, cancel=ctx.cancel
+    )
+    ctx.progress(
+        report.processed, ctx.total, f"{report.ok} with a face, {report.no_face} without, {report.errors} errors"
+    )
+    return {
+        "processed": report.processed,
+        "ok": report.ok,
+        "no_face": report.no_face,
+        "errors": report.errors,
+        "problems": [list(p) for p in report.problems[:500]],
+    }
+
+
+class LandmarkTrainingParams(_Params):
+    models: list[str]
+    feature_sets: list[str]
+    preset: str = "quick"
+    folds: int | None = Field(default=None, ge=2)
+    emotions: list[str] = []
+    sources: list[str] = []
+    seed: int = 0
+    n_jobs: int = Field(default=1, ge=1)
+    activate_best: bool = True
+
+
+def run_landmark_training(params: LandmarkTrainingParams, ctx: JobContext) -> dict[str, Any]:
+    """Compare landmark models by grid search; each model is saved as it finishes (a cancel keeps those)."""
+    from core.auth import require
+    from core.registry import Registry
+    from core.store import Store
+    from core.store.repository import Filters
+    from core.training.compare import ComparisonResult, compare_models
+    from core.training.data import from_store
+    from core.training.landmark_registry import save_comparison, save_report
+    from core.training.report import ModelReport
+
+    require(Permission.TRAIN)
+    store = Store()
+    data = from_store(store, Filters(emotions=params.emotions, sources=params.sources))
+    registry = Registry(store.settings.models_dir)
+
+    def save(result: ComparisonResult, report: ModelReport) -> None:
+        save_report(registry, result, report, data_sources=data.sources)
+
+    result = compare_models(
+        data,
+        models=params.models,
+        feature_sets=params.feature_sets,
+        preset_name=params.preset,
+        folds=params.folds,
+        seed=params.seed,
+        n_jobs=params.n_jobs,
+        progress=ctx.progress,
+        cancel=ctx.cancel,
+        on_model=save,
+    )
+    save_comparison(
+        registry, result, data_sources=data.sources, activate_best=params.activate_best and not ctx.cancelled()
+    )
+    best = result.best
+    return {
+        "n_faces": len(data),
+        "holdout": str(result.holdout),
+        "models": [
+            {"name": r.name, "model_id": r.model_id, "macro_f1": r.macro_f1, "accuracy": getattr(r, "accuracy", None)}
+            for r in result.reports
+        ],
+        "best": None if best is None else {"name": best.name, "model_id": best.model_id, "macro_f1": best.macro_f1},
+    }
+
+
+class BatchEvaluationParams(_Params):
+    path: str
+    model_id: str | None = None
+    out: str | None = None  # predictions CSV; default <DATA_ROOT>/exports/job-<id>-predictions.csv
+
+
+def run_batch_evaluation(params: BatchEvaluationParams, ctx: JobContext) -> dict[str, Any]:
+    """Evaluate a model on a folder or manifest CSV of images on the server."""
+    from core.errors import StudioError
+    from core.evaluation import evaluate_items, items_from_path
+    from core.inference import Recognizer
+    from core.landmarks.extractor import LandmarkExtractor
+    from core.registry import Registry
+    from core.settings import get_settings
+
+    settings = get_settings()
+    registry = Registry(settings.models_dir)
+    model_id = params.model_id or registry.active_id()
+    if model_id is None:
+        raise StudioError("no model to evaluate: train one or choose a model")
+    model = registry.load(model_id)
+    items = items_from_path(Path(params.path))
+    if not items:
+        raise StudioError(f"no images found in {params.path}")
+    extractor = LandmarkExtractor(settings, mode="image") if model.needs_landmarks else None
+    try:
+        result = evaluate_items(Recognizer(model, extractor), items, progress=ctx.progress, cancel=ctx.cancel)
+    finally:
+        if extractor is not None:
+            extractor.close()
+    out = Path(params.out) if params.out else settings.exports_dir / f"job-{ctx.job_id or 'inline'}-predictions.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.to_csv(out)
+    return {
+        "model_id": model_id,
+        "n_images": len(items),
+        "predictions_csv": str(out),
+        "no_face": [str(p) for p in result.no_face[:500]],
+        "errors": [[str(p), m] for p, m in result.errors[:500]],
+        "metrics": result.metrics,
+    }
+
+
+register(JobKind(EXTRACTION, "Landmark extraction", ExtractionParams, Permission.EXTRACT, run_extraction, True))
+register(
+    JobKind(
+        LANDMARK_TRAINING, "Landmark model comparison", LandmarkTrainingParams, Permission.TRAIN, run_landmark_training
+    )
+)
+register(
+    JobKind(
+        BATCH_EVALUATION, "Batch evaluation of a folder", BatchEvaluationParams, Permission.TRAIN, run_batch_evaluation
+    )
+)
