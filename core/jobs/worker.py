@@ -91,8 +91,9 @@ class Worker:
             return
 
         ctx = JobContext(job_id=job.id, attempt=job.attempts)
-        if job.attempts > 1:
-            ctx.message = f"resumed after a requeue (attempt {job.attempts})"
+        # A requeued job says so while it runs and once it is done (job.message holds why it was requeued).
+        resumed = f"resumed after a requeue (attempt {job.attempts}): " if job.attempts > 1 else ""
+        ctx.message = f"{resumed}{job.message}" if resumed else ""
         lost = threading.Event()
         beat_stop = threading.Event()
 
@@ -152,7 +153,7 @@ class Worker:
                 job.id,
                 self.id,
                 DONE,
-                message=ctx.message or "done",
+                message=(ctx.message if ctx.message.startswith(resumed) else resumed + ctx.message) or "done",
                 result=result or {},
                 done=ctx.done,
                 total=ctx.total,
