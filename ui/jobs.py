@@ -38,6 +38,17 @@ def submit(kind: str, params: BaseModel | dict[str, Any]) -> int | None:
     return job_id
 
 
+def ensure_worker_note() -> None:
+    """Start the dashboard's worker if none is alive (local set-up), else say when no worker is running."""
+    queue = get_queue()
+    if queue.live_workers():
+        return
+    if queue.settings.start_worker:
+        run_safely(ensure_local_worker, what="Starting a job worker")
+    else:
+        st.warning("No job worker is running: queued jobs wait until one starts (`python -m core worker`).")
+
+
 def describe(job: Job) -> str:
     progress = f" {job.done}/{job.total}" if job.total else ""
     return f"Job {job.id} · {job.status}{progress}" + (f" · {job.message}" if job.message else "")
