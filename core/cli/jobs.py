@@ -60,3 +60,65 @@ def cmd_jobs_cancel(args: argparse.Namespace) -> int:
     job = JobQueue().request_cancel(args.job_id)
     print(f"job {job.id}: {job.status}: {job.message}")
     return 0
+
+
+def add_submit_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--submit", action="store_true", help="queue it for the workers (python -m core worker) and print the job id"
+    )
+
+
+def run_job(
+    args: argparse.Namespace, kind: str, params: Any, *, unit: str, threaded: bool = False
+) -> dict[str, Any] | None:
+    """The CLI's two paths for a job kind: with `--submit`, queue it and print its id (returns None); else run the
+    same job code here with a tqdm bar and return its result. `threaded` runs it in a thread so that Ctrl-C
+    becomes a cancel (training then still saves the best epoch); otherwise Ctrl-C interrupts, and finished work is
+    kept by the resumable kinds."""
+    import threading
+
+    from tqdm import tqdm
+
+    from core.jobs import JobQueue
+    from core.jobs.registry import JobContext, get_kind
+    from core.jobs.worker import run_inline
+
+    if getattr(args, "submit", False):
+        job_id = JobQueue().submit(kind, params)
+        print(f"queued job {job_id} ({get_kind(kind).title}); follow it with: python -m core jobs show {job_id}")
+        return None
+    tqdm.monitor_interval = 0  # no monitor thread: a single-threaded CLI may fork extraction workers directly
+    bar = tqdm(desc=get_kind(kind).title, unit=unit, mininterval=0.5)
+
+    def show(done: int, total: int, message: str) -> None:
+        bar.total = total
+        bar.n = done
+        bar.set_postfix_str(message[:80], refresh=False)
+        bar.refresh()
+
+    try:
+        if not threaded:
+            return run_inline(kind, params, show)
+        ctx = JobContext(on_progress=show)
+        box: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                box["value"] = run_inline(kind, params, context=ctx)
+            except BaseException as exc:  # re-raised in the main thread below
+                box["error"] = exc
+
+        thread = threading.Thread(target=target, daemon=True, name=f"cli-{kind}")
+        thread.start()
+        while thread.is_alive():
+            try:
+                thread.join(0.2)
+            except KeyboardInterrupt:
+                print("\nstopping after the current step; finished work is kept")
+                ctx.cancel.set()
+        if "error" in box:
+            raise box["error"]
+        result: dict[str, Any] = box["value"]
+        return result
+    finally:
+        bar.close()

@@ -19,12 +19,12 @@ LANDMARK_TRAINING = "landmark_training"
 BATCH_EVALUATION = "batch_evaluation"
 
 
-class _Params(BaseModel):
+class Params(BaseModel):
     # A field the code no longer knows makes the job's parameters invalid, rather than silently ignored.
     model_config = ConfigDict(extra="forbid")
 
 
-class ExtractionParams(_Params):
+class ExtractionParams(Params):
     retry_failed: bool = False
     workers: int | None = Field(default=None, ge=1)
 
@@ -51,13 +51,13 @@ def run_extraction(params: ExtractionParams, ctx: JobContext) -> dict[str, Any]:
     }
 
 
-class LandmarkTrainingParams(_Params):
+class LandmarkTrainingParams(Params):
     models: list[str]
     feature_sets: list[str]
     preset: str = "quick"
     folds: int | None = Field(default=None, ge=2)
-    emotions: list[str] = []
-    sources: list[str] = []
+    emotions: list[str] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list)
     seed: int = 0
     n_jobs: int = Field(default=1, ge=1)
     activate_best: bool = True
@@ -109,7 +109,7 @@ def run_landmark_training(params: LandmarkTrainingParams, ctx: JobContext) -> di
     }
 
 
-class BatchEvaluationParams(_Params):
+class BatchEvaluationParams(Params):
     path: str
     model_id: str | None = None
     out: str | None = None  # predictions CSV; default <DATA_ROOT>/exports/job-<id>-predictions.csv

@@ -83,4 +83,5 @@ def all_kinds() -> dict[str, JobKind]:
 
 
 def _load_builtin() -> None:
-    import core.jobs.kinds  # noqa: F401  (registers the built-in kinds on import)
+    import core.jobs.kinds  # (these modules register the built-in kinds on import)
+    import core.jobs.torch_kinds  # noqa: F401

@@ -176,14 +176,17 @@ def run_worker(
 
 
 def run_inline(
-    kind: str, params: BaseModel | dict[str, Any], on_progress: Callable[[int, int, str], None] | None = None
+    kind: str,
+    params: BaseModel | dict[str, Any],
+    on_progress: Callable[[int, int, str], None] | None = None,
+    *,
+    context: JobContext | None = None,
 ) -> dict[str, Any]:
-    """Run a job's code in this process, without the queue (the CLI's path, with a tqdm bar as `on_progress`).
-    Ctrl-C stops it like a cancel: finished work is kept."""
+    """Run a job's code in this process, without the queue (the CLI's path, with a tqdm bar as `on_progress`)."""
     spec = get_kind(kind)
     require(spec.permission)
     model = params if isinstance(params, spec.params) else spec.params.model_validate(params)
-    ctx = JobContext(on_progress=on_progress)
+    ctx = context or JobContext(on_progress=on_progress)
     return spec.run(model, ctx)
 
 
