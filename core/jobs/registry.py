@@ -83,5 +83,7 @@ def all_kinds() -> dict[str, JobKind]:
 
 
 def _load_builtin() -> None:
-    import core.jobs.kinds  # (these modules register the built-in kinds on import)
+    # Importing these modules registers the built-in kinds.
+    import core.jobs.active_kinds
+    import core.jobs.kinds
     import core.jobs.torch_kinds  # noqa: F401
