@@ -11,19 +11,15 @@ import streamlit as st
 
 from core.auth import Permission, allowed
 from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
+from core.jobs.kinds import LandmarkTrainingParams
 from core.registry import STARTER_ID, ModelCard, Registry
 from core.schema import EMOTIONS, EXTRACTION_OK, SOURCES, TRAINABLE_STATUSES
 from core.store import Store
 from core.store.repository import Filters
-from core.training.compare import compare_models
-from core.training.data import from_store
-from core.training.landmark_registry import save_comparison, save_report
 from core.training.report import ModelReport
 from core.training.zoo import DEFAULT_MODELS, MODEL_ZOO, PRESETS
 from ui.auth import needs
 from ui.common import run_safely
-
-RESULT_KEY = "train_result"
 
 
 @dataclass
@@ -104,39 +100,19 @@ def choices_ui(filters: Filters) -> TrainChoices:
     return TrainChoices(filters, features, models, preset_name, folds, seed, grids, activate)
 
 
-def run_training(store: Store, choices: TrainChoices, registry: Registry) -> dict[str, Any] | None:
-    """Compare, save every model, activate the best (if asked); progress is shown while it runs."""
-    bar = st.progress(0.0, text="starting…")
-
-    def progress(done: int, total: int, message: str) -> None:
-        bar.progress(done / total if total else 1.0, text=message)
-
-    def work() -> dict[str, Any]:
-        data = from_store(store, choices.filters)
-        result = compare_models(
-            data,
-            models=choices.models,
-            feature_sets=choices.feature_sets,
-            preset_name=choices.preset,
-            grids=choices.grids,
-            folds=choices.folds,
-            seed=choices.seed,
-            progress=progress,
-            # Each model is saved as it finishes, so a run stopped midway keeps the finished ones.
-            on_model=lambda res, rep: save_report(registry, res, rep, data_sources=data.sources),
-        )
-        save_comparison(registry, result, data_sources=data.sources, activate_best=choices.activate_best)
-        best = result.best
-        return {
-            "reports": [r.to_dict() for r in result.reports],
-            "holdout": result.holdout,
-            "best": best.model_id if best else None,
-            "activated": bool(choices.activate_best and best),
-            "n_faces": len(data),
-            "grouped": data.groups is not None,
-        }
-
-    return run_safely(work, what="Training")
+def training_params(choices: TrainChoices) -> LandmarkTrainingParams:
+    """What the landmark-training job runs (in a worker, like `python -m core train`)."""
+    return LandmarkTrainingParams(
+        models=choices.models,
+        feature_sets=choices.feature_sets,
+        preset=choices.preset,
+        grids=choices.grids,
+        folds=choices.folds,
+        seed=choices.seed,
+        emotions=list(choices.filters.emotions),
+        sources=list(choices.filters.sources),
+        activate_best=choices.activate_best,
+    )
 
 
 def reports_from_state(payload: dict[str, Any]) -> list[ModelReport]:

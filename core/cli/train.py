@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ from core.errors import StudioError
 
 
 def register(sub: Any) -> None:
+    from core.cli.jobs import add_submit_flag
     from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
     from core.schema import EMOTIONS, SOURCES
     from core.training.zoo import DEFAULT_MODELS, MODEL_ZOO, PRESETS
@@ -25,6 +25,7 @@ def register(sub: Any) -> None:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--jobs", type=int, default=1, help="parallel CV fits")
     train.add_argument("--no-activate", action="store_true", help="save the models but keep the active one")
+    add_submit_flag(train)
     train.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("evaluate", help="evaluate a model on a folder or a manifest CSV (path,label) of images")
@@ -45,58 +46,34 @@ def register(sub: Any) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from core.registry import Registry
-    from core.settings import get_settings
-    from core.store import Store
-    from core.store.repository import Filters
-    from core.training.compare import ComparisonResult, compare_models
-    from core.training.data import from_store
-    from core.training.landmark_registry import save_comparison, save_report
+    from core.cli.jobs import run_job
+    from core.jobs.kinds import LANDMARK_TRAINING, LandmarkTrainingParams
     from core.training.report import ModelReport, comparison_table
 
-    settings = get_settings()
-    store = Store(settings)
-    data = from_store(store, Filters(emotions=args.emotions, sources=args.sources))
-    print(f"{len(data)} labeled faces: " + ", ".join(f"{k} {v}" for k, v in data.class_counts().items()))
-    bar = tqdm(total=len(args.models), unit="model")
-
-    def progress(done: int, total: int, message: str) -> None:
-        bar.n = done
-        bar.set_description(message)
-        bar.refresh()
-
-    registry = Registry(settings.models_dir)
-
-    def save(result: ComparisonResult, report: ModelReport) -> None:
-        # Saved as each model finishes: Ctrl-C loses only the model in progress.
-        save_report(registry, result, report, data_sources=data.sources)
-
-    cancel = threading.Event()
-    try:
-        result = compare_models(
-            data,
-            models=args.models,
-            feature_sets=args.features,
-            preset_name=args.preset,
-            folds=args.folds,
-            seed=args.seed,
-            n_jobs=args.jobs,
-            progress=progress,
-            cancel=cancel,
-            on_model=save,
+    params = LandmarkTrainingParams(
+        models=args.models,
+        feature_sets=args.features,
+        preset=args.preset,
+        folds=args.folds,
+        emotions=args.emotions,
+        sources=args.sources,
+        seed=args.seed,
+        n_jobs=args.jobs,
+        activate_best=not args.no_activate,
+    )
+    result = run_job(args, LANDMARK_TRAINING, params, unit="model")
+    if result is None:
+        return 0
+    counts = result["class_counts"]
+    print(f"{result['n_faces']} labeled faces: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    print(f"held-out set: {result['holdout']}")
+    print(comparison_table([ModelReport(**r) for r in result["reports"]]).to_string(index=False))
+    if result["best"] is not None:
+        state = "now active" if result["activated"] else "not activated"
+        print(
+            f"best by held-out macro-F1: {result['best_name']} ({result['best_macro_f1']:.3f}) -> {result['best']}, "
+            + state
         )
-    finally:
-        bar.close()
-    save_comparison(registry, result, data_sources=data.sources, activate_best=not args.no_activate)
-    table = comparison_table(result.reports)
-    print(f"held-out set: {result.holdout}")
-    print(table.to_string(index=False))
-    best = result.best
-    if best is not None:
-        state = "not activated (--no-activate)" if args.no_activate else "now active"
-        print(f"best by held-out macro-F1: {best.name} ({best.macro_f1:.3f}) -> {best.model_id}, {state}")
     return 0
 
 

@@ -58,6 +58,7 @@ class LandmarkTrainingParams(Params):
     folds: int | None = Field(default=None, ge=2)
     emotions: list[str] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)
+    grids: dict[str, dict[str, list[Any]]] = Field(default_factory=dict)  # per model; empty: the preset's
     seed: int = 0
     n_jobs: int = Field(default=1, ge=1)
     activate_best: bool = True
@@ -87,6 +88,7 @@ def run_landmark_training(params: LandmarkTrainingParams, ctx: JobContext) -> di
         models=params.models,
         feature_sets=params.feature_sets,
         preset_name=params.preset,
+        grids=params.grids or None,
         folds=params.folds,
         seed=params.seed,
         n_jobs=params.n_jobs,
@@ -94,18 +96,19 @@ def run_landmark_training(params: LandmarkTrainingParams, ctx: JobContext) -> di
         cancel=ctx.cancel,
         on_model=save,
     )
-    save_comparison(
-        registry, result, data_sources=data.sources, activate_best=params.activate_best and not ctx.cancelled()
-    )
+    activate = params.activate_best and not ctx.cancelled()
+    save_comparison(registry, result, data_sources=data.sources, activate_best=activate)
     best = result.best
     return {
+        "reports": [r.to_dict() for r in result.reports],
+        "holdout": result.holdout,
+        "best": best.model_id if best else None,
+        "best_name": best.name if best else None,
+        "best_macro_f1": best.macro_f1 if best else None,
+        "activated": bool(activate and best),
         "n_faces": len(data),
-        "holdout": str(result.holdout),
-        "models": [
-            {"name": r.name, "model_id": r.model_id, "macro_f1": r.macro_f1, "accuracy": getattr(r, "accuracy", None)}
-            for r in result.reports
-        ],
-        "best": None if best is None else {"name": best.name, "model_id": best.model_id, "macro_f1": best.macro_f1},
+        "class_counts": data.class_counts(),
+        "grouped": data.groups is not None,
     }
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from core.auth import LOCAL_USER
+from core.jobs import JobQueue
+from core.jobs.kinds import LANDMARK_TRAINING
 from core.records import FaceData
 from core.registry import Registry
 from core.settings import Settings
@@ -28,10 +32,20 @@ def test_train_compare_and_activate(app_env: Settings, variant_faces: list[tuple
     assert any(f"{len(variant_faces)} labeled faces with landmarks" in c.value for c in at.caption)
 
     at.multiselect(key="train_models").set_value(["svm", "random_forest"]).run()
-    at.button(key="train_run").click().run(timeout=180)
+    at.button(key="train_run").click().run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
-    result = at.session_state["train_result"]
+    # The page queued a job; the worker process it started trains while the page stays responsive.
+    queue = JobQueue(app_env)
+    deadline = time.monotonic() + 240
+    while (job := queue.latest(LANDMARK_TRAINING, LOCAL_USER.id)) is None or not job.finished:
+        assert time.monotonic() < deadline, "training did not finish in time"
+        time.sleep(0.5)
+    assert job.status == "done", job.error
+    at = AppTest.from_file(PAGE, default_timeout=60).run()  # a reload shows the results from the database
+    assert not at.exception
+    result = job.result
+    assert result is not None
     assert [r["name"] for r in result["reports"]] == ["svm", "random_forest"]
     registry = Registry(app_env.models_dir)
     assert registry.active_id() == result["best"]
