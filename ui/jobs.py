@@ -6,6 +6,8 @@ kind in the database on every load, so closing the tab or restarting the web ser
 
 from __future__ import annotations
 
+import contextvars
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +17,7 @@ from pydantic import BaseModel
 from core.auth import current_user, may_act_for
 from core.jobs import Job, JobQueue, get_kind
 from core.jobs.local import ensure_local_worker
+from core.jobs.worker import Worker, new_worker_id
 from ui.common import get_store, run_safely
 
 REFRESH_S = 1.0
@@ -47,6 +50,27 @@ def ensure_worker_note() -> None:
         run_safely(ensure_local_worker, what="Starting a job worker")
     else:
         st.warning("No job worker is running: queued jobs wait until one starts (`python -m core worker`).")
+
+
+def run_here(kind: str, params: BaseModel | dict[str, Any], secrets: dict[str, str]) -> int | None:
+    """Run a job in this process (a thread), for what must not reach the database or another process: a Gemini
+    key typed into the page for this session. It is still a job row (progress, Cancel, the Jobs page); if the
+    server restarts, a worker picks it up again and, lacking the key, fails it with a message saying so."""
+    queue = get_queue()
+    worker = Worker(queue, worker_id=f"dashboard:{new_worker_id()}")
+    job_id = run_safely(
+        lambda: queue.submit(kind, params, claimed_by=worker.id), what=f"Starting {get_kind(kind).title.lower()}"
+    )
+    if job_id is None:
+        return None
+    job = queue.get(job_id)
+    # The thread acts as the user who started it (a copy of this run's context carries the identity).
+    context = contextvars.copy_context()
+    thread = threading.Thread(
+        target=context.run, args=(worker.execute, job), kwargs={"secrets": secrets}, daemon=True, name=f"job-{job_id}"
+    )
+    thread.start()
+    return job_id
 
 
 def describe(job: Job) -> str:

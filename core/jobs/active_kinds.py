@@ -1,6 +1,7 @@
 """Job kinds of generation and active learning: Gemini generation, LLM labeling, pool scoring, the sampling
-simulation and retraining rounds. Each calls the existing core function; the Gemini key is the server's
-(GEMINI_API_KEY): a key typed into a page lives only in that session and never reaches a worker."""
+simulation and retraining rounds. Each calls the existing core function. The Gemini key is the server's
+(GEMINI_API_KEY) in a worker; a key typed into a page (local mode) lives only in that session, so such a job runs in
+the dashboard's process with the key in memory (ui.jobs.run_here)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ LLM_LABELING = "llm_labeling"
 AL_SCORING = "al_scoring"
 AL_SIMULATION = "al_simulation"
 AL_ROUND = "al_round"
+GEMINI_KEY = "gemini_api_key"  # the name of a session's key in JobContext.secrets
 
 
 class GenerationParams(Params):
@@ -34,7 +36,9 @@ def run_generation(params: GenerationParams, ctx: JobContext) -> dict[str, Any]:
     from core.store import Store
 
     store = Store()
-    api_key = resolve_key(store.settings)  # MissingApiKey says how to set the server's key
+    # A key typed into the page for its session arrives in memory only; else the server's key (MissingApiKey
+    # explains how to set one).
+    api_key = ctx.secrets.get(GEMINI_KEY) or resolve_key(store.settings)
 
     def progress(p: JobProgress) -> None:
         ctx.progress(p.done + p.failed, p.total, f"{p.done} done, {p.failed} failed, {p.rate:.2f}/s")
@@ -72,7 +76,7 @@ def run_llm_labeling(params: LabelingParams, ctx: JobContext) -> dict[str, Any]:
     from core.store import Store
 
     store = Store()
-    api_key = resolve_key(store.settings)
+    api_key = ctx.secrets.get(GEMINI_KEY) or resolve_key(store.settings)
     report = label_queue(
         store,
         store.settings,

@@ -117,8 +117,10 @@ class JobQueue:
 
     # --- the submitting side (pages, CLI --submit) ---------------------------------------------------------------
 
-    def submit(self, kind: str, params: BaseModel | dict[str, Any]) -> int:
-        """Queue a job as the acting user, if their role allows the kind; the parameters are checked now too."""
+    def submit(self, kind: str, params: BaseModel | dict[str, Any], *, claimed_by: str | None = None) -> int:
+        """Queue a job as the acting user, if their role allows the kind; the parameters are checked now too.
+        `claimed_by` records it as already running on that worker (one in this process that holds something the
+        database must not, such as a key typed for one session), so no other worker takes it."""
         spec = get_kind(kind)
         user = require(spec.permission)
         model = params if isinstance(params, spec.params) else spec.params.model_validate(params)
@@ -136,6 +138,16 @@ class JobQueue:
                 cancel_requested=False,
                 attempts=0,
             )
+            if claimed_by is not None:
+                now = utcnow()
+                row.status, row.worker_id, row.started_at, row.heartbeat_at, row.attempts = (
+                    RUNNING,
+                    claimed_by,
+                    now,
+                    now,
+                    1,
+                )
+                row.message = "starting"
             s.add(row)
             s.flush()
             job_id = row.id

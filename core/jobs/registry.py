@@ -32,6 +32,8 @@ class JobContext:
     done: int = 0
     total: int = 0
     message: str = ""
+    # In memory only, never in the job row: a Gemini key typed into a page for its session (see ui.jobs.run_here).
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
 
     def progress(self, done: int, total: int, message: str = "", /) -> None:
         self.done, self.total = done, total

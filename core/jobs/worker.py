@@ -42,12 +42,14 @@ class Worker:
         self.kinds = tuple(kinds)
         self.id = worker_id or new_worker_id()
         self.stopping = threading.Event()  # SIGTERM/SIGINT: finish or hand back the current job, then exit
+        self.registered = False  # in job_workers: a worker loop, not one job run inside the dashboard
 
     def run(self, *, once: bool = False, poll_s: float = 2.0) -> int:
         """Run jobs until stopped; with `once`, at most one job. Returns the number of jobs run."""
         for kind in self.kinds:
             get_kind(kind)  # an unknown --kinds name is refused up front
         host = socket.gethostname()
+        self.registered = True
         ran = 0
         log.info("worker %s started (kinds: %s)", self.id, ", ".join(self.kinds) or "all")
         try:
@@ -67,8 +69,9 @@ class Worker:
             log.info("worker %s stopped after %d job(s)", self.id, ran)
         return ran
 
-    def execute(self, job: Job) -> None:
-        """Run one claimed job to a final state; nothing it raises escapes (the worker goes on with the next)."""
+    def execute(self, job: Job, *, secrets: dict[str, str] | None = None) -> None:
+        """Run one claimed job to a final state; nothing it raises escapes (the worker goes on with the next).
+        `secrets` reach the job's code in memory only (a page's session key), never the database."""
         try:
             spec = get_kind(job.kind)
         except UnknownJobKind as exc:
@@ -90,7 +93,7 @@ class Worker:
             self.queue.finish(job.id, self.id, FAILED, message="failed", error=str(exc))
             return
 
-        ctx = JobContext(job_id=job.id, attempt=job.attempts)
+        ctx = JobContext(job_id=job.id, attempt=job.attempts, secrets=dict(secrets or {}))
         # A requeued job says so while it runs and once it is done (job.message holds why it was requeued).
         resumed = f"resumed after a requeue (attempt {job.attempts}): " if job.attempts > 1 else ""
         ctx.message = f"{resumed}{job.message}" if resumed else ""
@@ -102,7 +105,8 @@ class Worker:
             while not beat_stop.wait(self.queue.settings.job_heartbeat_s):
                 try:
                     stop = self.queue.heartbeat(job.id, self.id, ctx.done, ctx.total, ctx.message)
-                    self.queue.worker_alive(self.id, host, os.getpid(), self.kinds)
+                    if self.registered:
+                        self.queue.worker_alive(self.id, host, os.getpid(), self.kinds)
                 except Exception:  # a database hiccup: try again next beat
                     log.warning("job %s: heartbeat failed", job.id, exc_info=True)
                     continue
