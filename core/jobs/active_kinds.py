@@ -177,7 +177,12 @@ def run_al_round(params: RoundParams, ctx: JobContext) -> dict[str, Any]:
         kwargs["feature_sets"] = params.feature_sets
     ctx.progress(0, 1, "retraining")
     result = retrain(store, Registry(store.settings.models_dir), **kwargs)
-    ctx.progress(1, 1, f"round {result.round_id}: macro-F1 {result.macro_f1:.3f} with {result.n_labels} labels")
+    ctx.progress(
+        1,
+        1,
+        f"Round {result.round_id}: macro-F1 {result.macro_f1:.3f} with {result.n_labels} labels "
+        f"(model {result.model_id}, now active)",
+    )
     return asdict(result)
 
 
