@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from core.errors import DatasetFormatError, ImageNotReadable
 from core.imaging import decode_rgb
 from core.inference import Recognizer
 from core.labels import label_for_path, normalize_label
+from core.progress import ProgressFn
 from core.schema import EMOTIONS
 from core.store.files import atomic_write_text
 from core.training.report import classification_metrics
@@ -94,7 +95,7 @@ def evaluate_items(
     recognizer: Recognizer,
     items: Sequence[EvalItem],
     *,
-    progress: Callable[[int, int], None] | None = None,
+    progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
 ) -> EvalResult:
     """Predict every item (the largest face of each image); metrics over the labeled items that have a face."""

@@ -70,7 +70,7 @@ def _bar(desc: str, unit: str) -> Any:
 
 
 def _progress(bar: Any) -> Any:
-    def update(done: int, total: int) -> None:
+    def update(done: int, total: int, message: str = "", /) -> None:
         bar.total = total
         bar.n = done
         bar.refresh()

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import argparse
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 from tqdm import tqdm
 
 from core.cli.jobs import add_submit_flag
 from core.errors import StudioError
+from core.progress import ProgressFn
 from core.schema import EXTRACTION_OK
 from core.store import Store
-
-ProgressFn = Callable[[int, int], None]
 
 
 def _bar(desc: str) -> tuple[tqdm, ProgressFn]:
@@ -22,7 +20,7 @@ def _bar(desc: str) -> tuple[tqdm, ProgressFn]:
     tqdm.monitor_interval = 0
     bar = tqdm(desc=desc, unit="img", mininterval=0.5)
 
-    def update(done: int, total: int) -> None:
+    def update(done: int, total: int, message: str = "", /) -> None:
         bar.total = total
         bar.update(done - bar.n)  # update() honours mininterval; refresh() would redraw on every image
 

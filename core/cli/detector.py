@@ -6,12 +6,12 @@ Progress is a tqdm bar per epoch. Ctrl-C stops training after the current batch 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from core.cli.jobs import add_submit_flag
 from core.errors import StudioError
+from core.progress import ProgressFn
 
 T = TypeVar("T")
 
@@ -70,10 +70,10 @@ def register(sub: Any) -> None:
     r.set_defaults(func=cmd_resnet_train)
 
 
-def _ticker(bar: Any) -> Callable[[int, int], None]:
+def _ticker(bar: Any) -> ProgressFn:
     """A progress callback (done, total) that moves a tqdm bar."""
 
-    def tick(done: int, total: int) -> None:
+    def tick(done: int, total: int, message: str = "", /) -> None:
         bar.total = total
         bar.n = done
         bar.refresh()

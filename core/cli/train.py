@@ -6,8 +6,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from core.errors import StudioError
-
 
 def register(sub: Any) -> None:
     from core.cli.jobs import add_submit_flag
@@ -32,6 +30,7 @@ def register(sub: Any) -> None:
     ev.add_argument("path", type=Path)
     ev.add_argument("--model", default=None, help="model id (default: the active model)")
     ev.add_argument("--out", type=Path, default=Path("predictions.csv"), help="predictions CSV to write")
+    add_submit_flag(ev)
     ev.set_defaults(func=cmd_evaluate)
 
     models = sub.add_parser("models", help="list, activate or delete registered models")
@@ -78,47 +77,23 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from core.cli.jobs import run_job
+    from core.jobs.kinds import BATCH_EVALUATION, BatchEvaluationParams
 
-    from core.evaluation import evaluate_items, items_from_path
-    from core.inference import Recognizer
-    from core.landmarks.extractor import LandmarkExtractor
-    from core.registry import Registry
-    from core.settings import get_settings
-
-    settings = get_settings()
-    registry = Registry(settings.models_dir)
-    model_id = args.model or registry.active_id()
-    if model_id is None:
-        raise StudioError("no model to evaluate: train one (python -m core train) or pass --model ID")
-    model = registry.load(model_id)
-    items = items_from_path(args.path)
-    if not items:
-        raise StudioError(f"no images found in {args.path}")
-    extractor = LandmarkExtractor(settings, mode="image") if model.needs_landmarks else None
-    bar = tqdm(total=len(items), unit="img")
-
-    def progress(done: int, total: int) -> None:
-        bar.n = done
-        bar.refresh()
-
-    try:
-        result = evaluate_items(Recognizer(model, extractor), items, progress=progress)
-    finally:
-        bar.close()
-        if extractor is not None:
-            extractor.close()
-    result.to_csv(args.out)
-    print(f"model {model_id}: {len(items)} images, predictions written to {args.out}")
-    if result.no_face:
-        print(f"{len(result.no_face)} image(s) without a face:")
-        for path in result.no_face:
+    params = BatchEvaluationParams(path=str(args.path), model_id=args.model, out=str(args.out))
+    result = run_job(args, BATCH_EVALUATION, params, unit="img")
+    if result is None:
+        return 0
+    print(f"model {result['model_id']}: {result['n_images']} images, predictions written to {args.out}")
+    if result["no_face"]:
+        print(f"{len(result['no_face'])} image(s) without a face:")
+        for path in result["no_face"]:
             print(f"  {path}")
-    if result.errors:
-        print(f"{len(result.errors)} unreadable file(s):")
-        for path, message in result.errors:
+    if result["errors"]:
+        print(f"{len(result['errors'])} unreadable file(s):")
+        for path, message in result["errors"]:
             print(f"  {path}: {message}")
-    metrics = result.metrics
+    metrics = result["metrics"]
     if metrics is None:
         print("no labeled image with a face: no accuracy to report")
         return 0

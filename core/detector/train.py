@@ -78,7 +78,7 @@ class DetectorResult:
     seconds: float = 0.0
 
 
-ProgressFn = Callable[[EpochStats, int], None]  # (stats of the finished epoch, total epochs)
+EpochFn = Callable[[EpochStats, int], None]  # (stats of the finished epoch, total epochs)
 
 
 @torch.inference_mode()
@@ -137,7 +137,7 @@ def train_detector(
     classes: Sequence[str],
     config: DetectorConfig | None = None,
     *,
-    progress: ProgressFn | None = None,
+    progress: EpochFn | None = None,
     cancel: threading.Event | None = None,
 ) -> DetectorResult:
     """Train from scratch. The weights of the epoch with the best validation mAP@0.5 are kept (the last epoch's

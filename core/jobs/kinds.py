@@ -120,8 +120,10 @@ class BatchEvaluationParams(Params):
 
 def run_batch_evaluation(params: BatchEvaluationParams, ctx: JobContext) -> dict[str, Any]:
     """Evaluate a model on a folder or manifest CSV of images on the server."""
+    from core.auth import OPERATOR, current_user
     from core.errors import StudioError
     from core.evaluation import evaluate_items, items_from_path
+    from core.import_roots import ImportRoots
     from core.inference import Recognizer
     from core.landmarks.extractor import LandmarkExtractor
     from core.registry import Registry
@@ -133,7 +135,10 @@ def run_batch_evaluation(params: BatchEvaluationParams, ctx: JobContext) -> dict
     if model_id is None:
         raise StudioError("no model to evaluate: train one or choose a model")
     model = registry.load(model_id)
-    items = items_from_path(Path(params.path))
+    path = Path(params.path)
+    if current_user() != OPERATOR:  # the CLI reads anywhere; a job from the dashboard only under IMPORT_ROOTS
+        path = ImportRoots.from_settings(settings).check_tree(path, "folder")
+    items = items_from_path(path)
     if not items:
         raise StudioError(f"no images found in {params.path}")
     extractor = LandmarkExtractor(settings, mode="image") if model.needs_landmarks else None

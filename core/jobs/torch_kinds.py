@@ -73,7 +73,7 @@ def run_resnet_training(params: ResNetParams, ctx: JobContext) -> dict[str, Any]
         store,
         filters,
         size=config.image_size,
-        progress=lambda d, t: ctx.progress(0, config.epochs, f"cropping faces {d}/{t}"),
+        progress=lambda d, t, _m="": ctx.progress(0, config.epochs, f"cropping faces {d}/{t}"),
     )
     history: list[dict[str, Any]] = []
 
@@ -150,7 +150,7 @@ def run_detector_training(params: DetectorParams, ctx: JobContext) -> dict[str, 
     )
 
     def loading(what: str) -> Any:
-        return lambda d, t: ctx.progress(0, config.epochs, f"loading {what} images {d}/{t}")
+        return lambda d, t, _m="": ctx.progress(0, config.epochs, f"loading {what} images {d}/{t}")
 
     if params.yolo is not None:
         root = Path(params.yolo)

@@ -28,6 +28,7 @@ from sklearn.pipeline import Pipeline
 from core.auth import Permission, require
 from core.errors import TrainingDataError
 from core.features import DEFAULT_FEATURE_SETS, validate_feature_sets
+from core.progress import ProgressFn
 from core.registry import ModelCard
 from core.schema import EMOTIONS
 from core.training.data import TrainingData
@@ -46,8 +47,6 @@ from core.training.zoo import (
 HALVING_ABOVE: Final[int] = 12  # grids with more candidates are searched by successive halving
 HALVING_FACTOR: Final[int] = 3
 HOLDOUT_FRACTION: Final[float] = 0.2
-
-ProgressFn = Callable[[int, int, str], None]
 
 
 # ---- data checks and splits ------------------------------------------------------------------------------------

@@ -90,7 +90,7 @@ def test_only_the_starter_or_an_admin_may_cancel(settings: Settings, monkeypatch
     with acting_as(alice):
         job_id = queue.submit(EXTRACTION, {})
     assert queue.get(job_id).started_by == "alice@example.org"
-    with acting_as(bob), pytest.raises(PermissionDenied, match="alice@example.org"):
+    with acting_as(bob), pytest.raises(PermissionDenied, match=r"alice@example\.org"):
         queue.request_cancel(job_id)
     with acting_as(User("viewer@example.org", Role.VIEWER)), pytest.raises(PermissionDenied):
         queue.submit(EXTRACTION, {})

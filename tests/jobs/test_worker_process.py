@@ -39,7 +39,7 @@ def test_kill_9_mid_job_and_another_worker_resumes_without_redoing(
         job_id = queue.submit(EXTRACTION, {})
     first = start_worker(settings)
     # Progress is visible from this process while the worker runs the job.
-    wait_until(lambda: queue.get(job_id).status == RUNNING and 0 < queue.get(job_id).done, 120, "progress")
+    wait_until(lambda: queue.get(job_id).status == RUNNING and queue.get(job_id).done > 0, 120, "progress")
     wait_until(lambda: _extraction_rows(store)[0] >= 16, 60, "a first saved chunk")
     os.kill(first.pid, signal.SIGKILL)
     first.wait(timeout=30)
