@@ -25,7 +25,7 @@ GEMINI_KEY = "gemini_api_key"  # the name of a session's key in JobContext.secre
 class GenerationParams(Params):
     generation_job_id: int = Field(ge=1)  # the generation job (its template and items) in core.generation's tables
     concurrency: int | None = Field(default=None, ge=1)
-    rpm: int | None = Field(default=None, ge=1)
+    rpm: float | None = Field(default=None, gt=0)
     extract_landmarks: bool = True
 
 
@@ -67,20 +67,26 @@ class LabelingParams(Params):
     model: str | None = None
     image_ids: list[int] | None = None
     relabel: bool = False
+    concurrency: int | None = Field(default=None, ge=1)
+    rpm: float | None = Field(default=None, gt=0)
 
 
 def run_llm_labeling(params: LabelingParams, ctx: JobContext) -> dict[str, Any]:
     """Gemini label proposals for the queued images; resumable (images with a proposal are skipped)."""
     from core.active.labeling import label_queue
     from core.gemini.client import resolve_key
+    from core.gemini.ratelimit import RequestLimiter
     from core.store import Store
 
     store = Store()
-    api_key = ctx.secrets.get(GEMINI_KEY) or resolve_key(store.settings)
+    settings = store.settings
+    api_key = ctx.secrets.get(GEMINI_KEY) or resolve_key(settings)
+    limiter = RequestLimiter(params.concurrency or settings.gemini_concurrency, params.rpm or settings.gemini_rpm)
     report = label_queue(
         store,
-        store.settings,
+        settings,
         api_key,
+        limiter=limiter,
         model=params.model,
         image_ids=params.image_ids,
         relabel=params.relabel,
