@@ -84,6 +84,8 @@ def job_panel(kind: str, render_result: Callable[[Job], None] | None = None, *, 
     job = latest_job(kind)
     if job is None:
         return None
+    if not job.finished:
+        ensure_worker_note()  # e.g. its worker was killed: start another, which requeues and resumes the job
 
     def body() -> None:
         current = get_queue().get(job.id)
