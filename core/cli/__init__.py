@@ -9,6 +9,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 from core.auth import OPERATOR, acting_as
 from core.errors import StudioError
 
@@ -53,6 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.func(args) or 0)
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:  # a job's parameters, built from the arguments
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+        print(f"error: invalid arguments: {problems}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; finished work is saved and the command can be re-run to resume", file=sys.stderr)

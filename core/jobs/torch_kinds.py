@@ -18,11 +18,12 @@ DETECTOR_TRAINING = "detector_training"
 
 
 class ResNetParams(Params):
-    epochs: int = Field(default=10, ge=1)
+    # Sizes are checked by ResNetConfig itself, with its own messages.
+    epochs: int = 10
     head_epochs: int = Field(default=2, ge=0)
     freeze_backbone: bool = False
-    image_size: int = Field(default=224, ge=32)
-    batch_size: int = Field(default=32, ge=2)
+    image_size: int = 224
+    batch_size: int = 32
     lr: float = Field(default=1e-3, gt=0)
     patience: int = Field(default=3, ge=0)
     use_imagenet: bool = True
@@ -104,9 +105,10 @@ def run_resnet_training(params: ResNetParams, ctx: JobContext) -> dict[str, Any]
 
 class DetectorParams(Params):
     yolo: str | None = None  # a YOLO dataset folder; None: the store's labeled faces (train/test status)
-    epochs: int = Field(default=30, ge=1)
-    input_size: int = Field(default=192, ge=64)
-    batch_size: int = Field(default=16, ge=1)
+    # Sizes are checked by DetectorConfig itself, with its own messages.
+    epochs: int = 30
+    input_size: int = 192
+    batch_size: int = 16
     lr: float = Field(default=3e-3, gt=0)
     patience: int = Field(default=0, ge=0)
     device: str = "auto"
