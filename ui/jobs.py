@@ -37,7 +37,7 @@ def submit(kind: str, params: BaseModel | dict[str, Any]) -> int | None:
     """Queue a job as the signed-in user and make sure a worker will run it."""
     job_id = run_safely(lambda: get_queue().submit(kind, params), what=f"Starting {get_kind(kind).title.lower()}")
     if job_id is not None:
-        run_safely(ensure_local_worker, what="Starting a job worker")
+        run_safely(lambda: ensure_local_worker(get_store().settings), what="Starting a job worker")
     return job_id
 
 
@@ -47,7 +47,7 @@ def ensure_worker_note() -> None:
     if queue.live_workers():
         return
     if queue.settings.start_worker:
-        run_safely(ensure_local_worker, what="Starting a job worker")
+        run_safely(lambda: ensure_local_worker(queue.settings), what="Starting a job worker")
     else:
         st.warning("No job worker is running: queued jobs wait until one starts (`python -m core worker`).")
 
