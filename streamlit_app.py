@@ -46,6 +46,7 @@ PAGES = [
     ),
     ("pages/6_Live.py", "Live", "webcam detection in the browser", ":material/videocam:"),
     ("pages/7_Batch_Test.py", "Batch test", "evaluate a model on a folder of images", ":material/fact_check:"),
+    ("pages/9_Jobs.py", "Jobs", "recent jobs: status, owner, duration, progress, errors", ":material/work_history:"),
 ]
 # Shown only to roles that may use them.
 RESTRICTED_PAGES = [

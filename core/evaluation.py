@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from core.imaging import decode_rgb
 from core.inference import Recognizer, main_face
 from core.labels import label_for_path, normalize_label
 from core.landmarks.extractor import LandmarkExtractor
+from core.progress import ProgressFn
 from core.schema import EMOTIONS
 from core.settings import Settings, get_settings
 from core.store.files import atomic_write_text
@@ -100,7 +101,7 @@ def evaluate_items(
     recognizer: Recognizer,
     items: Sequence[EvalItem],
     *,
-    progress: Callable[[int, int], None] | None = None,
+    progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     settings: Settings | None = None,
 ) -> EvalResult:
@@ -177,7 +178,7 @@ def _evaluate_on_ray(
     recognizer: Recognizer,
     items: Sequence[EvalItem],
     settings: Settings,
-    progress: Callable[[int, int], None] | None,
+    progress: ProgressFn | None,
     cancel: threading.Event | None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """Files are read here and their bytes sent along (a folder or the Batch page's uploads need not be on a shared

@@ -13,7 +13,7 @@ import io
 import os
 import threading
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -25,12 +25,11 @@ from core.imaging import crop_box, decode_rgb, encode_png, verify_image
 from core.import_roots import ImportRoots
 from core.labels import label_for_path, normalize_label
 from core.paths import resolve_inside, resolve_path
+from core.progress import ProgressFn
 from core.schema import IMAGE_EXTENSIONS, STATUS_TEST, STATUS_TRAIN
 from core.settings import Settings, get_settings
 from core.store import Store
 from core.yolo import read_yolo_dataset
-
-ProgressFn = Callable[[int, int], None]
 
 MAX_ZIP_MEMBERS = 100_000
 _MB = 1024 * 1024

@@ -139,6 +139,17 @@ class Settings(BaseSettings):
         default=None, description="Whether /api/predict* need an API key. Unset: yes in team mode, no in local mode."
     )
     api_rate_per_min: int = Field(default=60, ge=1, description="Requests per minute allowed to each API key.")
+    start_worker: bool = Field(
+        default=True,
+        description="The dashboard starts one job worker (python -m core worker) for itself when none is alive. "
+        "Turn off where workers run separately.",
+    )
+    job_heartbeat_s: float = Field(
+        default=2.0, gt=0, description="How often a worker records a running job's progress."
+    )
+    job_stale_after_s: float = Field(
+        default=60.0, gt=0, description="A running job whose heartbeat is older than this goes back to the queue."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -9,7 +9,8 @@ import streamlit as st
 from core import ingest
 from core.auth import Permission, allowed
 from core.import_roots import ImportRoots
-from core.landmarks.batch import extract_store
+from core.jobs import Job
+from core.jobs.kinds import EXTRACTION, ExtractionParams
 from core.schema import (
     EMOTIONS,
     EXTRACTION_ERROR,
@@ -21,6 +22,7 @@ from core.schema import (
 from core.store.views import NOTE, PROBLEM, placement_table, problem_table
 from ui.auth import needs
 from ui.common import get_store, page_setup, run_safely
+from ui.jobs import job_panel, latest_job, submit
 from ui.progress import progress_bar
 
 page_setup("Data", icon=":material/upload:")
@@ -118,22 +120,29 @@ cols[3].metric("Errors", counts.get(EXTRACTION_ERROR, 0))
 retry = st.checkbox("Also retry images that failed", key="extract_retry")
 todo = counts.get(EXTRACTION_PENDING, 0) + (counts.get(EXTRACTION_ERROR, 0) if retry else 0)
 st.caption(
-    "Runs in parallel worker processes. Stopping the page (or closing the tab) loses nothing: finished images "
-    "are saved in chunks, and the next run resumes with the rest."
+    "Runs in a job worker, not in the dashboard: closing the tab or restarting the server loses nothing; finished "
+    "images are saved in chunks, and a cancelled or interrupted job resumes with the rest."
 )
+
+
+def show_extraction(job: Job) -> None:
+    result = job.result or {}
+    st.caption(
+        f"{result.get('processed', 0)} processed: {result.get('ok', 0)} faces, {result.get('no_face', 0)} without a "
+        f"face, {result.get('errors', 0)} errors."
+    )
+
+
+running = latest_job(EXTRACTION)
+busy = running is not None and not running.finished
 if not allowed(Permission.EXTRACT):
     needs(Permission.EXTRACT, "Extraction")
-elif st.button(f"Extract landmarks ({todo} images)", key="extract_run", type="primary", disabled=todo == 0):
-    progress = progress_bar("Extracting landmarks")
-    report = run_safely(lambda: extract_store(store, retry_failed=retry, progress=progress), what="Extraction")
-    if report is not None:
-        # Rerun so every figure and label above reflects the new state; the message survives in session state.
-        st.session_state["extract_message"] = (
-            f"{report.processed} processed: {report.ok} faces, {report.no_face} without a face, {report.errors} errors."
-        )
-        st.rerun()
-if message := st.session_state.pop("extract_message", None):
-    st.success(message)
+elif (
+    st.button(f"Extract landmarks ({todo} images)", key="extract_run", type="primary", disabled=todo == 0 or busy)
+    and submit(EXTRACTION, ExtractionParams(retry_failed=retry)) is not None
+):
+    st.rerun()
+job_panel(EXTRACTION, show_extraction, key="extract")
 
 flagged = problem_table(store)
 problems = flagged[flagged["kind"] == PROBLEM].drop(columns=["kind"])

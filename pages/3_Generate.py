@@ -9,13 +9,13 @@ from core.generation.jobs import JobStore
 from core.schema import GEN_FAILED
 from ui.auth import needs
 from ui.common import get_store, page_setup, run_safely, settings
-from ui.generate_page import api_key_ui, job_manager, job_picker, preview_ui, progress_ui, template_ui
+from ui.generate_page import active_run, api_key_ui, job_picker, preview_ui, progress_ui, start_run, template_ui
+from ui.jobs import get_queue
 
 page_setup("Generate", icon=":material/auto_awesome:")
 cfg = settings()
 store = get_store()
 jobs = JobStore(store)
-manager = job_manager()
 may_generate = allowed(Permission.GENERATE)
 api_key = api_key_ui(cfg) if may_generate else None
 if not may_generate:
@@ -28,10 +28,12 @@ if template is not None:
     model = template.model or cfg.gemini_image_model
     preview_ui(template, model)
     if may_generate and st.button("Start", type="primary", key="gen_start", disabled=api_key is None):
-        job_id = run_safely(lambda: jobs.create_job(template, model=model), what="Creating the job")
-        if job_id is not None and api_key is not None:
-            st.session_state["gen_job"] = job_id  # show the new (or resumed) job below
-            manager.start(job_id, store, cfg, api_key, extract=extract)
+        chosen, key = template, api_key or ""
+        new_id = run_safely(lambda: jobs.create_job(chosen, model=model), what="Creating the job")
+        if new_id is not None and key:
+            st.session_state["gen_job"] = new_id  # show the new (or resumed) job below
+            created: int = new_id
+            run_safely(lambda: start_run(created, cfg, key, extract=extract), what="Start")
 
 st.subheader("Jobs")
 job = job_picker(jobs)
@@ -39,27 +41,40 @@ if job is None:
     st.info("No generation job yet: fill in the template and press Start.")
     st.stop()
 
-running = manager.running(job.id)
+gen_id = job.id
+running = active_run(gen_id) is not None
 may_cancel = may_act_for(job.started_by or None)  # the job's starter or an admin (core checks it again)
+
+
+def start(key: str) -> bool:
+    return run_safely(lambda: start_run(gen_id, cfg, key, extract=extract), what="Start") is not None
+
+
+def cancel() -> None:
+    current = active_run(gen_id)
+    if current is not None:
+        get_queue().request_cancel(current.id)
+
+
 c1, c2, c3 = st.columns(3)
 if may_generate:
     if c1.button("Resume", key="gen_resume", disabled=running or api_key is None or job.finished) and api_key:
-        running = bool(run_safely(lambda: manager.start(job.id, store, cfg, api_key, extract=extract), what="Resume"))
+        running = start(api_key)
     failed = not job.counts[GEN_FAILED]
     retry = c3.button("Retry failed", key="gen_retry", disabled=running or api_key is None or failed)
-    if retry and api_key and run_safely(lambda: jobs.retry_failed(job.id), what="Retry") is not None:
-        running = bool(manager.start(job.id, store, cfg, api_key, extract=extract))
+    if retry and api_key and run_safely(lambda: jobs.retry_failed(gen_id), what="Retry") is not None:
+        running = start(api_key)
 if may_cancel and c2.button("Cancel", key="gen_cancel", disabled=not running):
-    run_safely(lambda: manager.cancel(jobs, job.id), what="Cancel")
+    run_safely(cancel, what="Cancel")
 
 
 # NOTE: the fragment polls the database once a second while a run is going; when the run ends it reruns the
 # whole page once so that the buttons match the new state.
 @st.fragment(run_every=1.0 if running else None)
 def live(job_id: int, was_running: bool) -> None:
-    progress_ui(jobs, job_id, manager)
-    if was_running and not manager.running(job_id):
+    progress_ui(jobs, job_id)
+    if was_running and active_run(job_id) is None:
         st.rerun()
 
 
-live(job.id, running)
+live(gen_id, running)

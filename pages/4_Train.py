@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from core.auth import Permission, allowed
+from core.jobs import Job
+from core.jobs.kinds import LANDMARK_TRAINING
 from core.training.promotion import activate_compared
 from core.training.report import comparison_table, per_class_table
 from core.viz.training import comparison_bar, confusion_heatmap, per_class_f1
 from ui.auth import needs
 from ui.common import get_registry, get_store, page_setup, run_safely
+from ui.jobs import job_panel, latest_job, submit
 from ui.train_page import (
-    RESULT_KEY,
     best_index,
     choices_ui,
     comparison_ui,
@@ -21,7 +25,7 @@ from ui.train_page import (
     last_result,
     registry_ui,
     reports_from_state,
-    run_training,
+    training_params,
 )
 
 page_setup("Train", icon=":material/model_training:")
@@ -30,7 +34,45 @@ landmark_tab, resnet_tab, detector_tab, registry_tab = st.tabs(
     ["Landmark models", "Image model (ResNet-50)", "Face-box detector", "Models"]
 )
 
+
+def show_payload(payload: dict[str, Any]) -> None:
+    """A landmark comparison: the table, the best new model beside the active one, charts, confusion matrices."""
+    if not payload.get("reports"):
+        return
+    reports = reports_from_state(payload)
+    st.subheader("Results")
+    st.caption(
+        f"{payload['n_faces']} faces. Held-out set: {payload['holdout']}. CV: {reports[0].cv}. "
+        "Scores are macro-F1 unless named."
+    )
+    st.dataframe(comparison_table(reports), hide_index=True, key="train_table")
+    comparison_ui(registry, payload)
+    st.plotly_chart(comparison_bar(reports), key="train_bar")
+    st.plotly_chart(per_class_f1(reports), key="train_f1")
+    names = [r.name for r in reports]
+    shown = st.selectbox("Confusion matrix of", names, index=best_index(reports), key="train_cm_model")
+    report = reports[names.index(shown)] if shown in names else reports[0]
+    st.plotly_chart(
+        confusion_heatmap(report.confusion_matrix, report.labels, f"{report.name} (held out)"), key="train_cm"
+    )
+    st.dataframe(per_class_table(report), key="train_per_class")
+    if report.model_id and registry.active_id() != report.model_id:
+        activate = allowed(Permission.ACTIVATE)
+        if activate and st.button(f"Make {report.name} the active model", key="train_activate_shown"):
+            run_safely(lambda: activate_compared(registry, str(report.model_id)), what="Activating")
+            st.rerun()
+    elif report.model_id:
+        st.caption(f"{report.name} (`{report.model_id}`) is the active model.")
+
+
+def show_results(job: Job) -> None:
+    """The comparison a finished (or cancelled) landmark-training job saved."""
+    show_payload(job.result or {})
+
+
 with landmark_tab:
+    latest = latest_job(LANDMARK_TRAINING)
+    busy = latest is not None and not latest.finished
     filters = data_ui()
     counts = face_counts(store, filters)
     if not counts:
@@ -43,37 +85,16 @@ with landmark_tab:
         choices = choices_ui(filters)
         if not allowed(Permission.TRAIN):
             needs(Permission.TRAIN, "Training")
-        elif st.button("Train and compare", key="train_run", type="primary", disabled=not choices.models):
-            outcome = run_training(store, choices, registry)
-            if outcome is not None:
-                st.session_state[RESULT_KEY] = outcome
-
-    payload = last_result(registry)
-    if payload and payload.get("reports"):
-        reports = reports_from_state(payload)
-        st.subheader("Results")
-        st.caption(
-            f"{payload['n_faces']} faces. Held-out set: {payload['holdout']}. CV: {reports[0].cv}. "
-            "Scores are macro-F1 unless named."
-        )
-        st.dataframe(comparison_table(reports), hide_index=True, key="train_table")
-        comparison_ui(registry, payload)
-        st.plotly_chart(comparison_bar(reports), key="train_bar")
-        st.plotly_chart(per_class_f1(reports), key="train_f1")
-        names = [r.name for r in reports]
-        shown = st.selectbox("Confusion matrix of", names, index=best_index(reports), key="train_cm_model")
-        report = reports[names.index(shown)] if shown in names else reports[0]
-        st.plotly_chart(
-            confusion_heatmap(report.confusion_matrix, report.labels, f"{report.name} (held out)"), key="train_cm"
-        )
-        st.dataframe(per_class_table(report), key="train_per_class")
-        if report.model_id and registry.active_id() != report.model_id:
-            activate = allowed(Permission.ACTIVATE)
-            if activate and st.button(f"Make {report.name} the active model", key="train_activate_shown"):
-                run_safely(lambda: activate_compared(registry, str(report.model_id)), what="Activating")
-                st.rerun()
-        elif report.model_id:
-            st.caption(f"{report.name} (`{report.model_id}`) is the active model.")
+        elif (
+            st.button("Train and compare", key="train_run", type="primary", disabled=not choices.models or busy)
+            and submit(LANDMARK_TRAINING, training_params(choices)) is not None
+        ):
+            st.rerun()
+    if job_panel(LANDMARK_TRAINING, show_results, key="train_job") is None:
+        # No job of this user's in the database: the last comparison kept in the registry, if any.
+        kept = last_result(registry)
+        if kept:
+            show_payload(kept)
 
 with resnet_tab:
     try:

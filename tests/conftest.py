@@ -25,6 +25,25 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     close_all()
 
 
+@pytest.fixture(autouse=True)
+def _stop_dashboard_workers() -> Iterator[None]:
+    """Pages start a real job worker subprocess (core.jobs.local); stop the ones a test started."""
+    yield
+    import sys
+
+    local = sys.modules.get("core.jobs.local")
+    if local is None:
+        return
+    for proc in local._children:
+        if proc.poll() is None:
+            proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except Exception:
+            proc.kill()
+    local._children.clear()
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Iterator[Settings]:
     s = Settings(

@@ -3,19 +3,31 @@ simulation. Each `*_ui` function draws one section and calls `core.active`; no l
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import streamlit as st
 
-from core.active import approval, labeling, pool, queue, rounds, scoring_model
+from core.active import approval, pool, rounds
 from core.active.diversity import DEFAULT_MIN_DISTANCE
 from core.active.queue import QueueItem
-from core.active.simulation import simulate
+from core.active.simulation import SimulationResult
 from core.active.uncertainty import STRATEGIES, STRATEGY_LABELS
 from core.auth import Permission, allowed
 from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
 from core.import_roots import ImportRoots
-from core.inference import ExpressionModel
+from core.jobs import Job
+from core.jobs.active_kinds import (
+    AL_ROUND,
+    AL_SCORING,
+    AL_SIMULATION,
+    GEMINI_KEY,
+    LLM_LABELING,
+    LabelingParams,
+    RoundParams,
+    ScoringParams,
+    SimulationParams,
+)
 from core.live.figures import probability_figure
 from core.registry import Registry
 from core.schema import EMOTIONS
@@ -27,6 +39,7 @@ from core.viz.active import history_figure, simulation_figure
 from ui.auth import needs
 from ui.common import run_safely
 from ui.gemini_key import gemini_key_ui
+from ui.jobs import job_panel, latest_job, run_here, submit
 from ui.progress import progress_bar
 
 KEY_STATE = "al_api_key"  # the typed key lives only in this browser session's memory
@@ -89,11 +102,6 @@ def _import_message(report: object) -> None:
         st.dataframe([{"file": n, "reason": r} for n, r in skipped], hide_index=True, key="al_skipped")
 
 
-@st.cache_resource(show_spinner="Loading the model…", max_entries=2)
-def _scoring_model(models_dir: str, model_id: str | None) -> tuple[str, ExpressionModel]:
-    return scoring_model.load_scoring_model(Registry(Path(models_dir)), model_id)
-
-
 def scoring_ui(store: Store, registry: Registry) -> None:
     active = registry.active_id()
     if active is None:
@@ -113,45 +121,43 @@ def scoring_ui(store: Store, registry: Registry) -> None:
         help="Faces whose aligned landmarks are closer than this to a face already queued are skipped.",
     )
     st.caption(f"Scoring with the active model `{active}`.")
-    if st.button("Score the pool", key="al_score", type="primary"):
+    busy = _busy(AL_SCORING)
+    if st.button("Score the pool", key="al_score", type="primary", disabled=busy):
+        params = ScoringParams(model_id=active, strategy=str(strategy), k=k, min_distance=float(min_distance))
+        if submit(AL_SCORING, params) is not None:
+            st.rerun()
+    job_panel(AL_SCORING, key="al_score_job")
 
-        def run() -> queue.QueueReport:
-            model_id, model = _scoring_model(str(registry.root), active)
-            return queue.build_queue(
-                store, model, model_id=model_id, strategy=str(strategy), k=k, min_distance=float(min_distance)
-            )
 
-        report = run_safely(run, what="Scoring")
-        if report is not None:
-            st.success(report.summary())
+def _busy(kind: str) -> bool:
+    job = latest_job(kind)
+    return job is not None and not job.finished
 
 
 def labeling_ui(store: Store, settings: Settings, n_queued: int) -> None:
-    _label_report_ui()
     api_key = gemini_key_ui(settings, key=KEY_STATE, disabled_what="LLM labeling")
     model = st.text_input("Gemini model", settings.gemini_label_model, key="al_label_model").strip()
     relabel = st.checkbox("Ask again for images that already have a proposal", key="al_relabel")
-    if st.button("Label the queue with Gemini", key="al_label", disabled=api_key is None or n_queued == 0):
+    busy = _busy(LLM_LABELING)
+    if st.button("Label the queue with Gemini", key="al_label", disabled=api_key is None or n_queued == 0 or busy):
         assert api_key is not None
-        report = run_safely(
-            lambda: labeling.label_queue(
-                store, settings, api_key, model=model or None, relabel=relabel, progress=progress_bar("Labeling")
-            ),
-            what="Labeling",
+        params = LabelingParams(model=model or None, relabel=relabel)
+        # With the server's key a worker labels; a key typed for this session stays in this process's memory.
+        started = (
+            submit(LLM_LABELING, params)
+            if settings.gemini_api_key is not None
+            else run_here(LLM_LABELING, params, {GEMINI_KEY: api_key})
         )
-        if report is not None:
-            # Rerun so the cards above show the new proposals; the report is shown after the rerun.
-            st.session_state["al_label_report"] = report
+        if started is not None:
             st.rerun()
+    job_panel(LLM_LABELING, _label_report_ui, key="al_label_job")
 
 
-def _label_report_ui() -> None:
-    report = st.session_state.pop("al_label_report", None)
-    if report is None:
-        return
-    (st.warning if report.failed else st.success)(f"Labeling: {report.summary()}.")
-    if report.failures:
-        st.dataframe([{"image": i, "reason": r} for i, r in report.failures], hide_index=True, key="al_failures")
+def _label_report_ui(job: Job) -> None:
+    failures = (job.result or {}).get("failures") or []
+    if failures:
+        st.warning(f"Labeling: {len(failures)} failure(s).")
+        st.dataframe([{"image": i, "reason": r} for i, r in failures], hide_index=True, key="al_failures")
 
 
 def _decide(what: str, action: object) -> None:
@@ -284,23 +290,14 @@ def _retrain_ui(store: Store, registry: Registry) -> None:
         key="al_round_activate",
         help="Scored on the same held-out faces. Unticked, the active model (which scores the pool) stays.",
     )
-    if st.button("Retrain", key="al_retrain", type="primary", disabled=not has_held_out or not features):
-        with st.spinner("Training…"):
-            result = run_safely(
-                lambda: rounds.retrain(
-                    store,
-                    registry,
-                    model_name=str(name),
-                    feature_sets=features,
-                    activation="if_better" if activate else "never",
-                ),
-                what="Retraining",
-            )
-        if result is not None:
-            st.success(
-                f"Round {result.round_id}: macro-F1 {result.macro_f1:.3f} with {result.n_labels} labels "
-                f"(model {result.model_id}). {result.activation_message}"
-            )
+    busy = _busy(AL_ROUND)
+    params = RoundParams(classifier=str(name), feature_sets=features, activation="if_better" if activate else "never")
+    if (
+        st.button("Retrain", key="al_retrain", type="primary", disabled=not has_held_out or not features or busy)
+        and submit(AL_ROUND, params) is not None
+    ):
+        st.rerun()
+    job_panel(AL_ROUND, key="al_round_job")
 
 
 def rounds_ui(store: Store, registry: Registry) -> None:
@@ -326,28 +323,23 @@ def simulation_ui(store: Store) -> None:
     initial = int(c[1].number_input("Initial labels", 2, 10_000, 20, key="al_sim_initial"))
     batch = int(c[2].number_input("Labels per round", 1, 10_000, 20, key="al_sim_batch"))
     n_rounds = int(c[3].number_input("Rounds", 1, 100, 10, key="al_sim_rounds"))
-    if st.button("Run the simulation", key="al_simulate"):
-        data = from_store(store)
-        result = run_safely(
-            lambda: simulate(
-                data.x,
-                data.y,
-                groups=data.groups,
-                strategy=str(strategy),
-                initial=initial,
-                batch=batch,
-                rounds=n_rounds,
-                progress=progress_bar("Simulating"),
-            ),
-            what="Simulation",
-        )
-        if result is not None:
-            st.session_state["al_sim_result"] = result
-    result = st.session_state.get("al_sim_result")
-    if result is not None:
-        st.plotly_chart(simulation_figure(result), key="al_sim_chart")
-        needed = result.labels_to_match_random()
-        st.caption(
-            f"Random reaches macro-F1 {result.random_f1[-1]:.3f} with {result.labels[-1]} labels; uncertainty "
-            + (f"reaches it with {needed}." if needed is not None else "does not reach it.")
-        )
+    params = SimulationParams(strategy=str(strategy), initial=initial, batch=batch, rounds=n_rounds)
+    if (
+        st.button("Run the simulation", key="al_simulate", disabled=_busy(AL_SIMULATION))
+        and submit(AL_SIMULATION, params) is not None
+    ):
+        st.rerun()
+    job_panel(AL_SIMULATION, _simulation_result_ui, key="al_sim_job")
+
+
+def _simulation_result_ui(job: Job) -> None:
+    payload = job.result or {}
+    if not payload.get("labels"):
+        return
+    result = SimulationResult(**{f.name: payload[f.name] for f in fields(SimulationResult) if f.name in payload})
+    st.plotly_chart(simulation_figure(result), key="al_sim_chart")
+    needed = result.labels_to_match_random()
+    st.caption(
+        f"Random reaches macro-F1 {result.random_f1[-1]:.3f} with {result.labels[-1]} labels; uncertainty "
+        + (f"reaches it with {needed}." if needed is not None else "does not reach it.")
+    )

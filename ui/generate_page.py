@@ -1,15 +1,13 @@
 """Widgets and background runs of the Generate page. The generation itself is `core.generation`.
 
-A run lives in a background thread (one per job, held by a process-wide `JobManager`), so closing the tab loses
-nothing: the items and their states are in the database, and the page only polls them.
+A run is a job (core.jobs): a worker runs it with the server's key, or, with a key typed into the page, a thread of
+this process does. Closing the tab loses nothing: the items, their states and the run are in the database, and the
+page only polls them.
 """
 
 from __future__ import annotations
 
-import contextvars
 import logging
-import threading
-from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -19,7 +17,6 @@ from pydantic import ValidationError
 from core.auth import Permission, require
 from core.generation.image_api import estimate_cost
 from core.generation.jobs import JobStore
-from core.generation.runner import JobProgress, run_job
 from core.generation.templates import (
     GenerationJob,
     GenerationTemplate,
@@ -27,89 +24,44 @@ from core.generation.templates import (
     describe_validation_error,
     parse_template,
 )
+from core.jobs import Job
+from core.jobs.active_kinds import GEMINI_KEY, GENERATION, GenerationParams
 from core.schema import EMOTIONS, GEN_DONE, GEN_FAILED, GEN_PENDING, GEN_RUNNING
-from core.settings import Settings, get_settings
-from core.store import Store
+from core.settings import Settings
 from ui.gemini_key import gemini_key_ui
+from ui.jobs import get_queue, run_here, submit
 
 log = logging.getLogger("ui.generate")
 KEY_STATE = "gen_api_key"  # the widget's session-state key: the typed key lives only in this session's memory
 PREVIEW_ROWS = 20
 
 
-# ---- background runs ---------------------------------------------------------------------------------------
-@dataclass
-class Run:
-    thread: threading.Thread
-    cancel: threading.Event
-    progress: JobProgress | None = None
-    error: str | None = None
-    finished: bool = False
+# ---- runs (jobs) -------------------------------------------------------------------------------------------
+def runs_of(generation_job_id: int) -> list[Job]:
+    """The queue's jobs that ran (or run) this generation job, newest first."""
+    return [
+        j
+        for j in get_queue().recent(kind=GENERATION, limit=200)
+        if j.params.get("generation_job_id") == generation_job_id
+    ]
 
 
-@dataclass
-class JobManager:
-    """Runs jobs in background threads; at most one run per job in this process."""
-
-    runs: dict[int, Run] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def running(self, job_id: int) -> bool:
-        run = self.runs.get(job_id)
-        return run is not None and run.thread.is_alive()
-
-    def start(self, job_id: int, store: Store, settings: Settings, api_key: str, *, extract: bool) -> bool:
-        require(Permission.GENERATE)  # refused here, in the session, rather than silently in the thread
-        with self.lock:
-            if self.running(job_id):
-                return False
-            cancel = threading.Event()
-            holder: dict[str, Run] = {}
-
-            def target() -> None:
-                run = holder["run"]
-                try:
-                    run_job(
-                        job_id,
-                        store=store,
-                        settings=settings,
-                        api_key=api_key,
-                        cancel=cancel,
-                        progress=lambda p: setattr(run, "progress", p),
-                        extract_landmarks=extract,
-                    )
-                except Exception as exc:  # shown on the page; details (never the key) in the server log
-                    log.exception("generation job %s failed", job_id)
-                    run.error = f"{type(exc).__name__}: {exc}".replace(api_key, "***")
-                finally:
-                    run.finished = True
-
-            # The thread acts as the user who started it (a copy of this run's context carries the identity).
-            context = contextvars.copy_context()
-            thread = threading.Thread(target=context.run, args=(target,), name=f"generate-job-{job_id}", daemon=True)
-            holder["run"] = self.runs[job_id] = Run(thread, cancel)
-            thread.start()
-            return True
-
-    def cancel(self, jobs: JobStore, job_id: int) -> None:
-        """Stop the run after its requests in flight: only its starter or an admin may (PermissionDenied)."""
-        jobs.authorize_cancel(job_id)
-        run = self.runs.get(job_id)
-        if run is not None:
-            run.cancel.set()
+def active_run(generation_job_id: int) -> Job | None:
+    return next((j for j in runs_of(generation_job_id) if not j.finished), None)
 
 
-@st.cache_resource(show_spinner=False)
-def _job_manager(database_url: str) -> JobManager:
-    return JobManager()
+def start_run(generation_job_id: int, settings: Settings, api_key: str, *, extract: bool) -> int | None:
+    """Run the generation job's pending items as a job: in a worker with the server's key, or in this process
+    when the key was typed into the page (it must stay in this session's memory)."""
+    require(Permission.GENERATE)  # refused here, in the session, with a message
+    if active_run(generation_job_id) is not None:
+        return None
+    params = GenerationParams(generation_job_id=generation_job_id, extract_landmarks=extract)
+    if settings.gemini_api_key is not None:
+        return submit(GENERATION, params)
+    return run_here(GENERATION, params, {GEMINI_KEY: api_key})
 
 
-def job_manager() -> JobManager:
-    """The runs of this server process, per database (job ids are only unique within one)."""
-    return _job_manager(get_settings().resolved_database_url)
-
-
-# ---- widgets -----------------------------------------------------------------------------------------------
 def api_key_ui(settings: Settings) -> str | None:
     return gemini_key_ui(settings, key=KEY_STATE, disabled_what="generation")
 
@@ -259,24 +211,26 @@ def job_picker(jobs: JobStore) -> GenerationJob | None:
     return job
 
 
-def progress_ui(jobs: JobStore, job_id: int, manager: JobManager) -> None:
+def progress_ui(jobs: JobStore, job_id: int) -> None:
     """Progress, gallery and failures of one job, read from the database (so any tab sees the same)."""
     counts = jobs.counts(job_id)
     total = sum(counts.values()) or 1
     settled = counts[GEN_DONE] + counts[GEN_FAILED]
-    run = manager.runs.get(job_id)
-    running = manager.running(job_id)
-    state = "running" if running else ("finished" if counts[GEN_PENDING] == 0 else "stopped (resume to continue)")
+    runs = runs_of(job_id)
+    active = next((j for j in runs if not j.finished), None)
+    if active is not None:
+        state = "waiting for a worker" if active.status == "queued" else "running"
+    else:
+        state = "finished" if counts[GEN_PENDING] == 0 else "stopped (resume to continue)"
     st.progress(settled / total, text=f"{settled}/{total} settled · {state}")
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Done", counts[GEN_DONE])
     m2.metric("Failed", counts[GEN_FAILED])
     m3.metric("Pending", counts[GEN_PENDING] + counts[GEN_RUNNING])
-    # The run's own figure when it runs in this process; otherwise (e.g. the CLI) from the items' finish times.
-    rate = run.progress.rate if running and run is not None and run.progress is not None else jobs.recent_rate(job_id)
-    m4.metric("Rate", f"{rate:.2f}/s", help="Images settled per second (last 30 s when run elsewhere).")
-    if run is not None and run.error:
-        st.error(f"The last run stopped: {run.error}")
+    rate = jobs.recent_rate(job_id)
+    m4.metric("Rate", f"{rate:.2f}/s", help="Images settled per second over the last 30 s.")
+    if runs and runs[0].status == "failed":
+        st.error(f"The last run stopped: {runs[0].error}")
 
     recent = jobs.recent_done(job_id, limit=8)
     store = jobs.store

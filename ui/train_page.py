@@ -11,15 +11,13 @@ import streamlit as st
 
 from core.auth import Permission, allowed, current_user
 from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
+from core.jobs.kinds import LandmarkTrainingParams
 from core.registry import STARTER_ID, ActivationRecord, ModelCard, Registry
 from core.schema import EMOTIONS, EXTRACTION_OK, SOURCES, TRAINABLE_STATUSES
 from core.store import Store
 from core.store.repository import Filters
-from core.training.compare import compare_models
-from core.training.data import from_store
-from core.training.landmark_registry import save_comparison, save_report
-from core.training.last_comparison import load_last_comparison, save_last_comparison
-from core.training.promotion import Comparison, activate_compared, promote, side_by_side
+from core.training.last_comparison import load_last_comparison
+from core.training.promotion import Comparison, activate_compared, side_by_side
 from core.training.report import ModelReport
 from core.training.zoo import DEFAULT_MODELS, HYBRID_MODELS, MODEL_ZOO, PRESETS
 from ui.auth import needs
@@ -124,52 +122,20 @@ def choices_ui(filters: Filters) -> TrainChoices:
     return TrainChoices(filters, features, models, preset_name, folds, seed, grids, activate)
 
 
-def run_training(store: Store, choices: TrainChoices, registry: Registry) -> dict[str, Any] | None:
-    """Compare, save every model, score the best against the active model, and activate it only if asked and
-    better; progress is shown while it runs."""
-    bar = st.progress(0.0, text="starting…")
-
-    def progress(done: int, total: int, message: str) -> None:
-        bar.progress(done / total if total else 1.0, text=message)
-
-    def work() -> dict[str, Any]:
-        hybrid = any(m in HYBRID_MODELS for m in choices.models)
-        data = from_store(store, choices.filters, network=hybrid)
-        result = compare_models(
-            data,
-            models=choices.models,
-            feature_sets=choices.feature_sets,
-            preset_name=choices.preset,
-            grids=choices.grids,
-            folds=choices.folds,
-            seed=choices.seed,
-            progress=progress,
-            # Each model is saved as it finishes, so a run stopped midway keeps the finished ones.
-            on_model=lambda res, rep: save_report(registry, res, rep, data_sources=data.sources),
-        )
-        save_comparison(registry, result, data_sources=data.sources)
-        best = result.best
-        promotion = None
-        if best is not None and best.model_id:
-            progress(1, 1, "comparing the best model with the active one")
-            policy = "if_better" if choices.activate_best else "never"
-            promotion = promote(
-                registry, store, best.model_id, policy=policy, filters=choices.filters, seed=choices.seed
-            )
-        payload = {
-            "reports": [r.to_dict() for r in result.reports],
-            "holdout": result.holdout,
-            "best": best.model_id if best else None,
-            "activated": bool(promotion and promotion.activated),
-            "activation_message": promotion.message if promotion else "",
-            "comparison": promotion.comparison.model_dump(mode="json") if promotion and promotion.comparison else None,
-            "n_faces": len(data),
-            "grouped": data.groups is not None,
-        }
-        save_last_comparison(registry, current_user().id, payload)
-        return payload
-
-    return run_safely(work, what="Training")
+def training_params(choices: TrainChoices) -> LandmarkTrainingParams:
+    """What the landmark-training job runs (in a worker, like `python -m core train`): compare, save every model,
+    score the best against the active model, and activate it only if asked and better."""
+    return LandmarkTrainingParams(
+        models=choices.models,
+        feature_sets=choices.feature_sets,
+        preset=choices.preset,
+        grids=choices.grids,
+        folds=choices.folds,
+        seed=choices.seed,
+        emotions=list(choices.filters.emotions),
+        sources=list(choices.filters.sources),
+        activation="if_better" if choices.activate_best else "never",
+    )
 
 
 def reports_from_state(payload: dict[str, Any]) -> list[ModelReport]:

@@ -1,17 +1,12 @@
 """Train-page sections for the torch models: the ResNet-50 image model and the face-box grid detector.
 
-Training runs in a background thread owned by the session (`TorchJob`): the page stays responsive, a fragment
-redraws the progress bar and curves every second, and Cancel sets the job's Event (the best epoch so far is saved).
-The thread never calls `st.*`; it only appends epoch stats under a lock.
+Training runs as a job in a worker process (core.jobs, one recipe per model kind shared with the CLI): the page
+shows its live progress and Cancel (the best epoch so far is saved), and finds the job again after a reload.
 """
 
 from __future__ import annotations
 
-import contextvars
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,139 +14,87 @@ import pandas as pd
 import streamlit as st
 import torch.nn  # without torch this fails, and the Train page shows a note instead of these tabs
 
-from core.auth import Permission, allowed, may_act_for, require, require_owner
+from core.auth import Permission, allowed
 from core.errors import PathNotAllowed, StudioError
 from core.import_roots import ImportRoots
+from core.jobs import Job
+from core.jobs.torch_kinds import DETECTOR_TRAINING, RESNET_TRAINING, DetectorParams, ResNetParams
 from core.registry import ModelCard, Registry
-from core.schema import EMOTIONS, EXTRACTION_OK, SOURCES, STATUS_TEST, STATUS_TRAIN, TRAINABLE_STATUSES
+from core.schema import EMOTIONS, EXTRACTION_OK, SOURCES, TRAINABLE_STATUSES
 from core.settings import PROJECT_ROOT
 from core.store.repository import Filters
 from core.viz.curves import DETECTOR_LOSSES, DETECTOR_METRICS, comparison_chart, learning_curves
-from ui.auth import signed_in_user
-from ui.common import get_registry, get_store, log, run_safely, settings
+from ui.common import get_registry, get_store, run_safely, settings
+from ui.jobs import job_panel, latest_job, submit
 
 RESNET_JOB = "torch_job_resnet"
+RESNET_LOSSES = ("train_loss", "val_loss")
+RESNET_METRICS = ("train_accuracy", "val_accuracy", "val_macro_f1")
 DETECTOR_JOB = "torch_job_detector"
 COMPARE_KEY = "torch_compare_scores"
 DEFAULT_YOLO = PROJECT_ROOT.parent / "shared" / "data" / "fer-yolo"
 
 
-@dataclass
-class TorchJob:
-    """One training run in a background thread, polled by the page."""
-
-    title: str
-    total_epochs: int
-    started_by: str = ""
-    cancel: threading.Event = field(default_factory=threading.Event)
-    history: list[dict[str, Any]] = field(default_factory=list)
-    status: str = "running"  # running | done | cancelled | failed
-    message: str = ""
-    card_id: str | None = None
-    started: float = field(default_factory=time.monotonic)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def record(self, stats: dict[str, Any]) -> None:
-        with self.lock:
-            self.history.append(stats)
-
-    def snapshot(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return list(self.history)
+def _busy(kind: str) -> bool:
+    job = latest_job(kind)
+    return job is not None and not job.finished
 
 
-def start_job(title: str, total_epochs: int, work: Callable[[TorchJob], tuple[str, str]]) -> TorchJob:
-    """Run `work(job)` (returns the saved model id and a summary) in a daemon thread."""
-    job = TorchJob(title, total_epochs, started_by=require(Permission.TRAIN).id)
+def _trained_model(key: str, title: str, losses: tuple[str, ...], metrics: tuple[str, ...]) -> Callable[[Job], None]:
+    """How a finished (or cancelled) training job shows: the saved model, Activate, and its learning curves."""
 
-    def target() -> None:
-        try:
-            job.card_id, job.message = work(job)
-            job.status = "cancelled" if job.cancel.is_set() else "done"
-        except StudioError as exc:
-            job.status, job.message = "failed", str(exc)
-        except Exception as exc:  # unexpected: details to the log, a short message to the page
-            log.exception("%s failed", title)
-            job.status, job.message = "failed", f"{type(exc).__name__}: {exc} (details in the server log)"
+    def render(job: Job) -> None:
+        result = job.result or {}
+        model_id = result.get("model_id")
+        if model_id:
+            word = "saved the best epoch so far" if job.status == "cancelled" else "saved"
+            st.success(f"{title} {word} as model `{model_id}`. {_summary(result)}")
+            registry = get_registry()
+            _comparison_view(key, str(model_id), result, registry)
+            if allowed(Permission.ACTIVATE) and st.button("Make this model active", key=f"{key}_activate"):
 
-    # The thread acts as the user who started it (a copy of this run's context carries the identity).
-    context = contextvars.copy_context()
-    threading.Thread(target=context.run, args=(target,), name=f"train-{title}", daemon=True).start()
-    return job
+                def activate() -> bool:
+                    from core.training.promotion import activate_compared
+
+                    activate_compared(registry, str(model_id))
+                    return True
+
+                if run_safely(activate, what="Activation"):
+                    st.toast(f"{model_id} is now the active model")
+        history = result.get("history") or []
+        if history:
+            st.plotly_chart(learning_curves(history, losses=losses, metrics=metrics, title=title), key=f"{key}_fig")
+
+    return render
 
 
-def _job_view(key: str, losses: tuple[str, ...], metrics: tuple[str, ...], registry: Registry) -> None:
-    job: TorchJob | None = st.session_state.get(key)
-    if job is None:
-        return
-    history = job.snapshot()
-    done = len(history)
-    elapsed = time.monotonic() - job.started
-    if job.status == "running":
-        st.progress(
-            min(1.0, done / job.total_epochs), text=f"{job.title}: epoch {done}/{job.total_epochs} ({elapsed:.0f}s)"
+def _summary(result: dict[str, Any]) -> str:
+    m = result.get("metrics") or {}
+    if "map50" in m:
+        return (
+            f"mAP@0.5 {m['map50']:.3f}, face recall {m['face_recall']:.3f}, emotion accuracy on matched faces "
+            f"{m['emotion_accuracy']:.3f}."
         )
-        st.caption(f"Started by {job.started_by}.")
-        cancel = may_act_for(job.started_by) and st.button("Cancel", key=f"{key}_cancel")
-        if cancel and run_safely(lambda: require_owner(job.started_by, "cancelling training"), what="Cancel"):
-            job.cancel.set()
-            st.toast("Stopping after the current batch; the best epoch so far is kept.")
-    elif job.status == "failed":
-        st.error(f"{job.title} failed: {job.message}")
-    else:
-        word = "was cancelled; the best epoch so far was saved" if job.status == "cancelled" else "finished"
-        st.success(f"{job.title} {word} as model `{job.card_id}`. {job.message}")
-        if job.card_id:
-            _comparison_view(key, str(job.card_id), registry)
-        if job.card_id and allowed(Permission.ACTIVATE) and st.button("Make this model active", key=f"{key}_activate"):
-            model_id = str(job.card_id)
-
-            def activate() -> bool:
-                from core.training.promotion import activate_compared
-
-                activate_compared(registry, model_id)
-                return True
-
-            if run_safely(activate, what="Activation"):
-                st.toast(f"{model_id} is now the active model")
-    if history:
-        st.plotly_chart(learning_curves(history, losses=losses, metrics=metrics, title=job.title), key=f"{key}_fig")
+    if "macro_f1" in m:
+        return f"Validation accuracy {m.get('accuracy', 0):.3f}, macro-F1 {m.get('macro_f1', 0):.3f}."
+    return "No validation images."
 
 
-def _comparison_view(key: str, model_id: str, registry: Registry) -> None:
-    """The new model beside the active one on the store's held-out faces (computed on request: it runs both)."""
-    from core.training.promotion import compare_with_active, load_comparison, side_by_side
+def _comparison_view(key: str, model_id: str, result: dict[str, Any], registry: Registry) -> None:
+    """The new model beside the active one on the store's held-out faces: what the job computed when it saved the
+    model, or (on request: it runs both) a fresh comparison."""
+    from core.training.promotion import Comparison, compare_with_active, load_comparison, side_by_side
 
+    if result.get("activation_message"):
+        st.caption(result["activation_message"])
     if st.button("Compare with the active model", key=f"{key}_compare"):
         run_safely(lambda: compare_with_active(registry, get_store(), model_id), what="The comparison")
     comparison = load_comparison(registry, model_id)
+    if comparison is None and result.get("comparison"):
+        comparison = Comparison.model_validate(result["comparison"])
     if comparison is not None:
         st.caption(f"Against the active model on {comparison.holdout}: {comparison.headline()}.")
         st.dataframe(side_by_side(comparison), key=f"{key}_versus")
-
-
-def _poll(key: str, losses: tuple[str, ...], metrics: tuple[str, ...]) -> None:
-    """Redraw the job every second while it runs; rerun the page once it ends so the buttons come back."""
-    job: TorchJob | None = st.session_state.get(key)
-    if job is not None and job.status == "running":
-
-        @st.fragment(run_every=1.0)
-        def live() -> None:
-            # A fragment rerun skips the page's top, so it resolves the user itself (for its Cancel button).
-            signed_in_user(sidebar=False)
-            current: TorchJob | None = st.session_state.get(key)
-            _job_view(key, losses, metrics, get_registry())
-            if current is not None and current.status != "running":
-                st.rerun()
-
-        live()
-    else:
-        _job_view(key, losses, metrics, get_registry())
-
-
-def _running(key: str) -> bool:
-    job: TorchJob | None = st.session_state.get(key)
-    return job is not None and job.status == "running"
 
 
 def _devices() -> list[str]:
@@ -160,7 +103,7 @@ def _devices() -> list[str]:
 
 # ---- ResNet-50 -------------------------------------------------------------------------------------------------
 def resnet_section() -> None:
-    from core.training.resnet import ResNetConfig, find_imagenet_weights, load_crops, save_resnet, train_resnet
+    from core.training.resnet import find_imagenet_weights
     from core.training.resnet import weights_status as status_of
 
     s = settings()
@@ -196,32 +139,20 @@ def resnet_section() -> None:
     scratch_ok = pretrained or st.checkbox(
         "Train from scratch without ImageNet weights (slow, needs much data)", key="resnet_scratch"
     )
-    config = ResNetConfig(
+    params = ResNetParams(
         image_size=int(size),
         epochs=int(epochs),
         batch_size=int(batch),
         device=str(device),
         freeze_backbone=bool(freeze),
+        emotions=emotions,
+        sources=sources,
     )
     if st.button(
-        "Train ResNet-50", key="resnet_start", type="primary", disabled=_running(RESNET_JOB) or not scratch_ok
-    ):
-        registry = get_registry()
-
-        def work(job: TorchJob) -> tuple[str, str]:
-            data = load_crops(store, filters, size=config.image_size)
-            result = train_resnet(data, s, config, progress=lambda e, n: job.record(e.as_dict()), cancel=job.cancel)
-            card = save_resnet(registry, result, data_sources=["store"])
-            m = result.metrics
-            summary = (
-                f"Validation accuracy {m.get('accuracy', 0):.3f}, macro-F1 {m.get('macro_f1', 0):.3f}."
-                if m
-                else "No validation split (too few faces)."
-            )
-            return card.id, summary
-
-        st.session_state[RESNET_JOB] = start_job("ResNet-50", config.epochs, work)
-    _poll(RESNET_JOB, ("train_loss", "val_loss"), ("train_accuracy", "val_accuracy", "val_macro_f1"))
+        "Train ResNet-50", key="resnet_start", type="primary", disabled=_busy(RESNET_TRAINING) or not scratch_ok
+    ) and submit(RESNET_TRAINING, params):
+        st.rerun()
+    job_panel(RESNET_TRAINING, _trained_model(RESNET_JOB, "ResNet-50", RESNET_LOSSES, RESNET_METRICS), key=RESNET_JOB)
 
 
 def _default_yolo() -> str:
@@ -249,13 +180,11 @@ def _detector_data_ui() -> tuple[str, Path | None]:
 
 
 def detector_section() -> None:
-    from core.detector.train import DetectorConfig
-
     registry = get_registry()
     kind, path = _detector_data_ui()
     if kind == "yolo" and (path is None or not path.is_dir()):
         st.info("Enter the folder of a YOLO-format dataset (e.g. the fer-yolo export), or train on the store.")
-        _poll(DETECTOR_JOB, DETECTOR_LOSSES, DETECTOR_METRICS)
+        _detector_panel()
         _comparison_ui(registry)
         return
     c1, c2, c3, c4 = st.columns(4)
@@ -263,68 +192,28 @@ def detector_section() -> None:
     size = c2.selectbox("Input size (px)", [128, 160, 192, 256, 320], index=2, key="det_size")
     batch = c3.number_input("Batch size", 1, 128, 16, key="det_batch")
     device = c4.selectbox("Device", _devices(), key="det_device")
-    config = DetectorConfig(input_size=int(size), epochs=int(epochs), batch_size=int(batch), device=str(device))
     st.caption(
         "Trains from scratch (no pretrained weights). Measured: one epoch over 943 images at 160 px takes about 25 s "
         "on one CPU core; the time grows with the square of the input size."
     )
-    if st.button("Train detector", key="det_start", type="primary", disabled=_running(DETECTOR_JOB)):
-        st.session_state[DETECTOR_JOB] = start_job(
-            "Grid detector", config.epochs, _detector_work(kind, path, config, registry)
-        )
-    _poll(DETECTOR_JOB, DETECTOR_LOSSES, DETECTOR_METRICS)
+    params = DetectorParams(
+        yolo=str(path) if kind == "yolo" and path is not None else None,
+        input_size=int(size),
+        epochs=int(epochs),
+        batch_size=int(batch),
+        device=str(device),
+    )
+    if st.button("Train detector", key="det_start", type="primary", disabled=_busy(DETECTOR_TRAINING)) and submit(
+        DETECTOR_TRAINING, params
+    ):
+        st.rerun()
+    _detector_panel()
     _comparison_ui(registry)
 
 
-def _detector_work(
-    kind: str, path: Path | None, config: Any, registry: Registry
-) -> Callable[[TorchJob], tuple[str, str]]:
-    from core.detector.data import samples_from_store, samples_from_yolo, yolo_class_map
-    from core.detector.model import model_params, save_detector
-    from core.detector.train import train_detector
-    from core.yolo import read_yolo_dataset
-
-    store = get_store()
-
-    def work(job: TorchJob) -> tuple[str, str]:
-        if kind == "yolo" and path is not None:
-            ds = read_yolo_dataset(path)
-            classes = [e for e in EMOTIONS if e in ds.emotions]
-            cmap = yolo_class_map(ds.emotions, classes)
-            train = samples_from_yolo(ds.splits["train"], cmap, config.input_size)
-            val = samples_from_yolo(ds.splits.get("valid") or ds.splits.get("test") or [], cmap, config.input_size)
-            sources = [str(path)]
-        else:
-            classes = [e for e in EMOTIONS if e in store.counts_by("emotion")]
-            train = samples_from_store(
-                store, Filters(statuses=[STATUS_TRAIN], labeled_only=True), classes, config.input_size
-            )
-            held = Filters(statuses=[STATUS_TEST], labeled_only=True)
-            val = samples_from_store(store, held, classes, config.input_size) if store.count(held) else []
-            sources = ["store"]
-        result = train_detector(
-            train, val, classes, config, progress=lambda e, n: job.record(e.as_dict()), cancel=job.cancel
-        )
-        metrics: dict[str, Any] = result.metrics.as_dict() if result.metrics is not None else {}
-        metrics.update(history=[h.as_dict() for h in result.history], best_epoch=result.best_epoch)
-        card = save_detector(
-            registry,
-            result.net,
-            classes=classes,
-            data_sources=sources,
-            metrics=metrics,
-            params=model_params(result.net, config.input_size, result.spec, config.widths),
-        )
-        m = result.metrics
-        summary = (
-            f"mAP@0.5 {m.map50:.3f}, face recall {m.face_recall:.3f}, emotion accuracy on matched faces "
-            f"{m.emotion_accuracy:.3f}."
-            if m
-            else "No validation images."
-        )
-        return card.id, summary
-
-    return work
+def _detector_panel() -> None:
+    render = _trained_model(DETECTOR_JOB, "Grid detector", DETECTOR_LOSSES, DETECTOR_METRICS)
+    job_panel(DETECTOR_TRAINING, render, key=DETECTOR_JOB)
 
 
 def _cards(registry: Registry, kind: str) -> list[ModelCard]:

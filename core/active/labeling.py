@@ -13,7 +13,7 @@ import enum
 import json
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -30,6 +30,7 @@ from core.errors import ImageNotReadable, StudioError
 from core.gemini.client import make_client
 from core.gemini.ratelimit import RemoteCallFailed, RequestLimiter, RetryPolicy, call_with_retry, redact
 from core.imaging import decode_rgb, encode_jpeg, limit_size
+from core.progress import ProgressFn
 from core.schema import EMOTIONS
 from core.settings import Settings
 from core.store import Store
@@ -51,8 +52,6 @@ PROMPT: Final[str] = (
     f"'{UNCLEAR}' when the expression cannot be told. `confidence` is your probability (0 to 1) that the answer "
     "is right. `rationale` names the facial cues you used (brows, eyes, mouth) in one short sentence."
 )
-
-ProgressFn = Callable[[int, int], None]
 
 
 class LabelAnswer(BaseModel):

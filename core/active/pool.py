@@ -7,17 +7,16 @@ Pool images are stored without a label even when their file name looks like one:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from core.import_roots import ImportRoots
 from core.ingest import ImportReport, Incoming, import_folder, import_items
 from core.landmarks.batch import BatchReport, extract_store
+from core.progress import ProgressFn
 from core.schema import EXTRACTION_NO_FACE, EXTRACTION_PENDING, SOURCE_POOL, STATUS_POOL
 from core.store import Store
 from core.store.repository import Filters
-
-ProgressFn = Callable[[int, int], None]
 
 
 def add_to_pool(

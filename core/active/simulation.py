@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,9 +18,9 @@ from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 from sklearn.pipeline import Pipeline
 
 from core.active.uncertainty import uncertainty
+from core.progress import ProgressFn
 from core.training.zoo import make_pipeline
 
-ProgressFn = Callable[[int, int], None]
 RANDOM, UNCERTAINTY = "random", "uncertainty"
 
 

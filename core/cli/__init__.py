@@ -9,6 +9,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 from core.auth import OPERATOR, acting_as
 from core.errors import StudioError
 
@@ -21,6 +23,7 @@ COMMAND_MODULES = (
     "core.cli.detector",  # detector train|evaluate
     "core.cli.apikeys",  # apikeys create|list|revoke
     "core.cli.users",  # users list|add|set-role|remove
+    "core.cli.jobs",  # worker, jobs list|show|cancel
 )
 
 
@@ -55,6 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except ModuleNotFoundError as exc:  # an install from requirements-base.txt has no torch
         print(f"error: this command needs {exc.name}: install requirements.txt", file=sys.stderr)
+        return 2
+    except ValidationError as exc:  # a job's parameters, built from the arguments
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+        print(f"error: invalid arguments: {problems}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; finished work is saved and the command can be re-run to resume", file=sys.stderr)

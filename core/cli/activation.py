@@ -58,3 +58,16 @@ def promote_and_report(
         print(side_by_side(promotion.comparison).round(3).to_string())
     print(promotion.message)
     return promotion
+
+
+def report_promotion(result: dict[str, Any]) -> None:
+    """Print the comparison and the activation message a training job put in its result."""
+    from core.training.promotion import Comparison, side_by_side
+
+    raw = result.get("comparison")
+    if raw:
+        comparison = Comparison.model_validate(raw)
+        print(f"against the active model, on {comparison.holdout}:")
+        print(side_by_side(comparison).round(3).to_string())
+    if result.get("activation_message"):
+        print(result["activation_message"])

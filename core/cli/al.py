@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from core.cli.jobs import add_submit_flag
 from core.settings import get_settings
 
 # Heavy modules (sklearn, google-genai, MediaPipe) load inside the commands, so other commands start fast.
@@ -27,6 +28,7 @@ def register(subparsers: Any) -> None:
     score.add_argument("-k", type=int, default=20, help="queue size")
     score.add_argument("--min-distance", type=float, default=None, help="near-duplicate landmark distance")
     score.add_argument("--model", default=None, help="model id (default: the active model)")
+    add_submit_flag(score)
     score.set_defaults(func=run_score)
 
     label = sub.add_parser("label", help="ask Gemini for label proposals of the queued images (re-run resumes)")
@@ -34,6 +36,7 @@ def register(subparsers: Any) -> None:
     label.add_argument("--relabel", action="store_true", help="ask again for images that have a proposal")
     label.add_argument("--concurrency", type=int, default=None, help="requests in flight (default GEMINI_CONCURRENCY)")
     label.add_argument("--rpm", type=float, default=None, help="requests per minute (default GEMINI_RPM)")
+    add_submit_flag(label)
     label.set_defaults(func=run_label)
 
     sim = sub.add_parser("simulate", help="uncertainty vs random sampling on labeled faces whose labels are hidden")
@@ -60,6 +63,7 @@ def register(subparsers: Any) -> None:
         help="first fix a held-out set of this fraction of the labeled faces (only if none exists)",
     )
     add_activation_flags(rt)
+    add_submit_flag(rt)
     rt.set_defaults(func=run_retrain)
 
     repair = sub.add_parser("repair", help="move files a killed approval left behind back to where their rows say")
@@ -73,7 +77,7 @@ def _bar(desc: str, unit: str) -> Any:
 
 
 def _progress(bar: Any) -> Any:
-    def update(done: int, total: int) -> None:
+    def update(done: int, total: int, message: str = "", /) -> None:
         bar.total = total
         bar.n = done
         bar.refresh()
@@ -105,19 +109,17 @@ def run_pool(args: argparse.Namespace) -> int:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from core.active.diversity import DEFAULT_MIN_DISTANCE
-    from core.active.queue import build_queue, queue_items
-    from core.active.scoring_model import load_scoring_model
-    from core.registry import Registry
+    from core.active.queue import queue_items
+    from core.cli.jobs import run_job
+    from core.jobs.active_kinds import AL_SCORING, ScoringParams
     from core.store import Store
 
-    settings = get_settings()
-    store = Store(settings)
-    model_id, model = load_scoring_model(Registry(settings.models_dir), args.model)
-    min_distance = DEFAULT_MIN_DISTANCE if args.min_distance is None else args.min_distance
-    report = build_queue(store, model, model_id=model_id, strategy=args.strategy, k=args.k, min_distance=min_distance)
-    print(f"model {model_id}, {args.strategy}: {report.summary()}")
-    for item in queue_items(store):
+    params = ScoringParams(model_id=args.model, strategy=args.strategy, k=args.k, min_distance=args.min_distance)
+    result = run_job(args, AL_SCORING, params, unit="step")
+    if result is None:
+        return 0
+    print(f"model {result['model_id']}, {args.strategy}: {result['summary']}")
+    for item in queue_items(Store(get_settings())):
         print(
             f"  #{item.image_id}\tscore {item.score:.3f}\t{item.predicted} {item.confidence:.0%}\t{item.original_name}"
         )
@@ -125,26 +127,19 @@ def run_score(args: argparse.Namespace) -> int:
 
 
 def run_label(args: argparse.Namespace) -> int:
-    from core.active.labeling import label_queue
+    from core.cli.jobs import run_job
     from core.gemini.client import resolve_key
-    from core.gemini.ratelimit import RequestLimiter
-    from core.store import Store
+    from core.jobs.active_kinds import LLM_LABELING, LabelingParams
 
-    settings = get_settings()
-    api_key = resolve_key(settings)  # MissingApiKey explains how to set one
-    store = Store(settings)
-    limiter = RequestLimiter(args.concurrency or settings.gemini_concurrency, args.rpm or settings.gemini_rpm)
-    bar = _bar("labeling", "img")
-    try:
-        report = label_queue(
-            store, settings, api_key, model=args.model, relabel=args.relabel, limiter=limiter, progress=_progress(bar)
-        )
-    finally:
-        bar.close()
-    print(f"labeling: {report.summary()}")
-    for image_id, reason in report.failures[:20]:
+    resolve_key(get_settings())  # MissingApiKey explains how to set one, before anything is queued
+    params = LabelingParams(model=args.model, relabel=args.relabel, concurrency=args.concurrency, rpm=args.rpm)
+    result = run_job(args, LLM_LABELING, params, unit="img")
+    if result is None:
+        return 0
+    print(f"labeling: {result['summary']}")
+    for image_id, reason in result["failures"][:20]:
         print(f"  #{image_id}: {reason}")
-    return 1 if report.failed else 0
+    return 1 if result["failed"] else 0
 
 
 def run_simulate(args: argparse.Namespace) -> int:
@@ -199,27 +194,24 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 
 def run_retrain(args: argparse.Namespace) -> int:
-    from core.active.rounds import make_held_out, retrain
+    from core.active.rounds import make_held_out
     from core.cli.activation import policy_of
-    from core.registry import Registry
+    from core.cli.jobs import run_job
+    from core.jobs.active_kinds import AL_ROUND, RoundParams
     from core.store import Store
 
-    settings = get_settings()
-    store = Store(settings)
     if args.make_held_out is not None:
-        print(f"held-out set: {make_held_out(store, fraction=args.make_held_out)} faces")
-    result = retrain(
-        store,
-        Registry(settings.models_dir),
-        model_name=args.classifier,
-        feature_sets=[f.strip() for f in args.features.split(",") if f.strip()],
-        activation=policy_of(args),
-    )
+        print(f"held-out set: {make_held_out(Store(get_settings()), fraction=args.make_held_out)} faces")
+    features = [f.strip() for f in args.features.split(",") if f.strip()]
+    params = RoundParams(classifier=args.classifier, feature_sets=features, activation=policy_of(args))
+    result = run_job(args, AL_ROUND, params, unit="round")
+    if result is None:
+        return 0
     print(
-        f"round {result.round_id}: model {result.model_id}, {result.n_labels} labels, macro-F1 "
-        f"{result.macro_f1:.3f} on {result.n_held_out} held-out faces"
+        f"round {result['round_id']}: model {result['model_id']}, {result['n_labels']} labels, macro-F1 "
+        f"{result['macro_f1']:.3f} on {result['n_held_out']} held-out faces"
     )
-    print(result.activation_message)
+    print(result["activation_message"])
     return 0
 
 

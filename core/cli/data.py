@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 from tqdm import tqdm
 
+from core.cli.jobs import add_submit_flag
 from core.errors import StudioError
+from core.progress import ProgressFn
 from core.schema import EXTRACTION_OK
 from core.store import Store
-
-ProgressFn = Callable[[int, int], None]
 
 
 def _bar(desc: str) -> tuple[tqdm, ProgressFn]:
@@ -21,7 +20,7 @@ def _bar(desc: str) -> tuple[tqdm, ProgressFn]:
     tqdm.monitor_interval = 0
     bar = tqdm(desc=desc, unit="img", mininterval=0.5)
 
-    def update(done: int, total: int) -> None:
+    def update(done: int, total: int, message: str = "", /) -> None:
         bar.total = total
         bar.update(done - bar.n)  # update() honours mininterval; refresh() would redraw on every image
 
@@ -60,26 +59,29 @@ def cmd_import(args: argparse.Namespace) -> int:
     for warning in report.warnings[:50]:
         print(f"  warning: {warning}")
     if args.extract and report.image_ids:
-        return cmd_extract(argparse.Namespace(workers=None, retry_failed=False))
+        return cmd_extract(argparse.Namespace(workers=None, retry_failed=False, submit=False))
     return 0
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from core.landmarks.batch import extract_store
+    from core.cli.jobs import run_job
+    from core.jobs.kinds import EXTRACTION, ExtractionParams
 
-    store = Store()
-    bar, progress = _bar("landmarks")
-    try:
-        report = extract_store(store, workers=args.workers, retry_failed=args.retry_failed, progress=progress)
-    finally:
-        bar.close()
-    print(f"{report.processed} processed: {report.ok} faces, {report.no_face} without a face, {report.errors} errors")
-    failed = [p for p in report.problems if p[1] != EXTRACTION_OK]
+    params = ExtractionParams(workers=args.workers, retry_failed=args.retry_failed)
+    result = run_job(args, EXTRACTION, params, unit="img")
+    if result is None:
+        return 0
+    print(
+        f"{result['processed']} processed: {result['ok']} faces, {result['no_face']} without a face, "
+        f"{result['errors']} errors"
+    )
+    problems = [tuple(p) for p in result["problems"]]
+    failed = [p for p in problems if p[1] != EXTRACTION_OK]
     for image_id, state, reason in failed[:50]:
         print(f"  image {image_id} [{state}] {reason}")
     if len(failed) > 50:
         print(f"  ... and {len(failed) - 50} more (the Data page lists them all)")
-    noted = len(report.problems) - len(failed)
+    noted = len(problems) - len(failed)
     if noted:
         print(f"{noted} images found with a note (tight crop padded, downscaled, or several faces)")
     return 0
@@ -118,6 +120,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("extract", help="extract MediaPipe landmarks of every image not yet done (resumable)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: Settings.extract_workers)")
     p.add_argument("--retry-failed", action="store_true", help="also retry images whose extraction errored")
+    add_submit_flag(p)
     p.set_defaults(func=cmd_extract)
 
     p = sub.add_parser("export", help="write landmarks.csv and landmarks.parquet")

@@ -6,13 +6,12 @@ Progress is a tqdm bar per epoch. Ctrl-C stops training after the current batch 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from core.cli.jobs import add_submit_flag
 from core.errors import StudioError
+from core.progress import ProgressFn
 
 T = TypeVar("T")
 
@@ -36,6 +35,7 @@ def register(sub: Any) -> None:
     t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     t.add_argument("--no-augment", action="store_true")
     add_activation_flags(t)
+    add_submit_flag(t)
     t.set_defaults(func=cmd_detector_train)
 
     e = det.add_parser("evaluate", help="mAP@0.5, per-class AP, face recall, emotion accuracy on a YOLO split")
@@ -68,45 +68,14 @@ def register(sub: Any) -> None:
     r.add_argument("--device", default="auto")
     r.add_argument("--threads", type=int, default=0)
     add_activation_flags(r)
+    add_submit_flag(r)
     r.set_defaults(func=cmd_resnet_train)
 
 
-def _cancellable(work: Callable[[threading.Event], T]) -> T:
-    """Run `work(cancel)` in a thread; Ctrl-C sets `cancel` so the work can stop cleanly and return."""
-    cancel = threading.Event()
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = work(cancel)
-        except BaseException as exc:  # re-raised in the main thread below
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    while thread.is_alive():
-        try:
-            thread.join(0.2)
-        except KeyboardInterrupt:
-            print("\nstopping after the current batch; the best epoch so far is kept")
-            cancel.set()
-    if "error" in box:
-        raise box["error"]
-    value: T = box["value"]
-    return value
-
-
-def _threads(n: int) -> None:
-    if n > 0:
-        import torch
-
-        torch.set_num_threads(n)
-
-
-def _ticker(bar: Any) -> Callable[[int, int], None]:
+def _ticker(bar: Any) -> ProgressFn:
     """A progress callback (done, total) that moves a tqdm bar."""
 
-    def tick(done: int, total: int) -> None:
+    def tick(done: int, total: int, message: str = "", /) -> None:
         bar.total = total
         bar.n = done
         bar.refresh()
@@ -114,87 +83,37 @@ def _ticker(bar: Any) -> Callable[[int, int], None]:
     return tick
 
 
-def _yolo_hash(root: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.txt")):
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def cmd_detector_train(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from core.cli.activation import policy_of, report_promotion
+    from core.cli.jobs import run_job
+    from core.jobs.torch_kinds import DETECTOR_TRAINING, DetectorParams
 
-    from core.cli.activation import promote_and_report
-    from core.detector.data import samples_from_store, samples_from_yolo, yolo_class_map
-    from core.detector.model import model_params, save_detector
-    from core.detector.train import DetectorConfig, EpochStats, train_detector
-    from core.registry import Registry
-    from core.schema import EMOTIONS, STATUS_TEST, STATUS_TRAIN
-    from core.settings import get_settings
-    from core.store import Store
-    from core.store.repository import Filters
-    from core.yolo import read_yolo_dataset
-
-    _threads(args.threads)
-    settings = get_settings()
-    config = DetectorConfig(
-        input_size=args.size,
+    params = DetectorParams(
+        yolo=str(args.yolo) if args.yolo is not None else None,
         epochs=args.epochs,
+        input_size=args.size,
         batch_size=args.batch,
         lr=args.lr,
         patience=args.patience,
         device=args.device,
+        threads=args.threads,
         augment=not args.no_augment,
+        activation=policy_of(args),
     )
-    if args.yolo is not None:
-        ds = read_yolo_dataset(args.yolo)
-        classes = [e for e in EMOTIONS if e in ds.emotions]
-        cmap = yolo_class_map(ds.emotions, classes)
-        val_items = ds.splits.get("valid") or ds.splits.get("test") or []
-        with tqdm(desc="loading train images", unit="img") as bar:
-            train = samples_from_yolo(ds.splits["train"], cmap, args.size, progress=_ticker(bar))
-        with tqdm(desc="loading valid images", unit="img") as bar:
-            val = samples_from_yolo(val_items, cmap, args.size, progress=_ticker(bar))
-        sources, data_hash = [str(args.yolo)], _yolo_hash(args.yolo)
-    else:
-        store = Store(settings)
-        present = [e for e in EMOTIONS if e in store.counts_by("emotion")]
-        train = samples_from_store(store, Filters(statuses=[STATUS_TRAIN], labeled_only=True), present, args.size)
-        held_out = Filters(statuses=[STATUS_TEST], labeled_only=True)
-        val = samples_from_store(store, held_out, present, args.size) if store.count(held_out) else []
-        classes, sources, data_hash = present, ["store"], ""
-    print(f"{len(train)} training and {len(val)} validation images, classes: {', '.join(classes)}")
-    bar = tqdm(total=config.epochs, desc="training", unit="epoch")
-
-    def show(stats: EpochStats, total: int) -> None:
-        bar.update(1)
-        bar.set_postfix(
-            loss=f"{stats.train_loss:.3f}", map50=f"{stats.map50 or 0:.3f}", acc=f"{stats.emotion_accuracy or 0:.3f}"
+    result = run_job(args, DETECTOR_TRAINING, params, unit="epoch", threaded=True)
+    if result is None:
+        return 0
+    print(
+        f"{result['n_train']} training and {result['n_val']} validation images, classes: {', '.join(result['classes'])}"
+    )
+    m = result["metrics"]
+    if m is not None:
+        print(
+            f"mAP@0.5 {m['map50']:.3f}  face recall {m['face_recall']:.3f}  "
+            f"emotion accuracy {m['emotion_accuracy']:.3f}"
         )
-
-    result = _cancellable(lambda cancel: train_detector(train, val, classes, config, progress=show, cancel=cancel))
-    bar.close()
-    metrics: dict[str, Any] = result.metrics.as_dict() if result.metrics is not None else {}
-    metrics["history"] = [h.as_dict() for h in result.history]
-    metrics["best_epoch"] = result.best_epoch
-    metrics["train_seconds"] = result.seconds
-    registry = Registry(settings.models_dir)
-    card = save_detector(
-        registry,
-        result.net,
-        classes=classes,
-        params=model_params(result.net, args.size, result.spec, config.widths),
-        metrics=metrics,
-        data_hash=data_hash,
-        data_sources=sources,
-        notes="cancelled: best epoch so far" if result.cancelled else "",
-    )
-    if result.metrics is not None:
-        m = result.metrics
-        print(f"mAP@0.5 {m.map50:.3f}  face recall {m.face_recall:.3f}  emotion accuracy {m.emotion_accuracy:.3f}")
-    print(f"saved model {card.id}")
-    promote_and_report(registry, Store(settings), card.id, args)
+    print(f"saved model {result['model_id']}")
+    report_promotion(result)
     return 0
 
 
@@ -248,51 +167,37 @@ def cmd_detector_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_resnet_train(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from core.cli.activation import promote_and_report
-    from core.registry import Registry
+    from core.cli.activation import policy_of, report_promotion
+    from core.cli.jobs import run_job
+    from core.jobs.torch_kinds import RESNET_TRAINING, ResNetParams
     from core.settings import get_settings
-    from core.store import Store
-    from core.store.repository import Filters
-    from core.training.resnet import ResNetConfig, ResNetEpoch, load_crops, save_resnet, train_resnet, weights_status
+    from core.training.resnet import weights_status
 
-    _threads(args.threads)
-    settings = get_settings()
-    config = ResNetConfig(
-        image_size=args.size,
+    params = ResNetParams(
         epochs=args.epochs,
         head_epochs=args.head_epochs,
         freeze_backbone=args.freeze_backbone,
+        image_size=args.size,
         batch_size=args.batch,
         lr=args.lr,
         patience=args.patience,
         use_imagenet=not args.no_imagenet,
         device=args.device,
+        threads=args.threads,
+        emotions=args.emotions,
+        sources=args.sources,
+        activation=policy_of(args),
     )
-    print(weights_status(settings) if config.use_imagenet else "training from scratch (--no-imagenet)")
-    store = Store(settings)
-    with tqdm(desc="cropping faces", unit="face") as bar:
-        data = load_crops(
-            store,
-            Filters(emotions=args.emotions, sources=args.sources),
-            size=args.size,
-            progress=_ticker(bar),
-        )
-    print(f"{len(data.images)} face crops, classes: {', '.join(data.classes)}; {len(data.skipped)} unreadable")
-    bar = tqdm(total=config.epochs, desc="training", unit="epoch")
-
-    def show(stats: ResNetEpoch, total: int) -> None:
-        bar.update(1)
-        bar.set_postfix(phase=stats.phase, loss=f"{stats.train_loss:.3f}", f1=f"{stats.val_macro_f1 or 0:.3f}")
-
-    result = _cancellable(lambda cancel: train_resnet(data, settings, config, progress=show, cancel=cancel))
-    bar.close()
-    registry = Registry(settings.models_dir)
-    card = save_resnet(registry, result, data_sources=["store"])
-    m = result.metrics
+    print(weights_status(get_settings()) if params.use_imagenet else "training from scratch (--no-imagenet)")
+    result = run_job(args, RESNET_TRAINING, params, unit="epoch", threaded=True)
+    if result is None:
+        return 0
+    print(f"{result['n_crops']} face crops; {result['skipped']} unreadable")
+    m = result["metrics"]
     if m:
-        print(f"validation accuracy {m['accuracy']:.3f}  macro-F1 {m['macro_f1']:.3f} (best epoch {result.best_epoch})")
-    print(f"saved model {card.id}")
-    promote_and_report(registry, store, card.id, args, filters=Filters(emotions=args.emotions, sources=args.sources))
+        print(
+            f"validation accuracy {m['accuracy']:.3f}  macro-F1 {m['macro_f1']:.3f} (best epoch {result['best_epoch']})"
+        )
+    print(f"saved model {result['model_id']}")
+    report_promotion(result)
     return 0

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.cli.jobs import add_submit_flag
 from core.schema import GEN_DONE, GEN_FAILED
 from core.settings import Settings, get_settings
 
@@ -31,6 +32,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--concurrency", type=int, default=None, help="requests in flight (default GEMINI_CONCURRENCY)")
     p.add_argument("--rpm", type=float, default=None, help="requests per minute (default GEMINI_RPM)")
     p.add_argument("--extract", action="store_true", help="extract landmarks of the new images afterwards")
+    add_submit_flag(p)
     p.set_defaults(func=run)
 
 
@@ -68,6 +70,15 @@ def run(args: argparse.Namespace) -> int:
     if args.retry_failed:
         print(f"job {job_id}: {jobs.retry_failed(job_id)} failed items queued again")
     api_key = resolve_key(settings)  # MissingApiKey explains how to set one
+    if args.submit:  # a worker runs it (with the server's key, which it reads itself)
+        from core.jobs import JobQueue
+        from core.jobs.active_kinds import GENERATION, GenerationParams
+
+        params = GenerationParams(
+            generation_job_id=job_id, concurrency=args.concurrency, rpm=args.rpm, extract_landmarks=args.extract
+        )
+        print(f"queued job {JobQueue(settings).submit(GENERATION, params)} for generation job {job_id}")
+        return 0
     return _run_with_bar(job_id, store, settings, api_key, args)
 
 

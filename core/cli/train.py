@@ -4,15 +4,13 @@
 from __future__ import annotations
 
 import argparse
-import threading
 from pathlib import Path
 from typing import Any
-
-from core.errors import StudioError
 
 
 def register(sub: Any) -> None:
     from core.cli.activation import add_activation_flags
+    from core.cli.jobs import add_submit_flag
     from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
     from core.schema import EMOTIONS, SOURCES
     from core.training.zoo import DEFAULT_MODELS, MODEL_ZOO, PRESETS
@@ -27,12 +25,14 @@ def register(sub: Any) -> None:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--jobs", type=int, default=1, help="parallel CV fits")
     add_activation_flags(train)
+    add_submit_flag(train)
     train.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("evaluate", help="evaluate a model on a folder or a manifest CSV (path,label) of images")
     ev.add_argument("path", type=Path)
     ev.add_argument("--model", default=None, help="model id (default: the active model)")
     ev.add_argument("--out", type=Path, default=Path("predictions.csv"), help="predictions CSV to write")
+    add_submit_flag(ev)
     ev.set_defaults(func=cmd_evaluate)
 
     models = sub.add_parser("models", help="list, activate or delete registered models")
@@ -53,108 +53,53 @@ def register(sub: Any) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from core.cli.activation import promote_and_report
-    from core.registry import Registry
-    from core.settings import get_settings
-    from core.store import Store
-    from core.store.repository import Filters
-    from core.training.compare import ComparisonResult, compare_models
-    from core.training.data import from_store
-    from core.training.landmark_registry import save_comparison, save_report
+    from core.cli.activation import policy_of, report_promotion
+    from core.cli.jobs import run_job
+    from core.jobs.kinds import LANDMARK_TRAINING, LandmarkTrainingParams
     from core.training.report import ModelReport, comparison_table
-    from core.training.zoo import HYBRID_MODELS
 
-    settings = get_settings()
-    store = Store(settings)
-    # faceapi_blend reads face-api's network rows too (computed once per face, cached under the data root).
-    hybrid = any(m in HYBRID_MODELS for m in args.models)
-    filters = Filters(emotions=args.emotions, sources=args.sources)
-    data = from_store(store, filters, network=hybrid)
-    print(f"{len(data)} labeled faces: " + ", ".join(f"{k} {v}" for k, v in data.class_counts().items()))
-    bar = tqdm(total=len(args.models), unit="model")
-
-    def progress(done: int, total: int, message: str) -> None:
-        bar.n = done
-        bar.set_description(message)
-        bar.refresh()
-
-    registry = Registry(settings.models_dir)
-
-    def save(result: ComparisonResult, report: ModelReport) -> None:
-        # Saved as each model finishes: Ctrl-C loses only the model in progress.
-        save_report(registry, result, report, data_sources=data.sources)
-
-    cancel = threading.Event()
-    try:
-        result = compare_models(
-            data,
-            models=args.models,
-            feature_sets=args.features,
-            preset_name=args.preset,
-            folds=args.folds,
-            seed=args.seed,
-            n_jobs=args.jobs,
-            progress=progress,
-            cancel=cancel,
-            on_model=save,
-        )
-    finally:
-        bar.close()
-    save_comparison(registry, result, data_sources=data.sources)
-    table = comparison_table(result.reports)
-    print(f"held-out set: {result.holdout}")
-    print(table.to_string(index=False))
-    best = result.best
-    if best is not None and best.model_id:
-        print(f"best by held-out macro-F1: {best.name} ({best.macro_f1:.3f}) -> {best.model_id}")
-        promote_and_report(registry, store, best.model_id, args, filters=filters, seed=args.seed)
+    params = LandmarkTrainingParams(
+        models=args.models,
+        feature_sets=args.features,
+        preset=args.preset,
+        folds=args.folds,
+        emotions=args.emotions,
+        sources=args.sources,
+        seed=args.seed,
+        n_jobs=args.jobs,
+        activation=policy_of(args),
+    )
+    result = run_job(args, LANDMARK_TRAINING, params, unit="model")
+    if result is None:
+        return 0
+    counts = result["class_counts"]
+    print(f"{result['n_faces']} labeled faces: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    print(f"held-out set: {result['holdout']}")
+    print(comparison_table([ModelReport(**r) for r in result["reports"]]).to_string(index=False))
+    if result["best"] is not None:
+        print(f"best by held-out macro-F1: {result['best_name']} ({result['best_macro_f1']:.3f}) -> {result['best']}")
+        report_promotion(result)
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from core.cli.jobs import run_job
+    from core.jobs.kinds import BATCH_EVALUATION, BatchEvaluationParams
 
-    from core.evaluation import evaluate_items, items_from_path
-    from core.inference import Recognizer
-    from core.landmarks.extractor import LandmarkExtractor
-    from core.registry import Registry
-    from core.settings import get_settings
-
-    settings = get_settings()
-    registry = Registry(settings.models_dir)
-    model_id = args.model or registry.active_id()
-    if model_id is None:
-        raise StudioError("no model to evaluate: train one (python -m core train) or pass --model ID")
-    model = registry.load(model_id)
-    items = items_from_path(args.path)
-    if not items:
-        raise StudioError(f"no images found in {args.path}")
-    extractor = LandmarkExtractor(settings, mode="image") if model.needs_landmarks else None
-    bar = tqdm(total=len(items), unit="img")
-
-    def progress(done: int, total: int) -> None:
-        bar.n = done
-        bar.refresh()
-
-    try:
-        result = evaluate_items(Recognizer(model, extractor), items, progress=progress)
-    finally:
-        bar.close()
-        if extractor is not None:
-            extractor.close()
-    result.to_csv(args.out)
-    print(f"model {model_id}: {len(items)} images, predictions written to {args.out}")
-    if result.no_face:
-        print(f"{len(result.no_face)} image(s) without a face:")
-        for path in result.no_face:
+    params = BatchEvaluationParams(path=str(args.path), model_id=args.model, out=str(args.out))
+    result = run_job(args, BATCH_EVALUATION, params, unit="img")
+    if result is None:
+        return 0
+    print(f"model {result['model_id']}: {result['n_images']} images, predictions written to {args.out}")
+    if result["no_face"]:
+        print(f"{len(result['no_face'])} image(s) without a face:")
+        for path in result["no_face"]:
             print(f"  {path}")
-    if result.errors:
-        print(f"{len(result.errors)} unreadable file(s):")
-        for path, message in result.errors:
+    if result["errors"]:
+        print(f"{len(result['errors'])} unreadable file(s):")
+        for path, message in result["errors"]:
             print(f"  {path}: {message}")
-    metrics = result.metrics
+    metrics = result["metrics"]
     if metrics is None:
         print("no labeled image with a face: no accuracy to report")
         return 0

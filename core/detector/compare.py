@@ -16,6 +16,7 @@ from core.detector.evaluate import ImagePredictions, ImageTruth, evaluate_detect
 from core.errors import ImageNotReadable
 from core.imaging import decode_rgb
 from core.inference import FacePrediction, Recognizer
+from core.progress import ProgressFn
 from core.records import FaceData
 from core.schema import EMOTIONS
 from core.yolo import YoloImage
@@ -73,7 +74,7 @@ def compare_pipelines(
     dataset_emotions: Sequence[str],
     *,
     iou_threshold: float = COMPARE_IOU,
-    progress: Callable[[int, int], None] | None = None,
+    progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
 ) -> list[PipelineScore]:
     """Score each pipeline on the same decoded images; timing covers everything `Recognizer.predict` does."""

@@ -7,7 +7,7 @@ Samples come from a YOLO folder (`core.yolo`) or from face records of the store.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -17,11 +17,11 @@ import torch
 from core.detector.boxes import GridSpec, encode_targets
 from core.errors import ImageNotReadable, TrainingDataError
 from core.imaging import decode_rgb
+from core.progress import ProgressFn
 from core.store.repository import Filters, Store
 from core.yolo import YoloImage
 
 log = logging.getLogger(__name__)
-ProgressFn = Callable[[int, int], None]
 # Grey fill of the area that a zoom-out or shift uncovers (the usual YOLO letterbox colour).
 FILL = 114
 MIN_VISIBLE = 0.4  # a face cut by augmentation is kept when at least this share of its box stays in the image

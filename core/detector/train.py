@@ -80,7 +80,7 @@ class DetectorResult:
     seconds: float = 0.0
 
 
-ProgressFn = Callable[[EpochStats, int], None]  # (stats of the finished epoch, total epochs)
+EpochFn = Callable[[EpochStats, int], None]  # (stats of the finished epoch, total epochs)
 
 
 @torch.inference_mode()
@@ -139,7 +139,7 @@ def train_detector(
     classes: Sequence[str],
     config: DetectorConfig | None = None,
     *,
-    progress: ProgressFn | None = None,
+    progress: EpochFn | None = None,
     cancel: threading.Event | None = None,
     settings: Settings | None = None,
 ) -> DetectorResult:
@@ -167,7 +167,7 @@ def _train_detector(
     classes: Sequence[str],
     config: DetectorConfig | None = None,
     *,
-    progress: ProgressFn | None = None,
+    progress: EpochFn | None = None,
     cancel: threading.Event | None = None,
 ) -> DetectorResult:
     config = config or DetectorConfig()

@@ -69,7 +69,7 @@ class RunReport:
         return self.generated / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
-ProgressFn = Callable[[JobProgress], None]
+JobProgressFn = Callable[[JobProgress], None]
 GenerateFn = Callable[[GenerationItem, int], Awaitable[bytes]]
 
 
@@ -87,7 +87,7 @@ class JobRunner:
         rpm: float | None = None,
         policy: RetryPolicy | None = None,
         cancel: threading.Event | None = None,
-        progress: ProgressFn | None = None,
+        progress: JobProgressFn | None = None,
         extract_landmarks: bool = False,
     ) -> None:
         self.job_id = job_id

@@ -18,12 +18,11 @@ from pathlib import Path
 from core.auth import Permission, require
 from core.executors import uses_ray
 from core.landmarks.extractor import LandmarkExtractor, Outcome
+from core.progress import ProgressFn
 from core.records import ExtractionRow
 from core.schema import EXTRACTION_ERROR, EXTRACTION_NO_FACE, EXTRACTION_OK
 from core.settings import Settings
 from core.store import Store
-
-ProgressFn = Callable[[int, int], None]
 
 CHUNK = 16
 

@@ -12,9 +12,17 @@ import core.active.tables
 import core.apikeys.tables
 import core.auth.tables
 import core.generation.tables
+import core.jobs.tables
 import core.store.tables
 from core.db import Base
 
-TABLE_MODULES = (core.store.tables, core.active.tables, core.generation.tables, core.apikeys.tables, core.auth.tables)
+TABLE_MODULES = (
+    core.store.tables,
+    core.active.tables,
+    core.generation.tables,
+    core.apikeys.tables,
+    core.auth.tables,
+    core.jobs.tables,
+)
 
 metadata: MetaData = Base.metadata

@@ -29,6 +29,7 @@ from core.auth import Permission, require
 from core.errors import TrainingDataError
 from core.executors.fanout import grid_search_backend
 from core.features import DEFAULT_FEATURE_SETS, validate_feature_sets
+from core.progress import ProgressFn
 from core.registry import ModelCard
 from core.schema import EMOTIONS
 from core.settings import Settings, get_settings
@@ -49,8 +50,6 @@ from core.training.zoo import (
 HALVING_ABOVE: Final[int] = 12  # grids with more candidates are searched by successive halving
 HALVING_FACTOR: Final[int] = 3
 HOLDOUT_FRACTION: Final[float] = 0.2
-
-ProgressFn = Callable[[int, int, str], None]
 
 
 # ---- data checks and splits ------------------------------------------------------------------------------------

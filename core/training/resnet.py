@@ -31,6 +31,7 @@ from core.executors.cluster import worker_settings
 from core.executors.fanout import net_to_cpu, run_task
 from core.imaging import crop_box, decode_rgb
 from core.inference import FacePrediction, top_prediction
+from core.progress import ProgressFn
 from core.records import FaceData
 from core.registry import ModelCard, Registry, new_model_id
 from core.schema import EMOTIONS, TRAINABLE_STATUSES
@@ -105,7 +106,7 @@ def load_crops(
     *,
     size: int = 224,
     pad: float = CROP_PAD,
-    progress: Callable[[int, int], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> CropData:
     """Labeled faces of the store (train and test status by default) as square crops around the landmark box."""
     f = filters or Filters()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,8 @@ from core.active.rounds import make_held_out, retrain
 from core.active.scoring_model import load_scoring_model
 from core.auth import LOCAL_USER
 from core.imaging import encode_png
+from core.jobs import JobQueue
+from core.jobs.active_kinds import AL_ROUND, LLM_LABELING
 from core.landmarks.batch import extract_store
 from core.registry import Registry
 from core.settings import Settings, get_settings
@@ -42,6 +45,15 @@ def _setup(settings: Settings, variants: list[np.ndarray]) -> Store:
     model_id, model = load_scoring_model(registry)
     build_queue(store, model, model_id=model_id, k=4, min_distance=0.0)
     return store
+
+
+def _wait_job(kind: str, timeout: float = 120) -> None:
+    queue = JobQueue(get_settings())
+    deadline = time.monotonic() + timeout
+    while (job := queue.latest(kind, LOCAL_USER.id)) is None or not job.finished:
+        assert time.monotonic() < deadline, f"the {kind} job did not finish"
+        time.sleep(0.2)
+    assert job.status == "done", job.error
 
 
 def _run(at: AppTest) -> AppTest:
@@ -90,6 +102,8 @@ def test_review_cards_undo_labeling_bulk_and_rounds(
     _run(at)
     at.button(key="al_label").click()
     _run(at)
+    _wait_job(LLM_LABELING)  # a job run in the page's process: the typed key never leaves its memory
+    _run(at)
     assert any("3 proposals, 0 failures" in s.value for s in at.success)
     assert "raised brows" in " ".join(c.value for c in at.caption)
     assert fake_gemini.requests and fake_gemini.requests[0].headers.get("x-goog-api-key") == "typed-session-key-123"
@@ -102,6 +116,8 @@ def test_review_cards_undo_labeling_bulk_and_rounds(
     assert any(s.value.startswith("Approved") for s in at.success)
 
     at.button(key="al_retrain").click()
+    _run(at)
+    _wait_job(AL_ROUND)  # run by the worker process the page started
     _run(at)
     assert any("Round" in s.value and "macro-F1" in s.value for s in at.success), [e.value for e in at.error]
     assert at.get("plotly_chart")

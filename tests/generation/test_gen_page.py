@@ -39,12 +39,14 @@ def wait_settled(store: Store, job_id: int, total: int, timeout: float = 30) -> 
     raise AssertionError(f"job {job_id} did not finish: {jobs.counts(job_id)}")
 
 
-def wait_thread_end(at: AppTest, job_id: int) -> None:
-    from ui.generate_page import job_manager
+def wait_thread_end(at: AppTest, job_id: int, timeout: float = 60) -> None:
+    """Wait until no run (a job of the queue, in a worker or in the page's process) is active on the job."""
+    from ui.generate_page import active_run
 
-    run = job_manager().runs.get(job_id)
-    if run is not None:
-        run.thread.join(30)
+    deadline = time.monotonic() + timeout
+    while active_run(job_id) is not None:
+        assert time.monotonic() < deadline, "the generation run did not end"
+        time.sleep(0.1)
 
 
 def test_without_a_key_the_page_explains_and_disables_the_run(app_env: Settings) -> None:

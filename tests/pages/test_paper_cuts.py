@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.auth import LOCAL_USER
 from core.imaging import encode_png
+from core.jobs.kinds import EXTRACTION
 from core.registry import ModelCard, Registry
 from core.schema import EMOTIONS
 from core.settings import PROJECT_ROOT, Settings
@@ -19,6 +21,7 @@ from core.store import Store
 from core.store.views import NOTE, PROBLEM, problem_table
 from core.training.last_comparison import load_last_comparison, save_last_comparison
 from core.viz.active import history_figure
+from tests.pages.test_home_data_landmarks import wait_for_job
 from ui.train_page import registry_table
 
 PAGES = PROJECT_ROOT / "pages"
@@ -58,6 +61,9 @@ def test_data_page_separates_problems_from_notes_and_says_where_uploads_went(
     assert "file name" in placed.loc["happy_0002.png", "why"]
 
     at.button(key="extract_run").click().run()
+    assert not at.exception
+    assert wait_for_job(app_env, EXTRACTION).status == "done"  # run by the worker process the page started
+    at = page("1_Data.py").run()
     assert not at.exception
     problems, notes = (d.value for d in at.dataframe)  # problems first
     assert list(problems["file"]) == ["wall_0004.png"]
@@ -170,7 +176,7 @@ def test_train_results_survive_a_reload_and_show_the_best_models_confusion_matri
         "n_faces": 28,
         "grouped": False,
     }
-    save_last_comparison(registry, "local", payload)  # what the last run on this host kept
+    save_last_comparison(registry, LOCAL_USER.id, payload)  # what the last run on this host kept
     at = page("4_Train.py").run()  # a new session: nothing in session state
     assert not at.exception
     assert any(h.value == "Results" for h in at.subheader)

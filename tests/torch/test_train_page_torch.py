@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.auth import LOCAL_USER
 from core.imaging import encode_png
+from core.jobs import Job, JobQueue
+from core.jobs.torch_kinds import DETECTOR_TRAINING, RESNET_TRAINING
 from core.landmarks.extractor import LandmarkExtractor
 from core.registry import Registry
 from core.settings import Settings, get_settings
@@ -18,14 +21,16 @@ from core.store import Store
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "4_Train.py")
 
 
-def _wait(at: AppTest, key: str, timeout: float = 90.0) -> str:
-    """Rerun the page until the background job ends; returns its status."""
+def _wait(at: AppTest, kind: str, timeout: float = 180.0) -> Job:
+    """Wait for the job the page submitted (run by the worker process the page started), then rerun the page."""
+    queue = JobQueue(get_settings())
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        job = at.session_state[key]
-        if job.status != "running":
+        job = queue.latest(kind, LOCAL_USER.id)
+        assert job is not None, "the page submitted no job"
+        if job.finished:
             at.run()
-            return str(job.status)
+            return job
         time.sleep(0.5)
     raise AssertionError("the training job did not finish in time")
 
@@ -50,16 +55,21 @@ def test_resnet_section_trains_from_scratch(app_env: Settings, face_variants: li
         at.checkbox(key="resnet_scratch").check().run()
     at.button(key="resnet_start").click().run()
     assert not at.exception
-    assert _wait(at, "torch_job_resnet") == "done", at.session_state["torch_job_resnet"].message
+    job = _wait(at, RESNET_TRAINING)
+    assert job.status == "done", job.error
     assert not at.exception
-    job = at.session_state["torch_job_resnet"]
-    assert len(job.history) == 1 and job.card_id
-    assert any(job.card_id in s.value for s in at.success)
-    # Four faces are too few to hold some out: the comparison says so instead of failing.
+    assert job.result is not None and len(job.result["history"]) == 1
+    model_id = job.result["model_id"]
+    assert any(model_id in s.value for s in at.success)
+    # A new session (a reload, or the server restarted) still shows the result and can activate it.
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert any(model_id in s.value for s in at.success)
+    # Four faces are too few to hold some out: the job's comparison says so, and so does one asked for on the page.
+    assert "too few labeled faces" in job.result["activation_message"]
     at.button(key="torch_job_resnet_compare").click().run()
     assert not at.exception and any("too few labeled faces" in e.value for e in at.error)
     at.button(key="torch_job_resnet_activate").click().run()
-    assert Registry(app_env.models_dir).active_id() == job.card_id
+    assert Registry(app_env.models_dir).active_id() == model_id
 
 
 @pytest.mark.usefixtures("app_env")
@@ -72,12 +82,13 @@ def test_detector_section_trains_on_a_yolo_folder(synthetic_yolo: Path, app_env:
     at.number_input(key="det_batch").set_value(4)
     at.button(key="det_start").click().run()
     assert not at.exception
-    assert _wait(at, "torch_job_detector") == "done", at.session_state["torch_job_detector"].message
-    job = at.session_state["torch_job_detector"]
-    assert [h["epoch"] for h in job.history] == [1, 2]
-    card = Registry(app_env.models_dir).card(job.card_id)
+    job = _wait(at, DETECTOR_TRAINING)
+    assert job.status == "done", job.error
+    assert job.result is not None and [h["epoch"] for h in job.result["history"]] == [1, 2]
+    card = Registry(app_env.models_dir).card(job.result["model_id"])
     assert card.kind == "detector" and card.params["input_size"] == 128
-    assert "mAP@0.5" in at.success[0].value
+    assert card.data_hash  # the page and the CLI share one recipe: the page's detector records its data too
+    assert any("mAP@0.5" in s.value for s in at.success)
     # No landmark model yet: the comparison explains what it needs instead of failing.
     assert any("comparison needs" in i.value for i in at.info)
 

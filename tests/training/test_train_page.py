@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
 from sklearn.neighbors import KNeighborsClassifier
 from streamlit.testing.v1 import AppTest
 
+from core.auth import LOCAL_USER
+from core.jobs import JobQueue
+from core.jobs.kinds import LANDMARK_TRAINING
 from core.records import FaceData
 from core.registry import Registry
 from core.settings import Settings
@@ -15,6 +20,24 @@ from tests.training.conftest import fill_store
 from tests.training.test_promotion import _save
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "4_Train.py")
+
+
+def _train(at: AppTest, app_env: Settings) -> tuple[AppTest, dict[str, Any]]:
+    """Click Train and compare, wait for the job the page queued (the worker process it started trains while the
+    page stays responsive), then reload the page: it shows the results from the database."""
+    at.button(key="train_run").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    queue = JobQueue(app_env)
+    deadline = time.monotonic() + 240
+    while (job := queue.latest(LANDMARK_TRAINING, LOCAL_USER.id)) is None or not job.finished:
+        assert time.monotonic() < deadline, "training did not finish in time"
+        time.sleep(0.5)
+    assert job.status == "done", job.error
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    assert job.result is not None
+    return at, job.result
 
 
 def test_empty_store_explains_what_to_do(app_env: Settings) -> None:
@@ -33,10 +56,7 @@ def test_train_compare_then_activate_by_hand_and_roll_back(
     assert at.checkbox(key="train_activate_best").value is False  # no activation unless asked for
 
     at.multiselect(key="train_models").set_value(["svm", "random_forest"]).run()
-    at.button(key="train_run").click().run(timeout=180)
-    assert not at.exception, at.exception
-    assert not at.error, [e.value for e in at.error]
-    result = at.session_state["train_result"]
+    at, result = _train(at, app_env)
     assert [r["name"] for r in result["reports"]] == ["svm", "random_forest"]
     registry = Registry(app_env.models_dir)
     assert registry.active_id() is None and not result["activated"]
@@ -80,10 +100,8 @@ def test_the_page_trains_the_face_api_hybrid_beside_the_others(
     assert "faceapi_blend" in at.multiselect(key="train_models").options
     at.multiselect(key="train_models").set_value(["faceapi_blend"]).run()
     assert any("not contempt" in c.value for c in at.caption)  # the page says what the network cannot predict
-    at.button(key="train_run").click().run(timeout=180)
-    assert not at.exception, at.exception
-    assert not at.error, [e.value for e in at.error]
-    [report] = at.session_state["train_result"]["reports"]
+    _, result = _train(at, app_env)
+    [report] = result["reports"]
     assert report["name"] == "faceapi_blend" and {"clf__C", "clf__weight"} <= set(report["best_params"])
     card = Registry(app_env.models_dir).card(report["model_id"])
     assert card.kind == "hybrid"
@@ -100,9 +118,7 @@ def test_opt_in_activation_keeps_a_better_active_model(
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     at.multiselect(key="train_models").set_value(["random_forest"]).run()
     at.checkbox(key="train_activate_best").check().run()
-    at.button(key="train_run").click().run(timeout=180)
-    assert not at.exception and not at.error
-    result = at.session_state["train_result"]
+    at, result = _train(at, app_env)
     assert not result["activated"] and registry.active_id() == "perfect"
     assert result["comparison"]["incumbent"]["model_id"] == "perfect"
     assert any("not better" in i.value for i in at.info)

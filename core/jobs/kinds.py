@@ -1,0 +1,189 @@
+"""The built-in job kinds: every long piece of work the pages and the CLI start.
+
+Each run function is the one recipe for its work (the CLI runs it inline, the workers from the queue) and calls
+the existing core functions; heavy imports stay inside the functions so that listing kinds is cheap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.auth import Permission
+from core.jobs.registry import JobContext, JobKind, register
+
+EXTRACTION = "extraction"
+LANDMARK_TRAINING = "landmark_training"
+BATCH_EVALUATION = "batch_evaluation"
+# How a trained model is promoted (core.training.promotion.ActivationPolicy, spelled out so listing kinds stays cheap).
+Activation = Literal["never", "if_better", "always"]
+
+
+class Params(BaseModel):
+    # A field the code no longer knows makes the job's parameters invalid, rather than silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExtractionParams(Params):
+    retry_failed: bool = False
+    workers: int | None = Field(default=None, ge=1)
+
+
+def run_extraction(params: ExtractionParams, ctx: JobContext) -> dict[str, Any]:
+    """Extract every image without landmarks. Each chunk is saved as it finishes, so a requeued job resumes with
+    the images still pending: nothing is redone, nothing is skipped."""
+    from core.landmarks.batch import extract_store
+    from core.store import Store
+
+    store = Store()
+    report = extract_store(
+        store, workers=params.workers, retry_failed=params.retry_failed, progress=ctx.progress, cancel=ctx.cancel
+    )
+    ctx.progress(
+        report.processed, ctx.total, f"{report.ok} with a face, {report.no_face} without, {report.errors} errors"
+    )
+    return {
+        "processed": report.processed,
+        "ok": report.ok,
+        "no_face": report.no_face,
+        "errors": report.errors,
+        "problems": [list(p) for p in report.problems[:500]],
+    }
+
+
+class LandmarkTrainingParams(Params):
+    models: list[str]
+    feature_sets: list[str]
+    preset: str = "quick"
+    folds: int | None = Field(default=None, ge=2)
+    emotions: list[str] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list)
+    grids: dict[str, dict[str, list[Any]]] = Field(default_factory=dict)  # per model; empty: the preset's
+    seed: int = 0
+    n_jobs: int = Field(default=1, ge=1)
+    activation: Activation = "never"  # the best model, compared with the active one on the same held-out images
+
+
+def run_landmark_training(params: LandmarkTrainingParams, ctx: JobContext) -> dict[str, Any]:
+    """Compare landmark models by grid search; each model is saved as it finishes (a cancel keeps those). The best
+    one is then scored beside the active model and activated as `activation` says (never, by default)."""
+    from core.auth import require
+    from core.registry import Registry
+    from core.store import Store
+    from core.store.repository import Filters
+    from core.training.compare import ComparisonResult, compare_models
+    from core.training.data import from_store
+    from core.training.landmark_registry import save_comparison, save_report
+    from core.training.last_comparison import save_last_comparison
+    from core.training.promotion import promote
+    from core.training.report import ModelReport
+    from core.training.zoo import HYBRID_MODELS
+
+    user = require(Permission.TRAIN)
+    store = Store()
+    filters = Filters(emotions=params.emotions, sources=params.sources)
+    # faceapi_blend reads face-api's network rows too (computed once per face, cached under the data root).
+    data = from_store(store, filters, network=any(m in HYBRID_MODELS for m in params.models))
+    registry = Registry(store.settings.models_dir)
+
+    def save(result: ComparisonResult, report: ModelReport) -> None:
+        save_report(registry, result, report, data_sources=data.sources)
+
+    result = compare_models(
+        data,
+        models=params.models,
+        feature_sets=params.feature_sets,
+        preset_name=params.preset,
+        grids=params.grids or None,
+        folds=params.folds,
+        seed=params.seed,
+        n_jobs=params.n_jobs,
+        progress=ctx.progress,
+        cancel=ctx.cancel,
+        on_model=save,
+    )
+    save_comparison(registry, result, data_sources=data.sources)
+    best = result.best
+    promotion = None
+    if best is not None and best.model_id:
+        ctx.progress(ctx.total, ctx.total, "comparing the best model with the active one")
+        policy = "never" if ctx.cancelled() else params.activation
+        promotion = promote(registry, store, best.model_id, policy=policy, filters=filters, seed=params.seed)
+    payload = {
+        "reports": [r.to_dict() for r in result.reports],
+        "holdout": result.holdout,
+        "best": best.model_id if best else None,
+        "best_name": best.name if best else None,
+        "best_macro_f1": best.macro_f1 if best else None,
+        "activated": bool(promotion and promotion.activated),
+        "activation_message": promotion.message if promotion else "",
+        "comparison": promotion.comparison.model_dump(mode="json") if promotion and promotion.comparison else None,
+        "n_faces": len(data),
+        "class_counts": data.class_counts(),
+        "grouped": data.groups is not None,
+    }
+    save_last_comparison(registry, user.id, payload)  # the Train page shows it when no job is on record
+    return payload
+
+
+class BatchEvaluationParams(Params):
+    path: str
+    model_id: str | None = None
+    out: str | None = None  # predictions CSV; default <DATA_ROOT>/exports/job-<id>-predictions.csv
+
+
+def run_batch_evaluation(params: BatchEvaluationParams, ctx: JobContext) -> dict[str, Any]:
+    """Evaluate a model on a folder or manifest CSV of images on the server."""
+    from core.auth import OPERATOR, current_user
+    from core.errors import StudioError
+    from core.evaluation import evaluate_items, items_from_path
+    from core.import_roots import ImportRoots
+    from core.inference import Recognizer
+    from core.landmarks.extractor import LandmarkExtractor
+    from core.registry import Registry
+    from core.settings import get_settings
+
+    settings = get_settings()
+    registry = Registry(settings.models_dir)
+    model_id = params.model_id or registry.active_id()
+    if model_id is None:
+        raise StudioError("no model to evaluate: train one or choose a model")
+    model = registry.load(model_id)
+    path = Path(params.path)
+    if current_user() != OPERATOR:  # the CLI reads anywhere; a job from the dashboard only under IMPORT_ROOTS
+        path = ImportRoots.from_settings(settings).check_tree(path, "folder")
+    items = items_from_path(path)
+    if not items:
+        raise StudioError(f"no images found in {params.path}")
+    extractor = LandmarkExtractor(settings, mode="image") if model.needs_landmarks else None
+    try:
+        result = evaluate_items(Recognizer(model, extractor), items, progress=ctx.progress, cancel=ctx.cancel)
+    finally:
+        if extractor is not None:
+            extractor.close()
+    out = Path(params.out) if params.out else settings.exports_dir / f"job-{ctx.job_id or 'inline'}-predictions.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.to_csv(out)
+    return {
+        "model_id": model_id,
+        "n_images": len(items),
+        "predictions_csv": str(out),
+        "no_face": [str(p) for p in result.no_face[:500]],
+        "errors": [[str(p), m] for p, m in result.errors[:500]],
+        "metrics": result.metrics,
+    }
+
+
+register(JobKind(EXTRACTION, "Landmark extraction", ExtractionParams, Permission.EXTRACT, run_extraction, True))
+register(
+    JobKind(
+        LANDMARK_TRAINING, "Landmark model comparison", LandmarkTrainingParams, Permission.TRAIN, run_landmark_training
+    )
+)
+register(
+    JobKind(
+        BATCH_EVALUATION, "Batch evaluation of a folder", BatchEvaluationParams, Permission.TRAIN, run_batch_evaluation
+    )
+)

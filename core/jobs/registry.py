@@ -1,0 +1,91 @@
+"""Job kinds: a name, a pydantic model of its parameters, the role it needs, and the function that runs it.
+
+A run function takes the validated parameters and a `JobContext` (progress, cancel) and returns a JSON-able result
+(e.g. the saved model id and a summary). The same function runs in a worker (`python -m core worker`) and inline
+in the CLI.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from core.auth import Permission
+from core.errors import StudioError
+
+
+@dataclass
+class JobContext:
+    """What a running job sees: where to report progress and whether it should stop.
+
+    `cancel` is a `threading.Event` because the core functions already take one; the worker sets it when the
+    job's cancel flag is raised in the database."""
+
+    job_id: int | None = None
+    attempt: int = 1  # above 1: a requeued job (resumable kinds skip what is done)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    on_progress: Callable[[int, int, str], None] | None = None
+    done: int = 0
+    total: int = 0
+    message: str = ""
+    # In memory only, never in the job row: a Gemini key typed into a page for its session (see ui.jobs.run_here).
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def progress(self, done: int, total: int, message: str = "", /) -> None:
+        self.done, self.total = done, total
+        if message:
+            self.message = message
+        if self.on_progress is not None:
+            self.on_progress(done, total, self.message)
+
+    def cancelled(self) -> bool:
+        return self.cancel.is_set()
+
+
+RunFn = Callable[[Any, JobContext], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str
+    title: str  # for people: "Landmark extraction"
+    params: type[BaseModel]
+    permission: Permission
+    run: RunFn
+    resumable: bool = False  # a requeued job skips work finished before
+
+
+class UnknownJobKind(StudioError):
+    pass
+
+
+_KINDS: dict[str, JobKind] = {}
+
+
+def register(kind: JobKind) -> JobKind:
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def get_kind(name: str) -> JobKind:
+    _load_builtin()
+    try:
+        return _KINDS[name]
+    except KeyError:
+        raise UnknownJobKind(f"unknown job kind {name!r}; known: {', '.join(sorted(_KINDS))}") from None
+
+
+def all_kinds() -> dict[str, JobKind]:
+    _load_builtin()
+    return dict(_KINDS)
+
+
+def _load_builtin() -> None:
+    # Importing these modules registers the built-in kinds.
+    import core.jobs.active_kinds
+    import core.jobs.kinds
+    import core.jobs.torch_kinds  # noqa: F401

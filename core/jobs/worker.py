@@ -1,0 +1,207 @@
+"""The worker loop (`python -m core worker`) and the inline runner the CLI uses.
+
+A worker claims one queued job at a time and runs it as the user who submitted it. A heartbeat thread records the
+job's progress every `JOB_HEARTBEAT_S` seconds and picks up a cancel request; every worker also requeues running jobs
+whose heartbeat went stale (their worker was killed), so any live worker recovers them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from core.auth import Role, User, acting_as, require
+from core.errors import StudioError
+from core.jobs.queue import Job, JobQueue
+from core.jobs.registry import JobContext, UnknownJobKind, get_kind
+from core.jobs.tables import CANCELLED, DONE, FAILED, QUEUED
+
+log = logging.getLogger("core.jobs.worker")
+
+
+def _validation_summary(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'params'}: {e['msg']}" for e in exc.errors()[:5])
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()[:80]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Worker:
+    def __init__(self, queue: JobQueue, *, kinds: Sequence[str] = (), worker_id: str | None = None) -> None:
+        self.queue = queue
+        self.kinds = tuple(kinds)
+        self.id = worker_id or new_worker_id()
+        self.stopping = threading.Event()  # SIGTERM/SIGINT: finish or hand back the current job, then exit
+        self.registered = False  # in job_workers: a worker loop, not one job run inside the dashboard
+
+    def run(self, *, once: bool = False, poll_s: float = 2.0) -> int:
+        """Run jobs until stopped; with `once`, at most one job. Returns the number of jobs run."""
+        for kind in self.kinds:
+            get_kind(kind)  # an unknown --kinds name is refused up front
+        host = socket.gethostname()
+        self.registered = True
+        ran = 0
+        log.info("worker %s started (kinds: %s)", self.id, ", ".join(self.kinds) or "all")
+        try:
+            while not self.stopping.is_set():
+                self.queue.worker_alive(self.id, host, os.getpid(), self.kinds)
+                self.queue.requeue_stale()
+                job = self.queue.claim(self.id, self.kinds)
+                if job is not None:
+                    self.execute(job)
+                    ran += 1
+                if once:
+                    break
+                if job is None:
+                    self.stopping.wait(poll_s)
+        finally:
+            self.queue.worker_gone(self.id)
+            log.info("worker %s stopped after %d job(s)", self.id, ran)
+        return ran
+
+    def execute(self, job: Job, *, secrets: dict[str, str] | None = None) -> None:
+        """Run one claimed job to a final state; nothing it raises escapes (the worker goes on with the next).
+        `secrets` reach the job's code in memory only (a page's session key), never the database."""
+        try:
+            spec = get_kind(job.kind)
+        except UnknownJobKind as exc:
+            self.queue.finish(job.id, self.id, FAILED, message="failed", error=str(exc))
+            return
+        try:
+            params = spec.params.model_validate(job.params)
+        except ValidationError as exc:
+            error = (
+                f"the parameters of this {spec.title.lower()} job are no longer valid (the code changed since it was "
+                f"queued): {_validation_summary(exc)}. Submit it again."
+            )
+            log.warning("job %s: %s", job.id, error)
+            self.queue.finish(job.id, self.id, FAILED, message="failed", error=error)
+            return
+        try:
+            user = User(job.started_by, Role.parse(job.started_role))
+        except StudioError as exc:
+            self.queue.finish(job.id, self.id, FAILED, message="failed", error=str(exc))
+            return
+
+        ctx = JobContext(job_id=job.id, attempt=job.attempts, secrets=dict(secrets or {}))
+        # A requeued job says so while it runs and once it is done (job.message holds why it was requeued).
+        resumed = f"resumed after a requeue (attempt {job.attempts}): " if job.attempts > 1 else ""
+        ctx.message = f"{resumed}{job.message}" if resumed else ""
+        lost = threading.Event()
+        beat_stop = threading.Event()
+
+        def beat() -> None:
+            host = socket.gethostname()
+            while not beat_stop.wait(self.queue.settings.job_heartbeat_s):
+                try:
+                    stop = self.queue.heartbeat(job.id, self.id, ctx.done, ctx.total, ctx.message)
+                    if self.registered:
+                        self.queue.worker_alive(self.id, host, os.getpid(), self.kinds)
+                except Exception:  # a database hiccup: try again next beat
+                    log.warning("job %s: heartbeat failed", job.id, exc_info=True)
+                    continue
+                if stop:
+                    if self.queue.get(job.id).worker_id != self.id:
+                        lost.set()
+                    ctx.cancel.set()
+                if self.stopping.is_set():
+                    ctx.cancel.set()
+
+        beater = threading.Thread(target=beat, name=f"job-{job.id}-heartbeat", daemon=True)
+        beater.start()
+        log.info("job %s (%s) started for %s (attempt %d)", job.id, job.kind, job.started_by, job.attempts)
+        result: dict[str, Any] | None = None
+        error = ""
+        try:
+            with acting_as(user):
+                result = spec.run(params, ctx)
+        except StudioError as exc:  # a message meant for the user
+            error = str(exc)
+        except Exception as exc:
+            log.exception("job %s (%s) failed", job.id, job.kind)
+            error = f"unexpected error ({type(exc).__name__}: {exc}); the worker's log has the details"
+        finally:
+            beat_stop.set()
+            beater.join()
+
+        if lost.is_set():
+            log.warning("job %s: no longer this worker's (requeued after a stall); its result is dropped", job.id)
+            return
+        if error:
+            self.queue.finish(job.id, self.id, FAILED, message="failed", error=error, done=ctx.done, total=ctx.total)
+        elif ctx.cancelled() and self.stopping.is_set() and not self.queue.get(job.id).cancel_requested:
+            # The worker is shutting down, nobody cancelled: hand the job back for another worker to resume.
+            self.queue.release(job.id, self.id, f"requeued: worker {self.id} shut down at {ctx.done}/{ctx.total}")
+        elif ctx.cancelled():
+            self.queue.finish(
+                job.id,
+                self.id,
+                CANCELLED,
+                message=f"cancelled at {ctx.done}/{ctx.total}; the finished work is kept",
+                result=result,
+                done=ctx.done,
+                total=ctx.total,
+            )
+        else:
+            self.queue.finish(
+                job.id,
+                self.id,
+                DONE,
+                message=(ctx.message if ctx.message.startswith(resumed) else resumed + ctx.message) or "done",
+                result=result or {},
+                done=ctx.done,
+                total=ctx.total,
+            )
+        log.info("job %s finished", job.id)
+
+
+def run_worker(
+    queue: JobQueue | None = None, *, once: bool = False, poll_s: float = 2.0, kinds: Sequence[str] = ()
+) -> int:
+    """`python -m core worker`: SIGTERM or Ctrl-C hands the current job back to the queue and exits."""
+    worker = Worker(queue or JobQueue(), kinds=kinds)
+
+    def stop(_signum: int, _frame: Any) -> None:
+        worker.stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    return worker.run(once=once, poll_s=poll_s)
+
+
+def run_inline(
+    kind: str,
+    params: BaseModel | dict[str, Any],
+    on_progress: Callable[[int, int, str], None] | None = None,
+    *,
+    context: JobContext | None = None,
+) -> dict[str, Any]:
+    """Run a job's code in this process, without the queue (the CLI's path, with a tqdm bar as `on_progress`)."""
+    spec = get_kind(kind)
+    require(spec.permission)
+    model = params if isinstance(params, spec.params) else spec.params.model_validate(params)
+    ctx = context or JobContext(on_progress=on_progress)
+    return spec.run(model, ctx)
+
+
+def wait_for(queue: JobQueue, job_id: int, *, timeout_s: float, poll_s: float = 0.2) -> Job:
+    """Poll until the job is finished (tests and scripts)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        job = queue.get(job_id)
+        if job.finished or time.monotonic() > deadline:
+            return job
+        time.sleep(poll_s)
+
+
+__all__ = ["QUEUED", "Worker", "run_inline", "run_worker", "wait_for"]

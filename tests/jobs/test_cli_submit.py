@@ -1,0 +1,50 @@
+"""The CLI's two paths for one job kind: `--submit` queues it, `python -m core worker --once` runs it."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from core.cli import main
+from core.jobs import DONE, JobQueue
+from core.settings import Settings
+from core.store import Store
+from tests.jobs.conftest import fill_store
+
+
+def test_extract_submit_then_worker_once(
+    app_env: Settings, face_variants: list[np.ndarray], capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = Store(app_env)
+    fill_store(store, face_variants, 3)
+    assert main(["extract", "--submit"]) == 0
+    match = re.search(r"queued job (\d+)", capsys.readouterr().out)
+    assert match is not None
+    job_id = int(match.group(1))
+    queue = JobQueue(app_env)
+    job = queue.get(job_id)
+    assert job.status == "queued" and job.started_by == "operator (cli)"
+    assert store.extraction_counts().get("ok", 0) == 0  # nothing ran in the CLI itself
+
+    assert main(["worker", "--once", "--poll", "0.1"]) == 0
+    assert queue.get(job_id).status == DONE
+    assert store.extraction_counts().get("ok", 0) == 3
+    capsys.readouterr()
+    assert main(["jobs", "show", str(job_id)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["status"] == DONE and shown["result"]["ok"] == 3
+    assert main(["jobs", "list"]) == 0
+    assert f"{job_id}" in capsys.readouterr().out
+
+
+def test_extract_inline_runs_the_same_job_code(
+    app_env: Settings, face_variants: list[np.ndarray], capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = Store(app_env)
+    fill_store(store, face_variants, 2)
+    assert main(["extract"]) == 0
+    assert "2 processed: 2 faces" in capsys.readouterr().out
+    assert JobQueue(app_env).recent() == []  # inline: no queue involved

@@ -1,0 +1,33 @@
+"""AppTest of the Jobs page: everyone's recent jobs, and Cancel for an admin (the local user)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.auth import Role, User, acting_as
+from core.jobs import CANCELLED, JobQueue
+from core.jobs.kinds import EXTRACTION
+from core.settings import Settings, get_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_jobs_page_lists_and_cancels(app_env: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("START_WORKER", "false")  # nothing runs the job: it stays queued until cancelled
+    get_settings.cache_clear()
+    queue = JobQueue(get_settings())
+    with acting_as(User("alice@example.org", Role.TRAINER)):
+        job_id = queue.submit(EXTRACTION, {})
+    at = AppTest.from_file(str(ROOT / "pages" / "9_Jobs.py"), default_timeout=60).run()
+    assert not at.exception
+    assert any("No job worker is running" in w.value for w in at.warning)
+    table = at.dataframe[0].value
+    row = table[table["id"] == job_id].iloc[0]
+    assert row["status"] == "queued" and row["owner"] == "alice@example.org" and row["kind"] == "Landmark extraction"
+    at.button(key="jobs_cancel").click().run()  # the local user is an admin: may cancel alice's job
+    assert not at.exception
+    job = queue.get(job_id)
+    assert job.status == CANCELLED and job.started_at is None
