@@ -7,7 +7,7 @@ import weakref
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import mediapipe as mp
 import numpy as np
@@ -79,8 +79,20 @@ def _unpad(face: FaceData, px: int, py: int, width: int, height: int) -> FaceDat
 
 
 # Every open extractor, so that all can be closed deterministically. A MediaPipe landmarker left for the garbage
-# collector closes itself from `__del__`, which can deadlock when that runs late (e.g. in a final gc pass).
+# collector closes itself from `__del__`, which deadlocks when that runs inside a collection triggered mid-call
+# (seen in a test session: close() waits on MediaPipe's dispatcher thread while the collecting thread holds on).
+# So a landmarker is never closed by the collector: when its extractor is dropped unclosed, a finalizer parks the
+# landmarker in `_orphans` (appending only), and it is closed at the next safe point: a new extractor, or exit.
 _open_extractors: weakref.WeakSet[LandmarkExtractor] = weakref.WeakSet()
+_orphans: list[Any] = []
+
+
+def _close_orphans() -> None:
+    while _orphans:
+        try:
+            _orphans.pop().close()
+        except (RuntimeError, IndexError):
+            continue  # at exit MediaPipe's dispatcher may already be shut down; another thread took the last one
 
 
 def close_all() -> None:
@@ -92,6 +104,7 @@ def close_all() -> None:
             # At interpreter exit MediaPipe's own dispatcher thread pool may already be shut down ("cannot
             # schedule new futures after shutdown"): the process is ending, so there is nothing left to free.
             _open_extractors.discard(extractor)
+    _close_orphans()
 
 
 atexit.register(close_all)
@@ -120,8 +133,10 @@ class LandmarkExtractor:
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
+        _close_orphans()  # a safe point: not inside a garbage collection
         self._landmarker = vision.FaceLandmarker.create_from_options(options)
         self._last_ts = -1
+        self._park_if_dropped = weakref.finalize(self, _orphans.append, self._landmarker)
         _open_extractors.add(self)
 
     def __enter__(self) -> LandmarkExtractor:
@@ -131,6 +146,7 @@ class LandmarkExtractor:
         self.close()
 
     def close(self) -> None:
+        self._park_if_dropped.detach()
         if self._landmarker is not None:
             self._landmarker.close()
             self._landmarker = None

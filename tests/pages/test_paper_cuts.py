@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from core.auth import LOCAL_USER
 from core.imaging import encode_png
 from core.jobs.kinds import EXTRACTION
+from core.live.model_choices import FOLLOW_ACTIVE_LABEL
 from core.registry import ModelCard, Registry
 from core.schema import EMOTIONS
 from core.settings import PROJECT_ROOT, Settings
@@ -176,7 +177,7 @@ def test_train_results_survive_a_reload_and_show_the_best_models_confusion_matri
         "n_faces": 28,
         "grouped": False,
     }
-    save_last_comparison(registry, LOCAL_USER.id, payload)  # what the last run on this host kept
+    save_last_comparison(registry, LOCAL_USER.id, payload)  # what the local user's last run kept
     at = page("4_Train.py").run()  # a new session: nothing in session state
     assert not at.exception
     assert any(h.value == "Results" for h in at.subheader)
@@ -199,7 +200,8 @@ def test_starter_notice_only_while_nothing_is_trained(app_env: Settings) -> None
     registry = Registry(app_env.models_dir)
     _write_model(registry, "landmark-svm-1")
     at = page("7_Batch_Test.py").run()
-    assert at.selectbox(key="bt_model").value.endswith("starter")  # the user keeps (chooses) the starter
+    # The page follows the active model, still the starter (training activates nothing by itself).
+    assert at.selectbox(key="bt_model").value == FOLLOW_ACTIVE_LABEL and registry.active_id() == "starter"
     assert not any("no model has been trained yet" in i.value for i in at.info)
 
 
