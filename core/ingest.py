@@ -257,12 +257,15 @@ def import_zip(store: Store, data: bytes | Path, **kwargs: object) -> ImportRepo
 
 
 # ---- folders and manifests ---------------------------------------------------------------------------------------
+OUTSIDE_FOLDER = 'refused: it lies outside the imported folder (through a symlink, ".." or an absolute path)'
+
+
 def _read_file(name: str, path: Path, root: Path, settings: Settings) -> Incoming:
     """The file at `path` as an Incoming, with the reason when it lies outside `root` (a symlink, `..`), is larger
     than IMPORT_MAX_FILE_MB (never read into memory then) or cannot be read; `root` is already resolved."""
     real = resolve_inside(root, path)
     if real is None:
-        return Incoming(name, b"", problem="refused: it links to a file outside the imported folder")
+        return Incoming(name, b"", problem=OUTSIDE_FOLDER)
     try:
         if real.stat().st_size > settings.import_max_file_mb * _MB:
             return Incoming(name, b"", problem=f"larger than {settings.import_max_file_mb:g} MB (IMPORT_MAX_FILE_MB)")
