@@ -169,7 +169,10 @@ def compare_models(
     check_trainable(data.y, folds, held_out=1)
     train_idx, test_idx, holdout = holdout_split(data, seed)
     train, test = data.subset(_mask(len(data), train_idx)), data.subset(_mask(len(data), test_idx))
-    check_trainable(train.y, folds)
+    try:
+        check_trainable(train.y, folds)
+    except TrainingDataError as exc:  # the held-out part took whole persons, and with them most of a rare emotion
+        raise TrainingDataError(f"after holding out {len(test_idx)} faces for the test ({holdout}): {exc}") from exc
     classes = train.classes  # what the models can predict (a class seen only in the store's test set cannot be)
     splitter, cv_name = _cv(train.y, train.groups, folds, seed)
     with warnings.catch_warnings():
