@@ -15,6 +15,9 @@ if not allowed(Permission.MANAGE_USERS):
 engine = get_store().engine
 cfg = settings()
 ROLES = [r.label for r in Role]
+_DONE = "users_done"  # what the last action did, shown once after the rerun that refreshes the table
+if done := st.session_state.pop(_DONE, None):
+    st.success(done)
 
 st.caption(
     f"People get **{cfg.default_role}** when they first sign in"
@@ -48,6 +51,9 @@ if people:
     removed = st.button(f"Remove {who}", key="users_remove") and run_safely(
         lambda: remove_user(engine, str(who)), what="Removing"
     )
+    if removed:
+        keys = f"{removed.keys_revoked} API key{'' if removed.keys_revoked == 1 else 's'}"
+        st.session_state[_DONE] = f"Removed {removed.email} and revoked their {keys}."
     if saved or removed:
         st.rerun()
 
