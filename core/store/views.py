@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from core.schema import EXTRACTION_OK, EXTRACTION_PENDING
+from core.schema import EXTRACTION_ERROR, EXTRACTION_NO_FACE, EXTRACTION_OK, EXTRACTION_PENDING
 from core.store.repository import Filters, Store
 
 RECORD_COLUMNS = (
@@ -53,6 +53,8 @@ def record_table(store: Store, filters: Filters | None = None) -> pd.DataFrame:
 
 
 PROBLEM, NOTE = "problem", "note"
+# The extraction states of problem images (no usable face), as a filter: `Filters(extraction_states=PROBLEM_STATES)`.
+PROBLEM_STATES = (EXTRACTION_NO_FACE, EXTRACTION_ERROR)
 
 
 def problem_table(store: Store) -> pd.DataFrame:

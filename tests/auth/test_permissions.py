@@ -59,6 +59,7 @@ def _viewer_is_refused_everything(store: Store, settings: Settings, png: bytes, 
     with acting_as(VIEWER):
         refused = {
             "delete model": lambda: registry.delete("m1"),
+            "delete images": lambda: store.delete_images([queued[0].image_id]),
             "import folder": lambda: ingest.import_folder(store, folder),
             "import zip": lambda: ingest.import_zip(store, _zip(png)),
             "import item": lambda: ingest.import_items(store, [ingest.Incoming("x.png", png)]),
@@ -126,11 +127,15 @@ def test_each_role_gets_exactly_its_rights(
         registry.activate("t1")
         with pytest.raises(PermissionDenied, match="needs the admin role"):
             registry.delete("t1")
+        with pytest.raises(PermissionDenied, match="delete needs the admin role"):
+            store.delete_images(report.image_ids)
+    assert store.get(report.image_ids[0]) is not None
     assert registry.card("t1").trained_by == TRAINER.id
     assert json.loads((settings.models_dir / "t1" / "card.json").read_text())["trained_by"] == TRAINER.id
     with acting_as(ADMIN):
         registry.delete("t1")
-    assert "t1" not in {c.id for c in registry.list()}
+        assert store.delete_images(report.image_ids).deleted == report.image_ids
+    assert "t1" not in {c.id for c in registry.list()} and store.get(report.image_ids[0]) is None
     # Undo: only your own decision, unless you are an admin (and then the undo names whose decision it was).
     with acting_as(TRAINER):
         assert approval.undo_last(store) is None
