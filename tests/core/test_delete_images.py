@@ -59,16 +59,28 @@ def _populate(store: Store) -> list[int]:
     store.save_extraction(ids[1], state=EXTRACTION_NO_FACE, reason="no face found")
     with session_scope(store.engine) as session:
         for rank, image_id in enumerate(ids):
-            session.add(QueueEntry(image_id=image_id, rank=rank, score=0.5, strategy="entropy", predicted="happy",
-                                   confidence=0.5))  # fmt: skip
+            session.add(
+                QueueEntry(
+                    image_id=image_id, rank=rank, score=0.5, strategy="entropy", predicted="happy", confidence=0.5
+                )
+            )
             session.add(Proposal(image_id=image_id, model="m", answer="happy", confidence=0.9))
             session.add(LabelFailure(image_id=image_id, model="m", reason="malformed JSON"))
         job = GenerationJobRow(name="j", fingerprint="f" * 64, template={}, model="m")
         session.add(job)
         session.flush()
         session.add(
-            GenerationItemRow(job_id=job.id, key="k0", position=0, persona="p", emotion="happy", attributes={},
-                              prompt="a smiling face", file_name="happy_gen_0.png", image_id=ids[0])  # fmt: skip
+            GenerationItemRow(
+                job_id=job.id,
+                key="k0",
+                position=0,
+                persona="p",
+                emotion="happy",
+                attributes={},
+                prompt="a smiling face",
+                file_name="happy_gen_0.png",
+                image_id=ids[0],
+            )
         )
     return ids
 
