@@ -1,0 +1,78 @@
+"""The admin-only sections of the dashboard under AppTest, as a trainer and as an admin: "Delete images" on the Data
+page (choose, preview, confirm by count, delete, report)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.active import approval
+from core.auth import Role, User
+from core.auth.identity import set_current_user
+from core.settings import Settings, get_settings
+from core.store import Store
+from tests.browser.harness import ROOT
+from tests.core.test_delete_images import _populate
+
+DATA_PAGE = str(ROOT / "pages" / "1_Data.py")
+ADMIN = User("ada@example.org", Role.ADMIN)
+TRAINER = User("tom@example.org", Role.TRAINER)
+
+
+@pytest.fixture
+def signed_in(app_env: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[User], None]]:
+    """Make every page run as the given user (AppTest has no st.user, so the sign-in itself is the browser test's)."""
+    monkeypatch.setenv("START_WORKER", "false")
+    get_settings.cache_clear()
+    who: list[User] = []
+
+    def as_user(sidebar: bool = True) -> User:
+        set_current_user(who[-1])
+        return who[-1]
+
+    monkeypatch.setattr("ui.auth.signed_in_user", as_user)
+    yield who.append
+    get_settings.cache_clear()
+
+
+def test_delete_images_section_is_for_admins_only(signed_in: Callable[[User], None]) -> None:
+    store = Store(get_settings())
+    ids = _populate(store)
+
+    signed_in(TRAINER)
+    at = AppTest.from_file(DATA_PAGE, default_timeout=60).run()
+    assert not at.exception
+    assert any("Deleting images needs the admin role" in c.value for c in at.caption)
+    assert not [r for r in at.radio if r.key == "delete_by"] and not [b for b in at.button if b.key == "delete_run"]
+
+    signed_in(ADMIN)
+    at = AppTest.from_file(DATA_PAGE, default_timeout=60).run()
+    assert not at.exception and not any("Deleting images needs" in c.value for c in at.caption)
+    at.radio(key="delete_by").set_value("Image ids").run()
+    at.text_input(key="delete_ids").input(f"{ids[0]}, x7").run()
+    assert "not image ids: x7" in at.error[0].value
+    at.text_input(key="delete_ids").input(f"{ids[0]}, {ids[1]} 999").run()
+    assert any("**2 image(s)** match" in m.value for m in at.markdown)
+    assert list(at.dataframe[-1].value["id"]) == ids[:2]  # the preview, last on the page
+    assert at.button(key="delete_run").disabled  # not confirmed yet
+    at.text_input(key="delete_confirm_0").input("3").run()
+    assert at.button(key="delete_run").disabled  # the wrong count
+    at.text_input(key="delete_confirm_0").input("2").run()
+    at.button(key="delete_run").click().run()
+    assert not at.exception
+    assert "2 image(s) deleted, 2 file(s) removed" in at.success[0].value
+    assert store.image_ids() == ids[2:]
+    assert {(e.image_id, e.actor) for e in approval.audit_log(store)} == {(ids[0], ADMIN.id), (ids[1], ADMIN.id)}
+    assert any("No image matches" in i.value for i in at.info)  # the typed ids are gone now
+
+    # By filters, with a fresh (empty) confirmation field: the pool image that is left.
+    at.radio(key="delete_by").set_value("Filters").run()
+    assert not [b for b in at.button if b.key == "delete_run"]  # no filter chosen yet: nothing selected
+    at.multiselect(key="delete_status").select("pool").run()
+    assert list(at.dataframe[-1].value["id"]) == [ids[2]]
+    assert at.text_input(key="delete_confirm_1").value == "" and at.button(key="delete_run").disabled
+    # The problem images (no face found, unreadable): the one there was is already deleted.
+    at.radio(key="delete_by").set_value("Problem images (no usable landmarks)").run()
+    assert any("No image matches" in i.value for i in at.info)
