@@ -1,22 +1,28 @@
 """The admin-only sections of the dashboard under AppTest, as a trainer and as an admin: "Delete images" on the Data
-page (choose, preview, confirm by count, delete, report)."""
+page (choose, preview, confirm by count, delete, report), and "Import roots" on the Users page, which the Data page's
+server imports then follow."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.active import approval
 from core.auth import Role, User
 from core.auth.identity import set_current_user
+from core.imaging import encode_png
+from core.import_roots import stored_import_roots
 from core.settings import Settings, get_settings
 from core.store import Store
 from tests.browser.harness import ROOT
 from tests.core.test_delete_images import _populate
 
 DATA_PAGE = str(ROOT / "pages" / "1_Data.py")
+USERS_PAGE = str(ROOT / "pages" / "8_Users.py")
 ADMIN = User("ada@example.org", Role.ADMIN)
 TRAINER = User("tom@example.org", Role.TRAINER)
 
@@ -76,3 +82,50 @@ def test_delete_images_section_is_for_admins_only(signed_in: Callable[[User], No
     # The problem images (no face found, unreadable): the one there was is already deleted.
     at.radio(key="delete_by").set_value("Problem images (no usable landmarks)").run()
     assert any("No image matches" in i.value for i in at.info)
+
+
+def test_import_roots_section_sets_the_roots_the_data_page_uses(
+    signed_in: Callable[[User], None], tmp_path: Path, face_variants: list[np.ndarray]
+) -> None:
+    settings = get_settings()
+    allowed_dir, outside = tmp_path / "datasets", tmp_path / "elsewhere"
+    for folder, variant in ((allowed_dir, face_variants[0]), (outside, face_variants[1])):
+        folder.mkdir()
+        (folder / "happy_x.png").write_bytes(encode_png(variant))
+
+    signed_in(TRAINER)
+    at = AppTest.from_file(USERS_PAGE, default_timeout=60).run()
+    assert not at.exception and "Only admins" in at.info[0].value
+    assert not [t for t in at.text_area if t.key == "roots_text"]
+
+    signed_in(ADMIN)
+    at = AppTest.from_file(USERS_PAGE, default_timeout=60).run()
+    assert not at.exception and any("anywhere, in local mode" in c.value for c in at.caption)
+    at.text_area(key="roots_text").input(f"{tmp_path / 'missing'}\nrelative").run()
+    at.button(key="roots_save").click().run()
+    assert (
+        "does not exist on the server" in at.error[0].value and "relative is not an absolute path" in at.error[0].value
+    )
+    assert stored_import_roots(settings) is None
+    at.text_area(key="roots_text").input(str(allowed_dir)).run()
+    at.button(key="roots_save").click().run()
+    assert not at.exception and f"Import roots saved: {allowed_dir.resolve()}" in at.success[0].value
+    assert any(f"set here by {ADMIN.id}" in c.value for c in at.caption)
+    stored = stored_import_roots(settings)
+    assert stored is not None and stored.roots == (allowed_dir.resolve(),) and stored.changed_by == ADMIN.id
+
+    # The Data page (as a trainer) now imports only from there.
+    signed_in(TRAINER)
+    data = AppTest.from_file(DATA_PAGE, default_timeout=60).run()
+    assert any(f"only imports from: {allowed_dir.resolve()}" in c.value for c in data.caption)
+    data.text_input(key="server_path").input(str(outside)).run()
+    data.button(key="server_import").click().run()
+    assert not data.exception and "outside the import folders" in data.error[0].value
+    data.text_input(key="server_path").input(str(allowed_dir)).run()
+    data.button(key="server_import").click().run()
+    assert "1 added" in data.success[0].value
+
+    signed_in(ADMIN)
+    at = AppTest.from_file(USERS_PAGE, default_timeout=60).run()
+    at.button(key="roots_reset").click().run()
+    assert "the server's setting applies again" in at.success[0].value and stored_import_roots(settings) is None
