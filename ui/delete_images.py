@@ -11,7 +11,7 @@ from core.schema import EMOTIONS, EXTRACTION_PENDING, EXTRACTION_STATES, SOURCES
 from core.store import Store
 from core.store.deletion import DeleteReport
 from core.store.repository import Filters
-from core.store.views import PROBLEM_STATES
+from core.store.views import PROBLEM_STATES, record_row
 from ui.common import run_safely, state
 
 BY_FILTERS, BY_PROBLEMS, BY_IDS = "Filters", "Problem images (no usable landmarks)", "Image ids"
@@ -58,22 +58,8 @@ def _chosen(store: Store) -> list[int] | None:
 
 
 def _preview(store: Store, ids: list[int]) -> None:
-    rows = []
-    for image_id in ids[:PREVIEW_ROWS]:
-        r = store.get(image_id)
-        if r is not None:
-            state_ = r.extraction.state if r.extraction is not None else EXTRACTION_PENDING
-            rows.append(
-                {
-                    "id": r.id,
-                    "file": r.original_name or r.path,
-                    "emotion": r.emotion,
-                    "source": r.source,
-                    "status": r.status,
-                    "landmarks": state_,
-                }
-            )
-    st.dataframe(rows, hide_index=True, key="delete_preview")
+    records = (store.get(image_id) for image_id in ids[:PREVIEW_ROWS])
+    st.dataframe([record_row(r) for r in records if r is not None], hide_index=True, key="delete_preview")
     if len(ids) > PREVIEW_ROWS:
         st.caption(f"The first {PREVIEW_ROWS} of {len(ids)} shown.")
 
