@@ -1,6 +1,6 @@
 """The admin-only sections of the dashboard under AppTest, as a trainer and as an admin: "Delete images" on the Data
 page (choose, preview, confirm by count, delete, report), and "Import roots" on the Users page, which the Data page's
-server imports then follow."""
+server imports then follow; removing a user there revokes their API keys."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.active import approval
-from core.auth import Role, User
+from core.apikeys import ApiKeys
+from core.auth import OPERATOR, Role, User, acting_as
 from core.auth.identity import set_current_user
+from core.auth.users import add_user, list_users
 from core.imaging import encode_png
 from core.import_roots import stored_import_roots
+from core.migrations import open_database
 from core.settings import Settings, get_settings
 from core.store import Store
 from tests.browser.harness import ROOT
@@ -129,3 +132,18 @@ def test_import_roots_section_sets_the_roots_the_data_page_uses(
     at = AppTest.from_file(USERS_PAGE, default_timeout=60).run()
     at.button(key="roots_reset").click().run()
     assert "the server's setting applies again" in at.success[0].value and stored_import_roots(settings) is None
+
+
+def test_removing_a_user_on_the_users_page_revokes_their_keys(signed_in: Callable[[User], None]) -> None:
+    settings = get_settings()
+    engine = open_database(settings.resolved_database_url)
+    with acting_as(OPERATOR):
+        add_user(engine, "zed@example.org", Role.LABELER)
+    keys = ApiKeys(settings)
+    key = keys.create("zed@example.org", "kiosk").key
+    signed_in(ADMIN)
+    at = AppTest.from_file(USERS_PAGE, default_timeout=60).run()
+    at.selectbox(key="users_pick").select("zed@example.org").run()
+    at.button(key="users_remove").click().run()
+    assert not at.exception and "Removed zed@example.org and revoked their 1 API key." in at.success[0].value
+    assert keys.verify(key) is None and [u.email for u in list_users(engine)] == []
