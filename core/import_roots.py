@@ -86,11 +86,14 @@ class ImportRoots:
         """Those of `paths` that resolve outside the roots (e.g. symlinks inside a root that point elsewhere)."""
         return [p for p in paths if not self.allows(p)]
 
-    def describe(self) -> str:
+    def describe(self, *, hint: bool = True) -> str:
+        """Where imports may read, for messages; `hint` adds who can change it."""
         if self.roots is None:
             return "any path on the server may be imported"
         folders = ", ".join(str(r) for r in self.roots) or "(none)"
-        return f"this server only imports from: {folders} (an admin changes this on the Users page)"
+        return f"this server only imports from: {folders}" + (
+            " (an admin changes this on the Users page)" if hint else ""
+        )
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ else:
     origin = "the default: " + ("<DATA_ROOT>/inbox in team mode" if cfg.team_mode else "anywhere, in local mode")
 st.caption(
     "The server folders that folder, manifest and YOLO imports from the dashboard may read (the CLI is not limited). "
-    f"Now {ImportRoots.from_settings(cfg).describe().removesuffix(' (an admin changes this on the Users page)')}; "
+    f"Now {ImportRoots.from_settings(cfg).describe(hint=False)}; "
     f"{origin}."
 )
 current = stored.roots if stored is not None else (cfg.resolved_import_roots or [])
