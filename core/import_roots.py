@@ -3,17 +3,32 @@
 A hosted dashboard must not become a file browser for the whole server (`/etc`, someone's home folder), so folder,
 manifest and YOLO imports started from a page resolve every path (symlinks and `..`) before checking that it lies
 under a root. The CLI is the operator's own tool and passes `ImportRoots.anywhere()`.
+
+Where the roots come from: an admin's list from the dashboard (`set_import_roots`, stored in the `server_settings`
+table with who set it and when) when there is one, else `Settings` (IMPORT_ROOTS, or its default). `from_settings`
+is the one entry point that every page and job uses.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
-from core.errors import PathNotAllowed
+from core.errors import PathNotAllowed, StudioError
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+log = logging.getLogger("core.import_roots")
+
+SETTING_KEY: Final = "import_roots"  # the row of `server_settings` that holds an admin's list
+MAX_ROOTS: Final = 50
 
 
 @dataclass(frozen=True)
@@ -28,8 +43,9 @@ class ImportRoots:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ImportRoots:
-        # TODO(wt-12 roles): admins will edit the roots from the dashboard; until then they live in Settings.
-        roots = settings.resolved_import_roots
+        """The roots in force: the list an admin set from the dashboard, else the settings' IMPORT_ROOTS/default."""
+        stored = stored_import_roots(settings)
+        roots = stored.roots if stored is not None else settings.resolved_import_roots
         return cls(None if roots is None else tuple(Path(os.path.realpath(r)) for r in roots))
 
     @classmethod
@@ -70,8 +86,87 @@ class ImportRoots:
         """Those of `paths` that resolve outside the roots (e.g. symlinks inside a root that point elsewhere)."""
         return [p for p in paths if not self.allows(p)]
 
-    def describe(self) -> str:
+    def describe(self, *, hint: bool = True) -> str:
+        """Where imports may read, for messages; `hint` adds who can change it."""
         if self.roots is None:
             return "any path on the server may be imported"
         folders = ", ".join(str(r) for r in self.roots) or "(none)"
-        return f"this server only imports from: {folders} (set IMPORT_ROOTS to change)"
+        return f"this server only imports from: {folders}" + (
+            " (an admin changes this on the Users page)" if hint else ""
+        )
+
+
+@dataclass(frozen=True)
+class StoredRoots:
+    """The roots an admin set from the dashboard, and who did it when."""
+
+    roots: tuple[Path, ...]
+    changed_by: str
+    changed_at: datetime
+
+
+def _engine(settings: Settings) -> Engine:
+    from core.migrations import open_database  # the migrations import the store, which imports this module
+
+    return open_database(settings.resolved_database_url)
+
+
+def stored_import_roots(settings: Settings) -> StoredRoots | None:
+    """The admin's list, or None when the settings' IMPORT_ROOTS/default apply."""
+    from core.server_settings import read_setting
+
+    stored = read_setting(_engine(settings), SETTING_KEY)
+    if stored is None:
+        return None
+    return StoredRoots(tuple(Path(p) for p in stored.value), stored.changed_by, stored.changed_at)
+
+
+def validate_roots(paths: Sequence[str | Path]) -> tuple[Path, ...]:
+    """Each path absolute, an existing directory, and resolved (symlinks, `..`); duplicates once. StudioError
+    naming every bad path otherwise."""
+    if len(paths) > MAX_ROOTS:
+        raise StudioError(f"at most {MAX_ROOTS} import folders")
+    problems, out = [], []
+    for raw in paths:
+        text = str(raw).strip()
+        if not text:
+            continue
+        path = Path(text)
+        if not path.is_absolute():
+            problems.append(f"{text} is not an absolute path (start it with /)")
+        elif not path.exists():
+            problems.append(f"{text} does not exist on the server")
+        elif not path.is_dir():
+            problems.append(f"{text} is not a folder")
+        else:
+            real = Path(os.path.realpath(path))
+            if real not in out:
+                out.append(real)
+    if problems:
+        raise StudioError("; ".join(problems))
+    return tuple(out)
+
+
+def set_import_roots(settings: Settings, paths: Sequence[str | Path]) -> StoredRoots:
+    """Store the folders dashboard imports may read (admins only), resolved; they apply at once to every page and
+    job, on every dashboard process of this database. An empty list allows no server-side import at all."""
+    from core.auth import Permission, require
+    from core.server_settings import write_setting
+
+    actor = require(Permission.CHANGE_IMPORT_ROOTS)
+    roots = validate_roots(paths)
+    stored = write_setting(_engine(settings), SETTING_KEY, [str(r) for r in roots], actor.id)
+    log.info("import roots set", extra={"roots": [str(r) for r in roots], "actor": actor.id})
+    return StoredRoots(roots, stored.changed_by, stored.changed_at)
+
+
+def reset_import_roots(settings: Settings) -> bool:
+    """Forget the admin's list (admins only): IMPORT_ROOTS or its default apply again. False when none was set."""
+    from core.auth import Permission, require
+    from core.server_settings import clear_setting
+
+    actor = require(Permission.CHANGE_IMPORT_ROOTS)
+    cleared = clear_setting(_engine(settings), SETTING_KEY)
+    if cleared:
+        log.info("import roots reset to the settings' default", extra={"actor": actor.id})
+    return cleared

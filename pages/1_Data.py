@@ -1,4 +1,5 @@
-"""Data: import images (files, zip, server folder, manifest, YOLO dataset) and extract their landmarks."""
+"""Data: import images (files, zip, server folder, manifest, YOLO dataset), extract their landmarks, and (admins)
+delete images."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from core.schema import (
 from core.store.views import NOTE, PROBLEM, placement_table, problem_table
 from ui.auth import needs
 from ui.common import get_store, page_setup, run_safely
+from ui.delete_images import delete_section
 from ui.jobs import job_panel, latest_job, submit
 from ui.progress import progress_bar
 
@@ -154,3 +156,10 @@ if not problems.empty:
 if not notes.empty:
     with st.expander(f"Notes: images used with a remark, e.g. a padded tight crop ({len(notes)})"):
         st.dataframe(notes, hide_index=True, key="notes")
+
+st.divider()
+st.subheader("Delete images")
+if not allowed(Permission.DELETE):
+    needs(Permission.DELETE, "Deleting images")
+else:
+    delete_section(store)

@@ -1,4 +1,5 @@
-"""Users (admins): who may sign in, their roles and last sign-in; change roles, add and remove people."""
+"""Users (admins): who may sign in, their roles and last sign-in; change roles, add and remove people; the server
+folders dashboard imports may read."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import streamlit as st
 
 from core.auth import Permission, Role, allowed
 from core.auth.users import add_user, list_users, remove_user, set_role
+from core.import_roots import ImportRoots, reset_import_roots, set_import_roots, stored_import_roots
 from ui.common import get_store, page_setup, run_safely, settings
 
 page_setup("Users", icon=":material/group:")
@@ -15,6 +17,9 @@ if not allowed(Permission.MANAGE_USERS):
 engine = get_store().engine
 cfg = settings()
 ROLES = [r.label for r in Role]
+_DONE = "users_done"  # what the last action did, shown once after the rerun that refreshes the table
+if done := st.session_state.pop(_DONE, None):
+    st.success(done)
 
 st.caption(
     f"People get **{cfg.default_role}** when they first sign in"
@@ -48,6 +53,9 @@ if people:
     removed = st.button(f"Remove {who}", key="users_remove") and run_safely(
         lambda: remove_user(engine, str(who)), what="Removing"
     )
+    if removed:
+        keys = f"{removed.keys_revoked} API key{'' if removed.keys_revoked == 1 else 's'}"
+        st.session_state[_DONE] = f"Removed {removed.email} and revoked their {keys}."
     if saved or removed:
         st.rerun()
 
@@ -59,4 +67,41 @@ added = a3.button("Add", key="users_add", disabled=not email.strip()) and run_sa
     lambda: add_user(engine, email, Role.parse(str(new_role))), what="Adding"
 )
 if added:
+    st.rerun()
+
+st.subheader("Import roots")
+stored = stored_import_roots(cfg)
+if stored is not None:
+    origin = f"set here by {stored.changed_by} on {stored.changed_at:%Y-%m-%d %H:%M} UTC"
+elif cfg.import_roots is not None:
+    origin = "from the server's IMPORT_ROOTS setting"
+else:
+    origin = "the default: " + ("<DATA_ROOT>/inbox in team mode" if cfg.team_mode else "anywhere, in local mode")
+st.caption(
+    "The server folders that folder, manifest and YOLO imports from the dashboard may read (the CLI is not limited). "
+    f"Now {ImportRoots.from_settings(cfg).describe(hint=False)}; "
+    f"{origin}."
+)
+current = stored.roots if stored is not None else (cfg.resolved_import_roots or [])
+text = st.text_area(
+    "Folders, one absolute path per line",
+    value="\n".join(str(p) for p in current),
+    key="roots_text",
+    help="Each must be an existing folder on the server; links are resolved before they are stored. An empty "
+    "list allows no server-side import.",
+)
+r1, r2 = st.columns(2)
+changed = r1.button("Save import roots", key="roots_save") and run_safely(
+    lambda: set_import_roots(cfg, text.splitlines()), what="Saving the import roots"
+)
+if changed:
+    st.session_state[_DONE] = "Import roots saved: " + (", ".join(map(str, changed.roots)) or "none (no imports)")
+reset = (
+    stored is not None
+    and r2.button("Use the server's setting again", key="roots_reset")
+    and run_safely(lambda: reset_import_roots(cfg), what="Resetting the import roots")
+)
+if reset:
+    st.session_state[_DONE] = "Import roots: the server's setting applies again."
+if changed or reset:
     st.rerun()

@@ -319,11 +319,12 @@ def bulk_approve(store: Store, *, min_confidence: float, image_ids: list[int] | 
 
 
 def last_action(store: Store, actor: str) -> AuditEntry | None:
-    """The actor's latest decision that has not been undone (undo entries themselves are not undoable)."""
+    """The actor's latest decision that has not been undone (undo entries, and other entries of the log such as an
+    admin's image deletion, are not undoable)."""
     with session_scope(store.engine) as session:
         return session.scalars(
             select(AuditEntry)
-            .where(AuditEntry.actor == actor.strip(), AuditEntry.undone.is_(False), AuditEntry.action != UNDO)
+            .where(AuditEntry.actor == actor.strip(), AuditEntry.undone.is_(False), AuditEntry.action.in_(ACTIONS))
             .order_by(AuditEntry.id.desc())
             .limit(1)
         ).first()

@@ -65,7 +65,11 @@ def require_api_key(
     info = keys.verify(presented)
     if info is None:
         # Never echo the presented value: it may be a real key with a typo.
-        raise HTTPException(401, "the API key is not valid or was revoked", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401,
+            "the API key is not valid, was revoked, or its user was removed",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     request.state.api_key_id = info.key_id  # for the access log; the key itself is never logged
     limiter: RateLimiter = request.app.state.rate_limiter
     wait = limiter.retry_after(info.key_id)

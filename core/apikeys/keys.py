@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from core.apikeys.tables import ApiKeyRow
+from core.auth.tables import UserRow
 from core.db import session_scope
 from core.errors import StudioError
 from core.migrations import open_database
@@ -86,11 +87,18 @@ class ApiKeys:
         self._lock = threading.Lock()
 
     def create(self, user: str, name: str = "") -> NewApiKey:
-        """A new key for `user`; the returned key is the only copy there will ever be."""
+        """A new key for `user`, who must be in the users table (a key acts for a person an admin knows); the
+        returned key is the only copy there will ever be."""
         key_id = secrets.token_hex(6)
         key = f"{PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
         with session_scope(self.engine) as session:
-            row = ApiKeyRow(key_id=key_id, user_email=_identity(user), name=name.strip()[:128], key_hash=_hash(key))
+            owner = session.get(UserRow, _identity(user).lower())  # the users table stores identities lower-case
+            if owner is None:
+                raise StudioError(
+                    f"no user {user.strip()}: API keys are for existing users; add them first with "
+                    f"`python -m core users add {user.strip()} --role viewer` (or let them sign in once)"
+                )
+            row = ApiKeyRow(key_id=key_id, user_email=owner.email, name=name.strip()[:128], key_hash=_hash(key))
             session.add(row)
             session.flush()
             return NewApiKey(_info(row), key)
@@ -117,13 +125,23 @@ class ApiKeys:
             return _info(row)
 
     def verify(self, key: str) -> ApiKeyInfo | None:
-        """The key's owner and id when `key` is a valid, unrevoked key; None otherwise."""
+        """The key's owner and id when `key` is a valid, unrevoked key of a user who still exists; None otherwise.
+
+        Removing a user revokes their keys; the join on the users table also refuses keys of a user removed some
+        other way (or made before keys were tied to users)."""
         match = _KEY.match(key.strip())
         if match is None:
             return None
         with session_scope(self.engine) as session:
-            row = session.scalars(select(ApiKeyRow).where(ApiKeyRow.key_id == match.group(1))).first()
-            if row is None or not hmac.compare_digest(row.key_hash, _hash(key.strip())) or row.revoked_at is not None:
+            found = session.execute(
+                select(ApiKeyRow, UserRow.email)
+                .outerjoin(UserRow, UserRow.email == ApiKeyRow.user_email)
+                .where(ApiKeyRow.key_id == match.group(1))
+            ).first()
+            if found is None:
+                return None
+            row, owner = found
+            if owner is None or not hmac.compare_digest(row.key_hash, _hash(key.strip())) or row.revoked_at is not None:
                 return None
             if self._due_for_last_used(row.id):
                 row.last_used_at = utcnow()

@@ -54,6 +54,7 @@ class Permission(enum.Enum):
     ACTIVATE = "activate models"
     DELETE = "delete"  # data and models
     MANAGE_USERS = "manage users"
+    CHANGE_IMPORT_ROOTS = "change import roots"  # the server folders dashboard imports may read
     ACT_FOR_OTHERS = "act for others"  # cancel anyone's job, undo anyone's decision
 
     @property
@@ -77,6 +78,7 @@ LEAST_ROLE: Final[dict[Permission, Role]] = {
     Permission.ACTIVATE: Role.TRAINER,
     Permission.DELETE: Role.ADMIN,
     Permission.MANAGE_USERS: Role.ADMIN,
+    Permission.CHANGE_IMPORT_ROOTS: Role.ADMIN,
     Permission.ACT_FOR_OTHERS: Role.ADMIN,
 }
 

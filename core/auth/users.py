@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
+from core.apikeys.tables import ApiKeyRow
 from core.auth.identity import Permission, PermissionDenied, Role, User, require
 from core.auth.tables import UserRow
 from core.db import session_scope
@@ -22,6 +23,12 @@ class UserInfo:
     role: Role
     created_at: datetime
     last_sign_in: datetime | None
+
+
+@dataclass(frozen=True)
+class RemovedUser:
+    email: str
+    keys_revoked: int  # their API keys that were still active, revoked with them
 
 
 def normalize_email(email: str) -> str:
@@ -98,8 +105,9 @@ def set_role(engine: Engine, email: str, role: Role) -> UserInfo:
         return UserInfo(row.email, role, row.created_at, row.last_sign_in)
 
 
-def remove_user(engine: Engine, email: str) -> str:
-    """Remove a person (admin only); they start again with the default role if they sign in later."""
+def remove_user(engine: Engine, email: str) -> RemovedUser:
+    """Remove a person (admin only) and revoke their API keys in the same transaction, so a key never outlives its
+    owner; they start again with the default role if they sign in later (their old keys stay revoked)."""
     actor = require(Permission.MANAGE_USERS)
     email = normalize_email(email)
     with session_scope(engine) as session:
@@ -109,7 +117,13 @@ def remove_user(engine: Engine, email: str) -> str:
         if Role.parse(row.role) == Role.ADMIN and not actor.builtin:
             _refuse_last_admin(session, email)
         session.delete(row)
-    return email
+        revoked = session.execute(
+            update(ApiKeyRow)
+            .where(ApiKeyRow.user_email == email, ApiKeyRow.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    return RemovedUser(email, int(revoked.rowcount or 0))  # type: ignore[attr-defined]
 
 
 def _refuse_last_admin(session: Session, email: str) -> None:

@@ -28,7 +28,9 @@ def register(subparsers: Any) -> None:
     set_role.add_argument("email")
     set_role.add_argument("role", choices=ROLE_NAMES)
     set_role.set_defaults(func=run_set_role)
-    remove = sub.add_parser("remove", help="remove a person (a later sign-in starts again at DEFAULT_ROLE)")
+    remove = sub.add_parser(
+        "remove", help="remove a person and revoke their API keys (a later sign-in starts again at DEFAULT_ROLE)"
+    )
     remove.add_argument("email")
     remove.set_defaults(func=run_remove)
 
@@ -70,6 +72,7 @@ def run_set_role(args: argparse.Namespace) -> int:
 def run_remove(args: argparse.Namespace) -> int:
     from core.auth.users import remove_user
 
-    remove_user(_engine(), args.email)
-    print(f"removed {args.email.strip().lower()}")
+    removed = remove_user(_engine(), args.email)
+    keys = f"{removed.keys_revoked} API key{'' if removed.keys_revoked == 1 else 's'}"
+    print(f"removed {removed.email} and revoked their {keys}")
     return 0

@@ -13,6 +13,7 @@ import core.apikeys.tables
 import core.auth.tables
 import core.generation.tables
 import core.jobs.tables
+import core.server_settings
 import core.store.tables
 from core.db import Base
 
@@ -23,6 +24,7 @@ TABLE_MODULES = (
     core.apikeys.tables,
     core.auth.tables,
     core.jobs.tables,
+    core.server_settings,
 )
 
 metadata: MetaData = Base.metadata

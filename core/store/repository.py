@@ -40,6 +40,7 @@ from core.schema import (
 )
 from core.settings import Settings, get_settings
 from core.store import files
+from core.store.deletion import DeleteReport, delete_images
 from core.store.tables import Extraction, ImageRecord, utcnow
 
 log = logging.getLogger("core.store")
@@ -308,6 +309,10 @@ class Store:
                     ext.bbox_x0, ext.bbox_y0, ext.bbox_x1, ext.bbox_y1 = (float(v) for v in face.bbox)
                 session.add(ext)
 
+    def delete_images(self, image_ids: Iterable[int]) -> DeleteReport:
+        """Delete images with everything that hangs on them (admin only): see `core.store.deletion`."""
+        return delete_images(self, image_ids)
+
     # ---- reads -------------------------------------------------------------------------------------------------
     def find_by_sha(self, sha: str) -> int | None:
         with session_scope(self.engine) as session:
@@ -329,7 +334,11 @@ class Store:
         if filters.labeled_only:
             query = query.where(ImageRecord.emotion.is_not(None))
         if filters.extraction_states:
-            query = query.join(Extraction).where(Extraction.state.in_(list(filters.extraction_states)))
+            states = [s for s in filters.extraction_states if s != EXTRACTION_PENDING]
+            if EXTRACTION_PENDING in filters.extraction_states:  # pending: no extraction row yet
+                query = query.outerjoin(Extraction).where(Extraction.image_id.is_(None) | Extraction.state.in_(states))
+            else:
+                query = query.join(Extraction).where(Extraction.state.in_(states))
         return query
 
     def list_images(self, filters: Filters | None = None, *, limit: int | None = None) -> list[ImageRecord]:
@@ -339,6 +348,18 @@ class Store:
             query = query.limit(limit)
         with session_scope(self.engine) as session:
             return list(session.scalars(query))
+
+    def image_ids(self, filters: Filters | None = None, *, ids: Iterable[int] | None = None) -> list[int]:
+        """Ids of the images matching `filters` (and among `ids`, when given), in id order."""
+        query = self._filtered(select(ImageRecord.id), filters).order_by(ImageRecord.id)
+        with session_scope(self.engine) as session:
+            if ids is None:
+                return list(session.scalars(query))
+            wanted = sorted({int(i) for i in ids})
+            out: list[int] = []
+            for start in range(0, len(wanted), 500):  # bounded IN lists (SQLite limits bound parameters)
+                out += session.scalars(query.where(ImageRecord.id.in_(wanted[start : start + 500])))
+            return out
 
     def count(self, filters: Filters | None = None) -> int:
         query = self._filtered(select(func.count(ImageRecord.id)), filters)
@@ -418,4 +439,4 @@ class Store:
         return removed
 
 
-__all__ = ["AddResult", "Filters", "ImageNotReadable", "Store", "face_from_row"]
+__all__ = ["AddResult", "DeleteReport", "Filters", "ImageNotReadable", "Store", "face_from_row"]

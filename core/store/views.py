@@ -7,8 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from core.schema import EXTRACTION_OK, EXTRACTION_PENDING
+from core.schema import EXTRACTION_ERROR, EXTRACTION_NO_FACE, EXTRACTION_OK, EXTRACTION_PENDING
 from core.store.repository import Filters, Store
+from core.store.tables import ImageRecord
 
 RECORD_COLUMNS = (
     "id",
@@ -27,32 +28,34 @@ RECORD_COLUMNS = (
 )
 
 
+def record_row(r: ImageRecord) -> dict[str, object]:
+    """One image as a table row: its record fields, its extraction state and the extraction's notes."""
+    ext = r.extraction
+    return {
+        "id": r.id,
+        "file": r.original_name or r.path,
+        "emotion": r.emotion,
+        "source": r.source,
+        "status": r.status,
+        "label_source": r.label_source,
+        "person": r.person,
+        "width": r.width,
+        "height": r.height,
+        "landmarks": ext.state if ext is not None else EXTRACTION_PENDING,
+        "faces": ext.num_faces if ext is not None else None,
+        "notes": ext.reason if ext is not None else "",
+        "created_at": r.created_at,
+    }
+
+
 def record_table(store: Store, filters: Filters | None = None) -> pd.DataFrame:
-    """One row per image: its record fields, its extraction state and the extraction's notes."""
-    rows = []
-    for r in store.list_images(filters):
-        ext = r.extraction
-        rows.append(
-            {
-                "id": r.id,
-                "file": r.original_name or r.path,
-                "emotion": r.emotion,
-                "source": r.source,
-                "status": r.status,
-                "label_source": r.label_source,
-                "person": r.person,
-                "width": r.width,
-                "height": r.height,
-                "landmarks": ext.state if ext is not None else EXTRACTION_PENDING,
-                "faces": ext.num_faces if ext is not None else None,
-                "notes": ext.reason if ext is not None else "",
-                "created_at": r.created_at,
-            }
-        )
-    return pd.DataFrame(rows, columns=list(RECORD_COLUMNS))
+    """One row per image (see `record_row`)."""
+    return pd.DataFrame([record_row(r) for r in store.list_images(filters)], columns=list(RECORD_COLUMNS))
 
 
 PROBLEM, NOTE = "problem", "note"
+# The extraction states of problem images (no usable face), as a filter: `Filters(extraction_states=PROBLEM_STATES)`.
+PROBLEM_STATES = (EXTRACTION_NO_FACE, EXTRACTION_ERROR)
 
 
 def problem_table(store: Store) -> pd.DataFrame:

@@ -19,9 +19,13 @@ from sqlalchemy import select, text
 
 from core.apikeys import ApiKeys
 from core.apikeys.tables import ApiKeyRow
+from core.auth import OPERATOR, Role, acting_as
+from core.auth.users import add_user, remove_user
 from core.cli import main as cli_main
 from core.db import dispose_engine
+from core.errors import StudioError
 from core.imaging import encode_jpeg
+from core.migrations import open_database
 from core.settings import Settings, get_settings
 from tests.browser.harness import free_port, server, uvicorn_cmd
 from tests.browser.models import browser_models_dir
@@ -74,8 +78,15 @@ def keys_settings(request: pytest.FixtureRequest, settings: Settings) -> Iterato
         yield settings.model_copy(update={"database_url": url})
 
 
+def _users(settings: Settings, *emails: str) -> None:
+    with acting_as(OPERATOR):
+        for email in emails:
+            add_user(open_database(settings.resolved_database_url), email, Role.VIEWER)
+
+
 def test_keys_are_stored_hashed_and_revocable(keys_settings: Settings) -> None:
     keys = ApiKeys(keys_settings)
+    _users(keys_settings, "alice@example.org", "bob@example.org")
     alice = keys.create("Alice@Example.org", "kiosk")
     bob = keys.create("bob@example.org")
     assert alice.key != bob.key and alice.info.user_email == "alice@example.org"
@@ -98,6 +109,54 @@ def test_keys_are_stored_hashed_and_revocable(keys_settings: Settings) -> None:
         assert len(secret) == 43
         assert not any(secret in row for row in rows)
     assert all(len(h) == 64 for h in hashes)
+
+
+def test_keys_belong_to_existing_users_and_go_with_them(
+    keys_settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key is only created for someone in the users table; removing them revokes every active key they had (and
+    says how many); a key whose owner vanished some other way is refused all the same."""
+    keys = ApiKeys(keys_settings)
+    with pytest.raises(StudioError, match=r"no user ghost@example\.org.*users add ghost@example\.org"):
+        keys.create("ghost@example.org")
+    assert keys.list_keys() == []
+    _users(keys_settings, "Dora@Example.org", "eve@example.org")
+    first, second = keys.create("dora@example.org"), keys.create("DORA@example.org", "second")
+    already = keys.create("dora@example.org", "revoked before")
+    keys.revoke(already.info.id)
+    other = keys.create("eve@example.org")
+    assert {first.info.user_email, second.info.user_email} == {"dora@example.org"}
+    with acting_as(OPERATOR):
+        removed = remove_user(keys.engine, "dora@example.org")
+    assert (removed.email, removed.keys_revoked) == ("dora@example.org", 2)  # the already revoked one not counted
+    assert keys.verify(first.key) is None and keys.verify(second.key) is None
+    assert all(not k.active for k in keys.list_keys("dora@example.org"))
+    assert keys.verify(other.key) is not None  # someone else's key is untouched
+    # Signing in again later makes a new user, but the old keys stay revoked.
+    _users(keys_settings, "dora@example.org")
+    assert keys.verify(first.key) is None
+    # Eve disappears from the table without `users remove` (e.g. by hand in SQL): her unrevoked key stops working.
+    with keys.engine.begin() as conn:
+        conn.execute(text("DELETE FROM users WHERE email = 'eve@example.org'"))
+    assert keys.list_keys("eve@example.org")[0].active and keys.verify(other.key) is None
+
+    # The CLI: refuses an unknown user with the way out; `users remove` says how many keys went.
+    monkeypatch.setenv("DATA_ROOT", str(keys_settings.data_root))
+    monkeypatch.setenv("DATABASE_URL", keys_settings.resolved_database_url)
+    get_settings.cache_clear()
+    try:
+        capsys.readouterr()
+        assert cli_main(["apikeys", "create", "--user", "nobody@example.org"]) == 2
+        err = capsys.readouterr().err
+        assert "no user nobody@example.org" in err and "python -m core users add nobody@example.org" in err
+        assert cli_main(["users", "add", "fay@example.org"]) == 0
+        fay = _cli(capsys, "create", "--user", "fay@example.org").strip()
+        assert keys.verify(fay) is not None
+        assert cli_main(["users", "remove", "fay@example.org"]) == 0
+        assert "removed fay@example.org and revoked their 1 API key" in capsys.readouterr().out
+        assert keys.verify(fay) is None
+    finally:
+        get_settings.cache_clear()
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +183,8 @@ def test_api_with_keys_on_a_real_server(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
+    for person in ("alice", "bob", "carol", "dave"):
+        assert cli_main(["users", "add", f"{person}@example.org"]) == 0
     # Keys come from the CLI, which prints the key alone on stdout.
     alice = _cli(capsys, "create", "--user", "alice@example.org", "--name", "camera page").strip()
     bob = _cli(capsys, "create", "--user", "bob@example.org").strip()
@@ -132,6 +193,8 @@ def test_api_with_keys_on_a_real_server(
     assert "carol@example.org" in listing and "camera page" in listing and alice not in listing
     gone_id = gone.split("_")[1]
     _cli(capsys, "revoke", gone_id)
+    removed = _cli(capsys, "create", "--user", "dave@example.org").strip()
+    assert cli_main(["users", "remove", "dave@example.org"]) == 0  # revokes dave's key with him
     assert "revoked" in _cli(capsys, "list", "--user", "carol@example.org")
     get_settings.cache_clear()
     dispose_engine(f"sqlite:///{data_root / 'studio.db'}")
@@ -147,9 +210,9 @@ def test_api_with_keys_on_a_real_server(
         status, headers, body = _post(predict, frame_body, {})
         assert status == 401 and "API key is required" in str(body["detail"])
         assert headers.get("www-authenticate", headers.get("WWW-Authenticate")) == "Bearer"
-        for wrong in (alice[:-2] + "zz", "esk_000000000000_" + "a" * 43, gone):
+        for wrong in (alice[:-2] + "zz", "esk_000000000000_" + "a" * 43, gone, removed):
             status, _, body = _post(predict, frame_body, {"Authorization": f"Bearer {wrong}"})
-            assert (status, body) == (401, {"detail": "the API key is not valid or was revoked"})
+            assert (status, body) == (401, {"detail": "the API key is not valid, was revoked, or its user was removed"})
         status, _, _ = _post(predict, frame_body, {"X-API-Key": gone})
         assert status == 401
         multipart = urllib.request.Request(f"{url}/api/predict", data=b"", method="POST")
@@ -173,9 +236,9 @@ def test_api_with_keys_on_a_real_server(
         line for line in lines if line["component"] == "core.api.access" and line["path"] == "/api/predict/stream"
     ]
     statuses = [line["status"] for line in access]
-    assert (statuses.count(401), statuses.count(429), statuses.count(200)) == (5, 1, 4)
+    assert (statuses.count(401), statuses.count(429), statuses.count(200)) == (6, 1, 4)
     assert {line.get("key_id") for line in access if line["status"] == 200} == {alice.split("_")[1], bob.split("_")[1]}
-    for key in (alice, bob, gone):
+    for key in (alice, bob, gone, removed):
         assert key not in logged and key.split("_", 2)[2] not in logged
     # Nor in the database, in any file SQLite wrote (main file and write-ahead log).
     db_bytes = b"".join(p.read_bytes() for p in data_root.glob("studio.db*"))

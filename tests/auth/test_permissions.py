@@ -59,6 +59,7 @@ def _viewer_is_refused_everything(store: Store, settings: Settings, png: bytes, 
     with acting_as(VIEWER):
         refused = {
             "delete model": lambda: registry.delete("m1"),
+            "delete images": lambda: store.delete_images([queued[0].image_id]),
             "import folder": lambda: ingest.import_folder(store, folder),
             "import zip": lambda: ingest.import_zip(store, _zip(png)),
             "import item": lambda: ingest.import_items(store, [ingest.Incoming("x.png", png)]),
@@ -126,11 +127,15 @@ def test_each_role_gets_exactly_its_rights(
         registry.activate("t1")
         with pytest.raises(PermissionDenied, match="needs the admin role"):
             registry.delete("t1")
+        with pytest.raises(PermissionDenied, match="delete needs the admin role"):
+            store.delete_images(report.image_ids)
+    assert store.get(report.image_ids[0]) is not None
     assert registry.card("t1").trained_by == TRAINER.id
     assert json.loads((settings.models_dir / "t1" / "card.json").read_text())["trained_by"] == TRAINER.id
     with acting_as(ADMIN):
         registry.delete("t1")
-    assert "t1" not in {c.id for c in registry.list()}
+        assert store.delete_images(report.image_ids).deleted == report.image_ids
+    assert "t1" not in {c.id for c in registry.list()} and store.get(report.image_ids[0]) is None
     # Undo: only your own decision, unless you are an admin (and then the undo names whose decision it was).
     with acting_as(TRAINER):
         assert approval.undo_last(store) is None
@@ -175,10 +180,11 @@ def test_local_mode_is_one_implicit_admin_and_team_mode_needs_a_user(
 
 
 def test_every_permission_is_distinct_and_has_a_least_role() -> None:
-    assert len({p.value for p in P}) == len(list(P)) == 11
+    assert len({p.value for p in P}) == len(list(P)) == 12
     assert [r.label for r in sorted(Role)] == ["viewer", "labeler", "trainer", "admin"]
     assert not VIEWER.can(P.REVIEW) and LABELER.can(P.REVIEW) and not LABELER.can(P.GENERATE)
     assert TRAINER.can(P.GENERATE) and not TRAINER.can(P.MANAGE_USERS) and ADMIN.can(P.MANAGE_USERS)
+    assert not TRAINER.can(P.CHANGE_IMPORT_ROOTS) and ADMIN.can(P.CHANGE_IMPORT_ROOTS)
 
 
 def test_a_jobs_table_from_before_starters_gets_the_column(settings: Settings) -> None:

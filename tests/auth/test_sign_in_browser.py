@@ -1,11 +1,19 @@
 """Team mode end to end, in headless Chromium against a real OIDC provider on loopback (oidc-provider-mock) and
 Streamlit's own st.login: an anonymous visitor sees only the sign-in screen; a viewer sees no import, approve or
-delete controls; a labeler's approval is recorded under their e-mail; sign-out returns to the sign-in screen."""
+delete controls; a labeler's approval is recorded under their e-mail; sign-out returns to the sign-in screen.
+
+The provider is the one `.ci/run` starts as a service (STUDIO_TEST_OIDC_ISSUER), else one started here in a thread."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import numpy as np
 import pytest
@@ -23,9 +31,43 @@ from tests.browser.harness import ROOT, free_port, require_chromium, server, str
 pytestmark = pytest.mark.browser
 
 VIEWER, LABELER = "vera@example.org", "lena@example.org"
+ISSUER_ENV = "STUDIO_TEST_OIDC_ISSUER"
 
 
-def _secrets(folder: Path, port: int, provider_port: int) -> Path:
+@contextlib.contextmanager
+def oidc_provider() -> Iterator[str]:
+    """The issuer URL of a running oidc-provider-mock: the service .ci/run started (STUDIO_TEST_OIDC_ISSUER), else
+    one in a thread of this process. In CI the service must be there and answer: no silent fallback."""
+    issuer = os.environ.get(ISSUER_ENV, "").rstrip("/")
+    if issuer:
+        try:
+            with urllib.request.urlopen(f"{issuer}/.well-known/openid-configuration", timeout=10) as response:
+                assert json.loads(response.read())["authorization_endpoint"]
+        except Exception as exc:
+            pytest.fail(f"the OIDC provider at {ISSUER_ENV}={issuer} does not answer: {exc}")
+        yield issuer
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{ISSUER_ENV} is not set in CI: .ci/run must start the OIDC provider")
+    from oidc_provider_mock import run_server_in_thread
+
+    with run_server_in_thread() as provider:
+        yield f"http://localhost:{provider.server_port}"
+
+
+def _provider_user(issuer: str, sub: str) -> None:
+    """Tell the provider who `sub` is (its `PUT /users/{sub}`): the claims the dashboard then reads."""
+    request = urllib.request.Request(
+        f"{issuer}/users/{quote(sub)}",
+        data=json.dumps({"email": sub}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="PUT",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 204
+
+
+def _secrets(folder: Path, port: int, issuer: str) -> Path:
     """A working directory whose .streamlit/secrets.toml configures [auth]: that alone turns team mode on."""
     (folder / ".streamlit").mkdir(parents=True)
     (folder / ".streamlit" / "config.toml").write_text((ROOT / ".streamlit" / "config.toml").read_text())
@@ -35,7 +77,7 @@ def _secrets(folder: Path, port: int, provider_port: int) -> Path:
         'cookie_secret = "a-long-random-secret-for-the-test-only"\n'
         'client_id = "studio"\n'
         'client_secret = "studio-secret"\n'
-        f'server_metadata_url = "http://localhost:{provider_port}/.well-known/openid-configuration"\n'
+        f'server_metadata_url = "{issuer}/.well-known/openid-configuration"\n'
     )
     return folder
 
@@ -54,7 +96,6 @@ def test_anonymous_viewer_and_labeler_in_team_mode(
     settings: Settings, tmp_path: Path, face_variants: list[np.ndarray]
 ) -> None:
     chromium = require_chromium()
-    from oidc_provider_mock import run_server_in_thread
     from playwright.sync_api import Page, expect, sync_playwright
 
     store = _setup(settings, face_variants)
@@ -72,18 +113,20 @@ def test_anonymous_viewer_and_labeler_in_team_mode(
         "AUTH_MODE": "",
     }
 
-    def sign_in(page: Page, who: str, provider_port: int) -> None:
+    def sign_in(page: Page, who: str, issuer: str) -> None:
         page.goto(url, wait_until="domcontentloaded")
         page.get_by_role("button", name="Sign in").click(timeout=60_000)
-        page.wait_for_url(f"**:{provider_port}/**", timeout=30_000)
+        page.wait_for_url(f"**:{urlsplit(issuer).port}/**", timeout=30_000)
         page.fill("input[name=sub]", who)
         page.get_by_role("button", name="Authorize").click()
         page.wait_for_url(f"{url}/**", timeout=30_000)
         expect(page.get_by_text(f"{who} ·")).to_be_visible(timeout=60_000)
 
     try:
-        with run_server_in_thread() as provider, sync_playwright() as p:
-            cwd = _secrets(tmp_path / "app", port, provider.server_port)
+        with oidc_provider() as issuer, sync_playwright() as p:
+            for who in (VIEWER, LABELER):
+                _provider_user(issuer, who)
+            cwd = _secrets(tmp_path / "app", port, issuer)
             with server(
                 streamlit_cmd(ROOT / "streamlit_app.py", port),
                 f"{url}/_stcore/health",
@@ -106,7 +149,7 @@ def test_anonymous_viewer_and_labeler_in_team_mode(
 
                     # A viewer: reads, but has no import, approve or delete controls.
                     viewer = browser.new_context().new_page()
-                    sign_in(viewer, VIEWER, provider.server_port)
+                    sign_in(viewer, VIEWER, issuer)
                     expect(viewer.get_by_text(f"{VIEWER} · viewer")).to_be_visible()
                     viewer.goto(f"{url}/Data", wait_until="domcontentloaded")
                     expect(viewer.get_by_text("Importing images needs the trainer role")).to_be_visible(timeout=60_000)
@@ -125,7 +168,7 @@ def test_anonymous_viewer_and_labeler_in_team_mode(
 
                     # A labeler: approves, and the decision is recorded under their e-mail.
                     labeler = browser.new_context().new_page()
-                    sign_in(labeler, LABELER, provider.server_port)
+                    sign_in(labeler, LABELER, issuer)
                     labeler.goto(f"{url}/Active_Learning", wait_until="domcontentloaded")
                     expect(labeler.get_by_text(f"Decisions are recorded as {LABELER}")).to_be_visible(timeout=60_000)
                     labeler.get_by_role("button", name="Approve").click()

@@ -12,7 +12,10 @@ import numpy as np
 import pytest
 
 from core.apikeys import ApiKeys
+from core.auth import OPERATOR, Role, acting_as
+from core.auth.users import add_user
 from core.db import dispose_engine
+from core.migrations import open_database
 from core.settings import Settings
 from tests.browser.harness import chromium_args, free_port, require_chromium, server, uvicorn_cmd, write_y4m
 from tests.browser.models import browser_models_dir
@@ -75,6 +78,8 @@ def test_api_page_asks_for_a_key_and_sends_it(
     from playwright.sync_api import expect
 
     settings = Settings(_env_file=None, data_root=tmp_path / "data", database_url=None)  # type: ignore[call-arg]
+    with acting_as(OPERATOR):
+        add_user(open_database(settings.resolved_database_url), "kiosk@example.org", Role.VIEWER)
     key = ApiKeys(settings).create("kiosk@example.org", "browser test").key
     dispose_engine(settings.resolved_database_url)
     with api_page(tmp_path, astronaut_rgb, face_variants, API_REQUIRE_KEY="true") as page:
