@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextvars
 import json
 from typing import Any
 
@@ -108,7 +109,10 @@ def run_job(
             except BaseException as exc:  # re-raised in the main thread below
                 box["error"] = exc
 
-        thread = threading.Thread(target=target, daemon=True, name=f"cli-{kind}")
+        # A new thread starts with empty context variables: run it in a copy of ours, as the operator.
+        thread = threading.Thread(
+            target=contextvars.copy_context().run, args=(target,), daemon=True, name=f"cli-{kind}"
+        )
         thread.start()
         while thread.is_alive():
             try:

@@ -48,3 +48,18 @@ def test_extract_inline_runs_the_same_job_code(
     assert main(["extract"]) == 0
     assert "2 processed: 2 faces" in capsys.readouterr().out
     assert JobQueue(app_env).recent() == []  # inline: no queue involved
+
+
+def test_threaded_cli_training_runs_as_the_operator_in_team_mode(
+    app_env: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Training runs in a thread (Ctrl-C becomes a cancel); that thread must still act as the operator, or team
+    mode refuses it with "sign in first" before it looks at the data."""
+    from core.settings import get_settings
+
+    monkeypatch.setenv("AUTH_MODE", "team")
+    get_settings.cache_clear()
+    assert main(["detector", "train", "--from-store", "--epochs", "1"]) != 0
+    err = capsys.readouterr().err
+    assert "sign in" not in err
+    assert "face" in err.lower()  # the store has no labeled faces: the data check ran, as the operator
