@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from core.cli.jobs import add_submit_flag
+from core.cli.jobs import add_submit_flag, run_job
 from core.schema import GEN_DONE, GEN_FAILED
-from core.settings import Settings, get_settings
+from core.settings import get_settings
 
 # The generation modules (google-genai, pydantic models) load inside `run`, so other commands start fast.
 
@@ -69,59 +68,22 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.retry_failed:
         print(f"job {job_id}: {jobs.retry_failed(job_id)} failed items queued again")
-    api_key = resolve_key(settings)  # MissingApiKey explains how to set one
-    if args.submit:  # a worker runs it (with the server's key, which it reads itself)
-        from core.jobs import JobQueue
-        from core.jobs.active_kinds import GENERATION, GenerationParams
+    resolve_key(settings)  # before queuing or running: MissingApiKey explains how to set one
+    from core.jobs.active_kinds import GENERATION, GenerationParams
 
-        params = GenerationParams(
-            generation_job_id=job_id, concurrency=args.concurrency, rpm=args.rpm, extract_landmarks=args.extract
-        )
-        print(f"queued job {JobQueue(settings).submit(GENERATION, params)} for generation job {job_id}")
+    # The same job code a worker runs (with --submit, a worker does, with the server's key, which it reads itself).
+    params = GenerationParams(
+        generation_job_id=job_id, concurrency=args.concurrency, rpm=args.rpm, extract_landmarks=args.extract
+    )
+    result = run_job(args, GENERATION, params, unit="img")
+    if result is None:  # queued
         return 0
-    return _run_with_bar(job_id, store, settings, api_key, args)
-
-
-def _run_with_bar(job_id: int, store: Any, settings: Settings, api_key: str, args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from core.generation.jobs import JobStore
-    from core.generation.runner import JobProgress, run_job
-
-    bar = tqdm(total=0, unit="img", desc=f"job {job_id}", dynamic_ncols=True)
-
-    last_draw = [0.0]
-
-    def progress(p: JobProgress) -> None:
-        # Called on the event loop for every item: redraw a few times a second, not a hundred.
-        now = time.monotonic()
-        if now - last_draw[0] < 0.2 and p.done + p.failed < p.total:
-            return
-        last_draw[0] = now
-        bar.total = p.total
-        bar.n = p.done + p.failed
-        bar.set_postfix(done=p.done, failed=p.failed, rate=f"{p.rate:.2f}/s", refresh=False)
-        bar.refresh()
-
-    try:
-        report = run_job(
-            job_id,
-            store=store,
-            settings=settings,
-            api_key=api_key,
-            concurrency=args.concurrency,
-            rpm=args.rpm,
-            progress=progress,
-            extract_landmarks=args.extract,
-        )
-    finally:
-        bar.close()
-    counts = JobStore(store).counts(job_id)
+    counts = jobs.counts(job_id)
     print(
-        f"job {job_id}: {report.generated} generated this run ({report.rate:.2f}/s), "
+        f"job {job_id}: {result['generated']} generated this run ({result['rate']:.2f}/s), "
         f"{counts[GEN_DONE]}/{sum(counts.values())} done, {counts[GEN_FAILED]} failed"
-        + (f", {report.recovered} recovered from a previous crash" if report.recovered else "")
-        + (f", landmarks extracted for {report.extracted}" if report.extracted else "")
+        + (f", {result['recovered']} recovered from a previous crash" if result["recovered"] else "")
+        + (f", landmarks extracted for {result['extracted']}" if result["extracted"] else "")
     )
     if counts[GEN_FAILED]:
         print(

@@ -59,6 +59,8 @@ def run_generation(params: GenerationParams, ctx: JobContext) -> dict[str, Any]:
         "generated": report.generated,
         "failed": report.failed,
         "recovered": report.recovered,
+        "extracted": report.extracted,
+        "rate": report.rate,
         "failures": [list(f) for f in report.failures[:200]],
     }
 

@@ -128,6 +128,7 @@ def test_ctrl_c_then_sigkill_mid_job_then_resume(tmp_path: Path, fake_gemini: Fa
     output, _ = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, output
     assert KEY not in output
+    assert f"{TOTAL}/{TOTAL} done, 0 failed" in output  # the job's result, as the inline job code returned it
 
     counts = jobs.counts(1)
     assert counts[GEN_DONE] == TOTAL and counts[GEN_FAILED] == 0
