@@ -42,8 +42,11 @@ if job is None:
     st.stop()
 
 gen_id = job.id
-running = active_run(gen_id) is not None
-may_cancel = may_act_for(job.started_by or None)  # the job's starter or an admin (core checks it again)
+run = active_run(gen_id)
+running = run is not None
+# Cancel stops the run: whoever started that run (maybe not who created the generation job) or an admin may; core
+# checks it again.
+may_cancel = may_act_for((run.started_by if run is not None else job.started_by) or None)
 
 
 def start(key: str) -> bool:
