@@ -230,21 +230,30 @@ def run_upload_test(params: UploadTestParams, ctx: JobContext) -> dict[str, Any]
     }
 
 
-def cleanup_upload_test(params: UploadTestParams) -> None:
+def cleanup_upload_test(params: UploadTestParams, job_id: int) -> None:
     from core.batch_uploads import remove_upload
     from core.settings import get_settings
 
     remove_upload(get_settings(), params.upload_id)
 
 
-def sweep_upload_folders(queue: Any) -> list[str]:
-    """Remove staged Batch test folders that no queued or running job needs (cancelled before it started,
-    abandoned by a page, left by a crash); the workers call this now and then."""
+def sweep_job_files(queue: Any) -> None:
+    """Remove what no queued or running job needs: staged Batch test folders (a job cancelled before it started,
+    a page that never submitted, a crash) and job folders (checkpoints) of finished or vanished jobs. The
+    workers call this now and then."""
+    import shutil
+
     from core.batch_uploads import sweep_uploads
     from core.jobs.tables import QUEUED, RUNNING
+    from core.training.checkpoint import job_folder
 
-    live = queue.recent(kind=BATCH_UPLOADS, statuses=(QUEUED, RUNNING), limit=10_000)
-    return sweep_uploads(queue.settings, {str(job.params.get("upload_id")) for job in live})
+    live = queue.recent(statuses=(QUEUED, RUNNING), limit=100_000)
+    sweep_uploads(queue.settings, {str(j.params.get("upload_id")) for j in live if j.kind == BATCH_UPLOADS})
+    live_ids = {j.id for j in live}
+    root = job_folder(queue.settings, 0).parent
+    for folder in root.iterdir() if root.is_dir() else ():
+        if folder.is_dir() and not (folder.name.isdigit() and int(folder.name) in live_ids):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 register(JobKind(EXTRACTION, "Landmark extraction", ExtractionParams, Permission.EXTRACT, run_extraction, True))

@@ -27,7 +27,7 @@ from core.jobs.tables import CANCELLED, DONE, FAILED, QUEUED
 
 log = logging.getLogger("core.jobs.worker")
 
-SWEEP_EVERY_S = 600.0  # how often a worker removes staged uploads that no job needs any more
+SWEEP_EVERY_S = 600.0  # how often a worker removes staged uploads and job folders that no job needs any more
 
 
 def _validation_summary(exc: ValidationError) -> str:
@@ -76,12 +76,12 @@ class Worker:
         return ran
 
     def sweep(self) -> None:
-        from core.jobs.kinds import sweep_upload_folders
+        from core.jobs.kinds import sweep_job_files
 
         try:
-            sweep_upload_folders(self.queue)
+            sweep_job_files(self.queue)
         except Exception:  # tidying must never stop the worker
-            log.warning("sweeping staged uploads failed", exc_info=True)
+            log.warning("sweeping staged uploads and job folders failed", exc_info=True)
 
     def execute(self, job: Job, *, secrets: dict[str, str] | None = None) -> None:
         """Run one claimed job to a final state; nothing it raises escapes (the worker goes on with the next).
@@ -153,7 +153,7 @@ class Worker:
             return
         if self._close(job, ctx, resumed, result, error) and spec.on_finish is not None:
             try:
-                spec.on_finish(params)
+                spec.on_finish(params, job.id)
             except Exception:
                 log.warning("job %s: tidying up after it failed", job.id, exc_info=True)
         log.info("job %s finished", job.id)

@@ -17,6 +17,7 @@ from core.jobs import DONE, JobQueue
 from core.jobs.kinds import BATCH_UPLOADS
 from core.jobs.worker import wait_for
 from core.settings import Settings
+from tests.jobs.conftest import wait_until
 from tests.live.real_model import save_registry_model
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "7_Batch_Test.py")
@@ -52,7 +53,8 @@ def run_job_and_reload(at: AppTest, settings: Settings) -> AppTest:
     assert any(p.proto.text.startswith(f"Job {job.id}") for p in at.get("progress")) or job.finished
     done = wait_for(JobQueue(settings), job.id, timeout_s=180)
     assert done.status == DONE, (done.status, done.error)
-    assert not any(upload_root(settings).iterdir()), "the staged uploads are removed when the job ends"
+    # The worker removes the staged uploads right after it records the job's end.
+    wait_until(lambda: not any(upload_root(settings).iterdir()), 30, "the staged uploads to be removed")
     reloaded = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not reloaded.exception, reloaded.exception
     return reloaded
