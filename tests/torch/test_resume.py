@@ -152,3 +152,31 @@ def test_a_resumed_detector_run_equals_an_uninterrupted_one_and_a_foreign_checkp
 
 def test_read_curve_without_a_job_folder_is_empty(settings: Settings) -> None:
     assert read_curve(settings, 12345) == []
+
+
+def test_on_ray_the_training_task_writes_the_checkpoint(ray_settings: Settings, tmp_path: Path) -> None:
+    """With EXECUTOR=ray the training runs as a Ray task; the checkpoint travels with it and is written on the
+    shared data root, where a resumed run finds it."""
+    ds = read_yolo_dataset(write_dataset(_mkdir(tmp_path / "yolo"), n_train=4, n_valid=2, size=64))
+    classes = list(ds.emotions)
+    cmap = yolo_class_map(ds.emotions, classes)
+    train = samples_from_yolo(ds.splits["train"], cmap, 64)
+    val = samples_from_yolo(ds.splits["valid"], cmap, 64)
+    config = DetectorConfig(input_size=64, epochs=2, batch_size=2, device="cpu")
+    checkpoint = EpochCheckpoint(job_folder(ray_settings, 7), "key")
+    seen: list[int] = []
+    with acting_as(LOCAL_USER):
+        result = train_detector(
+            train,
+            val,
+            classes,
+            config,
+            settings=ray_settings,
+            checkpoint=checkpoint,
+            progress=lambda stats, _total: seen.append(stats.epoch),
+        )
+        assert seen == [1, 2] and checkpoint.saved_epoch() == 2
+        assert [h["epoch"] for h in read_curve(ray_settings, 7)] == [1, 2]
+        again = train_detector(train, val, classes, config, settings=ray_settings, checkpoint=checkpoint)
+    # Everything was already done: the resumed run trains no epoch and returns the same history.
+    assert [h.as_dict() for h in again.history] == [h.as_dict() for h in result.history]
