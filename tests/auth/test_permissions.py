@@ -175,8 +175,9 @@ def test_local_mode_is_one_implicit_admin_and_team_mode_needs_a_user(
 
 
 def test_every_permission_is_distinct_and_has_a_least_role() -> None:
-    assert len({p.value for p in P}) == len(list(P)) == 11
+    assert len({p.value for p in P}) == len(list(P)) == 12
     assert [r.label for r in sorted(Role)] == ["viewer", "labeler", "trainer", "admin"]
+    assert VIEWER.can(P.EVALUATE) and not VIEWER.can(P.TRAIN)  # Batch test is a job viewers may run
     assert not VIEWER.can(P.REVIEW) and LABELER.can(P.REVIEW) and not LABELER.can(P.GENERATE)
     assert TRAINER.can(P.GENERATE) and not TRAINER.can(P.MANAGE_USERS) and ADMIN.can(P.MANAGE_USERS)
 
