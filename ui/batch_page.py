@@ -1,58 +1,64 @@
-"""Widgets and the run of the Batch test page. The evaluation is `core.evaluation`, shared with the CLI."""
+"""Widgets and the run of the Batch test page. The evaluation is a job (core.jobs.kinds.BATCH_UPLOADS) that a worker
+runs on the uploads staged under the data root; the page only stages, submits and shows the job's result."""
 
 from __future__ import annotations
 
-import tempfile
+import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from core.batch_uploads import stage_uploads, thumbnail_uri
-from core.evaluation import evaluate_items, items_from_path
-from core.inference import ExpressionModel, Recognizer
-from core.landmarks.extractor import LandmarkExtractor
+from core.batch_uploads import remove_upload, stage_upload_folder
+from core.jobs import Job
+from core.jobs.kinds import BATCH_UPLOADS, UploadTestParams
 from core.settings import Settings
 from core.viz.training import confusion_heatmap
+from ui.jobs import submit
 
-RESULT_KEY = "bt_result"
+REFUSED_KEY = "bt_refused"
 
 
-def run_batch(model: ExpressionModel, settings: Settings, files: list[tuple[str, bytes]]) -> dict[str, Any]:
-    """Stage the uploads, evaluate them with a progress bar, and keep what the page shows (the temp files go)."""
-    with tempfile.TemporaryDirectory(prefix="batch-test-") as tmp:
-        root = Path(tmp)
-        staged, refused = stage_uploads(files, root)
-        if not staged:
-            return {"refused": refused, "empty": True}
-        items = items_from_path(root)
-        bar = st.progress(0.0, text=f"Testing {len(items)} images…")
+def start_batch(model_id: str, settings: Settings, files: list[tuple[str, bytes]]) -> int | None:
+    """Stage the uploads (bad ones are listed, never fatal) and submit the job; the job id, or None when nothing
+    could be tested (the reasons are kept for the page to show)."""
+    staged = stage_upload_folder(files, settings)
+    st.session_state[REFUSED_KEY] = staged.refused
+    if not staged.staged:
+        return None
+    params = UploadTestParams(upload_id=staged.upload_id, model_id=model_id, refused=staged.refused[:1000])
+    job_id = submit(BATCH_UPLOADS, params)
+    if job_id is None:
+        remove_upload(settings, staged.upload_id)  # nobody will run it: don't leave the files behind
+    else:
+        st.session_state.pop(REFUSED_KEY, None)  # from now on the job's result lists them
+    return job_id
 
-        def progress(done: int, total: int) -> None:
-            bar.progress(done / max(total, 1), text=f"Tested {done} of {total} images")
 
-        extractor = LandmarkExtractor(settings, mode="image") if model.needs_landmarks else None
-        try:
-            result = evaluate_items(Recognizer(model, extractor), items, progress=progress)
-        finally:
-            if extractor is not None:
-                extractor.close()
-        bar.empty()
-        table = result.predictions.copy()
-        table.insert(0, "thumbnail", [thumbnail_uri(Path(p)) for p in table["path"]])
-        table["path"] = [
-            Path(p).relative_to(root).as_posix() if Path(p).is_relative_to(root) else str(p) for p in table["path"]
-        ]
-        csv = table.drop(columns=["thumbnail"]).to_csv(index=False).encode()
-    return {"table": table, "metrics": result.metrics, "refused": refused, "csv": csv, "model_id": model.card.id}
+def show_refused(refused: list[Any]) -> None:
+    for name, reason in refused:
+        st.warning(f"Skipped {name}: {reason}")
+
+
+def outcome_of(job: Job) -> dict[str, Any]:
+    """What `show_batch` shows, from a finished job's result and its files in the exports folder."""
+    result = job.result or {}
+    outcome: dict[str, Any] = {"refused": result.get("refused", []), "model_id": result.get("model_id")}
+    try:
+        table = pd.DataFrame(json.loads(Path(result["table_json"]).read_text()))
+        csv = Path(result["predictions_csv"]).read_bytes()
+    except (KeyError, OSError, ValueError):
+        outcome["missing"] = True
+        return outcome
+    outcome.update(table=table, metrics=result.get("metrics"), csv=csv)
+    return outcome
 
 
 def show_batch(outcome: dict[str, Any]) -> None:
-    for name, reason in outcome.get("refused", []):
-        st.warning(f"Skipped {name}: {reason}")
-    if outcome.get("empty"):
-        st.info("None of the uploads held an image to test.")
+    show_refused(outcome.get("refused", []))
+    if outcome.get("missing"):
+        st.info("This test's results are no longer in the exports folder: run the test again.")
         return
     table: pd.DataFrame = outcome["table"]
     metrics = outcome["metrics"]

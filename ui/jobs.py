@@ -78,9 +78,16 @@ def describe(job: Job) -> str:
     return f"Job {job.id} · {job.status}{progress}" + (f" · {job.message}" if job.message else "")
 
 
-def job_panel(kind: str, render_result: Callable[[Job], None] | None = None, *, key: str) -> Job | None:
-    """The user's latest job of `kind`: progress while it runs (refreshed without blocking the page), Cancel, and
-    the error or `render_result(job)` once finished. Returns that job."""
+def job_panel(
+    kind: str,
+    render_result: Callable[[Job], None] | None = None,
+    *,
+    key: str,
+    while_running: Callable[[Job], None] | None = None,
+) -> Job | None:
+    """The user's latest job of `kind`: progress while it runs (refreshed without blocking the page, with
+    `while_running(job)` below it, e.g. a learning curve so far), Cancel, and the error or `render_result(job)` once
+    finished. Returns that job."""
     job = latest_job(kind)
     if job is None:
         return None
@@ -97,6 +104,8 @@ def job_panel(kind: str, render_result: Callable[[Job], None] | None = None, *, 
                 "Cancel", key=f"{key}_cancel_{current.id}", disabled=current.cancel_requested
             ):
                 run_safely(lambda: get_queue().request_cancel(current.id), what="Cancel")
+            if while_running is not None:
+                while_running(current)
             return
         if not job.finished:
             # It just finished: rerun the page so everything else on it shows the new state.

@@ -68,6 +68,21 @@ def _trained_model(key: str, title: str, losses: tuple[str, ...], metrics: tuple
     return render
 
 
+def _curve_so_far(key: str, title: str, losses: tuple[str, ...], metrics: tuple[str, ...]) -> Callable[[Job], None]:
+    """While a training job runs: the learning curve of its finished epochs, which the job publishes after each
+    epoch (core.training.checkpoint), redrawn at every refresh of the job panel."""
+
+    def render(job: Job) -> None:
+        from core.training.checkpoint import read_curve
+
+        history = read_curve(settings(), job.id)
+        if history:
+            figure = learning_curves(history, losses=losses, metrics=metrics, title=f"{title}: epochs so far")
+            st.plotly_chart(figure, key=f"{key}_live_fig")
+
+    return render
+
+
 def _summary(result: dict[str, Any]) -> str:
     m = result.get("metrics") or {}
     if "map50" in m:
@@ -152,7 +167,12 @@ def resnet_section() -> None:
         "Train ResNet-50", key="resnet_start", type="primary", disabled=_busy(RESNET_TRAINING) or not scratch_ok
     ) and submit(RESNET_TRAINING, params):
         st.rerun()
-    job_panel(RESNET_TRAINING, _trained_model(RESNET_JOB, "ResNet-50", RESNET_LOSSES, RESNET_METRICS), key=RESNET_JOB)
+    job_panel(
+        RESNET_TRAINING,
+        _trained_model(RESNET_JOB, "ResNet-50", RESNET_LOSSES, RESNET_METRICS),
+        key=RESNET_JOB,
+        while_running=_curve_so_far(RESNET_JOB, "ResNet-50", RESNET_LOSSES, RESNET_METRICS),
+    )
 
 
 def _default_yolo() -> str:
@@ -213,7 +233,8 @@ def detector_section() -> None:
 
 def _detector_panel() -> None:
     render = _trained_model(DETECTOR_JOB, "Grid detector", DETECTOR_LOSSES, DETECTOR_METRICS)
-    job_panel(DETECTOR_TRAINING, render, key=DETECTOR_JOB)
+    live = _curve_so_far(DETECTOR_JOB, "Grid detector", DETECTOR_LOSSES, DETECTOR_METRICS)
+    job_panel(DETECTOR_TRAINING, render, key=DETECTOR_JOB, while_running=live)
 
 
 def _cards(registry: Registry, kind: str) -> list[ModelCard]:

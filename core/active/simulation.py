@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import threading
 import warnings
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import f1_score
@@ -18,10 +20,31 @@ from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 from sklearn.pipeline import Pipeline
 
 from core.active.uncertainty import uncertainty
+from core.errors import DatasetFormatError
 from core.progress import ProgressFn
 from core.training.zoo import make_pipeline
 
 RANDOM, UNCERTAINTY = "random", "uncertainty"
+
+
+def load_landmark_cache(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(features, labels, groups or None) of a landmark cache in bench/train.py's .npz format (landmarks,
+    blendshapes, transforms, labels, optionally groups), for simulating on a dataset that is not in the store."""
+    from core.features.raw import arrays_to_matrix
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in ("landmarks", "blendshapes", "transforms", "labels") if k not in z.files]
+            if missing:
+                raise DatasetFormatError(
+                    f"{path} lacks the arrays {', '.join(missing)} (bench/train.py's landmark cache format)"
+                )
+            x = arrays_to_matrix(z["landmarks"], z["blendshapes"], z["transforms"])
+            return x, z["labels"], z["groups"] if "groups" in z.files else None
+    except FileNotFoundError:
+        raise DatasetFormatError(f"{path} does not exist") from None
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise DatasetFormatError(f"{path} is not a readable .npz landmark cache: {exc}") from None
 
 
 @dataclass

@@ -44,6 +44,7 @@ class Role(enum.IntEnum):
 class Permission(enum.Enum):
     """An action a role may be allowed (see `LEAST_ROLE` for who may do it)."""
 
+    EVALUATE = "test models"  # Batch test of uploaded images (a job: the worker runs it)
     REVIEW = "review"  # approve, correct, reject, skip, undo own decisions in active learning
     SAVE_SNAPSHOT = "save snapshot"
     IMPORT = "import"
@@ -68,6 +69,7 @@ class Permission(enum.Enum):
 
 # The least role allowed each action (roles are ordered, so every higher role may too).
 LEAST_ROLE: Final[dict[Permission, Role]] = {
+    Permission.EVALUATE: Role.VIEWER,
     Permission.REVIEW: Role.LABELER,
     Permission.SAVE_SNAPSHOT: Role.LABELER,
     Permission.IMPORT: Role.TRAINER,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ def register(subparsers: Any) -> None:
 
     pool = sub.add_parser("pool", help="import a folder into the unlabeled pool and extract landmarks")
     pool.add_argument("folder", type=Path, help="e.g. dataset/random_expressions")
+    add_submit_flag(pool)
     pool.set_defaults(func=run_pool)
 
     score = sub.add_parser("score", help="score the pool with a model and queue the top K most uncertain faces")
@@ -50,6 +50,7 @@ def register(subparsers: Any) -> None:
     sim.add_argument("--classifier", default="logistic_regression", help="a model of the training zoo")
     sim.add_argument("--features", default="blendshapes", help="comma-separated feature sets")
     sim.add_argument("--seed", type=int, default=0)
+    add_submit_flag(sim)
     sim.set_defaults(func=run_simulate)
 
     rt = sub.add_parser("retrain", help="retrain on the training set, score on the held-out set, record the round")
@@ -70,41 +71,19 @@ def register(subparsers: Any) -> None:
     repair.set_defaults(func=run_repair)
 
 
-def _bar(desc: str, unit: str) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=0, desc=desc, unit=unit, dynamic_ncols=True)
-
-
-def _progress(bar: Any) -> Any:
-    def update(done: int, total: int, message: str = "", /) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    return update
-
-
 def run_pool(args: argparse.Namespace) -> int:
-    from core.active.pool import extract_pool, import_pool_folder
-    from core.import_roots import ImportRoots
-    from core.store import Store
+    from core.cli.jobs import run_job
+    from core.jobs.active_kinds import AL_POOL, PoolParams
 
-    store = Store(get_settings())
-    bar = _bar("importing", "img")
-    try:
-        report = import_pool_folder(store, args.folder, roots=ImportRoots.anywhere(), progress=_progress(bar))
-    finally:
-        bar.close()
-    print(f"pool: {report.summary()}")
-    for name, reason in report.skipped[:20]:
+    result = run_job(args, AL_POOL, PoolParams(folder=str(args.folder)), unit="img")
+    if result is None:
+        return 0
+    print(f"pool: {result['summary']}")
+    for name, reason in result["skipped"][:20]:
         print(f"  skipped {name}: {reason}")
-    bar = _bar("landmarks", "img")
-    try:
-        batch = extract_pool(store, progress=_progress(bar))
-    finally:
-        bar.close()
-    print(f"landmarks: {batch.ok} faces, {batch.no_face} without a face, {batch.errors} errors")
+    batch = result["extracted"]
+    if batch is not None:
+        print(f"landmarks: {batch['ok']} faces, {batch['no_face']} without a face, {batch['errors']} errors")
     return 0
 
 
@@ -143,51 +122,33 @@ def run_label(args: argparse.Namespace) -> int:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    import numpy as np
+    from core.cli.jobs import run_job
+    from core.jobs.active_kinds import AL_SIMULATION, SimulationParams
 
-    from core.active.simulation import simulate
-    from core.features.raw import arrays_to_matrix
-
-    groups = None
-    if args.npz is not None:
-        z = np.load(args.npz, allow_pickle=False)
-        x = arrays_to_matrix(z["landmarks"], z["blendshapes"], z["transforms"])
-        y = z["labels"]
-        groups = z.get("groups", None)
-    else:
-        from core.store import Store
-        from core.training.data import from_store
-
-        data = from_store(Store(get_settings()))
-        x, y, groups = data.x, data.y, data.groups
-    print(f"{len(y)} labeled faces, {len(set(y.tolist()))} emotions; labels hidden and revealed round by round")
-    bar = _bar("rounds", "round")
-    cancel = threading.Event()
-    try:
-        result = simulate(
-            x,
-            y,
-            groups=groups,
-            strategy=args.strategy,
-            initial=args.initial,
-            batch=args.batch,
-            rounds=args.rounds,
-            model_name=args.classifier,
-            feature_sets=[f.strip() for f in args.features.split(",") if f.strip()],
-            seed=args.seed,
-            progress=_progress(bar),
-            cancel=cancel,
-        )
-    finally:
-        bar.close()
-    print(f"held-out faces: {result.held_out}; pool: {result.pool}")
+    params = SimulationParams(
+        strategy=args.strategy,
+        initial=args.initial,
+        batch=args.batch,
+        rounds=args.rounds,
+        classifier=args.classifier,
+        feature_sets=[f.strip() for f in args.features.split(",") if f.strip()],
+        seed=args.seed,
+        npz=str(args.npz) if args.npz is not None else None,
+    )
+    result = run_job(args, AL_SIMULATION, params, unit="round", threaded=True)
+    if result is None:
+        return 0
+    print(
+        f"{result['n_faces']} labeled faces, {result['n_emotions']} emotions; labels hidden and revealed round by round"
+    )
+    print(f"held-out faces: {result['held_out']}; pool: {result['pool']}")
     print("round\tlabels\tuncertainty\trandom")
-    for row in result.rows():
+    for row in result["rows"]:
         print(f"{row['round']}\t{row['labels']}\t{row['uncertainty_f1']:.3f}\t{row['random_f1']:.3f}")
-    needed = result.labels_to_match_random()
-    if result.labels:
+    needed = result["labels_to_match_random"]
+    if result["labels"] and result["random_f1"]:
         print(
-            f"random reaches macro-F1 {result.random_f1[-1]:.3f} with {result.labels[-1]} labels; uncertainty "
+            f"random reaches macro-F1 {result['random_f1'][-1]:.3f} with {result['labels'][-1]} labels; uncertainty "
             + (f"reaches it with {needed}" if needed is not None else "does not reach it")
         )
     return 0

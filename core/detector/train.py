@@ -24,6 +24,7 @@ from core.detector.net import DEFAULT_WIDTHS, STRIDE, GridDetector
 from core.errors import StudioError, TrainingDataError
 from core.executors.fanout import net_to_cpu, run_task
 from core.settings import Settings, get_settings
+from core.training.checkpoint import EpochCheckpoint
 from core.training.device import resolve_device
 
 log = logging.getLogger(__name__)
@@ -142,10 +143,12 @@ def train_detector(
     progress: EpochFn | None = None,
     cancel: threading.Event | None = None,
     settings: Settings | None = None,
+    checkpoint: EpochCheckpoint | None = None,
 ) -> DetectorResult:
     """Train from scratch. The weights of the epoch with the best validation mAP@0.5 are kept (the last epoch's
     when there is no validation set). Cancelling stops after the current batch and keeps the best epoch so far.
     With EXECUTOR=ray (`settings`, else the process's) it runs as a Ray task on a GPU when the cluster has one.
+    With `checkpoint`, each finished epoch is saved there and a matching checkpoint is resumed from.
     """
     require(Permission.TRAIN)
     return run_task(
@@ -158,6 +161,7 @@ def train_detector(
         progress=progress,
         cancel=cancel,
         on_worker=net_to_cpu,
+        checkpoint=checkpoint,
     )
 
 
@@ -169,6 +173,7 @@ def _train_detector(
     *,
     progress: EpochFn | None = None,
     cancel: threading.Event | None = None,
+    checkpoint: EpochCheckpoint | None = None,
 ) -> DetectorResult:
     config = config or DetectorConfig()
     if not train:
@@ -197,7 +202,22 @@ def _train_detector(
     result = DetectorResult(net=net, spec=spec, config=config, classes=list(classes))
     best_map, best_state, since_best = -1.0, copy.deepcopy(net.state_dict()), 0
     started = time.perf_counter()
-    for epoch in range(1, config.epochs + 1):
+    first, stopped = 1, False
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:  # a requeued job: go on after the last finished epoch, as if never interrupted
+        net.load_state_dict(saved["net"])
+        optim.load_state_dict(saved["optim"])
+        sched.load_state_dict(saved["sched"])
+        best_map, best_state, since_best = saved["best_map"], saved["best_state"], saved["since_best"]
+        best_state = best_state if best_state is not None else copy.deepcopy(net.state_dict())
+        result.history = [EpochStats(**h) for h in saved["history"]]
+        result.best_epoch, result.metrics = saved["best_epoch"], saved["metrics"]
+        rng.bit_generator.state = saved["rng"]
+        torch.set_rng_state(saved["torch_rng"])
+        first, stopped = saved["epoch"] + 1, saved["stopped"]
+        started -= saved["seconds"]
+        log.info("detector: resumed from the checkpoint after epoch %d", saved["epoch"])
+    for epoch in range(first, 0 if stopped else config.epochs + 1):
         t0 = time.perf_counter()
         net.train()
         order = rng.permutation(len(train))
@@ -235,9 +255,29 @@ def _train_detector(
         stats.seconds = time.perf_counter() - t0
         result.history.append(stats)
         log.info("epoch %d/%d loss %.3f map50 %s", epoch, config.epochs, stats.train_loss, stats.map50)
+        stop = bool(config.patience and since_best >= config.patience)
+        if checkpoint is not None and not result.cancelled:  # a cut-short epoch is not one to resume after
+            checkpoint.save(
+                epoch,
+                {
+                    "net": net.state_dict(),
+                    "optim": optim.state_dict(),
+                    "sched": sched.state_dict(),
+                    "best_map": best_map,
+                    "best_state": None if result.best_epoch == epoch else best_state,  # None: the net's
+                    "since_best": since_best,
+                    "best_epoch": result.best_epoch,
+                    "metrics": result.metrics,
+                    "rng": rng.bit_generator.state,
+                    "torch_rng": torch.get_rng_state(),
+                    "seconds": time.perf_counter() - started,
+                    "stopped": stop,
+                },
+                [h.as_dict() for h in result.history],
+            )
         if progress is not None:
             progress(stats, config.epochs)
-        if result.cancelled or (config.patience and since_best >= config.patience):
+        if result.cancelled or stop:
             break
     if val and result.history and result.history[-1].map50 is None:
         # Stopped early between evaluations: score the last weights so they can compete with the best so far.

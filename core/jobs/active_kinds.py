@@ -6,6 +6,7 @@ the dashboard's process with the key in memory (ui.jobs.run_here)."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field
@@ -19,6 +20,7 @@ LLM_LABELING = "llm_labeling"
 AL_SCORING = "al_scoring"
 AL_SIMULATION = "al_simulation"
 AL_ROUND = "al_round"
+AL_POOL = "al_pool"
 GEMINI_KEY = "gemini_api_key"  # the name of a session's key in JobContext.secrets
 
 
@@ -139,19 +141,35 @@ class SimulationParams(Params):
     classifier: str = "logistic_regression"
     feature_sets: list[str] = Field(default_factory=lambda: ["blendshapes"])
     seed: int = 0
+    npz: str | None = None  # a landmark cache (bench/train.py format) instead of the store's labeled faces
 
 
 def run_al_simulation(params: SimulationParams, ctx: JobContext) -> dict[str, Any]:
-    """Uncertainty against random sampling on the store's labeled faces, their labels revealed round by round."""
-    from core.active.simulation import simulate
-    from core.store import Store
-    from core.training.data import from_store
+    """Uncertainty against random sampling on labeled faces (the store's, or a landmark cache's), their labels
+    revealed round by round."""
+    from core.active.simulation import load_landmark_cache, simulate
 
-    data = from_store(Store())
+    if params.npz is not None:
+        from core.auth import OPERATOR, current_user
+        from core.import_roots import ImportRoots
+        from core.settings import get_settings
+
+        path = Path(params.npz)
+        if current_user() != OPERATOR:  # the CLI reads anywhere; anyone else only under IMPORT_ROOTS
+            path = ImportRoots.from_settings(get_settings()).check(path, "landmark cache")
+        x, y, groups = load_landmark_cache(path)
+    else:
+        from core.store import Store
+        from core.training.data import from_store
+
+        data = from_store(Store())
+        x, y, groups = data.x, data.y, data.groups
+    n_emotions = len(set(y.tolist()))
+    ctx.progress(0, params.rounds + 1, f"{len(y)} labeled faces, {n_emotions} emotions")
     result = simulate(
-        data.x,
-        data.y,
-        groups=data.groups,
+        x,
+        y,
+        groups=groups,
         strategy=params.strategy,
         initial=params.initial,
         batch=params.batch,
@@ -162,7 +180,47 @@ def run_al_simulation(params: SimulationParams, ctx: JobContext) -> dict[str, An
         progress=ctx.progress,
         cancel=ctx.cancel,
     )
-    return {**asdict(result), "rows": result.rows(), "labels_to_match_random": result.labels_to_match_random()}
+    return {
+        **asdict(result),
+        "rows": result.rows(),
+        "labels_to_match_random": result.labels_to_match_random(),
+        "n_faces": len(y),
+        "n_emotions": n_emotions,
+    }
+
+
+class PoolParams(Params):
+    folder: str
+
+
+def run_al_pool(params: PoolParams, ctx: JobContext) -> dict[str, Any]:
+    """Import a folder into the unlabeled pool, then extract the landmarks of what is not yet extracted. Resumable:
+    images already in the store are recognised by their content and not added twice; extraction skips what is done."""
+    from core.active.pool import extract_pool, import_pool_folder
+    from core.auth import OPERATOR, current_user
+    from core.import_roots import ImportRoots
+    from core.store import Store
+
+    store = Store()
+    # The CLI reads anywhere; a job from anyone else only under IMPORT_ROOTS (import_pool_folder's default).
+    roots = ImportRoots.anywhere() if current_user() == OPERATOR else None
+
+    def importing(done: int, total: int, message: str = "", /) -> None:
+        ctx.progress(done, total, message or f"importing {done}/{total}")
+
+    report = import_pool_folder(store, Path(params.folder), roots=roots, progress=importing, cancel=ctx.cancel)
+    batch = None
+    if not ctx.cancelled():
+        ctx.progress(0, 0, "extracting landmarks")
+        batch = extract_pool(store, progress=ctx.progress, cancel=ctx.cancel)
+    ctx.progress(ctx.done, ctx.total, report.summary())
+    return {
+        "summary": report.summary(),
+        "skipped": [list(s) for s in report.skipped[:500]],
+        "extracted": None
+        if batch is None
+        else {"ok": batch.ok, "no_face": batch.no_face, "errors": batch.errors, "processed": batch.processed},
+    }
 
 
 class RoundParams(Params):
@@ -201,3 +259,4 @@ register(JobKind(LLM_LABELING, "LLM labeling", LabelingParams, Permission.LLM_LA
 register(JobKind(AL_SCORING, "Active-learning scoring", ScoringParams, Permission.TRAIN, run_al_scoring))
 register(JobKind(AL_SIMULATION, "Sampling simulation", SimulationParams, Permission.TRAIN, run_al_simulation))
 register(JobKind(AL_ROUND, "Retraining round", RoundParams, Permission.TRAIN, run_al_round))
+register(JobKind(AL_POOL, "Pool import and extraction", PoolParams, Permission.IMPORT, run_al_pool, True))

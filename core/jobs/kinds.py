@@ -17,6 +17,7 @@ from core.jobs.registry import JobContext, JobKind, register
 EXTRACTION = "extraction"
 LANDMARK_TRAINING = "landmark_training"
 BATCH_EVALUATION = "batch_evaluation"
+BATCH_UPLOADS = "batch_upload_test"
 # How a trained model is promoted (core.training.promotion.ActivationPolicy, spelled out so listing kinds stays cheap).
 Activation = Literal["never", "if_better", "always"]
 
@@ -134,12 +135,10 @@ class BatchEvaluationParams(Params):
     out: str | None = None  # predictions CSV; default <DATA_ROOT>/exports/job-<id>-predictions.csv
 
 
-def run_batch_evaluation(params: BatchEvaluationParams, ctx: JobContext) -> dict[str, Any]:
-    """Evaluate a model on a folder or manifest CSV of images on the server."""
-    from core.auth import OPERATOR, current_user
+def _evaluate_folder(path: Path, model_id: str | None, ctx: JobContext) -> tuple[str, Any, int]:
+    """(model id, EvalResult, number of items) of a model (default: the active one) on the images at `path`."""
     from core.errors import StudioError
     from core.evaluation import evaluate_items, items_from_path
-    from core.import_roots import ImportRoots
     from core.inference import Recognizer
     from core.landmarks.extractor import LandmarkExtractor
     from core.registry import Registry
@@ -147,33 +146,114 @@ def run_batch_evaluation(params: BatchEvaluationParams, ctx: JobContext) -> dict
 
     settings = get_settings()
     registry = Registry(settings.models_dir)
-    model_id = params.model_id or registry.active_id()
+    model_id = model_id or registry.active_id()
     if model_id is None:
         raise StudioError("no model to evaluate: train one or choose a model")
     model = registry.load(model_id)
-    path = Path(params.path)
-    if current_user() != OPERATOR:  # the CLI reads anywhere; a job from the dashboard only under IMPORT_ROOTS
-        path = ImportRoots.from_settings(settings).check_tree(path, "folder")
     items = items_from_path(path)
     if not items:
-        raise StudioError(f"no images found in {params.path}")
+        raise StudioError(f"no images found in {path}")
     extractor = LandmarkExtractor(settings, mode="image") if model.needs_landmarks else None
     try:
         result = evaluate_items(Recognizer(model, extractor), items, progress=ctx.progress, cancel=ctx.cancel)
     finally:
         if extractor is not None:
             extractor.close()
-    out = Path(params.out) if params.out else settings.exports_dir / f"job-{ctx.job_id or 'inline'}-predictions.csv"
+    return model_id, result, len(items)
+
+
+def _export_path(ctx: JobContext, name: str) -> Path:
+    from core.settings import get_settings
+
+    out: Path = get_settings().exports_dir / f"job-{ctx.job_id or 'inline'}-{name}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def run_batch_evaluation(params: BatchEvaluationParams, ctx: JobContext) -> dict[str, Any]:
+    """Evaluate a model on a folder or manifest CSV of images on the server."""
+    from core.auth import OPERATOR, current_user
+    from core.import_roots import ImportRoots
+    from core.settings import get_settings
+
+    path = Path(params.path)
+    if current_user() != OPERATOR:  # the CLI reads anywhere; a job from the dashboard only under IMPORT_ROOTS
+        path = ImportRoots.from_settings(get_settings()).check_tree(path, "folder")
+    model_id, result, n_images = _evaluate_folder(path, params.model_id, ctx)
+    out = Path(params.out) if params.out else _export_path(ctx, "predictions.csv")
     out.parent.mkdir(parents=True, exist_ok=True)
     result.to_csv(out)
     return {
         "model_id": model_id,
-        "n_images": len(items),
+        "n_images": n_images,
         "predictions_csv": str(out),
         "no_face": [str(p) for p in result.no_face[:500]],
         "errors": [[str(p), m] for p, m in result.errors[:500]],
         "metrics": result.metrics,
     }
+
+
+class UploadTestParams(Params):
+    upload_id: str = Field(pattern=r"^[0-9a-f]{32}$")  # a folder under DATA_ROOT/uploads/, never a path
+    model_id: str | None = None
+    refused: list[tuple[str, str]] = Field(default_factory=list, max_length=1000)  # uploads staging turned away
+
+
+def run_upload_test(params: UploadTestParams, ctx: JobContext) -> dict[str, Any]:
+    """The Batch test page's run: evaluate the uploads staged for this job. The table the page shows (with
+    thumbnails, paths relative to the upload) and the predictions CSV go to the exports folder, since the staged
+    folder is removed when the job ends (`cleanup_upload_test`)."""
+    from core.auth import require
+    from core.batch_uploads import thumbnail_uri, upload_folder
+    from core.errors import StudioError
+    from core.settings import get_settings
+    from core.store.files import atomic_write_text
+
+    require(Permission.EVALUATE)
+    folder = upload_folder(get_settings(), params.upload_id)
+    if not folder.is_dir():
+        raise StudioError("the uploaded files of this test are gone; upload them again")
+    model_id, result, n_images = _evaluate_folder(folder, params.model_id, ctx)
+    table = result.predictions.copy()
+    table.insert(0, "thumbnail", [thumbnail_uri(Path(p)) for p in table["path"]])
+    table["path"] = [Path(p).relative_to(folder).as_posix() for p in table["path"]]
+    csv_out, table_out = _export_path(ctx, "predictions.csv"), _export_path(ctx, "batch-test.json")
+    atomic_write_text(csv_out, table.drop(columns=["thumbnail"]).to_csv(index=False))
+    atomic_write_text(table_out, table.to_json(orient="records"))
+    return {
+        "model_id": model_id,
+        "n_images": n_images,
+        "predictions_csv": str(csv_out),
+        "table_json": str(table_out),
+        "refused": [list(r) for r in params.refused],
+        "metrics": result.metrics,
+    }
+
+
+def cleanup_upload_test(params: UploadTestParams, job_id: int) -> None:
+    from core.batch_uploads import remove_upload
+    from core.settings import get_settings
+
+    remove_upload(get_settings(), params.upload_id)
+
+
+def sweep_job_files(queue: Any) -> None:
+    """Remove what no queued or running job needs: staged Batch test folders (a job cancelled before it started,
+    a page that never submitted, a crash) and job folders (checkpoints) of finished or vanished jobs. The
+    workers call this now and then."""
+    import shutil
+
+    from core.batch_uploads import sweep_uploads
+    from core.jobs.tables import QUEUED, RUNNING
+    from core.training.checkpoint import job_folder
+
+    live = queue.recent(statuses=(QUEUED, RUNNING), limit=100_000)
+    sweep_uploads(queue.settings, {str(j.params.get("upload_id")) for j in live if j.kind == BATCH_UPLOADS})
+    live_ids = {j.id for j in live}
+    root = job_folder(queue.settings, 0).parent
+    for folder in root.iterdir() if root.is_dir() else ():
+        if folder.is_dir() and not (folder.name.isdigit() and int(folder.name) in live_ids):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 register(JobKind(EXTRACTION, "Landmark extraction", ExtractionParams, Permission.EXTRACT, run_extraction, True))
@@ -185,5 +265,15 @@ register(
 register(
     JobKind(
         BATCH_EVALUATION, "Batch evaluation of a folder", BatchEvaluationParams, Permission.TRAIN, run_batch_evaluation
+    )
+)
+register(
+    JobKind(
+        BATCH_UPLOADS,
+        "Batch test of uploads",
+        UploadTestParams,
+        Permission.EVALUATE,
+        run_upload_test,
+        on_finish=cleanup_upload_test,
     )
 )

@@ -57,6 +57,9 @@ class JobKind:
     permission: Permission
     run: RunFn
     resumable: bool = False  # a requeued job skips work finished before
+    # Called by the worker with (params, job id) once the job is done, failed or cancelled (never when it goes back
+    # to the queue): tidying the job's files, e.g. a Batch test's staged uploads, a training job's checkpoint.
+    on_finish: Callable[[Any, int], None] | None = None
 
 
 class UnknownJobKind(StudioError):

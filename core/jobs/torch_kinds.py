@@ -41,6 +41,35 @@ def _threads(n: int) -> None:
         torch.set_num_threads(n)
 
 
+def _checkpoint(params: Params, data_hash: str, ctx: JobContext) -> tuple[Any, str]:
+    """The job's per-epoch checkpoint (None when run inline by the CLI, which has no job to resume) and a note for
+    its message: resuming, or starting over because a checkpoint of other parameters or data was there."""
+    from core.settings import get_settings
+    from core.training.checkpoint import EpochCheckpoint, checkpoint_key, job_folder
+
+    if ctx.job_id is None:
+        return None, ""
+    checkpoint = EpochCheckpoint(
+        job_folder(get_settings(), ctx.job_id), checkpoint_key(params.model_dump(mode="json"), data_hash)
+    )
+    note = checkpoint.begin()
+    if note:
+        ctx.progress(ctx.done, ctx.total, note)
+    return checkpoint, note
+
+
+def _resumed_from(history: list[dict[str, Any]], new: list[dict[str, Any]]) -> int:
+    """The epoch a run resumed after (0: it started at epoch 1)."""
+    return len(history) - len(new)
+
+
+def remove_checkpoint(_params: Any, job_id: int) -> None:
+    from core.settings import get_settings
+    from core.training.checkpoint import remove_job_folder
+
+    remove_job_folder(get_settings(), job_id)
+
+
 def _promote(
     registry: Any, store: Any, model_id: str, policy: Activation, ctx: JobContext, filters: Any = None
 ) -> dict[str, Any]:
@@ -92,19 +121,22 @@ def run_resnet_training(params: ResNetParams, ctx: JobContext) -> dict[str, Any]
         size=config.image_size,
         progress=lambda d, t, _m="": ctx.progress(0, config.epochs, f"cropping faces {d}/{t}"),
     )
-    history: list[dict[str, Any]] = []
+    checkpoint, note = _checkpoint(params, data.data_hash, ctx)
+    new: list[dict[str, Any]] = []  # epochs run by this attempt
 
     def epoch(stats: ResNetEpoch, total: int) -> None:
-        history.append(stats.as_dict())
+        new.append(stats.as_dict())
         f1 = stats.val_macro_f1
         ctx.progress(
-            len(history),
+            stats.epoch,
             total,
-            f"epoch {len(history)}/{total} ({stats.phase}): loss {stats.train_loss:.3f}"
-            + (f", val macro-F1 {f1:.3f}" if f1 is not None else ""),
+            f"epoch {stats.epoch}/{total} ({stats.phase}): loss {stats.train_loss:.3f}"
+            + (f", val macro-F1 {f1:.3f}" if f1 is not None else "")
+            + (f" ({note})" if note else ""),
         )
 
-    result = train_resnet(data, store.settings, config, progress=epoch, cancel=ctx.cancel)
+    result = train_resnet(data, store.settings, config, progress=epoch, cancel=ctx.cancel, checkpoint=checkpoint)
+    history = [h.as_dict() for h in result.history]
     registry = Registry(store.settings.models_dir)
     card = save_resnet(registry, result, data_sources=["store"])
     promotion = _promote(
@@ -116,6 +148,8 @@ def run_resnet_training(params: ResNetParams, ctx: JobContext) -> dict[str, Any]
         "metrics": result.metrics,
         "best_epoch": result.best_epoch,
         "history": history,
+        "resumed_from_epoch": _resumed_from(history, new),
+        "checkpoint_note": note,
         "n_crops": len(data.images),
         "skipped": len(data.skipped),
     }
@@ -141,6 +175,21 @@ def yolo_hash(root: Path) -> str:
     for path in sorted(root.rglob("*.txt")):
         digest.update(path.relative_to(root).as_posix().encode())
         digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def samples_hash(*parts: Any) -> str:
+    """What a detector trained on the store's faces saw: its samples' pixels, boxes and classes (and class list)."""
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for part in parts:
+        for item in part:
+            if isinstance(item, str):
+                digest.update(item.encode())
+                continue
+            for array in (item.image, item.boxes, item.classes):
+                digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()[:16]
 
 
@@ -190,17 +239,22 @@ def run_detector_training(params: DetectorParams, ctx: JobContext) -> dict[str, 
         held_out = Filters(statuses=[STATUS_TEST], labeled_only=True)
         val = samples_from_store(store, held_out, classes, config.input_size) if store.count(held_out) else []
         sources, data_hash = ["store"], ""
-    history: list[dict[str, Any]] = []
+    checkpoint, note = _checkpoint(params, data_hash or samples_hash(train, val, classes), ctx)
+    new: list[dict[str, Any]] = []  # epochs run by this attempt
 
     def epoch(stats: EpochStats, total: int) -> None:
-        history.append(stats.as_dict())
+        new.append(stats.as_dict())
         ctx.progress(
-            len(history),
+            stats.epoch,
             total,
-            f"epoch {len(history)}/{total}: loss {stats.train_loss:.3f}, mAP@0.5 {stats.map50 or 0:.3f}",
+            f"epoch {stats.epoch}/{total}: loss {stats.train_loss:.3f}, mAP@0.5 {stats.map50 or 0:.3f}"
+            + (f" ({note})" if note else ""),
         )
 
-    result = train_detector(train, val, classes, config, progress=epoch, cancel=ctx.cancel)
+    result = train_detector(
+        train, val, classes, config, progress=epoch, cancel=ctx.cancel, settings=settings, checkpoint=checkpoint
+    )
+    history = [h.as_dict() for h in result.history]
     metrics: dict[str, Any] = result.metrics.as_dict() if result.metrics is not None else {}
     metrics.update(
         history=[h.as_dict() for h in result.history], best_epoch=result.best_epoch, train_seconds=result.seconds
@@ -222,11 +276,34 @@ def run_detector_training(params: DetectorParams, ctx: JobContext) -> dict[str, 
         **promotion,
         "metrics": result.metrics.as_dict() if result.metrics is not None else None,
         "history": history,
+        "resumed_from_epoch": _resumed_from(history, new),
+        "checkpoint_note": note,
         "n_train": len(train),
         "n_val": len(val),
         "classes": classes,
     }
 
 
-register(JobKind(RESNET_TRAINING, "ResNet-50 training", ResNetParams, Permission.TRAIN, run_resnet_training))
-register(JobKind(DETECTOR_TRAINING, "Grid detector training", DetectorParams, Permission.TRAIN, run_detector_training))
+# Resumable: a requeued job goes on after its last checkpointed epoch (core.training.checkpoint).
+register(
+    JobKind(
+        RESNET_TRAINING,
+        "ResNet-50 training",
+        ResNetParams,
+        Permission.TRAIN,
+        run_resnet_training,
+        resumable=True,
+        on_finish=remove_checkpoint,
+    )
+)
+register(
+    JobKind(
+        DETECTOR_TRAINING,
+        "Grid detector training",
+        DetectorParams,
+        Permission.TRAIN,
+        run_detector_training,
+        resumable=True,
+        on_finish=remove_checkpoint,
+    )
+)

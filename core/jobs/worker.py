@@ -27,6 +27,8 @@ from core.jobs.tables import CANCELLED, DONE, FAILED, QUEUED
 
 log = logging.getLogger("core.jobs.worker")
 
+SWEEP_EVERY_S = 600.0  # how often a worker removes staged uploads and job folders that no job needs any more
+
 
 def _validation_summary(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'params'}: {e['msg']}" for e in exc.errors()[:5])
@@ -52,10 +54,14 @@ class Worker:
         self.registered = True
         ran = 0
         log.info("worker %s started (kinds: %s)", self.id, ", ".join(self.kinds) or "all")
+        swept = float("-inf")
         try:
             while not self.stopping.is_set():
                 self.queue.worker_alive(self.id, host, os.getpid(), self.kinds)
                 self.queue.requeue_stale()
+                if time.monotonic() - swept > SWEEP_EVERY_S:
+                    swept = time.monotonic()
+                    self.sweep()
                 job = self.queue.claim(self.id, self.kinds)
                 if job is not None:
                     self.execute(job)
@@ -68,6 +74,14 @@ class Worker:
             self.queue.worker_gone(self.id)
             log.info("worker %s stopped after %d job(s)", self.id, ran)
         return ran
+
+    def sweep(self) -> None:
+        from core.jobs.kinds import sweep_job_files
+
+        try:
+            sweep_job_files(self.queue)
+        except Exception:  # tidying must never stop the worker
+            log.warning("sweeping staged uploads and job folders failed", exc_info=True)
 
     def execute(self, job: Job, *, secrets: dict[str, str] | None = None) -> None:
         """Run one claimed job to a final state; nothing it raises escapes (the worker goes on with the next).
@@ -137,11 +151,21 @@ class Worker:
         if lost.is_set():
             log.warning("job %s: no longer this worker's (requeued after a stall); its result is dropped", job.id)
             return
+        if self._close(job, ctx, resumed, result, error) and spec.on_finish is not None:
+            try:
+                spec.on_finish(params, job.id)
+            except Exception:
+                log.warning("job %s: tidying up after it failed", job.id, exc_info=True)
+        log.info("job %s finished", job.id)
+
+    def _close(self, job: Job, ctx: JobContext, resumed: str, result: dict[str, Any] | None, error: str) -> bool:
+        """Record the job's final state; False when it went back to the queue (the worker is shutting down)."""
         if error:
             self.queue.finish(job.id, self.id, FAILED, message="failed", error=error, done=ctx.done, total=ctx.total)
         elif ctx.cancelled() and self.stopping.is_set() and not self.queue.get(job.id).cancel_requested:
             # The worker is shutting down, nobody cancelled: hand the job back for another worker to resume.
             self.queue.release(job.id, self.id, f"requeued: worker {self.id} shut down at {ctx.done}/{ctx.total}")
+            return False
         elif ctx.cancelled():
             self.queue.finish(
                 job.id,
@@ -162,7 +186,7 @@ class Worker:
                 done=ctx.done,
                 total=ctx.total,
             )
-        log.info("job %s finished", job.id)
+        return True
 
 
 def run_worker(

@@ -37,6 +37,7 @@ from core.registry import ModelCard, Registry, new_model_id
 from core.schema import EMOTIONS, TRAINABLE_STATUSES
 from core.settings import Settings
 from core.store.repository import Filters, Store
+from core.training.checkpoint import EpochCheckpoint
 from core.training.device import resolve_device
 from core.training.report import classification_metrics
 
@@ -262,9 +263,11 @@ def train_resnet(
     *,
     progress: EpochCallback | None = None,
     cancel: threading.Event | None = None,
+    checkpoint: EpochCheckpoint | None = None,
 ) -> ResNetResult:
     """Fine-tune (or train from scratch) on `data`; keeps the weights of the best validation epoch. With
-    EXECUTOR=ray it runs as a Ray task on a GPU when the cluster has one; progress and cancel work the same."""
+    EXECUTOR=ray it runs as a Ray task on a GPU when the cluster has one; progress and cancel work the same.
+    With `checkpoint`, each finished epoch is saved there and a matching checkpoint is resumed from."""
     require(Permission.TRAIN)
     return run_task(
         settings,
@@ -275,6 +278,7 @@ def train_resnet(
         progress=progress,
         cancel=cancel,
         on_worker=net_to_cpu,
+        checkpoint=checkpoint,
     )
 
 
@@ -285,6 +289,7 @@ def _train_resnet(
     *,
     progress: EpochCallback | None = None,
     cancel: threading.Event | None = None,
+    checkpoint: EpochCheckpoint | None = None,
 ) -> ResNetResult:
     config = config or ResNetConfig()
     if len(data.classes) < 2:
@@ -328,7 +333,22 @@ def _train_resnet(
     best_f1, best_state, since_best = -1.0, copy.deepcopy(net.state_dict()), 0
     started = time.perf_counter()
     optim: torch.optim.Optimizer | None = None
-    for epoch in range(1, config.epochs + 1):
+    first, stopped = 1, False
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:  # a requeued job: go on after the last finished epoch, as if never interrupted
+        net.load_state_dict(saved["net"])
+        optim = _optimizer(net, saved["phase"], pretrained, config)
+        optim.load_state_dict(saved["optim"])
+        best_f1, best_state, since_best = saved["best_f1"], saved["best_state"], saved["since_best"]
+        best_state = best_state if best_state is not None else copy.deepcopy(net.state_dict())
+        result.history = [ResNetEpoch(**h) for h in saved["history"]]
+        result.best_epoch, result.metrics = saved["best_epoch"], saved["metrics"]
+        rng.bit_generator.state = saved["rng"]
+        torch.set_rng_state(saved["torch_rng"])
+        first, stopped = saved["epoch"] + 1, saved["stopped"]
+        started -= saved["seconds"]
+        log.info("resnet: resumed from the checkpoint after epoch %d", saved["epoch"])
+    for epoch in range(first, 0 if stopped else config.epochs + 1):
         phase = "head" if epoch <= head_epochs else "full"
         if optim is None or (phase == "full" and epoch == head_epochs + 1):
             optim = _optimizer(net, phase, pretrained, config)
@@ -383,9 +403,29 @@ def _train_resnet(
             stats.train_loss,
             stats.val_macro_f1,
         )
+        stop = config.patience and since_best >= config.patience and phase == "full"
+        if checkpoint is not None and not result.cancelled:  # a cut-short epoch is not one to resume after
+            checkpoint.save(
+                epoch,
+                {
+                    "net": net.state_dict(),
+                    "optim": optim.state_dict(),
+                    "phase": phase,
+                    "best_f1": best_f1,
+                    "best_state": None if result.best_epoch == epoch else best_state,  # None: the net's
+                    "since_best": since_best,
+                    "best_epoch": result.best_epoch,
+                    "metrics": result.metrics,
+                    "rng": rng.bit_generator.state,
+                    "torch_rng": torch.get_rng_state(),
+                    "seconds": time.perf_counter() - started,
+                    "stopped": bool(stop),
+                },
+                [h.as_dict() for h in result.history],
+            )
         if progress is not None:
             progress(stats, config.epochs)
-        if result.cancelled or (config.patience and since_best >= config.patience and phase == "full"):
+        if result.cancelled or stop:
             break
     net.load_state_dict(best_state)
     net.eval()

@@ -16,6 +16,7 @@ from core.active import approval
 from core.active.queue import build_queue, queue_items
 from core.auth import LOCAL_USER, PermissionDenied, Role, User, acting_as, current_user, require
 from core.auth import Permission as P
+from core.auth.identity import LEAST_ROLE
 from core.generation.jobs import JobStore
 from core.generation.templates import GenerationTemplate
 from core.imaging import encode_png
@@ -180,8 +181,10 @@ def test_local_mode_is_one_implicit_admin_and_team_mode_needs_a_user(
 
 
 def test_every_permission_is_distinct_and_has_a_least_role() -> None:
-    assert len({p.value for p in P}) == len(list(P)) == 12
+    assert len({p.value for p in P}) == len(list(P))
+    assert set(LEAST_ROLE) == set(P)  # every permission names the least role allowed it
     assert [r.label for r in sorted(Role)] == ["viewer", "labeler", "trainer", "admin"]
+    assert VIEWER.can(P.EVALUATE) and not VIEWER.can(P.TRAIN)  # Batch test is a job viewers may run
     assert not VIEWER.can(P.REVIEW) and LABELER.can(P.REVIEW) and not LABELER.can(P.GENERATE)
     assert TRAINER.can(P.GENERATE) and not TRAINER.can(P.MANAGE_USERS) and ADMIN.can(P.MANAGE_USERS)
     assert not TRAINER.can(P.CHANGE_IMPORT_ROOTS) and ADMIN.can(P.CHANGE_IMPORT_ROOTS)

@@ -19,8 +19,12 @@ from streamlit.testing.v1 import AppTest
 
 from core.active.queue import build_queue, queue_items
 from core.api.factory import create_app
+from core.auth import LOCAL_USER
 from core.imaging import encode_png
 from core.ingest import Incoming, import_items
+from core.jobs import DONE, JobQueue
+from core.jobs.kinds import BATCH_UPLOADS
+from core.jobs.worker import wait_for
 from core.landmarks.batch import extract_store
 from core.live import FrameProcessor
 from core.registry import Registry
@@ -56,6 +60,10 @@ def test_live_api_batch_evaluate_and_pool_scoring_agree(
     at.run()
     at.button(key="bt_run").click().run()
     assert not at.exception, at.exception
+    # The test runs as a job in the worker the page started; a reload shows its result.
+    job = JobQueue(starter_env).latest(BATCH_UPLOADS, LOCAL_USER.id)
+    assert job is not None and wait_for(JobQueue(starter_env), job.id, timeout_s=180).status == DONE
+    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "7_Batch_Test.py"), default_timeout=120).run()
     batch_row = at.dataframe[0].value.set_index("path").loc["astronaut.png"]
 
     # `python -m core evaluate`, a real process.

@@ -52,3 +52,29 @@ def test_thumbnail_uri(tmp_path: Path) -> None:
     uri = thumbnail_uri(good)
     assert uri is not None and uri.startswith("data:image/jpeg;base64,")
     assert thumbnail_uri(bad) is None and thumbnail_uri(tmp_path / "missing.png") is None
+
+
+def test_staged_upload_folder_is_complete_or_absent_and_stale_ones_are_swept(tmp_path: Path) -> None:
+    import os
+
+    from core.batch_uploads import stage_upload_folder, sweep_uploads, uploads_root
+    from core.settings import Settings
+
+    settings = Settings(_env_file=None, data_root=tmp_path / "data", import_max_file_mb=1)  # type: ignore[call-arg]
+    png = encode_png(np.zeros((8, 8, 3), np.uint8))
+    big = b"\x89PNG" + b"\0" * (2 * 1024 * 1024)
+    up = stage_upload_folder([("happy_1.png", png), ("huge.png", big)], settings)
+    assert up.folder == uploads_root(settings) / up.upload_id and up.folder.is_dir()
+    assert [p.name for p in up.staged] == ["happy_1.png"] and all(p.is_file() for p in up.staged)
+    assert "IMPORT_MAX_FILE_MB" in dict(up.refused)["huge.png"]
+    nothing = stage_upload_folder([("x.txt", b"x")], settings)
+    assert not nothing.staged and not nothing.folder.exists()
+    assert sorted(p.name for p in uploads_root(settings).iterdir()) == [up.upload_id]  # no half-written folder
+
+    kept = stage_upload_folder([("sad_1.png", png)], settings)
+    old = stage_upload_folder([("fear_1.png", png)], settings)
+    for folder in (kept.folder, old.folder):
+        os.utime(folder, (1, 1))  # long ago
+    removed = sweep_uploads(settings, keep={kept.upload_id})
+    assert removed == [old.upload_id]
+    assert kept.folder.is_dir() and up.folder.is_dir()  # a queued job's folder and a fresh one stay

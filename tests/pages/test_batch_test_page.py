@@ -1,4 +1,5 @@
-"""AppTest of the Batch test page with a real registry model, real MediaPipe and uploaded images and a zip."""
+"""AppTest of the Batch test page with a real registry model, real MediaPipe and uploaded images and a zip. The
+test runs as a job in the job worker the page starts (a real subprocess); a new session shows the result."""
 
 from __future__ import annotations
 
@@ -10,8 +11,13 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.auth import LOCAL_USER
 from core.imaging import encode_png
+from core.jobs import DONE, JobQueue
+from core.jobs.kinds import BATCH_UPLOADS
+from core.jobs.worker import wait_for
 from core.settings import Settings
+from tests.jobs.conftest import wait_until
 from tests.live.real_model import save_registry_model
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "7_Batch_Test.py")
@@ -37,6 +43,29 @@ def test_without_a_model_the_page_explains(app_env: Settings) -> None:
     assert any("No expression model" in i.value for i in at.info)
 
 
+def run_job_and_reload(at: AppTest, settings: Settings) -> AppTest:
+    """Press Run; the job runs in the worker the dashboard starts (a real subprocess); then a new session (a
+    reload) shows its result."""
+    at.button(key="bt_run").click().run()
+    assert not at.exception, at.exception
+    job = JobQueue(settings).latest(BATCH_UPLOADS, LOCAL_USER.id)
+    assert job is not None
+    assert any(p.proto.text.startswith(f"Job {job.id}") for p in at.get("progress")) or job.finished
+    done = wait_for(JobQueue(settings), job.id, timeout_s=180)
+    assert done.status == DONE, (done.status, done.error)
+    # The worker removes the staged uploads right after it records the job's end.
+    wait_until(lambda: not any(upload_root(settings).iterdir()), 30, "the staged uploads to be removed")
+    reloaded = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not reloaded.exception, reloaded.exception
+    return reloaded
+
+
+def upload_root(settings: Settings) -> Path:
+    from core.batch_uploads import uploads_root
+
+    return uploads_root(settings)
+
+
 def test_labeled_uploads_and_a_zip_give_metrics_table_no_faces_and_csv(
     with_model: Settings, face_variants: list[np.ndarray]
 ) -> None:
@@ -47,11 +76,12 @@ def test_labeled_uploads_and_a_zip_give_metrics_table_no_faces_and_csv(
     uploader.upload("happy_01.png", encode_png(face_variants[7]), "image/png")
     uploader.upload("neutral_02.png", encode_png(face_variants[8]), "image/png")
     uploader.upload("broken.jpg", b"\xff\xd8 not really a jpeg", "image/jpeg")
+    uploader.upload("notes.txt.png", b"", "image/png")  # refused at staging (empty), listed, never fatal
     uploader.upload("set.zip", zip_of({"happy/a.png": encode_png(face_variants[9]), "sad/wall.png": blank}))
     at.run()
-    at.button(key="bt_run").click().run()
-    assert not at.exception, at.exception
+    at = run_job_and_reload(at, with_model)
 
+    assert any("Skipped notes.txt.png: the file is empty" in w.value for w in at.warning)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Images"] == "5"  # two photos, the broken file and two zip members
     assert metrics["Faces found"] == "3"
@@ -64,7 +94,7 @@ def test_labeled_uploads_and_a_zip_give_metrics_table_no_faces_and_csv(
     assert rows.loc["happy_01.png", "predicted"] == "happy" and rows.loc["happy_01.png", "label"] == "happy"
     assert rows.loc["set/sad/wall.png", "label"] == "sad"  # label from the zip's folder
     assert not rows.loc["set/sad/wall.png", "face_found"]
-    assert rows.loc["broken.jpg", "error"]
+    assert rows.loc["broken.jpg", "error"]  # one bad file is a row with its error; the batch went on
     assert table["thumbnail"].str.startswith("data:image/jpeg;base64,").sum() == 4  # not for the broken file
 
     no_face = at.dataframe[1].value
@@ -82,9 +112,20 @@ def test_unlabeled_uploads_give_predictions_only(with_model: Settings, face_vari
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     at.file_uploader(key="bt_files").upload("IMG_0001.png", encode_png(face_variants[10]), "image/png")
     at.run()
-    at.button(key="bt_run").click().run()
-    assert not at.exception
+    at = run_job_and_reload(at, with_model)
     labels = {m.label for m in at.metric}
     assert "Accuracy" not in labels and "Images" in labels
     assert any("No labels" in c.value for c in at.caption)
     assert at.dataframe[0].value["predicted"].tolist() == ["happy"]
+
+
+def test_nothing_usable_is_not_submitted(with_model: Settings) -> None:
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.file_uploader(key="bt_files").upload("notes.zip", b"PK not a zip", "application/zip")
+    at.run()
+    at.button(key="bt_run").click().run()
+    assert not at.exception
+    assert any("Skipped notes.zip" in w.value for w in at.warning)
+    assert any("None of the uploads" in i.value for i in at.info)
+    assert JobQueue(with_model).latest(BATCH_UPLOADS, LOCAL_USER.id) is None
+    assert not any(upload_root(with_model).iterdir())  # the half-staged folder is gone too

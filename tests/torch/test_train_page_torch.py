@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.auth import LOCAL_USER
+from core.auth import LOCAL_USER, acting_as
 from core.imaging import encode_png
 from core.jobs import Job, JobQueue
 from core.jobs.torch_kinds import DETECTOR_TRAINING, RESNET_TRAINING
@@ -17,6 +18,7 @@ from core.landmarks.extractor import LandmarkExtractor
 from core.registry import Registry
 from core.settings import Settings, get_settings
 from core.store import Store
+from core.training.checkpoint import read_curve
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "4_Train.py")
 
@@ -110,3 +112,45 @@ def test_detector_section_reads_yolo_folders_only_under_import_roots(
     at.text_input(key="det_yolo").input(str(inbox / "yolo")).run()
     assert any("outside the import folders" in e.value for e in at.error)
     assert not any(b.key == "det_start" for b in at.button)
+
+
+def test_the_detector_curve_grows_on_the_page_while_the_job_runs(synthetic_yolo: Path, app_env: Settings) -> None:
+    """The job publishes its curve after every epoch; the Train page (a new session each time, as a reload or the
+    panel's refresh) plots the epochs so far while the job still runs in the worker the page started."""
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.text_input(key="det_yolo").input(str(synthetic_yolo)).run()
+    at.number_input(key="det_epochs").set_value(300)  # far more than the test waits for: it is cancelled
+    at.selectbox(key="det_size").select(128)
+    at.number_input(key="det_batch").set_value(4)
+    at.button(key="det_start").click().run()
+    queue = JobQueue(app_env)
+    job = queue.latest(DETECTOR_TRAINING, LOCAL_USER.id)
+    assert job is not None
+
+    def points_on_page() -> int:
+        page = AppTest.from_file(PAGE, default_timeout=60).run()
+        assert not page.exception
+        charts = [c for c in page.get("plotly_chart") if "epochs so far" in c.proto.spec]
+        if not charts:
+            return 0
+        spec = json.loads(charts[0].proto.spec)
+        return max(len(trace.get("x", [])) for trace in spec["data"])
+
+    deadline = time.monotonic() + 180
+    while len(read_curve(app_env, job.id)) < 1:
+        assert time.monotonic() < deadline and not queue.get(job.id).finished, "no epoch was published"
+        time.sleep(0.2)
+    first = points_on_page()
+    assert first >= 1
+    target = len(read_curve(app_env, job.id)) + 2
+    while len(read_curve(app_env, job.id)) < target:
+        assert time.monotonic() < deadline, "the job stopped publishing epochs"
+        time.sleep(0.2)
+    assert queue.get(job.id).status == "running"
+    assert points_on_page() > first  # the curve grew while the job ran
+    with acting_as(LOCAL_USER):
+        queue.request_cancel(job.id)
+    deadline = time.monotonic() + 120
+    while not queue.get(job.id).finished:
+        assert time.monotonic() < deadline, "the cancel was not honoured"
+        time.sleep(0.2)
