@@ -49,6 +49,15 @@ class ImportRoots:
         return cls(None if roots is None else tuple(Path(os.path.realpath(r)) for r in roots))
 
     @classmethod
+    def for_acting_user(cls, settings: Settings) -> ImportRoots:
+        """Anywhere for the operator (the CLI, also when its `--submit` job runs in a worker), else `from_settings`:
+        a job started from the dashboard reads only what the dashboard itself may."""
+        from core.auth import OPERATOR, current_user
+
+        user = current_user()  # a worker rebuilds the user from the job row: compare ids, not the builtin flag
+        return cls.anywhere() if user is not None and user.id == OPERATOR.id else cls.from_settings(settings)
+
+    @classmethod
     def or_settings(cls, roots: ImportRoots | None, settings: Settings) -> ImportRoots:
         """`roots`, or the settings' policy when None: a caller that forgets the argument is restricted, not open."""
         return roots if roots is not None else cls.from_settings(settings)

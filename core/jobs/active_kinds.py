@@ -150,13 +150,10 @@ def run_al_simulation(params: SimulationParams, ctx: JobContext) -> dict[str, An
     from core.active.simulation import load_landmark_cache, simulate
 
     if params.npz is not None:
-        from core.auth import OPERATOR, current_user
         from core.import_roots import ImportRoots
         from core.settings import get_settings
 
-        path = Path(params.npz)
-        if current_user() != OPERATOR:  # the CLI reads anywhere; anyone else only under IMPORT_ROOTS
-            path = ImportRoots.from_settings(get_settings()).check(path, "landmark cache")
+        path = ImportRoots.for_acting_user(get_settings()).check(Path(params.npz), "landmark cache")
         x, y, groups = load_landmark_cache(path)
     else:
         from core.store import Store
@@ -197,13 +194,11 @@ def run_al_pool(params: PoolParams, ctx: JobContext) -> dict[str, Any]:
     """Import a folder into the unlabeled pool, then extract the landmarks of what is not yet extracted. Resumable:
     images already in the store are recognised by their content and not added twice; extraction skips what is done."""
     from core.active.pool import extract_pool, import_pool_folder
-    from core.auth import OPERATOR, current_user
     from core.import_roots import ImportRoots
     from core.store import Store
 
     store = Store()
-    # The CLI reads anywhere; a job from anyone else only under IMPORT_ROOTS (import_pool_folder's default).
-    roots = ImportRoots.anywhere() if current_user() == OPERATOR else None
+    roots = ImportRoots.for_acting_user(store.settings)
 
     def importing(done: int, total: int, message: str = "", /) -> None:
         ctx.progress(done, total, message or f"importing {done}/{total}")

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.auth import Permission
+from core.errors import PathNotAllowed
 from core.jobs.registry import JobContext, JobKind, register
 
 EXTRACTION = "extraction"
@@ -42,9 +43,17 @@ def run_extraction(params: ExtractionParams, ctx: JobContext) -> dict[str, Any]:
     report = extract_store(
         store, workers=params.workers, retry_failed=params.retry_failed, progress=ctx.progress, cancel=ctx.cancel
     )
-    ctx.progress(
-        report.processed, ctx.total, f"{report.ok} with a face, {report.no_face} without, {report.errors} errors"
-    )
+    # Images imported while it ran are done too: extraction runs one job at a time, and a second one is refused
+    # while this one runs because this one covers them.
+    while not ctx.cancelled() and store.pending_extraction_ids():
+        more = extract_store(store, workers=params.workers, progress=ctx.progress, cancel=ctx.cancel)
+        if more.processed == 0:
+            break
+        report.processed, report.ok = report.processed + more.processed, report.ok + more.ok
+        report.no_face, report.errors = report.no_face + more.no_face, report.errors + more.errors
+        report.problems += more.problems
+    summary = f"{report.ok} with a face, {report.no_face} without, {report.errors} errors"
+    ctx.progress(report.processed, max(ctx.total, report.processed), summary)
     return {
         "processed": report.processed,
         "ok": report.ok,
@@ -172,13 +181,13 @@ def _export_path(ctx: JobContext, name: str) -> Path:
 
 def run_batch_evaluation(params: BatchEvaluationParams, ctx: JobContext) -> dict[str, Any]:
     """Evaluate a model on a folder or manifest CSV of images on the server."""
-    from core.auth import OPERATOR, current_user
     from core.import_roots import ImportRoots
     from core.settings import get_settings
 
-    path = Path(params.path)
-    if current_user() != OPERATOR:  # the CLI reads anywhere; a job from the dashboard only under IMPORT_ROOTS
-        path = ImportRoots.from_settings(get_settings()).check_tree(path, "folder")
+    roots = ImportRoots.for_acting_user(get_settings())
+    path = roots.check_tree(Path(params.path), "folder")
+    if params.out and not roots.unrestricted:  # the dashboard writes exports only, never a chosen server path
+        raise PathNotAllowed("only the command line chooses where the predictions CSV goes (--out)")
     model_id, result, n_images = _evaluate_folder(path, params.model_id, ctx)
     out = Path(params.out) if params.out else _export_path(ctx, "predictions.csv")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -256,7 +265,11 @@ def sweep_job_files(queue: Any) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-register(JobKind(EXTRACTION, "Landmark extraction", ExtractionParams, Permission.EXTRACT, run_extraction, True))
+register(
+    JobKind(
+        EXTRACTION, "Landmark extraction", ExtractionParams, Permission.EXTRACT, run_extraction, True, exclusive=True
+    )
+)
 register(
     JobKind(
         LANDMARK_TRAINING, "Landmark model comparison", LandmarkTrainingParams, Permission.TRAIN, run_landmark_training

@@ -107,6 +107,17 @@ class JobNotFound(StudioError):
     """No job has that id."""
 
 
+class JobAlreadyActive(StudioError):
+    """A kind that runs one at a time already has a job queued or running."""
+
+    def __init__(self, job: Job, title: str) -> None:
+        super().__init__(
+            f"{title} job {job.id} (started by {job.started_by}) is already {job.status}: it covers this too; "
+            "follow it on the Jobs page"
+        )
+        self.job = job
+
+
 class JobQueue:
     """The jobs table of one database (the process-wide settings' by default)."""
 
@@ -124,6 +135,10 @@ class JobQueue:
         spec = get_kind(kind)
         user = require(spec.permission)
         model = params if isinstance(params, spec.params) else spec.params.model_validate(params)
+        if spec.exclusive:
+            busy = self.recent(kind=kind, statuses=(QUEUED, RUNNING), limit=1)
+            if busy:
+                raise JobAlreadyActive(busy[0], spec.title)
         with session_scope(self.engine) as s:
             row = JobRow(
                 kind=kind,

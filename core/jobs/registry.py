@@ -60,6 +60,8 @@ class JobKind:
     # Called by the worker with (params, job id) once the job is done, failed or cancelled (never when it goes back
     # to the queue): tidying the job's files, e.g. a Batch test's staged uploads, a training job's checkpoint.
     on_finish: Callable[[Any, int], None] | None = None
+    # One at a time across the team: a second extraction while one is queued or running would redo the same images.
+    exclusive: bool = False
 
 
 class UnknownJobKind(StudioError):

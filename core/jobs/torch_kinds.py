@@ -222,7 +222,9 @@ def run_detector_training(params: DetectorParams, ctx: JobContext) -> dict[str, 
         return lambda d, t, _m="": ctx.progress(0, config.epochs, f"loading {what} images {d}/{t}")
 
     if params.yolo is not None:
-        root = Path(params.yolo)
+        from core.import_roots import ImportRoots
+
+        root = ImportRoots.for_acting_user(settings).check_tree(Path(params.yolo), "YOLO dataset")
         ds = read_yolo_dataset(root)
         classes = [e for e in EMOTIONS if e in ds.emotions]
         cmap = yolo_class_map(ds.emotions, classes)

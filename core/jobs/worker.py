@@ -19,7 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from core.auth import Role, User, acting_as, require
+from core.auth import LOCAL_USER, OPERATOR, PermissionDenied, Role, User, acting_as, require
+from core.auth.users import lookup
 from core.errors import StudioError
 from core.jobs.queue import Job, JobQueue
 from core.jobs.registry import JobContext, UnknownJobKind, get_kind
@@ -83,6 +84,17 @@ class Worker:
         except Exception:  # tidying must never stop the worker
             log.warning("sweeping staged uploads and job folders failed", exc_info=True)
 
+    def _starter(self, job: Job) -> User:
+        """Who the job runs as. In team mode, with their role as it is now: a job queued before an admin removed
+        or demoted its starter must not run with the old rights (their permission is checked again as it runs)."""
+        recorded = User(job.started_by, Role.parse(job.started_role))
+        if not self.queue.settings.team_mode or recorded.id in (OPERATOR.id, LOCAL_USER.id):
+            return recorded
+        current = lookup(self.queue.engine, recorded.id)
+        if current is None:
+            raise PermissionDenied(f"{recorded.id} started this job but is no longer a user here (removed by an admin)")
+        return current
+
     def execute(self, job: Job, *, secrets: dict[str, str] | None = None) -> None:
         """Run one claimed job to a final state; nothing it raises escapes (the worker goes on with the next).
         `secrets` reach the job's code in memory only (a page's session key), never the database."""
@@ -102,7 +114,7 @@ class Worker:
             self.queue.finish(job.id, self.id, FAILED, message="failed", error=error)
             return
         try:
-            user = User(job.started_by, Role.parse(job.started_role))
+            user = self._starter(job)
         except StudioError as exc:
             self.queue.finish(job.id, self.id, FAILED, message="failed", error=str(exc))
             return
