@@ -13,6 +13,9 @@ def register(sub: Any) -> None:
     w.add_argument("--once", action="store_true", help="run at most one job, then exit")
     w.add_argument("--poll", type=float, default=2.0, metavar="SECONDS", help="how often to look for a job when idle")
     w.add_argument("--kinds", nargs="+", default=[], metavar="KIND", help="only these job kinds (default: all)")
+    w.add_argument(
+        "--idle-exit", type=float, default=None, metavar="SECONDS", help="exit when no job came for this long"
+    )
     w.set_defaults(func=cmd_worker)
 
     jobs = sub.add_parser("jobs", help="list, show or cancel jobs")
@@ -31,7 +34,7 @@ def register(sub: Any) -> None:
 def cmd_worker(args: argparse.Namespace) -> int:
     from core.jobs.worker import run_worker
 
-    run_worker(once=args.once, poll_s=args.poll, kinds=args.kinds)
+    run_worker(once=args.once, poll_s=args.poll, kinds=args.kinds, idle_exit_s=args.idle_exit)
     return 0
 
 

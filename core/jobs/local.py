@@ -1,6 +1,6 @@
 """The dashboard's own worker: in the default local set-up `streamlit run` stays the only command, so the dashboard
 starts one `python -m core worker` when no worker has sent a heartbeat lately (START_WORKER=false turns this off
-for teams that run their workers separately)."""
+for teams that run their workers separately). It exits after LOCAL_WORKER_IDLE_EXIT_S without a job."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ log = logging.getLogger("core.jobs.local")
 
 # A worker started this recently may not have written its first heartbeat yet: don't start another.
 SPAWN_GRACE_S = 30.0
+# The dashboard's worker outlives a restart of the web server, but not the dashboard itself for long: with no job for
+# this long it exits (the next page that needs one starts it again), so a closed laptop dashboard leaves nothing.
+LOCAL_WORKER_IDLE_EXIT_S = 600
 
 _children: list[subprocess.Popen[bytes]] = []  # held so they are reaped, not left as zombies
 
@@ -66,7 +69,7 @@ def ensure_local_worker(settings: Settings | None = None) -> int | None:
         log_dir.mkdir(parents=True, exist_ok=True)
         with open(log_dir / "worker.log", "ab") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "core", "worker"],
+                [sys.executable, "-m", "core", "worker", "--idle-exit", str(LOCAL_WORKER_IDLE_EXIT_S)],
                 cwd=PROJECT_ROOT,
                 env=env,
                 stdin=subprocess.DEVNULL,

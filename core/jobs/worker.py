@@ -47,8 +47,9 @@ class Worker:
         self.stopping = threading.Event()  # SIGTERM/SIGINT: finish or hand back the current job, then exit
         self.registered = False  # in job_workers: a worker loop, not one job run inside the dashboard
 
-    def run(self, *, once: bool = False, poll_s: float = 2.0) -> int:
-        """Run jobs until stopped; with `once`, at most one job. Returns the number of jobs run."""
+    def run(self, *, once: bool = False, poll_s: float = 2.0, idle_exit_s: float | None = None) -> int:
+        """Run jobs until stopped; with `once`, at most one job; with `idle_exit_s`, until no job came for that
+        long. Returns the number of jobs run."""
         for kind in self.kinds:
             get_kind(kind)  # an unknown --kinds name is refused up front
         host = socket.gethostname()
@@ -56,6 +57,7 @@ class Worker:
         ran = 0
         log.info("worker %s started (kinds: %s)", self.id, ", ".join(self.kinds) or "all")
         swept = float("-inf")
+        last_job = time.monotonic()
         try:
             while not self.stopping.is_set():
                 self.queue.worker_alive(self.id, host, os.getpid(), self.kinds)
@@ -67,7 +69,11 @@ class Worker:
                 if job is not None:
                     self.execute(job)
                     ran += 1
+                    last_job = time.monotonic()
                 if once:
+                    break
+                if job is None and idle_exit_s is not None and time.monotonic() - last_job >= idle_exit_s:
+                    log.info("worker %s: no job for %.0f s, exiting", self.id, idle_exit_s)
                     break
                 if job is None:
                     self.stopping.wait(poll_s)
@@ -202,7 +208,12 @@ class Worker:
 
 
 def run_worker(
-    queue: JobQueue | None = None, *, once: bool = False, poll_s: float = 2.0, kinds: Sequence[str] = ()
+    queue: JobQueue | None = None,
+    *,
+    once: bool = False,
+    poll_s: float = 2.0,
+    kinds: Sequence[str] = (),
+    idle_exit_s: float | None = None,
 ) -> int:
     """`python -m core worker`: SIGTERM or Ctrl-C hands the current job back to the queue and exits."""
     worker = Worker(queue or JobQueue(), kinds=kinds)
@@ -212,7 +223,7 @@ def run_worker(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    return worker.run(once=once, poll_s=poll_s)
+    return worker.run(once=once, poll_s=poll_s, idle_exit_s=idle_exit_s)
 
 
 def run_inline(

@@ -117,3 +117,13 @@ def test_an_extraction_also_does_images_imported_while_it_runs(
     result = run_inline(EXTRACTION, {}, progress)
     assert added and result["processed"] == 3
     assert store.pending_extraction_ids() == []
+
+
+@pytest.mark.timeout(60)
+def test_an_idle_worker_exits_when_told_to(settings: Settings) -> None:
+    """The dashboard's own worker runs with --idle-exit: a closed dashboard leaves no worker behind for long."""
+    queue = JobQueue(settings)
+    with acting_as(OPERATOR):
+        queue.submit(EXTRACTION, {})  # nothing to extract: done at once
+    assert Worker(queue).run(poll_s=0.05, idle_exit_s=0.5) == 1  # the job first, then it waits, then it leaves
+    assert queue.live_workers() == []
