@@ -117,7 +117,6 @@ def main() -> int:
     torch.set_num_threads(1)  # timings below are single-thread CPU for every pipeline
     settings = get_settings()
     train_images = load_images(ds.splits["train"])
-    valid_images = load_images(valid_items)
     pipelines: dict[str, Recognizer] = {"detector": Recognizer(detector)}
     with LandmarkExtractor(settings, num_faces=args.max_faces) as extractor:
         t0 = time.perf_counter()
@@ -177,10 +176,10 @@ def main() -> int:
             pipelines["mediapipe+resnet50"] = Recognizer(
                 ResNetModel(r_card, res.net.to("cpu"), image_size=args.resnet_size, pad=rcfg.pad), extractor
             )
-        scores = compare_pipelines(pipelines, valid_images, ds.emotions, iou_threshold=args.iou)
+        scores = compare_pipelines(pipelines, valid_items, ds.emotions, iou_threshold=args.iou)
 
     base = scores[1]
-    print(f"\nSame {len(valid_images)} held-out images, a face is found at IoU >= {args.iou}; CPU, 1 thread:")
+    print(f"\nSame {scores[0].images} held-out images, a face is found at IoU >= {args.iou}; CPU, 1 thread:")
     print(f"{'pipeline':24s} {'emotion acc':>11s} {'face recall':>11s} {'precision':>9s} {'mAP50':>6s} {'ms/img':>7s}")
     for s in scores:
         print(

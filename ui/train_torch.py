@@ -15,9 +15,15 @@ import streamlit as st
 import torch.nn  # without torch this fails, and the Train page shows a note instead of these tabs
 
 from core.auth import Permission, allowed
-from core.errors import PathNotAllowed, StudioError
+from core.errors import PathNotAllowed
 from core.import_roots import ImportRoots
 from core.jobs import Job
+from core.jobs.compare_kinds import (
+    MODEL_COMPARISON,
+    PIPELINE_COMPARISON,
+    ModelComparisonParams,
+    PipelineComparisonParams,
+)
 from core.jobs.torch_kinds import DETECTOR_TRAINING, RESNET_TRAINING, DetectorParams, ResNetParams
 from core.registry import ModelCard, Registry
 from core.schema import EMOTIONS, EXTRACTION_OK, SOURCES, TRAINABLE_STATUSES
@@ -31,7 +37,6 @@ RESNET_JOB = "torch_job_resnet"
 RESNET_LOSSES = ("train_loss", "val_loss")
 RESNET_METRICS = ("train_accuracy", "val_accuracy", "val_macro_f1")
 DETECTOR_JOB = "torch_job_detector"
-COMPARE_KEY = "torch_compare_scores"
 DEFAULT_YOLO = PROJECT_ROOT.parent / "shared" / "data" / "fer-yolo"
 
 
@@ -98,12 +103,16 @@ def _summary(result: dict[str, Any]) -> str:
 def _comparison_view(key: str, model_id: str, result: dict[str, Any], registry: Registry) -> None:
     """The new model beside the active one on the store's held-out faces: what the job computed when it saved the
     model, or (on request: it runs both) a fresh comparison."""
-    from core.training.promotion import Comparison, compare_with_active, load_comparison, side_by_side
+    from core.training.promotion import Comparison, load_comparison, side_by_side
 
     if result.get("activation_message"):
         st.caption(result["activation_message"])
-    if st.button("Compare with the active model", key=f"{key}_compare"):
-        run_safely(lambda: compare_with_active(registry, get_store(), model_id), what="The comparison")
+    compare = allowed(Permission.TRAIN) and st.button("Compare with the active model", key=f"{key}_compare")
+    if compare and submit(MODEL_COMPARISON, ModelComparisonParams(candidate_id=model_id)) is not None:
+        st.rerun()
+    job = latest_job(MODEL_COMPARISON)
+    if job is not None and job.params.get("candidate_id") == model_id and job.status != "done":
+        job_panel(MODEL_COMPARISON, key=f"{key}_comparing")  # once done, the comparison below is the new one
     comparison = load_comparison(registry, model_id)
     if comparison is None and result.get("comparison"):
         comparison = Comparison.model_validate(result["comparison"])
@@ -256,50 +265,24 @@ def _comparison_ui(registry: Registry) -> None:
     default = _default_yolo()
     folder = st.text_input("Held-out YOLO images (dataset folder; its valid split is used)", default, key="cmp_yolo")
     limit = st.number_input("At most this many images", 5, 5000, 100, key="cmp_limit")
-    if st.button("Compare", key="cmp_run", disabled=not folder.strip()):
-        scores = run_safely(
-            lambda: _compare(registry, Path(folder), [det_id, lm_id, rn_id], int(limit)), what="Comparison"
-        )
-        if scores is not None:
-            st.session_state[COMPARE_KEY] = scores
-    scores = st.session_state.get(COMPARE_KEY)
-    if scores:
-        table = pd.DataFrame(scores)[
-            [
-                "name",
-                "model_id",
-                "emotion_accuracy",
-                "face_recall",
-                "face_precision",
-                "ms_per_image",
-                "matched",
-                "num_faces",
-                "images",
-            ]
-        ]
-        st.dataframe(table, hide_index=True, key="cmp_table")
-        st.plotly_chart(comparison_chart(scores), key="cmp_fig")
+    models = {"detector": det_id, "mediapipe+landmark": lm_id}
+    if rn_id != "none":
+        models["mediapipe+resnet"] = rn_id
+    # A worker loads the models and runs them over the images (up to thousands): the page only follows the job.
+    params = PipelineComparisonParams(dataset=folder.strip(), models=models, limit=int(limit))
+    if st.button("Compare", key="cmp_run", disabled=not folder.strip() or _busy(PIPELINE_COMPARISON)) and (
+        submit(PIPELINE_COMPARISON, params) is not None
+    ):
+        st.rerun()
+    job_panel(PIPELINE_COMPARISON, _pipeline_scores, key="cmp_job")
 
 
-def _compare(registry: Registry, folder: Path, ids: list[str], limit: int) -> list[dict[str, object]]:
-    from core.detector.compare import compare_pipelines, load_images
-    from core.inference import Recognizer
-    from core.landmarks.extractor import LandmarkExtractor
-    from core.yolo import read_yolo_dataset
-    from ui.progress import progress_bar
-
-    ds = read_yolo_dataset(ImportRoots.from_settings(settings()).check_tree(folder, "dataset folder"))
-    items = (ds.splits.get("valid") or ds.splits.get("test") or ds.splits.get("train") or [])[:limit]
-    if not items:
-        raise StudioError(f"{folder} has no images")
-    images = load_images(items)
-    names = ["detector", "mediapipe+landmark", "mediapipe+resnet"]
-    with LandmarkExtractor(settings()) as extractor:
-        pipelines = {}
-        for name, model_id in zip(names, ids, strict=True):
-            if model_id == "none":
-                continue
-            model = registry.load(model_id)
-            pipelines[name] = Recognizer(model, extractor if model.needs_landmarks else None)
-        scores = compare_pipelines(pipelines, images, ds.emotions, progress=progress_bar("Comparing"))
-    return [s.as_dict() for s in scores]
+def _pipeline_scores(job: Job) -> None:
+    scores = (job.result or {}).get("scores") or []
+    if not scores:
+        return
+    columns = ["name", "model_id", "emotion_accuracy", "face_recall", "face_precision", "ms_per_image", "matched"]
+    table = pd.DataFrame(scores)[[*columns, "num_faces", "images"]]
+    st.caption(f"On {scores[0]['images']} images of {(job.result or {}).get('dataset', 'the dataset')}.")
+    st.dataframe(table, hide_index=True, key="cmp_table")
+    st.plotly_chart(comparison_chart(scores), key="cmp_fig")

@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 
 from core.cli.jobs import add_submit_flag
 from core.errors import StudioError
-from core.progress import ProgressFn
 
 T = TypeVar("T")
 
@@ -72,17 +71,6 @@ def register(sub: Any) -> None:
     r.set_defaults(func=cmd_resnet_train)
 
 
-def _ticker(bar: Any) -> ProgressFn:
-    """A progress callback (done, total) that moves a tqdm bar."""
-
-    def tick(done: int, total: int, message: str = "", /) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    return tick
-
-
 def cmd_detector_train(args: argparse.Namespace) -> int:
     from core.cli.activation import policy_of, report_promotion
     from core.cli.jobs import run_job
@@ -118,14 +106,9 @@ def cmd_detector_train(args: argparse.Namespace) -> int:
 
 
 def cmd_detector_evaluate(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from core.detector.compare import compare_pipelines, load_images
     from core.detector.data import samples_from_yolo, yolo_class_map
     from core.detector.model import DetectorModel
     from core.detector.train import evaluate_net
-    from core.inference import Recognizer
-    from core.landmarks.extractor import LandmarkExtractor
     from core.registry import Registry
     from core.settings import get_settings
     from core.yolo import read_yolo_dataset
@@ -152,17 +135,17 @@ def cmd_detector_evaluate(args: argparse.Namespace) -> int:
     for name, ap in m.per_class_ap.items():
         print(f"  AP {name:10s} {ap:.3f}")
     if args.compare:
-        images = load_images(items)
-        with LandmarkExtractor(settings) as extractor:
-            pipelines = {args.model: Recognizer(model)}
-            for other in args.compare:
-                loaded = registry.load(other)
-                pipelines[other] = Recognizer(loaded, extractor if loaded.needs_landmarks else None)
-            with tqdm(total=len(pipelines) * len(images), desc="comparing", unit="img") as bar:
-                scores = compare_pipelines(pipelines, images, ds.emotions, progress=_ticker(bar))
+        from core.cli.jobs import run_job
+        from core.jobs.compare_kinds import PIPELINE_COMPARISON, PipelineComparisonParams
+
+        models = {args.model: args.model} | {other: other for other in args.compare}
+        params = PipelineComparisonParams(dataset=str(args.yolo), models=models, split=args.split)
+        result = run_job(args, PIPELINE_COMPARISON, params, unit="img")
+        if result is None:  # only with --submit, which evaluate does not take
+            return 0
         print(f"{'model':40s} {'emotion acc':>11s} {'recall':>7s} {'ms/img':>7s}")
-        for s in scores:
-            print(f"{s.name:40s} {s.emotion_accuracy:11.3f} {s.face_recall:7.3f} {s.ms_per_image:7.1f}")
+        for s in result["scores"]:
+            print(f"{s['name']:40s} {s['emotion_accuracy']:11.3f} {s['face_recall']:7.3f} {s['ms_per_image']:7.1f}")
     return 0
 
 

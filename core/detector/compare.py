@@ -9,17 +9,23 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.detector.evaluate import ImagePredictions, ImageTruth, evaluate_detections
-from core.errors import ImageNotReadable
+from core.errors import ImageNotReadable, StudioError
 from core.imaging import decode_rgb
 from core.inference import FacePrediction, Recognizer
 from core.progress import ProgressFn
 from core.records import FaceData
 from core.schema import EMOTIONS
+from core.settings import Settings
 from core.yolo import YoloImage
+
+if TYPE_CHECKING:
+    from core.registry import Registry
 
 # A MediaPipe landmark box hugs brows to chin while annotators draw looser boxes: a face counts as found when the
 # boxes overlap this much (the detector is scored with the same threshold in the comparison).
@@ -58,49 +64,55 @@ def _as_predictions(faces: Sequence[FacePrediction]) -> ImagePredictions:
 
 
 def load_images(items: Sequence[YoloImage]) -> list[tuple[YoloImage, np.ndarray]]:
-    """Decode the images once (unreadable ones are left out, never fatal)."""
-    out = []
-    for item in items:
-        try:
-            out.append((item, decode_rgb(item.image_path.read_bytes())))
-        except (OSError, ImageNotReadable):
-            continue
-    return out
+    """Decode the images once (unreadable ones are left out, never fatal). All in memory: for small sets (the
+    benchmark's MediaPipe labelling); `compare_pipelines` decodes one image at a time."""
+    return [(item, rgb) for item in items if (rgb := _decode(item)) is not None]
+
+
+def _decode(item: YoloImage) -> np.ndarray | None:
+    try:
+        return decode_rgb(item.image_path.read_bytes())
+    except (OSError, ImageNotReadable):
+        return None
 
 
 def compare_pipelines(
     pipelines: Mapping[str, Recognizer],
-    images: Sequence[tuple[YoloImage, np.ndarray]],
+    items: Sequence[YoloImage],
     dataset_emotions: Sequence[str],
     *,
     iou_threshold: float = COMPARE_IOU,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
 ) -> list[PipelineScore]:
-    """Score each pipeline on the same decoded images; timing covers everything `Recognizer.predict` does."""
-    truths = [_truth(item, dataset_emotions) for item, _ in images]
+    """Score each pipeline on the same images, decoded one at a time (memory stays flat for thousands) and given
+    to every pipeline in turn; unreadable images are left out. Timing covers everything `Recognizer.predict` does."""
+    names = list(pipelines)
+    preds: dict[str, list[ImagePredictions]] = {name: [] for name in names}
+    elapsed = dict.fromkeys(names, 0.0)
+    truths: list[ImageTruth] = []
+    total = len(items)
+    for done, item in enumerate(items, start=1):
+        if cancel is not None and cancel.is_set():
+            break
+        rgb = _decode(item)
+        if rgb is not None:
+            truths.append(_truth(item, dataset_emotions))
+            for name in names:
+                t0 = time.perf_counter()
+                faces = pipelines[name].predict(rgb)
+                elapsed[name] += time.perf_counter() - t0
+                preds[name].append(_as_predictions(faces))
+        if progress is not None:
+            progress(done, total, f"{len(truths)} images scored")
     scores = []
-    total = len(pipelines) * len(images)
-    done = 0
-    for name, recognizer in pipelines.items():
-        preds: list[ImagePredictions] = []
-        elapsed = 0.0
-        for _, rgb in images:
-            if cancel is not None and cancel.is_set():
-                break
-            t0 = time.perf_counter()
-            faces = recognizer.predict(rgb)
-            elapsed += time.perf_counter() - t0
-            preds.append(_as_predictions(faces))
-            done += 1
-            if progress is not None:
-                progress(done, total)
-        n = len(preds)
-        m = evaluate_detections(preds, truths[:n], EMOTIONS, iou_threshold=iou_threshold, score_threshold=0.0)
+    n = len(truths)
+    for name in names:
+        m = evaluate_detections(preds[name], truths, EMOTIONS, iou_threshold=iou_threshold, score_threshold=0.0)
         scores.append(
             PipelineScore(
                 name=name,
-                model_id=recognizer.model_id,
+                model_id=pipelines[name].model_id,
                 emotion_accuracy=m.emotion_accuracy,
                 face_recall=m.face_recall,
                 face_precision=m.face_precision,
@@ -108,10 +120,41 @@ def compare_pipelines(
                 matched=m.matched,
                 num_faces=m.num_faces,
                 images=n,
-                ms_per_image=1000 * elapsed / max(n, 1),
+                ms_per_image=1000 * elapsed[name] / max(n, 1),
             )
         )
     return scores
+
+
+def compare_on_yolo(
+    registry: Registry,
+    settings: Settings,
+    dataset: Path,
+    model_ids: Mapping[str, str],
+    *,
+    split: str | None = None,
+    limit: int | None = None,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> list[PipelineScore]:
+    """Load the models (name -> model id) as pipelines and score them on a YOLO dataset's split (default: valid,
+    else test, else train), at most `limit` images. The Train page's comparison and `detector evaluate --compare`."""
+    from core.landmarks.extractor import LandmarkExtractor
+    from core.yolo import read_yolo_dataset
+
+    ds = read_yolo_dataset(dataset)
+    if split is not None and split not in ds.splits:
+        raise StudioError(f"{dataset} has no split {split!r}; it has {', '.join(ds.splits)}")
+    items = ds.splits[split] if split else (ds.splits.get("valid") or ds.splits.get("test") or ds.splits.get("train"))
+    items = (items or [])[:limit]
+    if not items:
+        raise StudioError(f"{dataset} has no images to compare on")
+    models = {name: registry.load(model_id) for name, model_id in model_ids.items()}
+    with LandmarkExtractor(settings) as extractor:
+        pipelines = {
+            name: Recognizer(model, extractor if model.needs_landmarks else None) for name, model in models.items()
+        }
+        return compare_pipelines(pipelines, items, ds.emotions, progress=progress, cancel=cancel)
 
 
 def label_faces(

@@ -92,5 +92,6 @@ def all_kinds() -> dict[str, JobKind]:
 def _load_builtin() -> None:
     # Importing these modules registers the built-in kinds.
     import core.jobs.active_kinds
+    import core.jobs.compare_kinds
     import core.jobs.kinds
     import core.jobs.torch_kinds  # noqa: F401

@@ -153,18 +153,18 @@ def test_bad_label_file_names_file_and_line(synthetic_yolo: Path, tmp_path: Path
 def test_compare_pipelines_scores_the_detector(
     trained: tuple[YoloDataset, list[DetectionSample], DetectorResult],
 ) -> None:
-    from core.detector.compare import compare_pipelines, load_images
+    from core.detector.compare import compare_pipelines
 
     ds, _, result = trained
     # A low floor: recall here must not hinge on one confidence threshold (scores drift between CPUs).
     model = DetectorModel(
         _card(ds.emotions), result.net, input_size=96, anchors=result.spec.anchors, conf_threshold=0.05
     )
-    images = load_images(ds.splits["train"])
-    scores = compare_pipelines({"detector": Recognizer(model)}, images, ds.emotions, iou_threshold=0.5)
+    items = ds.splits["train"]
+    scores = compare_pipelines({"detector": Recognizer(model)}, items, ds.emotions, iou_threshold=0.5)
     assert len(scores) == 1
     s = scores[0]
-    assert s.images == len(images) and s.num_faces == sum(len(i.boxes) for i, _ in images)
+    assert s.images == len(items) and s.num_faces == sum(len(i.boxes) for i in items)
     assert s.face_recall == 1.0 and s.emotion_accuracy == 1.0
     assert s.ms_per_image > 0
 

@@ -13,7 +13,9 @@ from streamlit.testing.v1 import AppTest
 from core.auth import LOCAL_USER, acting_as
 from core.imaging import encode_png
 from core.jobs import Job, JobQueue
+from core.jobs.compare_kinds import MODEL_COMPARISON, PIPELINE_COMPARISON
 from core.jobs.torch_kinds import DETECTOR_TRAINING, RESNET_TRAINING
+from core.jobs.worker import run_inline
 from core.landmarks.extractor import LandmarkExtractor
 from core.registry import Registry
 from core.settings import Settings, get_settings
@@ -69,6 +71,8 @@ def test_resnet_section_trains_from_scratch(app_env: Settings, face_variants: li
     # Four faces are too few to hold some out: the job's comparison says so, and so does one asked for on the page.
     assert "too few labeled faces" in job.result["activation_message"]
     at.button(key="torch_job_resnet_compare").click().run()
+    comparing = _wait(at, MODEL_COMPARISON)  # a worker runs it: the page only follows the job
+    assert comparing.params["candidate_id"] == model_id and comparing.status == "failed"
     assert not at.exception and any("too few labeled faces" in e.value for e in at.error)
     at.button(key="torch_job_resnet_activate").click().run()
     assert Registry(app_env.models_dir).active_id() == model_id
@@ -93,6 +97,10 @@ def test_detector_section_trains_on_a_yolo_folder(synthetic_yolo: Path, app_env:
     assert any("mAP@0.5" in s.value for s in at.success)
     # No landmark model yet: the comparison explains what it needs instead of failing.
     assert any("comparison needs" in i.value for i in at.info)
+    # The comparison's job code, as the page submits it (here with the detector alone), on the dataset's images.
+    compared = run_inline(PIPELINE_COMPARISON, {"dataset": str(synthetic_yolo), "models": {"det": card.id}})
+    (score,) = compared["scores"]
+    assert score["name"] == "det" and score["model_id"] == card.id and score["images"] > 0
 
 
 def test_detector_section_reads_yolo_folders_only_under_import_roots(
