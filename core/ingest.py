@@ -16,6 +16,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
 
@@ -49,6 +50,32 @@ class ImportReport:
     @property
     def total(self) -> int:
         return self.added + self.duplicates + len(self.skipped)
+
+    def as_result(self, limit: int = 500) -> dict[str, Any]:
+        """The report as a job result (JSON), each list cut to `limit` entries (the counts stay exact)."""
+        return {
+            "added": self.added,
+            "duplicates": self.duplicates,
+            "skipped": [list(s) for s in self.skipped[:limit]],
+            "skipped_count": len(self.skipped),
+            "conflicts": [list(c) for c in self.conflicts[:limit]],
+            "warnings": self.warnings[:limit],
+            "image_ids": self.image_ids[:limit],
+            "cancelled": self.cancelled,
+            "summary": self.summary(),
+        }
+
+    @classmethod
+    def from_result(cls, result: dict[str, Any]) -> ImportReport:
+        return cls(
+            added=int(result.get("added", 0)),
+            duplicates=int(result.get("duplicates", 0)),
+            skipped=[(str(a), str(b)) for a, b in result.get("skipped", [])],
+            conflicts=[(str(a), str(b), str(c)) for a, b, c in result.get("conflicts", [])],
+            warnings=[str(w) for w in result.get("warnings", [])],
+            image_ids=[int(i) for i in result.get("image_ids", [])],
+            cancelled=bool(result.get("cancelled", False)),
+        )
 
     def summary(self) -> str:
         text = f"{self.added} added, {self.duplicates} already in the store, {len(self.skipped)} skipped"

@@ -3,6 +3,7 @@ delete images."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import streamlit as st
@@ -11,6 +12,7 @@ from core import ingest
 from core.auth import Permission, allowed
 from core.import_roots import ImportRoots
 from core.jobs import Job
+from core.jobs.import_kinds import IMPORT, ImportKind, ImportParams
 from core.jobs.kinds import EXTRACTION, ExtractionParams
 from core.schema import (
     EMOTIONS,
@@ -25,7 +27,6 @@ from ui.auth import needs
 from ui.common import get_store, page_setup, run_safely
 from ui.delete_images import delete_section
 from ui.jobs import job_panel, latest_job, submit
-from ui.progress import progress_bar
 
 page_setup("Data", icon=":material/upload:")
 store = get_store()
@@ -70,7 +71,7 @@ else:
             for f in files or []:
                 data = f.getvalue()
                 if f.name.lower().endswith(".zip"):
-                    sub = run_safely(lambda data=data: ingest.import_zip(store, data), what=f"Importing {f.name}")
+                    sub = run_safely(partial(ingest.import_zip, store, data), what=f"Importing {f.name}")
                     if sub is not None:
                         report.added += sub.added
                         report.duplicates += sub.duplicates
@@ -95,21 +96,23 @@ else:
         )
         path_text = st.text_input("Path", key="server_path", placeholder="/data/faces or /data/fer-yolo")
         kind = st.radio("Kind", ["Folder", "Manifest CSV", "YOLO dataset"], horizontal=True, key="server_kind")
-        if st.button("Import from path", key="server_import", disabled=not path_text):
-            path = Path(path_text).expanduser()
-            progress = progress_bar("Importing")
-            actions = {
-                "Folder": lambda: ingest.import_folder(store, path, roots=roots, progress=progress),
-                "Manifest CSV": lambda: ingest.import_manifest(store, path, roots=roots, progress=progress),
-                "YOLO dataset": lambda: ingest.import_yolo(store, path, roots=roots, progress=progress),
-            }
-            # The roots are checked first, so the page never tells whether a path outside them exists.
-            if roots.allows(path) and not path.exists():
-                st.error(f"{path} does not exist on the server.")
-            else:
-                result = run_safely(actions[kind], what="Import")
-                if result is not None:
-                    show_report(result)
+        kinds: dict[str, ImportKind] = {"Folder": "folder", "Manifest CSV": "manifest", "YOLO dataset": "yolo"}
+        path = Path(path_text).expanduser()
+        # The roots are checked first, so the page never tells whether a path outside them exists.
+        missing = bool(path_text) and roots.allows(path) and not path.exists()
+        if missing:
+            st.error(f"{path} does not exist on the server.")
+        busy_import = (last := latest_job(IMPORT)) is not None and not last.finished
+        clicked = st.button("Import from path", key="server_import", disabled=not path_text or missing or busy_import)
+        # Outside the roots is said at once (the job would refuse it too); inside, a worker reads the files and the
+        # panel below follows it, also after a reload.
+        if (
+            clicked
+            and run_safely(lambda: roots.check(path, "path"), what="Import") is not None
+            and submit(IMPORT, ImportParams(path=str(path), kind=kinds[kind])) is not None
+        ):
+            st.rerun()
+        job_panel(IMPORT, lambda job: show_report(ingest.ImportReport.from_result(job.result or {})), key="import")
 
 st.divider()
 st.subheader("Landmark extraction")

@@ -4,57 +4,36 @@ images out again."""
 from __future__ import annotations
 
 import argparse
-import threading
 from pathlib import Path
-
-from tqdm import tqdm
 
 from core.cli.jobs import add_submit_flag
 from core.errors import StudioError
-from core.progress import ProgressFn
 from core.schema import EMOTIONS, EXTRACTION_OK, EXTRACTION_PENDING, EXTRACTION_STATES, SOURCES, STATUSES
 from core.store import Store
 
 
-def _bar(desc: str) -> tuple[tqdm, ProgressFn]:
-    # No tqdm monitor thread: a single-threaded CLI can fork extraction workers directly (see landmarks.batch).
-    tqdm.monitor_interval = 0
-    bar = tqdm(desc=desc, unit="img", mininterval=0.5)
-
-    def update(done: int, total: int, message: str = "", /) -> None:
-        bar.total = total
-        bar.update(done - bar.n)  # update() honours mininterval; refresh() would redraw on every image
-
-    return bar, update
-
-
 def cmd_import(args: argparse.Namespace) -> int:
-    from core import ingest
-    from core.import_roots import ImportRoots
+    from core.cli.jobs import run_job
+    from core.ingest import ImportReport
+    from core.jobs.import_kinds import IMPORT, ImportParams, import_kind_of
 
-    store = Store()
-    anywhere = ImportRoots.anywhere()  # the operator's tool: IMPORT_ROOTS only limits the dashboard
     path = Path(args.path)
     if not path.exists():
         raise StudioError(f"{path} does not exist")
-    bar, progress = _bar("import")
-    cancel = threading.Event()
-    try:
-        if args.yolo:
-            report = ingest.import_yolo(store, path, roots=anywhere, progress=progress, cancel=cancel)
-        elif path.suffix.lower() == ".zip":
-            report = ingest.import_zip(store, path, progress=progress, cancel=cancel)
-        elif path.suffix.lower() == ".csv":
-            report = ingest.import_manifest(store, path, roots=anywhere, progress=progress, cancel=cancel)
-        else:
-            report = ingest.import_folder(store, path, roots=anywhere, progress=progress, cancel=cancel)
-    finally:
-        bar.close()
-    print(report.summary())
+    if args.extract and getattr(args, "submit", False):
+        raise StudioError("--extract runs after the import here; with --submit, queue the extraction once it is done")
+    # The same job code as the dashboard's server imports, as the operator: IMPORT_ROOTS only limits the dashboard.
+    result = run_job(
+        args, IMPORT, ImportParams(path=str(path.resolve()), kind=import_kind_of(path, yolo=args.yolo)), unit="img"
+    )
+    if result is None:  # queued
+        return 0
+    report = ImportReport.from_result(result)
+    print(result["summary"])
     for name, reason in report.skipped[:50]:
         print(f"  skipped {name}: {reason}")
-    if len(report.skipped) > 50:
-        print(f"  ... and {len(report.skipped) - 50} more skipped")
+    if result["skipped_count"] > 50:
+        print(f"  ... and {result['skipped_count'] - 50} more skipped")
     for name, stored, given in report.conflicts[:50]:
         print(f"  conflict {name}: already in the store as {stored}, labeled {given} here (kept {stored})")
     for warning in report.warnings[:50]:
@@ -149,6 +128,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("path", help="folder, .zip archive, manifest .csv, or YOLO dataset folder (with --yolo)")
     p.add_argument("--yolo", action="store_true", help="PATH is a YOLO dataset: each box becomes a face crop")
     p.add_argument("--extract", action="store_true", help="extract landmarks of the new images afterwards")
+    add_submit_flag(p)
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("extract", help="extract MediaPipe landmarks of every image not yet done (resumable)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -63,3 +64,22 @@ def test_threaded_cli_training_runs_as_the_operator_in_team_mode(
     err = capsys.readouterr().err
     assert "sign in" not in err
     assert "face" in err.lower()  # the store has no labeled faces: the data check ran, as the operator
+
+
+def test_import_submit_then_worker_once(
+    app_env: Settings, face_variants: list[np.ndarray], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from core.imaging import encode_png
+
+    folder = tmp_path / "incoming" / "surprise"
+    folder.mkdir(parents=True)
+    for i in range(2):
+        (folder / f"s{i}.png").write_bytes(encode_png(face_variants[i]))
+    (folder / "junk.png").write_bytes(b"not an image")
+    assert main(["import", str(folder.parent), "--submit"]) == 0
+    assert Store(app_env).count() == 0  # queued, not run here
+    assert main(["worker", "--once", "--poll", "0.1"]) == 0
+    (job,) = JobQueue(app_env).recent(kind="import")
+    assert job.status == DONE and job.result is not None
+    assert job.result["added"] == 2 and job.result["skipped"][0][0] == "surprise/junk.png"
+    assert Store(app_env).counts_by("emotion") == {"surprise": 2}

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from core.auth import LOCAL_USER
 from core.imaging import encode_png
 from core.jobs import Job, JobQueue
+from core.jobs.import_kinds import IMPORT
 from core.jobs.kinds import EXTRACTION
 from core.landmarks.batch import extract_store
 from core.settings import Settings, get_settings
@@ -81,7 +82,11 @@ def test_data_page_imports_from_server_path_and_extracts(
     at.text_input(key="server_path").input(str(tmp_path / "incoming")).run()
     at.button(key="server_import").click().run()
     assert not at.exception
-    assert "2 added" in at.success[0].value
+    imported = wait_for_job(app_env, IMPORT)  # a worker the page started reads the folder
+    assert imported.status == "done" and imported.result is not None and imported.result["added"] == 2
+    at.run()
+    assert not at.exception
+    assert any("Import finished: 2 added" in s.value for s in at.success)
     assert "1 file(s) skipped" in at.warning[0].value
     at.button(key="extract_run").click().run()
     assert not at.exception
@@ -92,10 +97,10 @@ def test_data_page_imports_from_server_path_and_extracts(
     while True:
         at = AppTest.from_file(str(ROOT / "pages" / "1_Data.py"), default_timeout=120).run()
         assert not at.exception
-        if at.success or time.monotonic() > deadline:
+        if any("done 2/2" in s.value for s in at.success) or time.monotonic() > deadline:
             break
         time.sleep(0.5)
-    assert "done 2/2" in at.success[0].value
+    assert any("done 2/2" in s.value for s in at.success)
     assert any("2 faces, 0 without a face, 0 errors" in c.value for c in at.caption)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Faces"] == "2" and metrics["Pending"] == "0"
@@ -129,6 +134,8 @@ def test_extraction_under_streamlit_logs_no_missing_context_warnings(
     at = AppTest.from_file(str(ROOT / "pages" / "1_Data.py"), default_timeout=120).run()
     at.text_input(key="server_path").input(str(src.parent)).run()
     at.button(key="server_import").click().run()
+    wait_for_job(app_env, IMPORT)
+    at.run()
     capfd.readouterr()
     at.button(key="extract_run").click().run()
     assert not at.exception

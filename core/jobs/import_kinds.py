@@ -1,0 +1,52 @@
+"""The import job: a folder, manifest CSV, YOLO dataset or .zip on the server into the store. The Data page's server
+imports and `python -m core import` run it; a worker reads the files, so a large folder neither blocks the page
+nor stops when the tab closes. Re-running it is safe: images already stored are recognised by their content."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from core.auth import Permission
+from core.jobs.kinds import Params
+from core.jobs.registry import JobContext, JobKind, register
+
+IMPORT = "import"
+ImportKind = Literal["folder", "manifest", "yolo", "zip"]
+
+
+class ImportParams(Params):
+    path: str
+    kind: ImportKind = "folder"
+
+
+def import_kind_of(path: Path, *, yolo: bool = False) -> ImportKind:
+    """What a path is imported as: a YOLO dataset when asked, else by its suffix (.zip, .csv), else a folder."""
+    if yolo:
+        return "yolo"
+    return {".zip": "zip", ".csv": "manifest"}.get(path.suffix.lower(), "folder")  # type: ignore[return-value]
+
+
+def run_import(params: ImportParams, ctx: JobContext) -> dict[str, Any]:
+    """Import under the import roots (anywhere for the operator); the result is the import report."""
+    from core import ingest
+    from core.import_roots import ImportRoots
+    from core.store import Store
+
+    store = Store()
+    roots = ImportRoots.for_acting_user(store.settings)
+    path = Path(params.path).expanduser()
+    options: dict[str, Any] = {"progress": ctx.progress, "cancel": ctx.cancel}
+    if params.kind == "yolo":
+        report = ingest.import_yolo(store, path, roots=roots, **options)
+    elif params.kind == "manifest":
+        report = ingest.import_manifest(store, path, roots=roots, **options)
+    elif params.kind == "zip":
+        report = ingest.import_zip(store, roots.check(path, "archive"), **options)
+    else:
+        report = ingest.import_folder(store, path, roots=roots, **options)
+    ctx.progress(report.total, report.total, report.summary())
+    return report.as_result()
+
+
+register(JobKind(IMPORT, "Import", ImportParams, Permission.IMPORT, run_import, resumable=True))
