@@ -4,9 +4,13 @@ outcomes, saved through the store), grid searches (same best parameters and scor
 
 from __future__ import annotations
 
+import contextlib
 import socket
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import joblib
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -19,6 +23,7 @@ from core.landmarks.batch import extract_store
 from core.records import FaceData
 from core.settings import Settings
 from core.store import Store
+from core.training import compare as compare_module
 from core.training.compare import compare_models
 from core.training.data import TrainingData
 
@@ -31,13 +36,30 @@ def _fill(store: Store, variants: list[np.ndarray]) -> None:
     store.add_image(encode_png(variants[0])[:300], original_name="broken.png")  # imports, does not decode
 
 
+def _spy_actor_pools(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Record each fan-out over Ray actors (the worker class and how many actors), still running the real one."""
+    calls: list[tuple[str, int]] = []
+    real = fanout.map_on_actors
+
+    def spy(settings: Settings, worker_cls: type, *args: Any, actors: int, **kwargs: Any) -> bool:
+        calls.append((worker_cls.__name__, actors))
+        return real(settings, worker_cls, *args, actors=actors, **kwargs)
+
+    monkeypatch.setattr(fanout, "map_on_actors", spy)
+    return calls
+
+
 def _faces(store: Store) -> dict[str, FaceData]:
     return {r.original_name: f for r, f in store.faces()}
 
 
 @pytest.mark.slow
 def test_extraction_on_ray_matches_the_local_pool(
-    settings: Settings, ray_settings: Settings, face_variants: list[np.ndarray], tmp_path: Path
+    settings: Settings,
+    ray_settings: Settings,
+    face_variants: list[np.ndarray],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     variants = face_variants[:6]
     local = Store(settings)
@@ -47,7 +69,9 @@ def test_extraction_on_ray_matches_the_local_pool(
     remote = Store(ray_settings.model_copy(update={"data_root": tmp_path / "ray-data"}))
     _fill(remote, variants)
     seen: list[tuple[int, int]] = []
+    on_ray = _spy_actor_pools(monkeypatch)
     report = extract_store(remote, workers=2, progress=lambda done, total: seen.append((done, total)))
+    assert [name for name, _ in on_ray] == ["_RayExtractWorker"]  # the rows came from Ray actors, not a local pool
 
     assert (report.processed, report.ok, report.no_face, report.errors) == (
         local_report.processed,
@@ -71,7 +95,7 @@ def test_extraction_on_ray_matches_the_local_pool(
 
 @pytest.mark.slow
 def test_grid_search_on_ray_matches_local(
-    settings: Settings, ray_settings: Settings, face_variants: list[np.ndarray]
+    settings: Settings, ray_settings: Settings, face_variants: list[np.ndarray], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = Store(settings)
     _fill(store, face_variants)
@@ -81,8 +105,21 @@ def test_grid_search_on_ray_matches_local(
     y = np.asarray(["happy" if i % 2 else "sad" for i in range(len(faces))])
     data = TrainingData(faces_to_matrix(faces), y, data_hash="ray")
 
+    backends: list[str] = []
+    real = compare_module.grid_search_backend
+
+    @contextlib.contextmanager
+    def spy(settings: Settings, n_jobs: int) -> Iterator[int]:
+        with real(settings, n_jobs) as jobs:
+            backends.append(type(joblib.parallel.get_active_backend()[0]).__name__)
+            yield jobs
+
+    monkeypatch.setattr(compare_module, "grid_search_backend", spy)
     local = compare_models(data, models=["svm", "random_forest"], grids=GRID, folds=2, seed=3, settings=settings)
+    assert "RayBackend" not in backends
+    backends.clear()
     remote = compare_models(data, models=["svm", "random_forest"], grids=GRID, folds=2, seed=3, settings=ray_settings)
+    assert backends == ["RayBackend", "RayBackend"]  # both searches ran on joblib's Ray backend
     for a, b in zip(local.reports, remote.reports, strict=True):
         assert a.name == b.name and a.best_params == b.best_params
         assert a.cv_mean == pytest.approx(b.cv_mean) and a.macro_f1 == pytest.approx(b.macro_f1)
