@@ -23,20 +23,28 @@ FACEAPI_MODEL_SHA256 = "73abab242f23102079d841bb7b6f0c15a39906b7e342258800b651fa
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "your-api-key", "your_api_key", "xxx", "todo", "none", "placeholder"}
 
 
+def secrets_files() -> list[Path]:
+    """The secrets.toml files read, in Streamlit's order (a later file's keys win): the user's
+    `~/.streamlit/secrets.toml`, then `.streamlit/secrets.toml` in the working directory (else the project root)."""
+    files = [Path.home() / ".streamlit" / "secrets.toml"]
+    local = [folder / ".streamlit" / "secrets.toml" for folder in (Path.cwd(), PROJECT_ROOT)]
+    files += [path for path in local if path.is_file()][:1]
+    return files
+
+
 class _StreamlitSecretsSource(PydanticBaseSettingsSource):
-    """Reads flat keys from `.streamlit/secrets.toml` in the working directory or the project root."""
+    """Reads flat keys from the secrets.toml files Streamlit reads (see `secrets_files`)."""
 
     def __init__(self, settings_cls: type[BaseSettings]) -> None:
         super().__init__(settings_cls)
         self._data: dict[str, Any] = {}
-        for folder in (Path.cwd(), PROJECT_ROOT):
-            path = folder / ".streamlit" / "secrets.toml"
-            if path.is_file():
-                try:
-                    self._data = {k.lower(): v for k, v in tomllib.loads(path.read_text()).items()}
-                except (OSError, tomllib.TOMLDecodeError):
-                    self._data = {}
-                break
+        for path in secrets_files():
+            if not path.is_file():
+                continue
+            try:
+                self._data.update({k.lower(): v for k, v in tomllib.loads(path.read_text()).items()})
+            except (OSError, tomllib.TOMLDecodeError):
+                continue
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         names = [field_name]
