@@ -52,3 +52,12 @@ def test_settings_read_the_users_secrets_file_like_streamlit(tmp_path: Path, mon
     (work / ".streamlit" / "secrets.toml").write_text('ADMIN_EMAILS = ["work@example.org"]\n')
     both = Settings(_env_file=None)  # type: ignore[call-arg]
     assert both.admin_emails == ["work@example.org"] and both.team_mode
+
+
+def test_role_lists_from_the_environment_may_be_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the README's configuration table says (a plain address used to crash every page with a JSON error)."""
+    monkeypatch.setenv("ADMIN_EMAILS", "a@example.org, b@example.org")
+    monkeypatch.setenv("ALLOWED_EMAIL_DOMAINS", '["example.org"]')
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.admin_emails == ["a@example.org", "b@example.org"]
+    assert settings.allowed_email_domains == ["example.org"]
