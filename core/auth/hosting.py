@@ -68,3 +68,21 @@ def hosting_problem(
         "`.streamlit/secrets.toml`; see README, Team hosting), or, if this machine is only yours, set "
         "AUTH_MODE=local explicitly, then restart."
     )
+
+
+def open_api_problem(settings: Settings, client_host: str | None, headers: Mapping[str, str] | None) -> str | None:
+    """Why the REST API must refuse a prediction request that carries no key check, or None when it may answer.
+
+    Keys not required is safe only for a client on this machine, or when the operator said so explicitly
+    (API_REQUIRE_KEY=false or AUTH_MODE=local). Under uvicorn the app cannot know the bind address, so the peer of
+    each request decides: a non-loopback peer, a peer that is not an address at all, or a request a proxy forwarded
+    counts as exposed."""
+    if settings.requires_api_key or settings.api_require_key is False or settings.auth_mode == "local":
+        return None
+    if not via_proxy(headers) and is_loopback(client_host):
+        return None
+    return (
+        "this API serves predictions only to its own machine until keys are required: the operator sets "
+        "API_REQUIRE_KEY=true and creates keys (python -m core apikeys create --user EMAIL), or sets "
+        "API_REQUIRE_KEY=false explicitly to serve everyone"
+    )
