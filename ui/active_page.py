@@ -318,6 +318,9 @@ def simulation_ui(store: Store) -> None:
         "Hides the labels of the labeled faces, reveals them round by round, and compares uncertainty "
         "sampling with random sampling at equal budget on a fixed held-out part."
     )
+    if not allowed(Permission.TRAIN):  # core refuses the job too; the page does not offer it
+        needs(Permission.TRAIN, "Running the simulation")
+        return
     c = st.columns(4)
     strategy = c[0].selectbox("Uncertainty", list(STRATEGIES), format_func=_strategy_label, key="al_sim_strategy")
     initial = int(c[1].number_input("Initial labels", 2, 10_000, 20, key="al_sim_initial"))
