@@ -4,7 +4,7 @@ the page must not offer it). A trainer sees the ones a viewer does not, so the s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import SimpleNamespace
 
 import numpy as np
@@ -13,8 +13,7 @@ import streamlit_webrtc
 from streamlit.testing.v1 import AppTest
 
 from core.auth import Role, User
-from core.auth.identity import set_current_user
-from core.settings import Settings, get_settings
+from core.settings import get_settings
 from tests.active.test_page import _setup
 from tests.browser.harness import ROOT
 
@@ -26,22 +25,12 @@ VIEWER_BUTTONS = {"prev", "next", "bt_run"}
 
 
 @pytest.fixture
-def as_user(app_env: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[User], None]]:
-    monkeypatch.setenv("START_WORKER", "false")
-    get_settings.cache_clear()
-    who: list[User] = []
-
-    def signed_in_user(sidebar: bool = True) -> User:
-        set_current_user(who[-1])
-        return who[-1]
-
-    monkeypatch.setattr("ui.auth.signed_in_user", signed_in_user)
+def as_user(signed_in: Callable[[User], None], monkeypatch: pytest.MonkeyPatch) -> Callable[[User], None]:
     # AppTest cannot render the webcam component; the Live page's own tests cover it.
     monkeypatch.setattr(
         streamlit_webrtc, "webrtc_streamer", lambda **_: SimpleNamespace(state=SimpleNamespace(playing=False))
     )
-    yield who.append
-    get_settings.cache_clear()
+    return signed_in
 
 
 def _buttons(page: str) -> set[str]:
