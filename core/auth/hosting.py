@@ -1,5 +1,6 @@
-"""Whether this dashboard may start as configured: a server others can reach must not silently run in local mode,
-where everyone is the implicit admin."""
+"""Whether the dashboard may run as configured, and whether the REST API may answer without keys: a server others can
+reach (a non-loopback bind or peer, or a request a reverse proxy forwarded) must not silently run in local mode,
+where everyone is the implicit admin, nor serve predictions to anyone without keys."""
 
 from __future__ import annotations
 
