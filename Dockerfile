@@ -38,9 +38,12 @@ RUN useradd --create-home --uid 1000 studio \
 USER studio
 
 # DATABASE_URL (e.g. postgresql+psycopg://user:pass@db/studio) is unset here: the default is SQLite under /data.
+# API_REQUIRE_KEY=true: the API container is reachable by others and is team mode only if secrets.toml is mounted
+# there too, so it requires keys regardless (pass -e API_REQUIRE_KEY=false to serve without keys, knowingly).
 ENV DATA_ROOT=/data \
     MODELS_DIR=/app/models \
-    LOG_LEVEL=INFO
+    LOG_LEVEL=INFO \
+    API_REQUIRE_KEY=true
 VOLUME ["/data", "/app/models"]
 EXPOSE 8501 8000
 

@@ -275,6 +275,7 @@ def safe_extract_zip(
 
 def import_zip(store: Store, data: bytes | Path, **kwargs: object) -> ImportReport:
     """Import the images of a zip archive (bytes or a path); labels from member names and folders inside it."""
+    require(Permission.IMPORT)  # before any decompression: a refused user costs the server nothing
     store.remove_stale_temp_files()  # a crashed earlier import may have left some
     count, members, skipped = iter_zip(data, ZipLimits.from_settings(store.settings))
     report = ImportReport()
@@ -326,6 +327,7 @@ def import_folder(store: Store, root: Path, *, roots: ImportRoots | None = None,
     """Import every image below `root`; labels from file-name tags, then the parent folder (relative to root).
     A file that links outside `root` is skipped with its reason. `roots` limits which folders may be read (default:
     the settings' IMPORT_ROOTS policy; the CLI passes anywhere)."""
+    require(Permission.IMPORT)  # before walking the folder
     folder, files = list_folder_images(root, ImportRoots.or_settings(roots, store.settings))
     store.remove_stale_temp_files()  # a crashed earlier import may have left some
     items = (_read_file(p.relative_to(folder).as_posix(), p, folder, store.settings) for p in files)
@@ -338,6 +340,7 @@ def import_manifest(
     """Import a CSV manifest with columns path,label[,person]; paths are relative to the CSV's folder and must
     stay inside it. With import roots, the manifest and every file it names must lie inside them, or nothing is
     imported."""
+    require(Permission.IMPORT)  # before reading the manifest
     roots = ImportRoots.or_settings(roots, store.settings)
     manifest = roots.check(Path(manifest).expanduser(), "manifest")
     if manifest.is_dir():

@@ -10,11 +10,11 @@ import json
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FACE_LANDMARKER_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
@@ -23,20 +23,28 @@ FACEAPI_MODEL_SHA256 = "73abab242f23102079d841bb7b6f0c15a39906b7e342258800b651fa
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "your-api-key", "your_api_key", "xxx", "todo", "none", "placeholder"}
 
 
+def secrets_files() -> list[Path]:
+    """The secrets.toml files read, in Streamlit's order (a later file's keys win): the user's
+    `~/.streamlit/secrets.toml`, then `.streamlit/secrets.toml` in the working directory (else the project root)."""
+    files = [Path.home() / ".streamlit" / "secrets.toml"]
+    local = [folder / ".streamlit" / "secrets.toml" for folder in (Path.cwd(), PROJECT_ROOT)]
+    files += [path for path in local if path.is_file()][:1]
+    return files
+
+
 class _StreamlitSecretsSource(PydanticBaseSettingsSource):
-    """Reads flat keys from `.streamlit/secrets.toml` in the working directory or the project root."""
+    """Reads flat keys from the secrets.toml files Streamlit reads (see `secrets_files`)."""
 
     def __init__(self, settings_cls: type[BaseSettings]) -> None:
         super().__init__(settings_cls)
         self._data: dict[str, Any] = {}
-        for folder in (Path.cwd(), PROJECT_ROOT):
-            path = folder / ".streamlit" / "secrets.toml"
-            if path.is_file():
-                try:
-                    self._data = {k.lower(): v for k, v in tomllib.loads(path.read_text()).items()}
-                except (OSError, tomllib.TOMLDecodeError):
-                    self._data = {}
-                break
+        for path in secrets_files():
+            if not path.is_file():
+                continue
+            try:
+                self._data.update({k.lower(): v for k, v in tomllib.loads(path.read_text()).items()})
+            except (OSError, tomllib.TOMLDecodeError):
+                continue
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         names = [field_name]
@@ -107,10 +115,10 @@ class Settings(BaseSettings):
     zip_max_total_mb: float = Field(default=4096.0, gt=0, description="Uncompressed bytes read from one zip at most.")
     resnet_weights_path: Path | None = Field(default=None, description="Local ImageNet ResNet-50 weights file.")
 
-    ice_servers: list[dict[str, Any]] = Field(
+    ice_servers: Annotated[list[dict[str, Any]], NoDecode] = Field(
         default_factory=list, description='WebRTC ICE servers, e.g. [{"urls": ["stun:stun.example.org:3478"]}].'
     )
-    api_cors_origins: list[str] = Field(default_factory=list)
+    api_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     api_max_upload_mb: float = Field(default=8.0, gt=0)
     api_max_decodes: int = Field(default=2, ge=1, description="Images the API decodes at once (bounds its memory).")
     log_level: str = "INFO"
@@ -123,14 +131,16 @@ class Settings(BaseSettings):
     oidc_configured: bool = Field(
         default=False, description="Set from secrets.toml: it has an [auth] section for Streamlit's st.login."
     )
-    admin_emails: list[str] = Field(default_factory=list, description="Always admins when they sign in.")
+    admin_emails: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Always admins when they sign in."
+    )
     default_role: Literal["viewer", "labeler", "trainer", "admin"] = Field(
         default="viewer", description="The role of someone signing in for the first time."
     )
-    allowed_email_domains: list[str] = Field(
+    allowed_email_domains: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="If set, only e-mails of these domains may sign in (ADMIN_EMAILS always)."
     )
-    import_roots: list[Path] | None = Field(
+    import_roots: Annotated[list[Path] | None, NoDecode] = Field(
         default=None,
         description="Folders that dashboard imports may read. Unset: <data_root>/inbox in team mode, anywhere in "
         "local mode. The CLI is not restricted.",
@@ -192,6 +202,7 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _parse_json_list(cls, value: Any) -> Any:
+        # The fields are NoDecode, so an environment value reaches this as text: a JSON list or comma-separated.
         if isinstance(value, str):
             value = value.strip()
             if not value:

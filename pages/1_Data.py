@@ -11,7 +11,6 @@ import streamlit as st
 from core import ingest
 from core.auth import Permission, allowed
 from core.import_roots import ImportRoots
-from core.jobs import Job
 from core.jobs.import_kinds import IMPORT, ImportKind, ImportParams
 from core.jobs.kinds import EXTRACTION, ExtractionParams
 from core.schema import (
@@ -26,7 +25,7 @@ from core.store.views import NOTE, PROBLEM, placement_table, problem_table
 from ui.auth import needs
 from ui.common import get_store, page_setup, run_safely
 from ui.delete_images import delete_section
-from ui.jobs import job_panel, latest_job, submit
+from ui.jobs import extraction_result, job_panel, latest_job, submit
 
 page_setup("Data", icon=":material/upload:")
 store = get_store()
@@ -130,14 +129,6 @@ st.caption(
 )
 
 
-def show_extraction(job: Job) -> None:
-    result = job.result or {}
-    st.caption(
-        f"{result.get('processed', 0)} processed: {result.get('ok', 0)} faces, {result.get('no_face', 0)} without a "
-        f"face, {result.get('errors', 0)} errors."
-    )
-
-
 running = latest_job(EXTRACTION)
 busy = running is not None and not running.finished
 if not allowed(Permission.EXTRACT):
@@ -147,7 +138,7 @@ elif (
     and submit(EXTRACTION, ExtractionParams(retry_failed=retry)) is not None
 ):
     st.rerun()
-job_panel(EXTRACTION, show_extraction, key="extract")
+job_panel(EXTRACTION, extraction_result, key="extract")
 
 flagged = problem_table(store)
 problems = flagged[flagged["kind"] == PROBLEM].drop(columns=["kind"])

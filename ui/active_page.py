@@ -28,6 +28,7 @@ from core.jobs.active_kinds import (
     ScoringParams,
     SimulationParams,
 )
+from core.jobs.kinds import EXTRACTION, ExtractionParams
 from core.live.figures import probability_figure
 from core.registry import Registry
 from core.schema import EMOTIONS
@@ -39,7 +40,7 @@ from core.viz.active import history_figure, simulation_figure
 from ui.auth import needs
 from ui.common import run_safely
 from ui.gemini_key import gemini_key_ui
-from ui.jobs import job_panel, latest_job, run_here, submit
+from ui.jobs import extraction_result, job_panel, latest_job, run_here, submit
 from ui.progress import progress_bar
 
 KEY_STATE = "al_api_key"  # the typed key lives only in this browser session's memory
@@ -82,10 +83,15 @@ def pool_ui(store: Store) -> None:
             )
             if result is not None:
                 _imported(result)
-    if st.button("Extract landmarks", key="al_extract", disabled=counts["pending"] == 0):
-        batch = run_safely(lambda: pool.extract_pool(store, progress=progress_bar("Landmarks")), what="Extraction")
-        if batch is not None:
-            st.success(f"Landmarks: {batch.ok} faces, {batch.no_face} without a face, {batch.errors} errors.")
+    # The same extraction job as the Data page's: a worker process runs it, never the web server's own process.
+    if not allowed(Permission.EXTRACT):
+        needs(Permission.EXTRACT, "Extracting landmarks")
+    elif (
+        st.button("Extract landmarks", key="al_extract", disabled=counts["pending"] == 0 or _busy(EXTRACTION))
+        and submit(EXTRACTION, ExtractionParams()) is not None
+    ):
+        st.rerun()
+    job_panel(EXTRACTION, extraction_result, key="al_extract_job")
 
 
 def _imported(report: object) -> None:
@@ -318,6 +324,9 @@ def simulation_ui(store: Store) -> None:
         "Hides the labels of the labeled faces, reveals them round by round, and compares uncertainty "
         "sampling with random sampling at equal budget on a fixed held-out part."
     )
+    if not allowed(Permission.TRAIN):  # core refuses the job too; the page does not offer it
+        needs(Permission.TRAIN, "Running the simulation")
+        return
     c = st.columns(4)
     strategy = c[0].selectbox("Uncertainty", list(STRATEGIES), format_func=_strategy_label, key="al_sim_strategy")
     initial = int(c[1].number_input("Initial labels", 2, 10_000, 20, key="al_sim_initial"))

@@ -9,6 +9,7 @@ from typing import NoReturn
 import streamlit as st
 
 from core.auth import LOCAL_USER, Permission, PermissionDenied, User
+from core.auth.claims import identity_from_claims
 from core.auth.hosting import hosting_problem
 from core.auth.identity import set_current_user
 from core.auth.users import lookup, sign_in
@@ -19,11 +20,28 @@ _SIGNED_IN = "auth_signed_in"  # the identity whose sign-in was recorded in this
 
 
 def _identity() -> str | None:
+    """The signed-in identity (core.auth.claims decides), None when nobody is signed in; `PermissionDenied` when the
+    provider's claims may not be used (an unverified e-mail)."""
     # st.user has no attributes at all outside a real server session (AppTest); getattr keeps that quiet.
     if not getattr(st.user, "is_logged_in", False):
         return None
-    value = st.user.get("email") or st.user.get("sub")
-    return str(value) if value else None
+    return identity_from_claims({claim: st.user.get(claim) for claim in ("email", "email_verified", "sub")})
+
+
+def _request_headers() -> dict[str, str]:
+    """This request's HTTP headers (none under AppTest)."""
+    try:
+        return dict(st.context.headers or {})
+    except Exception:  # no request context (AppTest, a bare script run)
+        return {}
+
+
+def _streamlit_auth() -> bool:
+    """Whether Streamlit has an [auth] section from any secrets file it reads (`secrets.files` included)."""
+    try:
+        return st.secrets.load_if_toml_exists() and "auth" in st.secrets
+    except Exception:  # an unreadable secrets file: Streamlit reports it itself
+        return False
 
 
 def _sign_in_screen() -> None:
@@ -39,12 +57,12 @@ def _refused(message: str) -> None:
 
 
 def _team_user(settings: Settings) -> User | None:
-    identity = _identity()
-    if identity is None:
-        _sign_in_screen()
-        return None
     engine = get_store().engine
     try:
+        identity = _identity()
+        if identity is None:
+            _sign_in_screen()
+            return None
         if st.session_state.get(_SIGNED_IN) == identity:
             # The role is read again on every run, so a role change applies at the next click.
             user = lookup(engine, identity) or sign_in(engine, settings, identity)
@@ -61,7 +79,9 @@ def signed_in_user(*, sidebar: bool = True) -> User:
     """The user of this script run, set as `core`'s acting user. Stops the page (sign-in screen, or an explanation
     of a hosting problem) when nobody may use it yet."""
     settings = get_settings()
-    problem = hosting_problem(settings, st.get_option("server.address"))
+    problem = hosting_problem(
+        settings, st.get_option("server.address"), headers=_request_headers(), streamlit_auth=_streamlit_auth()
+    )
     if problem:
         set_current_user(None)
         st.error(problem)

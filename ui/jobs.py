@@ -78,6 +78,15 @@ def describe(job: Job) -> str:
     return f"Job {job.id} · {job.status}{progress}" + (f" · {job.message}" if job.message else "")
 
 
+def extraction_result(job: Job) -> None:
+    """How a finished extraction job shows (the Data page and the Active-learning pool run the same job)."""
+    result = job.result or {}
+    st.caption(
+        f"{result.get('processed', 0)} processed: {result.get('ok', 0)} faces, {result.get('no_face', 0)} without a "
+        f"face, {result.get('errors', 0)} errors."
+    )
+
+
 def job_panel(
     kind: str,
     render_result: Callable[[Job], None] | None = None,

@@ -181,7 +181,9 @@ def comparison_ui(registry: Registry, payload: dict[str, Any]) -> None:
     elif registry.active_id() != candidate:
         verdict = "better" if comparison.better else "not better"
         st.info(f"The active model stays: `{candidate}` is {verdict} on this comparison.")
-        if st.button(f"Make {candidate} the active model", key="train_activate_best_model"):
+        if allowed(Permission.ACTIVATE) and st.button(
+            f"Make {candidate} the active model", key="train_activate_best_model"
+        ):
             run_safely(lambda: activate_compared(registry, candidate), what="Activating")
             st.rerun()
 

@@ -89,7 +89,9 @@ def locate_file(store: Store, path: str) -> Path | None:
 
 
 def repair_files(store: Store) -> list[int]:
-    """Move files that an interrupted decision left elsewhere back to where their rows say; the ids repaired."""
+    """Move files that an interrupted decision left elsewhere back to where their rows say; the ids repaired.
+    It finishes what review decisions started, so it needs the labeler role."""
+    require(Permission.REVIEW)
     repaired = []
     for record in store.list_images():
         found = locate_file(store, record.path)

@@ -12,6 +12,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from core.apikeys import ApiKeyInfo, ApiKeys
+from core.auth.hosting import open_api_problem
 
 WINDOW_S = 60.0
 
@@ -50,9 +51,16 @@ def require_api_key(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header: Annotated[str | None, Depends(_header)],
 ) -> ApiKeyInfo | None:
-    """A dependency: 401 without a valid key, 429 over the key's rate limit; None when keys are not required."""
+    """A dependency: 401 without a valid key, 429 over the key's rate limit; None when keys are not required (403
+    when they are not required but the request comes from another machine; see `open_api_problem`)."""
     keys: ApiKeys | None = request.app.state.api_keys
     if keys is None:
+        # No keys required: fine on this machine, refused to others unless the operator said so explicitly.
+        problem = open_api_problem(
+            request.app.state.settings, request.client.host if request.client else None, request.headers
+        )
+        if problem:
+            raise HTTPException(403, problem)
         return None
     presented = (bearer.credentials if bearer is not None else "") or (header or "")
     if not presented.strip():

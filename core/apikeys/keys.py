@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from core.apikeys.tables import ApiKeyRow
+from core.auth import Permission, require
 from core.auth.tables import UserRow
 from core.db import session_scope
 from core.errors import StudioError
@@ -88,7 +89,9 @@ class ApiKeys:
 
     def create(self, user: str, name: str = "") -> NewApiKey:
         """A new key for `user`, who must be in the users table (a key acts for a person an admin knows); the
-        returned key is the only copy there will ever be."""
+        returned key is the only copy there will ever be. Managing keys is managing users: admins only (the CLI
+        runs as the operator, an admin)."""
+        require(Permission.MANAGE_USERS)
         key_id = secrets.token_hex(6)
         key = f"{PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
         with session_scope(self.engine) as session:
@@ -111,7 +114,8 @@ class ApiKeys:
             return [_info(r) for r in session.scalars(query)]
 
     def revoke(self, ref: str | int) -> ApiKeyInfo:
-        """Revoke a key by its number or its key id (as `list` shows them); revoking twice is a no-op."""
+        """Revoke a key by its number or its key id (as `list` shows them); revoking twice is a no-op. Admins only."""
+        require(Permission.MANAGE_USERS)
         text = str(ref).strip()
         with session_scope(self.engine) as session:
             if text.isdigit():

@@ -1,13 +1,17 @@
-"""Whether this dashboard may start as configured: a server others can reach must not silently run in local mode,
-where everyone is the implicit admin."""
+"""Whether the dashboard may run as configured, and whether the REST API may answer without keys: a server others can
+reach (a non-loopback bind or peer, or a request a reverse proxy forwarded) must not silently run in local mode,
+where everyone is the implicit admin, nor serve predictions to anyone without keys."""
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 
 from core.settings import Settings
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+# Headers a reverse proxy adds: a request that carries one came from somewhere else, whatever address we listen on.
+PROXY_HEADERS = ("x-forwarded-for", "forwarded", "x-forwarded-host")
 
 
 def is_loopback(address: str | None) -> bool:
@@ -23,20 +27,63 @@ def is_loopback(address: str | None) -> bool:
         return False
 
 
-def hosting_problem(settings: Settings, bind_address: str | None) -> str | None:
+def via_proxy(headers: Mapping[str, str] | None) -> bool:
+    """True when a request's headers show a reverse proxy forwarded it (`X-Forwarded-For`, `Forwarded`,
+    `X-Forwarded-Host`): behind a TLS proxy on 127.0.0.1 the bind address is loopback, but the visitors are not."""
+    return any(name.lower() in PROXY_HEADERS for name in (headers or {}))
+
+
+def hosting_problem(
+    settings: Settings,
+    bind_address: str | None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    streamlit_auth: bool = False,
+) -> str | None:
     """The explanation to show instead of the dashboard, or None when it may run. `bind_address` is Streamlit's
-    `server.address` (empty: all interfaces)."""
-    if settings.team_mode and not settings.oidc_configured:
+    `server.address` (empty: all interfaces), `headers` the request's, and `streamlit_auth` whether Streamlit itself
+    has an `[auth]` section (`st.secrets`, which may come from a file Settings does not read)."""
+    if streamlit_auth and not settings.team_mode:
+        # Streamlit would sign people in, but core would treat everyone as the local admin: never run that way.
+        return (
+            "Sign-in is configured for Streamlit (an `[auth]` section in its secrets), but not in a secrets file "
+            "Expression Studio reads (`~/.streamlit/secrets.toml`, or `.streamlit/secrets.toml` where you start it). "
+            "Move the `[auth]` section there, or set AUTH_MODE=team, then restart."
+        )
+    if settings.team_mode and not (settings.oidc_configured or streamlit_auth):
         return (
             "AUTH_MODE=team, but no sign-in provider is configured. Add an `[auth]` section to "
             "`.streamlit/secrets.toml` (see README, Team hosting), then restart."
         )
-    if not settings.team_mode and settings.auth_mode != "local" and not is_loopback(bind_address):
-        where = f"address {bind_address}" if bind_address else "every network interface"
-        return (
-            f"This dashboard listens on {where}, so others can reach it, but no sign-in is configured: in local mode "
-            "everyone who reaches it would act as the admin. Configure sign-in (an `[auth]` section in "
-            "`.streamlit/secrets.toml`; see README, Team hosting), or, if this machine is only yours, set "
-            "AUTH_MODE=local explicitly, then restart."
-        )
-    return None
+    if settings.team_mode or settings.auth_mode == "local":
+        return None
+    if via_proxy(headers):
+        where = "through a reverse proxy (this request carries forwarding headers)"
+    elif not is_loopback(bind_address):
+        where = f"on address {bind_address}" if bind_address else "on every network interface"
+    else:
+        return None
+    return (
+        f"This dashboard is reached {where}, so others can reach it, but no sign-in is configured: in local mode "
+        "everyone who reaches it would act as the admin. Configure sign-in (an `[auth]` section in "
+        "`.streamlit/secrets.toml`; see README, Team hosting), or, if this machine is only yours, set "
+        "AUTH_MODE=local explicitly, then restart."
+    )
+
+
+def open_api_problem(settings: Settings, client_host: str | None, headers: Mapping[str, str] | None) -> str | None:
+    """Why the REST API must refuse a prediction request that carries no key check, or None when it may answer.
+
+    Keys not required is safe only for a client on this machine, or when the operator said so explicitly
+    (API_REQUIRE_KEY=false or AUTH_MODE=local). Under uvicorn the app cannot know the bind address, so the peer of
+    each request decides: a non-loopback peer, a peer that is not an address at all, or a request a proxy forwarded
+    counts as exposed."""
+    if settings.requires_api_key or settings.api_require_key is False or settings.auth_mode == "local":
+        return None
+    if not via_proxy(headers) and is_loopback(client_host):
+        return None
+    return (
+        "this API serves predictions only to its own machine until keys are required: the operator sets "
+        "API_REQUIRE_KEY=true and creates keys (python -m core apikeys create --user EMAIL), or sets "
+        "API_REQUIRE_KEY=false explicitly to serve everyone"
+    )

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from core.auth import Permission, require
 from core.errors import StudioError, TrainingDataError
 from core.imaging import decode_rgb
 from core.inference import ExpressionModel
@@ -187,7 +188,9 @@ def compare_with_active(
     held_out: HeldOut | None = None,
 ) -> Comparison:
     """Score `candidate_id` and the active model on the same held-out images and save the comparison beside the
-    candidate. A model that fails to load or predict is recorded with its error instead of stopping the run."""
+    candidate. A model that fails to load or predict is recorded with its error instead of stopping the run.
+    Scoring models and writing into a model's folder is training work: it needs the trainer role."""
+    require(Permission.TRAIN)
     held = held_out or held_out_set(store, filters, seed=seed)
     if not held.image_ids:
         raise TrainingDataError("no held-out faces to compare the models on")

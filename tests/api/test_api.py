@@ -18,6 +18,9 @@ from core.registry import STARTER_ID, Registry
 from core.settings import PROJECT_ROOT, Settings
 from tests.live.real_model import BlendshapeModel, shared_model
 
+# TestClient's default peer ("testclient") is no address: the API treats it as another machine (see the test below).
+LOOPBACK = ("127.0.0.1", 50000)
+
 
 @pytest.fixture(scope="module")
 def model(face_variants: list[np.ndarray]) -> BlendshapeModel:
@@ -32,7 +35,7 @@ def api_settings(settings: Settings) -> Settings:
 @pytest.fixture
 def client(api_settings: Settings, model: BlendshapeModel) -> Iterator[TestClient]:
     app = create_app(api_settings, model_loader=lambda _s: model)
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with TestClient(app, raise_server_exceptions=False, client=LOOPBACK) as c:
         yield c
 
 
@@ -155,7 +158,9 @@ def test_unexpected_model_failure_is_a_500_without_traceback(
             raise RuntimeError("secret internals")
 
     with TestClient(
-        create_app(api_settings, model_loader=lambda _s: Broken(model.clf)), raise_server_exceptions=False
+        create_app(api_settings, model_loader=lambda _s: Broken(model.clf)),
+        raise_server_exceptions=False,
+        client=LOOPBACK,
     ) as c:
         response = c.post("/api/predict", files={"file": ("a.png", astronaut_png, "image/png")})
     assert_error(response, 500, "internal error")
@@ -163,7 +168,7 @@ def test_unexpected_model_failure_is_a_500_without_traceback(
 
 
 def test_without_a_model_health_is_degraded_and_predict_is_503(api_settings: Settings, astronaut_png: bytes) -> None:
-    with TestClient(create_app(api_settings, model_loader=lambda _s: None)) as c:
+    with TestClient(create_app(api_settings, model_loader=lambda _s: None), client=LOOPBACK) as c:
         health = c.get("/health").json()
         assert health["status"] == "degraded" and health["model_id"] is None and "no model" in health["detail"]
         response = c.post("/api/predict", files={"file": ("a.png", astronaut_png, "image/png")})
@@ -174,7 +179,7 @@ def test_a_broken_model_file_does_not_stop_startup(api_settings: Settings) -> No
     def explode(_s: Settings) -> None:
         raise ValueError("checksum mismatch")
 
-    with TestClient(create_app(api_settings, model_loader=explode)) as c:
+    with TestClient(create_app(api_settings, model_loader=explode), client=LOOPBACK) as c:
         assert "checksum mismatch" in c.get("/health").json()["detail"]
 
 
@@ -230,7 +235,7 @@ def test_access_log_is_structured(client: TestClient) -> None:
 def test_the_shipped_starter_model_serves_the_real_face(settings: Settings, astronaut_png: bytes) -> None:
     real = settings.model_copy(update={"models_dir": PROJECT_ROOT / "models"})
     assert Registry(real.models_dir).active_id() is not None
-    with TestClient(create_app(real)) as c:
+    with TestClient(create_app(real), client=LOOPBACK) as c:
         health = c.get("/health").json()
         assert health["status"] == "ok", health
         response = c.post("/api/predict", files={"file": ("a.png", astronaut_png, "image/png")})
@@ -286,7 +291,7 @@ def test_decodes_run_at_most_api_max_decodes_at_once(
 
     monkeypatch.setattr(predict_route, "decode_reduced", counting)
     settings = api_settings.model_copy(update={"api_max_decodes": 2})
-    with TestClient(create_app(settings, model_loader=lambda _s: model)) as c:
+    with TestClient(create_app(settings, model_loader=lambda _s: model), client=LOOPBACK) as c:
 
         def post(_: int) -> int:
             return c.post("/api/predict", files={"file": ("a.jpg", astronaut_jpeg, "image/jpeg")}).status_code
@@ -295,3 +300,27 @@ def test_decodes_run_at_most_api_max_decodes_at_once(
             statuses = list(pool.map(post, range(6)))
     assert statuses == [200] * 6
     assert peak == 2  # six requests in flight, never more than two decodes
+
+
+def test_without_keys_only_this_machine_is_served_unless_the_operator_says_so(
+    settings: Settings, model: BlendshapeModel, astronaut_png: bytes
+) -> None:
+    """API_REQUIRE_KEY unset in local mode (a Docker image without secrets.toml, say): a remote peer, a request a
+    proxy forwarded, or an unknown peer gets 403 with what to do; loopback is served; explicit settings open it."""
+    files = {"file": ("a.png", astronaut_png, "image/png")}
+    app = create_app(settings, model_loader=lambda _s: model)
+    with TestClient(app, client=("203.0.113.7", 40000)) as remote, TestClient(app) as unknown:
+        for client, headers in (
+            (remote, {}),
+            (unknown, {}),
+            (TestClient(app, client=LOOPBACK), {"X-Forwarded-For": "x"}),
+        ):
+            response = client.post("/api/predict", files=files, headers=headers)
+            assert response.status_code == 403 and "API_REQUIRE_KEY" in response.json()["detail"]
+        assert remote.get("/health").status_code == 200  # health stays open
+    with TestClient(app, client=LOOPBACK) as local:
+        assert local.post("/api/predict", files=files).status_code == 200
+    for explicit in ({"api_require_key": False}, {"auth_mode": "local"}):
+        opened = create_app(settings.model_copy(update=explicit), model_loader=lambda _s: model)
+        with TestClient(opened, client=("203.0.113.7", 40000)) as remote:
+            assert remote.post("/api/predict", files=files).status_code == 200

@@ -5,17 +5,15 @@ server imports then follow; removing a user there revokes their API keys."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.active import approval
 from core.apikeys import ApiKeys
 from core.auth import OPERATOR, Role, User, acting_as
-from core.auth.identity import set_current_user
 from core.auth.users import add_user, list_users
 from core.imaging import encode_png
 from core.import_roots import stored_import_roots
@@ -23,7 +21,7 @@ from core.jobs import JobQueue
 from core.jobs.import_kinds import IMPORT
 from core.jobs.worker import Worker
 from core.migrations import open_database
-from core.settings import Settings, get_settings
+from core.settings import get_settings
 from core.store import Store
 from tests.browser.harness import ROOT
 from tests.core.test_delete_images import _populate
@@ -32,22 +30,6 @@ DATA_PAGE = str(ROOT / "pages" / "1_Data.py")
 USERS_PAGE = str(ROOT / "pages" / "8_Users.py")
 ADMIN = User("ada@example.org", Role.ADMIN)
 TRAINER = User("tom@example.org", Role.TRAINER)
-
-
-@pytest.fixture
-def signed_in(app_env: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[User], None]]:
-    """Make every page run as the given user (AppTest has no st.user, so the sign-in itself is the browser test's)."""
-    monkeypatch.setenv("START_WORKER", "false")
-    get_settings.cache_clear()
-    who: list[User] = []
-
-    def as_user(sidebar: bool = True) -> User:
-        set_current_user(who[-1])
-        return who[-1]
-
-    monkeypatch.setattr("ui.auth.signed_in_user", as_user)
-    yield who.append
-    get_settings.cache_clear()
 
 
 def test_delete_images_section_is_for_admins_only(signed_in: Callable[[User], None]) -> None:

@@ -48,3 +48,17 @@ def test_exposed_local_mode_and_team_mode_without_a_provider_show_only_an_explan
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception and "no sign-in provider" in at.error[0].value
     assert not at.title and not at.metric
+
+
+def test_a_request_through_a_reverse_proxy_is_exposed(
+    app_env: Settings, monkeypatch: pytest.MonkeyPatch, bind_address: None
+) -> None:
+    """Loopback bind, but the request came through a proxy: the dashboard reads the request's headers and refuses."""
+    config.set_option("server.address", "127.0.0.1")
+    monkeypatch.setattr("ui.auth._request_headers", lambda: {"X-Forwarded-For": "203.0.113.9"})
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception and "reverse proxy" in at.error[0].value
+    assert not at.title and not at.metric
+    monkeypatch.setattr("ui.auth._request_headers", dict)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception and not at.error and at.title[0].value == "Expression Studio"

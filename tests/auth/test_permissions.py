@@ -1,5 +1,6 @@
-"""Role checks inside core: a viewer calling the functions behind delete, import, activate and approve is refused and
-nothing changes, on SQLite and on PostgreSQL; labelers review, trainers import and activate, admins delete."""
+"""Role checks inside core: a viewer calling the functions behind delete, import, activate, approve, model comparison,
+API keys and file repair is refused before any work and nothing changes, on SQLite and on PostgreSQL; labelers
+review, trainers import and activate, admins delete."""
 
 from __future__ import annotations
 
@@ -14,15 +15,18 @@ import pytest
 from core import ingest
 from core.active import approval
 from core.active.queue import build_queue, queue_items
+from core.apikeys import ApiKeys
 from core.auth import LOCAL_USER, PermissionDenied, Role, User, acting_as, current_user, require
 from core.auth import Permission as P
 from core.auth.identity import LEAST_ROLE
+from core.auth.users import add_user
 from core.generation.jobs import JobStore
 from core.generation.templates import GenerationTemplate
 from core.imaging import encode_png
 from core.registry import ModelCard, Registry
 from core.settings import Settings
 from core.store import Store
+from core.training.promotion import COMPARISON_FILE, compare_with_active
 from tests.active.helpers import fill_pool, tiny_model
 
 VIEWER = User("vera@example.org", Role.VIEWER)
@@ -46,10 +50,13 @@ def _zip(png: bytes) -> bytes:
 
 def _viewer_is_refused_everything(store: Store, settings: Settings, png: bytes, tmp_path: Path) -> None:
     registry = Registry(settings.models_dir)
+    keys = ApiKeys(settings)
     with acting_as(ADMIN):
         _model(registry, "m1")
         _model(registry, "m2")
         registry.activate("m1")
+        add_user(store.engine, ADMIN.id, Role.ADMIN)
+        key = keys.create(ADMIN.id, "kiosk")
     folder = tmp_path / "inbox"
     folder.mkdir()
     (folder / "happy_1.png").write_bytes(png)
@@ -63,6 +70,14 @@ def _viewer_is_refused_everything(store: Store, settings: Settings, png: bytes, 
             "delete images": lambda: store.delete_images([queued[0].image_id]),
             "import folder": lambda: ingest.import_folder(store, folder),
             "import zip": lambda: ingest.import_zip(store, _zip(png)),
+            # Refused before any work: a missing folder or manifest, or a bomb-sized "zip", is never looked at.
+            "walk a missing folder": lambda: ingest.import_folder(store, tmp_path / "missing"),
+            "read a missing manifest": lambda: ingest.import_manifest(store, tmp_path / "missing.csv"),
+            "decompress": lambda: ingest.import_zip(store, b"not a zip at all"),
+            "compare models": lambda: compare_with_active(registry, store, "m2"),
+            "create an API key": lambda: keys.create(VIEWER.id),
+            "revoke an API key": lambda: keys.revoke(key.info.key_id),
+            "repair files": lambda: approval.repair_files(store),
             "import item": lambda: ingest.import_items(store, [ingest.Incoming("x.png", png)]),
             "activate": lambda: registry.activate("m2"),
             "approve": lambda: approval.approve(store, queued[0].image_id),
@@ -80,6 +95,8 @@ def _viewer_is_refused_everything(store: Store, settings: Settings, png: bytes, 
     assert [q.image_id for q in queue_items(store)] == [q.image_id for q in queued]
     assert {c.id for c in registry.list()} >= {"m1", "m2"} and registry.active_id() == "m1"
     assert approval.audit_log(store) == []
+    assert not (registry.folder("m2") / COMPARISON_FILE).exists()
+    assert [(k.key_id, k.active) for k in keys.list_keys()] == [(key.info.key_id, True)]
 
 
 @pytest.fixture

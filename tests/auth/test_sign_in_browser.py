@@ -1,6 +1,7 @@
 """Team mode end to end, in headless Chromium against a real OIDC provider on loopback (oidc-provider-mock) and
 Streamlit's own st.login: an anonymous visitor sees only the sign-in screen; a viewer sees no import, approve or
-delete controls; a labeler's approval is recorded under their e-mail; sign-out returns to the sign-in screen.
+delete controls; a labeler's approval is recorded under their e-mail; sign-out returns to the sign-in screen; an
+address in ADMIN_EMAILS that the provider marks unverified is refused.
 
 The provider is the one `.ci/run` starts as a service (STUDIO_TEST_OIDC_ISSUER), else one started here in a thread."""
 
@@ -31,6 +32,7 @@ from tests.browser.harness import ROOT, free_port, require_chromium, server, str
 pytestmark = pytest.mark.browser
 
 VIEWER, LABELER = "vera@example.org", "lena@example.org"
+UNVERIFIED = "mallory@example.org"  # listed in ADMIN_EMAILS, but the provider has not verified the address
 ISSUER_ENV = "STUDIO_TEST_OIDC_ISSUER"
 
 
@@ -55,11 +57,11 @@ def oidc_provider() -> Iterator[str]:
         yield f"http://localhost:{provider.server_port}"
 
 
-def _provider_user(issuer: str, sub: str) -> None:
+def _provider_user(issuer: str, sub: str, **claims: object) -> None:
     """Tell the provider who `sub` is (its `PUT /users/{sub}`): the claims the dashboard then reads."""
     request = urllib.request.Request(
         f"{issuer}/users/{quote(sub)}",
-        data=json.dumps({"email": sub}).encode(),
+        data=json.dumps({"email": sub, **claims}).encode(),
         headers={"Content-Type": "application/json"},
         method="PUT",
     )
@@ -111,21 +113,24 @@ def test_anonymous_viewer_and_labeler_in_team_mode(
         "GEMINI_API_KEY": "",
         "EXTRACT_WORKERS": "1",
         "AUTH_MODE": "",
+        "ADMIN_EMAILS": UNVERIFIED,
     }
 
-    def sign_in(page: Page, who: str, issuer: str) -> None:
+    def sign_in(page: Page, who: str, issuer: str, *, accepted: bool = True) -> None:
         page.goto(url, wait_until="domcontentloaded")
         page.get_by_role("button", name="Sign in").click(timeout=60_000)
         page.wait_for_url(f"**:{urlsplit(issuer).port}/**", timeout=30_000)
         page.fill("input[name=sub]", who)
         page.get_by_role("button", name="Authorize").click()
         page.wait_for_url(f"{url}/**", timeout=30_000)
-        expect(page.get_by_text(f"{who} ·")).to_be_visible(timeout=60_000)
+        if accepted:
+            expect(page.get_by_text(f"{who} ·")).to_be_visible(timeout=60_000)
 
     try:
         with oidc_provider() as issuer, sync_playwright() as p:
             for who in (VIEWER, LABELER):
                 _provider_user(issuer, who)
+            _provider_user(issuer, UNVERIFIED, email_verified=False)
             cwd = _secrets(tmp_path / "app", port, issuer)
             with server(
                 streamlit_cmd(ROOT / "streamlit_app.py", port),
@@ -146,6 +151,14 @@ def test_anonymous_viewer_and_labeler_in_team_mode(
                         expect(anon.get_by_text("sign in to continue")).to_be_visible()
                         assert anon.get_by_role("link", name="Data").count() == 0
                         assert anon.get_by_text(f"Image #{first.image_id}").count() == 0
+
+                    # An unverified address is refused, even one in ADMIN_EMAILS: a message and a sign-out button.
+                    unverified = browser.new_context().new_page()
+                    sign_in(unverified, UNVERIFIED, issuer, accepted=False)
+                    expect(unverified.get_by_text(f"{UNVERIFIED} is not verified")).to_be_visible(timeout=60_000)
+                    expect(unverified.get_by_role("button", name="Sign out")).to_be_visible()
+                    assert unverified.get_by_text(f"{UNVERIFIED} ·").count() == 0
+                    assert unverified.get_by_role("link", name="Data").count() == 0
 
                     # A viewer: reads, but has no import, approve or delete controls.
                     viewer = browser.new_context().new_page()
@@ -192,5 +205,6 @@ def test_anonymous_viewer_and_labeler_in_team_mode(
     finally:
         dispose_engine(settings.resolved_database_url)
     people = {u.email: u for u in list_users(store.engine)}
+    assert UNVERIFIED not in people  # never signed in, so never made an admin
     assert people[VIEWER].role == Role.VIEWER and people[VIEWER].last_sign_in is not None
     assert people[LABELER].role == Role.LABELER and people[LABELER].last_sign_in is not None

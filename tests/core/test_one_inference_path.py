@@ -49,7 +49,7 @@ def test_live_api_batch_evaluate_and_pool_scoring_agree(
     model = Registry(starter_env.models_dir).load("starter")
 
     # REST API (its default loader: the registry's active model, the starter here).
-    with TestClient(create_app(starter_env)) as client:
+    with TestClient(create_app(starter_env), client=("127.0.0.1", 50000)) as client:
         body = client.post("/api/predict", files={"file": ("astronaut.png", png, "image/png")}).json()
     [api_face] = body["faces"]
     api_proba = api_face["probabilities"]

@@ -110,6 +110,16 @@ def test_pool_import_refreshes_counts_and_the_extract_button(app_env: Settings, 
     assert {m.label: m.value for m in at.metric}["Pool images"] == "1"
     assert not at.button(key="al_extract").disabled
     assert any("Pool import: 1 added" in s.value for s in at.success)
+    # Extraction is the Data page's job, run by a worker process (not a process pool inside the web server).
+    at.button(key="al_extract").click().run()
+    assert not at.exception
+    job = wait_for_job(app_env, EXTRACTION)
+    assert job.status == "done" and job.started_by == LOCAL_USER.id and job.result is not None
+    assert job.worker_id and job.result["ok"] == 1
+    at.run()
+    assert {m.label: m.value for m in at.metric}["With a face"] == "1"
+    assert any("1 processed: 1 faces" in c.value for c in at.caption)  # the job's result, shown in the pool
+    assert at.button(key="al_extract").disabled  # nothing pending any more
 
 
 @dataclass

@@ -34,7 +34,7 @@ def test_api_serves_the_active_detector(synthetic_yolo: Path, settings: Settings
     )
     registry.activate(card.id)
 
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+    with TestClient(create_app(settings), raise_server_exceptions=False, client=("127.0.0.1", 50000)) as client:
         png = encode_png(samples[2].image)  # three drawn faces
         response = client.post("/api/predict", files={"file": ("shapes.png", png, "image/png")})
     assert response.status_code == 200, response.text

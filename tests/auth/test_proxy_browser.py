@@ -1,0 +1,61 @@
+"""A local-mode dashboard on 127.0.0.1, in headless Chromium: opened directly it works; a request that carries a
+reverse proxy's X-Forwarded-For gets only the explanation, as a non-loopback bind would (Streamlit's real request
+headers, read through st.context)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.db import dispose_engine
+from core.settings import Settings
+from tests.browser.harness import ROOT, free_port, require_chromium, server, streamlit_cmd
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_forwarded_request_to_a_loopback_local_mode_dashboard_is_refused(settings: Settings, tmp_path: Path) -> None:
+    chromium = require_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        "DATA_ROOT": str(settings.data_root),
+        "MODELS_DIR": str(settings.models_dir),
+        "DATABASE_URL": "",
+        "GEMINI_API_KEY": "",
+        "AUTH_MODE": "",
+        "START_WORKER": "false",
+        "HOME": str(tmp_path / "home"),  # no ~/.streamlit/secrets.toml of this machine
+    }
+    cwd = tmp_path / "app"
+    (cwd / ".streamlit").mkdir(parents=True)
+    (cwd / ".streamlit" / "config.toml").write_text((ROOT / ".streamlit" / "config.toml").read_text())
+    try:
+        with (
+            server(
+                streamlit_cmd(ROOT / "streamlit_app.py", port),
+                f"{url}/_stcore/health",
+                env,
+                tmp_path / "st.log",
+                cwd=cwd,
+            ),
+            sync_playwright() as p,
+        ):
+            browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"])
+            try:
+                direct = browser.new_context().new_page()
+                direct.goto(url, wait_until="domcontentloaded")
+                expect(direct.get_by_text("Local mode: you are the local user")).to_be_visible(timeout=60_000)
+
+                proxied = browser.new_context(extra_http_headers={"X-Forwarded-For": "203.0.113.9"}).new_page()
+                proxied.goto(url, wait_until="domcontentloaded")
+                expect(proxied.get_by_text("through a reverse proxy")).to_be_visible(timeout=60_000)
+                assert proxied.get_by_text("Local mode: you are the local user").count() == 0
+                assert proxied.get_by_role("link", name="Data").count() == 0
+            finally:
+                browser.close()
+    finally:
+        dispose_engine(settings.resolved_database_url)
