@@ -18,12 +18,14 @@ from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
 from core.import_roots import ImportRoots
 from core.jobs import Job
 from core.jobs.active_kinds import (
+    AL_POOL,
     AL_ROUND,
     AL_SCORING,
     AL_SIMULATION,
     GEMINI_KEY,
     LLM_LABELING,
     LabelingParams,
+    PoolParams,
     RoundParams,
     ScoringParams,
     SimulationParams,
@@ -41,7 +43,6 @@ from ui.auth import needs
 from ui.common import run_safely
 from ui.gemini_key import gemini_key_ui
 from ui.jobs import extraction_result, job_panel, latest_job, run_here, submit
-from ui.progress import progress_bar
 
 KEY_STATE = "al_api_key"  # the typed key lives only in this browser session's memory
 # Keyboard shortcuts of the card ("C" and "R" are reserved by Streamlit); 1-8 correct to the n-th emotion.
@@ -76,13 +77,15 @@ def pool_ui(store: Store) -> None:
         roots = ImportRoots.from_settings(store.settings)
         st.caption(f"A folder on the machine that runs the dashboard; {roots.describe()}.")
         path = st.text_input("Folder", key="al_folder", placeholder="dataset/random_expressions")
-        if st.button("Import folder into the pool", key="al_folder_import", disabled=not path):
-            result = run_safely(
-                lambda: pool.import_pool_folder(store, Path(path), roots=roots, progress=progress_bar("Importing")),
-                what="Import",
-            )
-            if result is not None:
-                _imported(result)
+        # A worker imports the folder and extracts its landmarks (one job); outside the roots is said at once.
+        clicked = st.button("Import folder into the pool", key="al_folder_import", disabled=not path or _busy(AL_POOL))
+        if (
+            clicked
+            and run_safely(lambda: roots.check(Path(path), "folder"), what="Import") is not None
+            and submit(AL_POOL, PoolParams(folder=str(Path(path).expanduser()))) is not None
+        ):
+            st.rerun()
+        job_panel(AL_POOL, _pool_job_result, key="al_pool_job")
     # The same extraction job as the Data page's: a worker process runs it, never the web server's own process.
     if not allowed(Permission.EXTRACT):
         needs(Permission.EXTRACT, "Extracting landmarks")
@@ -92,6 +95,17 @@ def pool_ui(store: Store) -> None:
     ):
         st.rerun()
     job_panel(EXTRACTION, extraction_result, key="al_extract_job")
+
+
+def _pool_job_result(job: Job) -> None:
+    result = job.result or {}
+    extracted = result.get("extracted") or {}
+    st.caption(
+        f"Pool import: {result.get('summary', '')}"
+        + (f"; landmarks: {extracted.get('ok', 0)} faces, {extracted.get('no_face', 0)} without" if extracted else "")
+    )
+    if result.get("skipped"):
+        st.dataframe([{"file": n, "reason": r} for n, r in result["skipped"]], hide_index=True, key="al_pool_skipped")
 
 
 def _imported(report: object) -> None:

@@ -16,7 +16,7 @@ from core.active.scoring_model import load_scoring_model
 from core.auth import LOCAL_USER
 from core.imaging import encode_png
 from core.jobs import JobQueue
-from core.jobs.active_kinds import AL_ROUND, LLM_LABELING
+from core.jobs.active_kinds import AL_POOL, AL_ROUND, LLM_LABELING
 from core.landmarks.batch import extract_store
 from core.registry import Registry
 from core.settings import Settings, get_settings
@@ -127,3 +127,23 @@ def test_empty_store_explains_what_to_do(app_env: Settings) -> None:
     at = _run(AppTest.from_file(PAGE, default_timeout=60))
     texts = " ".join(i.value for i in at.info)
     assert "No model yet" in texts and "The queue is empty" in texts and "fixed held-out set" in texts
+
+
+def test_a_server_folder_goes_into_the_pool_through_a_job(
+    app_env: Settings, face_variants: list[np.ndarray], tmp_path: Path
+) -> None:
+    folder = tmp_path / "unlabeled"
+    folder.mkdir()
+    for i in range(2):
+        (folder / f"u{i}.png").write_bytes(encode_png(face_variants[i]))
+    (folder / "junk.png").write_bytes(b"no image here")
+    at = _run(AppTest.from_file(PAGE, default_timeout=60))
+    at.text_input(key="al_folder").input(str(folder)).run()
+    at.button(key="al_folder_import").click().run()
+    assert not at.exception
+    _wait_job(AL_POOL)  # a worker imports the folder and extracts its landmarks; the page only follows it
+    at = _run(AppTest.from_file(PAGE, default_timeout=60))  # a reload finds the job and its result
+    captions = " ".join(c.value for c in at.caption)
+    assert "Pool import: 2 added" in captions and "landmarks: 2 faces" in captions
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Pool images"] == "2" and metrics["With a face"] == "2"
