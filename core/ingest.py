@@ -285,6 +285,15 @@ def import_zip(store: Store, data: bytes | Path, **kwargs: object) -> ImportRepo
 
 
 # ---- folders and manifests ---------------------------------------------------------------------------------------
+def check_import_target(path: Path, kind: str) -> None:
+    """Refuse a path of the wrong sort for `kind` ("folder", "manifest", "yolo", "zip") with a message that says
+    what to do; the Data page calls it too, to say so before it queues the import."""
+    if kind == "manifest" and path.is_dir():
+        raise StudioError(f"{path} is a folder: import it as a folder, or give the path of a manifest .csv file")
+    if kind in ("folder", "yolo") and path.is_file():
+        raise StudioError(f"{path} is a file: choose its folder, or import a .csv file as a manifest")
+
+
 OUTSIDE_FOLDER = 'refused: it lies outside the imported folder (through a symlink, ".." or an absolute path)'
 
 
@@ -343,8 +352,7 @@ def import_manifest(
     require(Permission.IMPORT)  # before reading the manifest
     roots = ImportRoots.or_settings(roots, store.settings)
     manifest = roots.check(Path(manifest).expanduser(), "manifest")
-    if manifest.is_dir():
-        raise StudioError(f"{manifest} is a folder: import it as a folder, or give the path of a manifest .csv file")
+    check_import_target(manifest, "manifest")
     base = resolve_path(manifest.parent)
     rows = list(csv.DictReader(manifest.open(newline="", encoding="utf-8")))
     if rows and "path" not in rows[0]:

@@ -36,6 +36,7 @@ def run_import(params: ImportParams, ctx: JobContext) -> dict[str, Any]:
     store = Store()
     roots = ImportRoots.for_acting_user(store.settings)
     path = Path(params.path).expanduser()
+    ingest.check_import_target(path, params.kind)
     options: dict[str, Any] = {"progress": ctx.progress, "cancel": ctx.cancel}
     if params.kind == "yolo":
         report = ingest.import_yolo(store, path, roots=roots, **options)

@@ -81,18 +81,17 @@ def test_ctrl_c_then_sigkill_mid_job_then_resume(tmp_path: Path, fake_gemini: Fa
     }
     settings = Settings(_env_file=None, data_root=data_root, database_url=None)  # type: ignore[call-arg]
     fake_gemini.latency_s = 0.3
-    holder: list[Store] = []
-    watchers: list[JobStore] = []
+    # The database exists, migrated, before the CLI starts: opening it here while the CLI generates would cost
+    # seconds on a busy machine, in which the CLI could finish the items this test means to interrupt.
+    store = Store(settings)
+    watcher = JobStore(store)
 
     def interrupt_after(done: int, sig: signal.Signals) -> subprocess.Popen[str]:
         proc = cli(["--template", str(template)], env, tmp_path)
         try:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
-                if not holder and job_exists(data_root / "studio.db"):
-                    holder.append(Store(settings))  # only now: creating tables while the CLI does would race
-                    watchers.append(JobStore(holder[0]))  # once: its table check must not run in the poll loop
-                if watchers and watchers[0].counts(1)[GEN_DONE] >= done:
+                if job_exists(data_root / "studio.db") and watcher.counts(1)[GEN_DONE] >= done:
                     break
                 assert proc.poll() is None, proc.communicate()[0]
                 time.sleep(0.05)
@@ -109,8 +108,7 @@ def test_ctrl_c_then_sigkill_mid_job_then_resume(tmp_path: Path, fake_gemini: Fa
     interrupted = interrupt_after(2, signal.SIGINT)
     assert interrupted.returncode == 130, interrupted.communicate()[0]
     assert "re-run to resume" in (interrupted.stdout.read() if interrupted.stdout else "")
-    store = holder[0]
-    jobs = JobStore(store)
+    jobs = watcher
     after_ctrl_c = jobs.counts(1)
     assert after_ctrl_c[GEN_RUNNING] == 0 and after_ctrl_c[GEN_DONE] >= 2
     with session_scope(store.engine) as session:

@@ -12,6 +12,7 @@ from sqlalchemy import update
 from core.auth import LOCAL_USER, PermissionDenied, Role, User, acting_as
 from core.db import session_scope
 from core.jobs import DONE, FAILED, QUEUED, RUNNING, JobQueue
+from core.jobs.active_kinds import AL_SCORING
 from core.jobs.kinds import EXTRACTION
 from core.jobs.tables import JobRow
 from core.jobs.worker import Worker
@@ -33,7 +34,8 @@ def _claim_all(url: str, data_root: str, out: mp.Queue[list[int]], start_at: flo
 def _race(settings: Settings, n_jobs: int = 40, n_racers: int = 4) -> None:
     queue = JobQueue(settings)
     with acting_as(LOCAL_USER):
-        ids = [queue.submit(EXTRACTION, {}) for _ in range(n_jobs)]
+        # Scoring jobs (extraction runs one at a time: it could not be queued 40 times).
+        ids = [queue.submit(AL_SCORING, {}) for _ in range(n_jobs)]
     ctx = mp.get_context("spawn")
     out: mp.Queue[list[int]] = ctx.Queue()
     start_at = time.time() + 3.0
