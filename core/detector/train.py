@@ -24,6 +24,7 @@ from core.detector.net import DEFAULT_WIDTHS, STRIDE, GridDetector
 from core.errors import StudioError, TrainingDataError
 from core.executors.fanout import net_to_cpu, run_task
 from core.settings import Settings, get_settings
+from core.training import checkpoint as checkpoint_state
 from core.training.checkpoint import EpochCheckpoint
 from core.training.device import resolve_device
 
@@ -205,17 +206,13 @@ def _train_detector(
     first, stopped = 1, False
     saved = checkpoint.load() if checkpoint is not None else None
     if saved is not None:  # a requeued job: go on after the last finished epoch, as if never interrupted
-        net.load_state_dict(saved["net"])
-        optim.load_state_dict(saved["optim"])
+        resumed = checkpoint_state.restore(saved, net, optim, rng)
         sched.load_state_dict(saved["sched"])
-        best_map, best_state, since_best = saved["best_map"], saved["best_state"], saved["since_best"]
-        best_state = best_state if best_state is not None else copy.deepcopy(net.state_dict())
+        best_map, best_state, since_best = saved["best_map"], resumed.best_state, saved["since_best"]
         result.history = [EpochStats(**h) for h in saved["history"]]
         result.best_epoch, result.metrics = saved["best_epoch"], saved["metrics"]
-        rng.bit_generator.state = saved["rng"]
-        torch.set_rng_state(saved["torch_rng"])
-        first, stopped = saved["epoch"] + 1, saved["stopped"]
-        started -= saved["seconds"]
+        first, stopped = resumed.first_epoch, resumed.stopped
+        started -= resumed.seconds
         log.info("detector: resumed from the checkpoint after epoch %d", saved["epoch"])
     for epoch in range(first, 0 if stopped else config.epochs + 1):
         t0 = time.perf_counter()

@@ -106,3 +106,29 @@ class EpochCheckpoint:
         torch.save({**state, "key": self.key, "epoch": epoch, "history": history}, tmp)
         os.replace(tmp, self.path)
         atomic_write_text(self.folder / CURVE, json.dumps({"key": self.key, "epoch": epoch, "history": history}))
+
+
+@dataclass
+class Resumed:
+    """Where a resumed training loop goes on: the next epoch, whether it had already stopped early, the seconds
+    spent before, and the best weights so far."""
+
+    first_epoch: int
+    stopped: bool
+    seconds: float
+    best_state: dict[str, Any]
+
+
+def restore(saved: dict[str, Any], net: Any, optim: Any, rng: Any) -> Resumed:
+    """Put the network, its optimizer and the random generators back as they were after the saved epoch (the
+    loop's own scores and history are the caller's, as their names differ between model kinds)."""
+    import torch
+
+    net.load_state_dict(saved["net"])
+    optim.load_state_dict(saved["optim"])
+    rng.bit_generator.state = saved["rng"]
+    torch.set_rng_state(saved["torch_rng"])
+    best = (
+        saved["best_state"] if saved["best_state"] is not None else {k: v.clone() for k, v in net.state_dict().items()}
+    )
+    return Resumed(saved["epoch"] + 1, bool(saved["stopped"]), float(saved["seconds"]), best)

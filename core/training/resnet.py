@@ -37,6 +37,7 @@ from core.registry import ModelCard, Registry, new_model_id
 from core.schema import EMOTIONS, TRAINABLE_STATUSES
 from core.settings import Settings
 from core.store.repository import Filters, Store
+from core.training import checkpoint as checkpoint_state
 from core.training.checkpoint import EpochCheckpoint
 from core.training.device import resolve_device
 from core.training.report import classification_metrics
@@ -336,17 +337,13 @@ def _train_resnet(
     first, stopped = 1, False
     saved = checkpoint.load() if checkpoint is not None else None
     if saved is not None:  # a requeued job: go on after the last finished epoch, as if never interrupted
-        net.load_state_dict(saved["net"])
         optim = _optimizer(net, saved["phase"], pretrained, config)
-        optim.load_state_dict(saved["optim"])
-        best_f1, best_state, since_best = saved["best_f1"], saved["best_state"], saved["since_best"]
-        best_state = best_state if best_state is not None else copy.deepcopy(net.state_dict())
+        resumed = checkpoint_state.restore(saved, net, optim, rng)
+        best_f1, best_state, since_best = saved["best_f1"], resumed.best_state, saved["since_best"]
         result.history = [ResNetEpoch(**h) for h in saved["history"]]
         result.best_epoch, result.metrics = saved["best_epoch"], saved["metrics"]
-        rng.bit_generator.state = saved["rng"]
-        torch.set_rng_state(saved["torch_rng"])
-        first, stopped = saved["epoch"] + 1, saved["stopped"]
-        started -= saved["seconds"]
+        first, stopped = resumed.first_epoch, resumed.stopped
+        started -= resumed.seconds
         log.info("resnet: resumed from the checkpoint after epoch %d", saved["epoch"])
     for epoch in range(first, 0 if stopped else config.epochs + 1):
         phase = "head" if epoch <= head_epochs else "full"
