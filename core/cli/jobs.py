@@ -94,7 +94,7 @@ def run_job(
     tqdm.monitor_interval = 0  # no monitor thread: a single-threaded CLI may fork extraction workers directly
     bar = tqdm(desc=get_kind(kind).title, unit=unit, mininterval=0.5)
 
-    def show(done: int, total: int, message: str) -> None:
+    def show(done: int, total: int, message: str = "", /) -> None:
         bar.total = total
         bar.n = done
         bar.set_postfix_str(message[:80], refresh=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ import numpy as np
 from core.errors import ImageNotReadable
 from core.faceapi.network import CROP_SCALE, OUTPUT_WIDTH, face_crop, shared_network
 from core.imaging import decode_rgb
+from core.progress import ProgressFn
 from core.records import FaceData
 from core.store.files import atomic_write_bytes
 from core.store.repository import Store
@@ -34,7 +35,7 @@ def network_rows(
     store: Store,
     pairs: Sequence[tuple[ImageRecord, FaceData]],
     *,
-    progress: Callable[[int, int], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(n, OUTPUT_WIDTH) rows aligned with `pairs`, and a mask of the rows computed: an unreadable or missing image
     gives a row of zeros and False (the caller drops it) instead of stopping the batch."""

@@ -28,28 +28,13 @@ from core.generation.image_api import generate_image
 from core.generation.jobs import HEARTBEAT_S, JobStore
 from core.generation.store_writer import store_generated
 from core.generation.templates import GenerationItem
+from core.progress import ProgressFn
 from core.schema import GEN_DONE, GEN_FAILED, GEN_PENDING, LABEL_PROMPT, SOURCE_GENERATED
 from core.settings import Settings
 from core.store import Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass
-class JobProgress:
-    job_id: int
-    total: int
-    done: int
-    failed: int
-    pending: int
-    elapsed_s: float
-    done_this_run: int
-
-    @property
-    def rate(self) -> float:
-        """Images per second in this run."""
-        return self.done_this_run / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
 @dataclass
@@ -69,7 +54,6 @@ class RunReport:
         return self.generated / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
-JobProgressFn = Callable[[JobProgress], None]
 GenerateFn = Callable[[GenerationItem, int], Awaitable[bytes]]
 
 
@@ -87,7 +71,7 @@ class JobRunner:
         rpm: float | None = None,
         policy: RetryPolicy | None = None,
         cancel: threading.Event | None = None,
-        progress: JobProgressFn | None = None,
+        progress: ProgressFn | None = None,
         extract_landmarks: bool = False,
     ) -> None:
         self.job_id = job_id
@@ -348,17 +332,9 @@ class JobRunner:
             return
         done = self._done_before + self.report.generated
         failed = self._failed_before + self.report.failed
-        self.progress(
-            JobProgress(
-                job_id=self.job_id,
-                total=self._total,
-                done=done,
-                failed=failed,
-                pending=max(0, self._total - done - failed),
-                elapsed_s=time.monotonic() - self._started,
-                done_this_run=self.report.generated,
-            )
-        )
+        elapsed = time.monotonic() - self._started
+        rate = self.report.generated / elapsed if elapsed > 0 else 0.0
+        self.progress(done + failed, self._total, f"{done} done, {failed} failed, {rate:.2f}/s")
 
 
 async def _close(client: genai.Client) -> None:

@@ -34,16 +34,13 @@ class GenerationParams(Params):
 def run_generation(params: GenerationParams, ctx: JobContext) -> dict[str, Any]:
     """Generate the job's pending items. Resumable: items already done are never requested again."""
     from core.gemini.client import resolve_key
-    from core.generation.runner import JobProgress, run_job
+    from core.generation.runner import run_job
     from core.store import Store
 
     store = Store()
     # A key typed into the page for its session arrives in memory only; else the server's key (MissingApiKey
     # explains how to set one).
     api_key = ctx.secrets.get(GEMINI_KEY) or resolve_key(store.settings)
-
-    def progress(p: JobProgress) -> None:
-        ctx.progress(p.done + p.failed, p.total, f"{p.done} done, {p.failed} failed, {p.rate:.2f}/s")
 
     report = run_job(
         params.generation_job_id,
@@ -52,7 +49,7 @@ def run_generation(params: GenerationParams, ctx: JobContext) -> dict[str, Any]:
         api_key=api_key,
         concurrency=params.concurrency,
         rpm=params.rpm,
-        progress=progress,
+        progress=ctx.progress,
         cancel=ctx.cancel,
         extract_landmarks=params.extract_landmarks,
     )

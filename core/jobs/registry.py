@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from core.auth import Permission
 from core.errors import StudioError
+from core.progress import ProgressFn
 
 
 @dataclass
@@ -28,7 +29,7 @@ class JobContext:
     job_id: int | None = None
     attempt: int = 1  # above 1: a requeued job (resumable kinds skip what is done)
     cancel: threading.Event = field(default_factory=threading.Event)
-    on_progress: Callable[[int, int, str], None] | None = None
+    on_progress: ProgressFn | None = None
     done: int = 0
     total: int = 0
     message: str = ""

@@ -14,7 +14,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -25,6 +25,7 @@ from core.errors import StudioError
 from core.jobs.queue import Job, JobQueue
 from core.jobs.registry import JobContext, UnknownJobKind, get_kind
 from core.jobs.tables import CANCELLED, DONE, FAILED, QUEUED
+from core.progress import ProgressFn
 
 log = logging.getLogger("core.jobs.worker")
 
@@ -229,7 +230,7 @@ def run_worker(
 def run_inline(
     kind: str,
     params: BaseModel | dict[str, Any],
-    on_progress: Callable[[int, int, str], None] | None = None,
+    on_progress: ProgressFn | None = None,
     *,
     context: JobContext | None = None,
 ) -> dict[str, Any]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from core.errors import TrainingDataError
 from core.features.raw import faces_to_matrix
+from core.progress import ProgressFn
 from core.schema import EMOTIONS, STATUS_TEST, TRAINABLE_STATUSES
 from core.store.repository import Filters, Store
 
@@ -80,7 +81,7 @@ def from_store(
     *,
     emotions: Sequence[str] = (),
     network: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> TrainingData:
     """Labeled faces of the store that match `filters` (emotions, sources, statuses). Rows whose status is
     "test" form the held-out set; pool, queued and rejected images are never trained on unless asked for.

@@ -16,7 +16,7 @@ import pytest
 from core.db import session_scope
 from core.gemini.ratelimit import RetryPolicy
 from core.generation.jobs import JobBusy, JobStore
-from core.generation.runner import JobProgress, JobRunner, RunReport
+from core.generation.runner import JobRunner, RunReport
 from core.generation.tables import GenerationLeaseRow
 from core.generation.templates import GenerationTemplate
 from core.schema import GEN_DONE, GEN_FAILED, GEN_PENDING, GEN_RUNNING
@@ -66,12 +66,12 @@ def test_a_job_stores_labeled_images_and_records_failures(
     fake_gemini.enqueue(Reply.error(429))  # one transient error on the way
     jobs = JobStore(store)
     job_id = jobs.create_job(template(), model="gemini-2.5-flash-image")
-    seen: list[JobProgress] = []
-    report = run(store, gen_settings, job_id, progress=seen.append)
+    seen: list[tuple[int, int, str]] = []
+    report = run(store, gen_settings, job_id, progress=lambda *event: seen.append(event))
 
     assert (report.generated, report.failed) == (4, 2)
     assert jobs.counts(job_id) == {GEN_PENDING: 0, GEN_RUNNING: 0, GEN_DONE: 4, GEN_FAILED: 2}
-    assert seen[-1].done == 4 and seen[-1].failed == 2 and seen[-1].total == 6
+    assert seen[-1][:2] == (6, 6) and seen[-1][2].startswith("4 done, 2 failed")
     assert jobs.recent_rate(job_id) > 0 and jobs.recent_rate(job_id, window_s=0) == 0
     failures = jobs.items(job_id, states=[GEN_FAILED])
     assert {f.emotion for f in failures} == {"disgust"}
@@ -126,8 +126,8 @@ def test_cancel_mid_job_then_resume_loses_nothing(
     cancel = threading.Event()
     cancelled_at: list[float] = []
 
-    def cancel_after_two(p: JobProgress) -> None:
-        if p.done_this_run >= 2 and not cancel.is_set():
+    def cancel_after_two(done: int, total: int, message: str = "", /) -> None:
+        if done >= 2 and not cancel.is_set():
             cancelled_at.append(time.monotonic())
             threading.Thread(target=cancel.set).start()  # from another thread, as the page does
 
