@@ -35,6 +35,9 @@ class JobContext:
     message: str = ""
     # In memory only, never in the job row: a Gemini key typed into a page for its session (see ui.jobs.run_here).
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    # Set with `cancel` when the worker shuts down (SIGTERM): the job goes back to the queue to be resumed, so it
+    # must not finish as if cancelled (e.g. save a "cancelled" model that the resumed run would save again).
+    handing_back: threading.Event = field(default_factory=threading.Event)
 
     def progress(self, done: int, total: int, message: str = "", /) -> None:
         self.done, self.total = done, total
@@ -45,6 +48,9 @@ class JobContext:
 
     def cancelled(self) -> bool:
         return self.cancel.is_set()
+
+    def handed_back(self) -> bool:
+        return self.handing_back.is_set()
 
 
 RunFn = Callable[[Any, JobContext], dict[str, Any]]

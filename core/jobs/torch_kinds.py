@@ -137,6 +137,8 @@ def run_resnet_training(params: ResNetParams, ctx: JobContext) -> dict[str, Any]
 
     result = train_resnet(data, store.settings, config, progress=epoch, cancel=ctx.cancel, checkpoint=checkpoint)
     history = [h.as_dict() for h in result.history]
+    if ctx.handed_back():  # the worker is shutting down: the next one resumes from the checkpoint and saves
+        return {"history": history}
     registry = Registry(store.settings.models_dir)
     card = save_resnet(registry, result, data_sources=["store"])
     promotion = _promote(
@@ -257,6 +259,8 @@ def run_detector_training(params: DetectorParams, ctx: JobContext) -> dict[str, 
         train, val, classes, config, progress=epoch, cancel=ctx.cancel, settings=settings, checkpoint=checkpoint
     )
     history = [h.as_dict() for h in result.history]
+    if ctx.handed_back():  # the worker is shutting down: the next one resumes from the checkpoint and saves
+        return {"history": history}
     metrics: dict[str, Any] = result.metrics.as_dict() if result.metrics is not None else {}
     metrics.update(
         history=[h.as_dict() for h in result.history], best_epoch=result.best_epoch, train_seconds=result.seconds

@@ -148,6 +148,7 @@ class Worker:
                         lost.set()
                     ctx.cancel.set()
                 if self.stopping.is_set():
+                    ctx.handing_back.set()
                     ctx.cancel.set()
 
         beater = threading.Thread(target=beat, name=f"job-{job.id}-heartbeat", daemon=True)

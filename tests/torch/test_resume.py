@@ -13,15 +13,17 @@ from subprocess import Popen
 from typing import Any
 
 import numpy as np
+import pytest
 
 from core.auth import LOCAL_USER, acting_as
 from core.detector.data import samples_from_yolo, yolo_class_map
 from core.detector.train import DetectorConfig, train_detector
 from core.imaging import encode_png
-from core.jobs import DONE, RUNNING, JobQueue
+from core.jobs import DONE, QUEUED, RUNNING, JobQueue
 from core.jobs.torch_kinds import DETECTOR_TRAINING, RESNET_TRAINING
 from core.jobs.worker import wait_for
 from core.landmarks.extractor import LandmarkExtractor
+from core.registry import Registry
 from core.settings import Settings
 from core.store import Store
 from core.training.checkpoint import EpochCheckpoint, job_folder, read_curve
@@ -36,18 +38,24 @@ def _mkdir(path: Path) -> Path:
 
 
 def _kill_after_first_checkpoint(
-    settings: Settings, job_id: int, start: Callable[..., Popen[bytes]], epochs: int
+    settings: Settings,
+    job_id: int,
+    start: Callable[..., Popen[bytes]],
+    epochs: int,
+    sig: signal.Signals = signal.SIGKILL,
 ) -> list[dict[str, Any]]:
-    """Run the job in a worker, read its published curve from here while it runs, SIGKILL the worker once an epoch
-    is checkpointed, and let a second worker finish it. Returns the curve seen before the kill."""
+    """Run the job in a worker, read its published curve from here while it runs, kill the worker with `sig` once
+    an epoch is checkpointed, and let a second worker finish it. Returns the curve seen before the kill."""
     queue = JobQueue(settings)
     first = start(settings, "--kinds", DETECTOR_TRAINING, RESNET_TRAINING)
     wait_until(lambda: len(read_curve(settings, job_id)) >= 1, 240, "a first checkpointed epoch")
-    os.kill(first.pid, signal.SIGKILL)
-    first.wait(timeout=30)
+    os.kill(first.pid, sig)
+    first.wait(timeout=60)
     seen = read_curve(settings, job_id)
     assert 1 <= len(seen) < epochs, "the job finished before the kill: give it more epochs"
-    assert queue.get(job_id).status == RUNNING  # nobody has noticed yet
+    # SIGKILL: nobody has noticed yet. SIGTERM: the worker handed the job back, and saved no model for it.
+    assert queue.get(job_id).status == (RUNNING if sig == signal.SIGKILL else QUEUED)
+    assert Registry(settings.models_dir).list() == []
     assert (job_folder(settings, job_id) / "checkpoint.pt").is_file()
     start(settings)
     job = wait_for(queue, job_id, timeout_s=300)
@@ -70,7 +78,9 @@ def _check_resumed(settings: Settings, job_id: int, seen: list[dict[str, Any]], 
     return result
 
 
-def test_detector_job_resumes_from_its_checkpoint_after_sigkill(
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
+def test_detector_job_resumes_from_its_checkpoint_after_its_worker_dies(
+    sig: signal.Signals,
     settings: Settings,
     tmp_path: Path,
     start_worker: Callable[..., Popen[bytes]],  # noqa: F811
@@ -80,9 +90,9 @@ def test_detector_job_resumes_from_its_checkpoint_after_sigkill(
     params = {"yolo": str(yolo), "epochs": epochs, "input_size": 64, "batch_size": 4, "device": "cpu", "threads": 1}
     with acting_as(LOCAL_USER):
         job_id = JobQueue(settings).submit(DETECTOR_TRAINING, params)
-    seen = _kill_after_first_checkpoint(settings, job_id, start_worker, epochs)
+    seen = _kill_after_first_checkpoint(settings, job_id, start_worker, epochs, sig)
     result = _check_resumed(settings, job_id, seen, epochs)
-    assert result["model_id"]
+    assert [card.id for card in Registry(settings.models_dir).list()] == [result["model_id"]]  # one model, once
 
 
 def test_resnet_job_resumes_from_its_checkpoint_after_sigkill(
