@@ -83,6 +83,15 @@ with landmark_tab:
     else:
         counts_caption(counts)
         choices = choices_ui(filters)
+        folds = choices.folds or 2
+        rare = {emotion: n for emotion, n in counts.items() if n < folds + 1}
+        if rare:
+            # The job would refuse this; say so before it is started, and how to go on.
+            st.warning(
+                f"Too few faces for {folds}-fold cross-validation plus a held-out test: "
+                + ", ".join(f"{e} ({n})" for e, n in rare.items())
+                + ". Leave these emotions out with the Emotions filter above, add faces, or use fewer folds."
+            )
         if not allowed(Permission.TRAIN):
             needs(Permission.TRAIN, "Training")
         elif (

@@ -87,23 +87,29 @@ _open_extractors: weakref.WeakSet[LandmarkExtractor] = weakref.WeakSet()
 _orphans: list[Any] = []
 
 
+def _close_landmarker(landmarker: Any) -> None:
+    try:
+        landmarker.close()
+    except RuntimeError:
+        # At interpreter exit MediaPipe's own dispatcher thread pool may already be shut down ("cannot schedule new
+        # futures after shutdown"): the process is ending, so there is nothing left to free. Mark it closed, or its
+        # __del__ tries again during teardown and prints a traceback into the server's log.
+        landmarker._handle = None
+
+
 def _close_orphans() -> None:
     while _orphans:
         try:
-            _orphans.pop().close()
-        except (RuntimeError, IndexError):
-            continue  # at exit MediaPipe's dispatcher may already be shut down; another thread took the last one
+            landmarker = _orphans.pop()
+        except IndexError:  # another thread took the last one
+            return
+        _close_landmarker(landmarker)
 
 
 def close_all() -> None:
     """Close every extractor still open (at interpreter exit, and at the end of a test session)."""
     for extractor in list(_open_extractors):
-        try:
-            extractor.close()
-        except RuntimeError:
-            # At interpreter exit MediaPipe's own dispatcher thread pool may already be shut down ("cannot
-            # schedule new futures after shutdown"): the process is ending, so there is nothing left to free.
-            _open_extractors.discard(extractor)
+        extractor.close()
     _close_orphans()
 
 
@@ -148,7 +154,7 @@ class LandmarkExtractor:
     def close(self) -> None:
         self._park_if_dropped.detach()
         if self._landmarker is not None:
-            self._landmarker.close()
+            _close_landmarker(self._landmarker)
             self._landmarker = None
         _open_extractors.discard(self)
 

@@ -122,3 +122,15 @@ def test_opt_in_activation_keeps_a_better_active_model(
     assert not result["activated"] and registry.active_id() == "perfect"
     assert result["comparison"]["incumbent"]["model_id"] == "perfect"
     assert any("not better" in i.value for i in at.info)
+
+
+def test_too_few_faces_of_an_emotion_is_said_before_training(
+    app_env: Settings, variant_faces: list[tuple[bytes, FaceData, str]]
+) -> None:
+    happy = [v for v in variant_faces if v[2] == variant_faces[0][2]]
+    other = [v for v in variant_faces if v[2] != variant_faces[0][2]][:2]  # two faces: too few for 3 folds + 1
+    fill_store(Store(app_env), happy + other)
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    (warning,) = [w.value for w in at.warning if "Too few faces" in w.value]
+    assert f"{other[0][2]} (2)" in warning and f"{happy[0][2]} (" not in warning
