@@ -50,9 +50,9 @@ def show_report(report: ingest.ImportReport) -> None:
         st.caption(f"⚠ {warning}")
 
 
-def checked(path: Path, kind: ImportKind) -> Path:
+def checked(roots: ImportRoots, path: Path, kind: ImportKind) -> Path:
     """The path, once inside the import roots and of the right sort (the job checks both again)."""
-    real = ImportRoots.from_settings(store.settings).check(path, "path")
+    real = roots.check(path, "path")
     ingest.check_import_target(real, kind)
     return real
 
@@ -114,7 +114,7 @@ else:
         # panel below follows it, also after a reload.
         if (
             clicked
-            and run_safely(lambda: checked(path, kinds[kind]), what="Import") is not None
+            and run_safely(lambda: checked(roots, path, kinds[kind]), what="Import") is not None
             and submit(IMPORT, ImportParams(path=str(path), kind=kinds[kind])) is not None
         ):
             st.rerun()

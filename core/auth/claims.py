@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from core.auth.identity import PermissionDenied
+from core.auth.identity import LOCAL_USER, OPERATOR, PermissionDenied
 
 
 def _explicitly_false(value: Any) -> bool:
@@ -25,6 +25,15 @@ def identity_from_claims(claims: Mapping[str, Any]) -> str | None:
                 f"your sign-in provider says the e-mail address {email} is not verified, so it cannot be used here. "
                 "Verify it with your provider (or use an account whose address is verified), then sign in again."
             )
-        return str(email)
+        return _not_builtin(str(email))
     sub = claims.get("sub")
-    return str(sub) if sub else None
+    return _not_builtin(str(sub)) if sub else None
+
+
+def _not_builtin(identity: str) -> str:
+    # Jobs and path rules know the CLI operator and the local user by these ids: nobody may sign in as them.
+    if identity in (OPERATOR.id, LOCAL_USER.id):
+        raise PermissionDenied(
+            f"{identity!r} is reserved for the dashboard's own identities; sign in with another account"
+        )
+    return identity

@@ -35,7 +35,8 @@ def run_import(params: ImportParams, ctx: JobContext) -> dict[str, Any]:
 
     store = Store()
     roots = ImportRoots.for_acting_user(store.settings)
-    path = Path(params.path).expanduser()
+    # The roots first: a path outside them gets the same answer whether it exists, is a file or a folder.
+    path = roots.check(Path(params.path).expanduser(), "path")
     ingest.check_import_target(path, params.kind)
     options: dict[str, Any] = {"progress": ctx.progress, "cancel": ctx.cancel}
     if params.kind == "yolo":
@@ -43,7 +44,7 @@ def run_import(params: ImportParams, ctx: JobContext) -> dict[str, Any]:
     elif params.kind == "manifest":
         report = ingest.import_manifest(store, path, roots=roots, **options)
     elif params.kind == "zip":
-        report = ingest.import_zip(store, roots.check(path, "archive"), **options)
+        report = ingest.import_zip(store, path, **options)
     else:
         report = ingest.import_folder(store, path, roots=roots, **options)
     ctx.progress(report.total, report.total, report.summary())

@@ -46,3 +46,10 @@ def test_a_streamlit_auth_section_settings_do_not_see_is_never_local_mode(monkey
     team = Settings(_env_file=None, auth_mode="team", oidc_configured=False)  # type: ignore[call-arg]
     assert hosting_problem(team, "0.0.0.0", streamlit_auth=True) is None
     assert "no sign-in provider" in str(hosting_problem(team, "127.0.0.1", streamlit_auth=False))
+
+
+def test_nobody_signs_in_as_a_builtin_identity() -> None:
+    # Jobs and server-path rules recognise the CLI operator and the local user by id.
+    for reserved in ("operator (cli)", "local user"):
+        with pytest.raises(PermissionDenied, match="reserved"):
+            identity_from_claims({"sub": reserved})

@@ -11,6 +11,7 @@ import pytest
 from core.auth import OPERATOR, Role, User, acting_as
 from core.auth.users import add_user, remove_user, set_role
 from core.jobs import CANCELLED, FAILED, JobQueue
+from core.jobs.import_kinds import IMPORT
 from core.jobs.kinds import BATCH_EVALUATION, EXTRACTION
 from core.jobs.queue import JobAlreadyActive
 from core.jobs.torch_kinds import DETECTOR_TRAINING
@@ -82,9 +83,15 @@ def test_server_paths_of_a_job_follow_who_started_it(team: Settings, tmp_path: P
     with acting_as(TRAINER):
         detector_job = queue.submit(DETECTOR_TRAINING, {"yolo": str(outside), "epochs": 1})
         out_job = queue.submit(BATCH_EVALUATION, {"path": str(inbox), "out": str(outside / "p.csv")})
-    for job_id in (detector_job, out_job):
+        # A file outside the roots, imported as a folder: refused as outside, never "is a file" (that would tell).
+        secret = outside / "secret.txt"
+        secret.write_text("x")
+        import_job = queue.submit(IMPORT, {"path": str(secret), "kind": "folder"})
+    for job_id in (detector_job, out_job, import_job):
         _run_one(queue, job_id)
     assert "outside the import folders" in queue.get(detector_job).error
+    refused = queue.get(import_job).error
+    assert "outside the import folders" in refused and "is a file" not in refused
     out = queue.get(out_job)
     assert out.status == FAILED and "only the command line" in out.error
     assert not (outside / "p.csv").exists()
