@@ -54,6 +54,7 @@ class _BlendshapeLogReg:
     """Fallback when no model is registered: logistic regression on blendshapes of the frames themselves."""
 
     needs_landmarks = True
+    needs_pixels = False
 
     def __init__(self, frames: list[np.ndarray]) -> None:
         from sklearn.linear_model import LogisticRegression

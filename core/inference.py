@@ -39,12 +39,13 @@ class FacePrediction:
 class ExpressionModel(Protocol):
     """A loaded model. Landmark and ResNet models need MediaPipe faces; a detector finds its own.
 
-    A model may also set `needs_pixels = False` when it predicts from the faces alone (landmark models): scoring
-    stored faces then skips decoding the images. Without the attribute the image is always decoded.
+    `needs_pixels` is False when the model predicts from the faces alone (landmark models): scoring stored faces
+    (`Recognizer.predict_stored`) then skips decoding the images. Every kind declares both.
     """
 
     card: ModelCard
     needs_landmarks: bool
+    needs_pixels: bool
 
     def predict_faces(self, rgb: np.ndarray, faces: Sequence[FaceData]) -> list[FacePrediction]:
         """One prediction per face (for a detector: per detected face; `faces` is ignored)."""
@@ -127,7 +128,7 @@ class Recognizer:
         """
         if not faces:
             return []
-        if not getattr(self.model, "needs_pixels", True) and self.model.needs_landmarks:
+        if not self.model.needs_pixels and self.model.needs_landmarks:
             # Landmark models predict from the faces alone: one batched call, no image decoded.
             return list(self._predict_faces(np.zeros((1, 1, 3), np.uint8), faces))
         out: list[FacePrediction | None] = []

@@ -27,7 +27,7 @@ from core.import_roots import ImportRoots
 from core.labels import label_for_path, normalize_label
 from core.paths import resolve_inside, resolve_path
 from core.progress import ProgressFn
-from core.schema import IMAGE_EXTENSIONS, STATUS_TEST, STATUS_TRAIN
+from core.schema import IMAGE_EXTENSIONS, STATUS_SUITE, STATUS_TEST, STATUS_TRAIN
 from core.settings import Settings, get_settings
 from core.store import Store
 from core.yolo import read_yolo_dataset
@@ -156,17 +156,22 @@ def import_items(
                 report.added += 1
             else:
                 report.duplicates += 1
-                _note_conflict(store, report, item.name, result.image_id, emotion)
+                _note_conflict(store, report, item.name, result.image_id, emotion, status)
         if progress is not None:
             progress(done, max(count, done))
     return report
 
 
-def _note_conflict(store: Store, report: ImportReport, name: str, image_id: int, emotion: str | None) -> None:
-    """A duplicate that claims another label than the stored one: the store keeps its label, the report says so."""
+def _note_conflict(
+    store: Store, report: ImportReport, name: str, image_id: int, emotion: str | None, status: str | None
+) -> None:
+    """A duplicate that claims another label than the stored one: the store keeps its label, the report says so.
+    A duplicate of an evaluation suite's test image stays a test image: the report says it was not added."""
+    record = store.get(image_id)
+    if record is not None and record.status == STATUS_SUITE and status != STATUS_SUITE:
+        report.warnings.append(f"{name}: a test image of an evaluation suite, never trained on (kept out of training)")
     if emotion is None:
         return
-    record = store.get(image_id)
     if record is not None and record.emotion != emotion:
         report.conflicts.append((name, record.emotion or "unlabeled", emotion))
 
@@ -402,10 +407,12 @@ def import_yolo(
     *,
     pad: float = 0.15,
     roots: ImportRoots | None = None,
+    status: str | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
 ) -> ImportReport:
-    """Each labeled box of a YOLO dataset becomes a face-crop record (train split -> train, others -> test).
+    """Each labeled box of a YOLO dataset becomes a face-crop record (train split -> train, others -> test, unless
+    `status` says otherwise: an evaluation suite's images are all "suite").
     Images with a malformed label file, unreadable or too large are skipped with their reason; DatasetFormatError
     only when no image is usable."""
     require(Permission.IMPORT)
@@ -452,7 +459,7 @@ def import_yolo(
                     attributes={"yolo": {"file": name, "split": split, "line": box.line, "box": list(box.xyxy())}},
                 )
             )
-        sub = import_items(store, crops, status=STATUS_TRAIN if split == "train" else STATUS_TEST)
+        sub = import_items(store, crops, status=status or (STATUS_TRAIN if split == "train" else STATUS_TEST))
         report.added += sub.added
         report.duplicates += sub.duplicates
         report.skipped.extend(sub.skipped)

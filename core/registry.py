@@ -60,6 +60,8 @@ class ModelCard(BaseModel):
     artifact: str = "model.joblib"
     notes: str = ""
     trained_by: str = Field(default="", description="Who trained it: the signed-in user, or the CLI operator.")
+    # Scores on evaluation suites (core.suites), by suite name: per-domain macro-F1, accuracy, faces found.
+    suite_results: dict[str, Any] = Field(default_factory=dict)
 
 
 class ActivationRecord(BaseModel):
@@ -144,6 +146,14 @@ class Registry:
             return ModelCard.model_validate_json(path.read_text())
         except ValueError as exc:
             raise StudioError(f"model card {path} is unreadable: {exc}") from exc
+
+    def record_suite_result(self, model_id: str, suite: str, result: dict[str, Any]) -> ModelCard:
+        """Keep a model's score on an evaluation suite in its card (the latest per suite), written atomically."""
+        require(Permission.TRAIN)
+        card = self.card(model_id)
+        card = card.model_copy(update={"suite_results": {**card.suite_results, suite: result}})
+        atomic_write_text(self.folder(model_id) / CARD_FILE, card.model_dump_json(indent=2))
+        return card
 
     def list(self) -> builtins.list[ModelCard]:
         """All readable model cards, newest first (unreadable folders are skipped)."""

@@ -135,13 +135,22 @@ LABEL_SOURCES: Final[tuple[str, ...]] = (
 )
 
 # ... and its status: train and test are labeled (test is the held-out set), pool is unlabeled, queued awaits a
-# reviewer's decision in active learning, rejected is kept out of training.
+# reviewer's decision in active learning, rejected is kept out of training, suite is a labeled test image of an
+# evaluation suite (core.suites): never trained on, whatever its label.
 STATUS_TRAIN: Final[str] = "train"
 STATUS_TEST: Final[str] = "test"
 STATUS_POOL: Final[str] = "pool"
 STATUS_QUEUED: Final[str] = "queued"
 STATUS_REJECTED: Final[str] = "rejected"
-STATUSES: Final[tuple[str, ...]] = (STATUS_TRAIN, STATUS_TEST, STATUS_POOL, STATUS_QUEUED, STATUS_REJECTED)
+STATUS_SUITE: Final[str] = "suite"
+STATUSES: Final[tuple[str, ...]] = (
+    STATUS_TRAIN,
+    STATUS_TEST,
+    STATUS_POOL,
+    STATUS_QUEUED,
+    STATUS_REJECTED,
+    STATUS_SUITE,
+)
 TRAINABLE_STATUSES: Final[tuple[str, ...]] = (STATUS_TRAIN, STATUS_TEST)
 
 # Extraction outcomes stored per image; "pending" (no extraction yet) is only ever counted, never stored.

@@ -29,8 +29,18 @@ from core.active.tables import AuditEntry, QueueEntry
 from core.auth import Permission, require, require_owner
 from core.db import session_scope
 from core.errors import StudioError, UnknownLabel
-from core.schema import EMOTIONS, LABEL_HUMAN, LABEL_LLM, LABEL_MODEL, STATUS_QUEUED, STATUS_REJECTED, STATUS_TRAIN
+from core.schema import (
+    EMOTIONS,
+    LABEL_HUMAN,
+    LABEL_LLM,
+    LABEL_MODEL,
+    STATUS_QUEUED,
+    STATUS_REJECTED,
+    STATUS_SUITE,
+    STATUS_TRAIN,
+)
 from core.store import Store, files
+from core.store.repository import suite_refusal
 from core.store.tables import ImageRecord
 
 log = logging.getLogger(__name__)
@@ -198,6 +208,8 @@ def _approve(
     record = store.get(image_id)
     if record is None:
         raise Conflict(f"image #{image_id} no longer exists")
+    if record.status == STATUS_SUITE:
+        raise suite_refusal([image_id])
     changes = {
         "status": STATUS_TRAIN,
         "emotion": _check_emotion(label),

@@ -98,7 +98,7 @@ def _return_to_pool(store: Store) -> int:
 def _score(store: Store, model: ExpressionModel, pairs: Sequence[tuple[ImageRecord, FaceData]]) -> np.ndarray:
     """Class probabilities (card order) of each pair's main face; a row of NaN where the model could not score."""
     classes = list(model.card.classes)
-    if uses_ray(store.settings) and not getattr(model, "needs_pixels", True):
+    if uses_ray(store.settings) and not model.needs_pixels:
         # A landmark model scores the stored rows alone: blocks of rows fan out over the Ray cluster.
         # Its probability columns are in card order, as `classes` (LandmarkModel.classes is the card's).
         return np.asarray(predict_proba(store.settings, model, faces_to_matrix([f for _, f in pairs])), np.float64)

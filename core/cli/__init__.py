@@ -18,6 +18,7 @@ from core.errors import StudioError
 COMMAND_MODULES = (
     "core.cli.data",  # import, extract, export, info
     "core.cli.train",  # train, evaluate, models
+    "core.cli.suites",  # suites create|list|delete
     "core.cli.generate",  # generate
     "core.cli.al",  # al score|label|simulate
     "core.cli.detector",  # detector train|evaluate

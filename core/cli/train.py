@@ -7,6 +7,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from core.errors import StudioError
+
 
 def register(sub: Any) -> None:
     from core.cli.activation import add_activation_flags
@@ -28,8 +30,11 @@ def register(sub: Any) -> None:
     add_submit_flag(train)
     train.set_defaults(func=cmd_train)
 
-    ev = sub.add_parser("evaluate", help="evaluate a model on a folder or a manifest CSV (path,label) of images")
-    ev.add_argument("path", type=Path)
+    ev = sub.add_parser(
+        "evaluate", help="evaluate a model on a folder or a manifest CSV (path,label) of images, or on a suite"
+    )
+    ev.add_argument("path", type=Path, nargs="?", help="folder or manifest .csv (not with --suite)")
+    ev.add_argument("--suite", default=None, metavar="NAME", help="an evaluation suite: one line a domain")
     ev.add_argument("--model", default=None, help="model id (default: the active model)")
     ev.add_argument("--out", type=Path, default=Path("predictions.csv"), help="predictions CSV to write")
     add_submit_flag(ev)
@@ -82,9 +87,40 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate_suite(args: argparse.Namespace) -> int:
+    """One line a domain, then the worst domain (the figure promotion looks at)."""
+    import sys
+
+    from core.cli.jobs import run_job
+    from core.jobs.suite_kinds import SUITE_EVALUATION, SuiteEvaluationParams
+    from core.suites.evaluate import SuiteEvaluation
+
+    params = SuiteEvaluationParams(suite=args.suite, model_ids=[args.model] if args.model else [])
+    result = run_job(args, SUITE_EVALUATION, params, unit="model")
+    if result is None:
+        return 0
+    if result.get("warning"):
+        print(f"warning: {result['warning']}", file=sys.stderr)
+    evaluation = SuiteEvaluation.model_validate(result["evaluation"])
+    score = evaluation.models[0]
+    if score.error:
+        raise StudioError(f"model {score.model_id} could not be scored: {score.error}")
+    for domain in score.domains:
+        print(domain.line())
+    print(score.worst_line())
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from core.cli.jobs import run_job
     from core.jobs.kinds import BATCH_EVALUATION, BatchEvaluationParams
+
+    if args.suite is not None:
+        if args.path is not None:
+            raise StudioError("give either a PATH or --suite NAME, not both")
+        return cmd_evaluate_suite(args)
+    if args.path is None:
+        raise StudioError("give a folder or manifest PATH to evaluate on, or --suite NAME")
 
     params = BatchEvaluationParams(path=str(args.path), model_id=args.model, out=str(args.out))
     result = run_job(args, BATCH_EVALUATION, params, unit="img")

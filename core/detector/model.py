@@ -28,6 +28,7 @@ class DetectorModel:
     """A loaded grid detector. needs_landmarks is False: it finds faces itself, in one pass."""
 
     needs_landmarks = False
+    needs_pixels = True
 
     def __init__(
         self,

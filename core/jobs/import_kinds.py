@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from core.auth import Permission
+from core.errors import StudioError
 from core.jobs.kinds import Params
 from core.jobs.registry import JobContext, JobKind, register
+from core.schema import STATUS_SUITE
 
 IMPORT = "import"
 ImportKind = Literal["folder", "manifest", "yolo", "zip"]
@@ -18,6 +20,10 @@ ImportKind = Literal["folder", "manifest", "yolo", "zip"]
 class ImportParams(Params):
     path: str
     kind: ImportKind = "folder"
+    # An evaluation suite's test set: the images go in with the status "suite" (never trained on) and are linked
+    # to this suite's domain (`python -m core suites create`).
+    suite: str | None = None
+    domain: str | None = None
 
 
 def import_kind_of(path: Path, *, yolo: bool = False) -> ImportKind:
@@ -39,6 +45,10 @@ def run_import(params: ImportParams, ctx: JobContext) -> dict[str, Any]:
     path = roots.check(Path(params.path).expanduser(), "path")
     ingest.check_import_target(path, params.kind)
     options: dict[str, Any] = {"progress": ctx.progress, "cancel": ctx.cancel}
+    if (params.suite is None) != (params.domain is None):
+        raise StudioError("a suite's test set needs both the suite and its domain")
+    if params.suite is not None:
+        options["status"] = STATUS_SUITE
     if params.kind == "yolo":
         report = ingest.import_yolo(store, path, roots=roots, **options)
     elif params.kind == "manifest":
@@ -47,6 +57,12 @@ def run_import(params: ImportParams, ctx: JobContext) -> dict[str, Any]:
         report = ingest.import_zip(store, path, **options)
     else:
         report = ingest.import_folder(store, path, roots=roots, **options)
+    if params.suite is not None and params.domain is not None:
+        from core.suites.manage import add_images
+
+        for image_id, reason in add_images(store, params.suite, params.domain, report.image_ids):
+            record = store.get(image_id)
+            report.skipped.append((record.original_name if record else f"image #{image_id}", reason))
     ctx.progress(report.total, report.total, report.summary())
     return report.as_result()
 

@@ -102,4 +102,5 @@ def _load_builtin() -> None:
     import core.jobs.compare_kinds
     import core.jobs.import_kinds
     import core.jobs.kinds
+    import core.jobs.suite_kinds
     import core.jobs.torch_kinds  # noqa: F401

@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -245,14 +245,17 @@ def extract_store(
     *,
     workers: int | None = None,
     retry_failed: bool = False,
+    only: Collection[int] | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
 ) -> BatchReport:
-    """Extract every image of the store that has no extraction yet. Each chunk is saved as it finishes, so a
-    cancelled or crashed run resumes where it stopped."""
+    """Extract every image of the store that has no extraction yet (of `only`, when given: a suite's images).
+    Each chunk is saved as it finishes, so a cancelled or crashed run resumes where it stopped."""
     require(Permission.EXTRACT)
     store.remove_stale_temp_files()  # a crashed import may have left some
     ids = store.pending_extraction_ids(retry_failed=retry_failed)
+    if only is not None:
+        ids = [i for i in ids if i in only]
     records = {r.id: r for r in store.list_images()} if ids else {}
     items = [(i, str(store.absolute_path(records[i]))) for i in ids if i in records]
     model_sha = store.settings.face_landmarker_sha256

@@ -15,6 +15,7 @@ import core.generation.tables
 import core.jobs.tables
 import core.server_settings
 import core.store.tables
+import core.suites.tables
 from core.db import Base
 
 TABLE_MODULES = (
@@ -25,6 +26,7 @@ TABLE_MODULES = (
     core.auth.tables,
     core.jobs.tables,
     core.server_settings,
+    core.suites.tables,
 )
 
 metadata: MetaData = Base.metadata

@@ -34,6 +34,7 @@ from core.schema import (
     SOURCE_IMPORTED,
     SOURCES,
     STATUS_POOL,
+    STATUS_SUITE,
     STATUS_TRAIN,
     STATUSES,
     TRAINABLE_STATUSES,
@@ -72,6 +73,28 @@ class Filters:
 def _check(value: str | None, allowed: Sequence[str], what: str) -> None:
     if value is not None and value not in allowed:
         raise ValueError(f"unknown {what} {value!r}; valid: {', '.join(allowed)}")
+
+
+class SuiteImageRefused(StudioError):
+    """A suite's test image was about to become training data (or leave its suite some other way)."""
+
+
+def suite_refusal(image_ids: Sequence[int] | str) -> SuiteImageRefused:
+    """The one message for every refused attempt: which image(s), and why they never go to training."""
+    which = image_ids if isinstance(image_ids, str) else "image " + ", ".join(f"#{i}" for i in list(image_ids)[:10])
+    return SuiteImageRefused(
+        f"{which}: a test image of an evaluation suite is never trained on (it would measure the model on what it "
+        "learned). Delete the suite (`python -m core suites delete NAME`) and the image first if it should be "
+        "training data."
+    )
+
+
+def _guard_suite_status(current: str, new_status: str | None, image_ids: Sequence[int] | str) -> None:
+    """Suite images keep their status: only the suite code, which owns them, ever sets or clears it."""
+    if new_status is None or new_status == current:
+        return
+    if current == STATUS_SUITE or new_status == STATUS_SUITE:
+        raise suite_refusal(image_ids)
 
 
 def face_from_row(ext: Extraction) -> FaceData | None:
@@ -190,6 +213,7 @@ class Store:
             record = session.get(ImageRecord, image_id)
             if record is None:
                 raise KeyError(f"no image with id {image_id}")
+            _guard_suite_status(record.status, fields.get("status"), [image_id])
             for key, value in fields.items():
                 setattr(record, key, value)
             record.version += 1
@@ -217,6 +241,7 @@ class Store:
         The UPDATE itself is the check, so two writers racing on SQLite or PostgreSQL never both win (on PostgreSQL
         the second waits for the first transaction, then matches no row)."""
         self._check_changes(changes)
+        _guard_suite_status(expected_status, changes.get("status"), [image_id])
         query = (
             update(ImageRecord)
             .where(
@@ -242,6 +267,7 @@ class Store:
         their versions; returns how many moved. Images in another status are left alone."""
         _check(from_status, STATUSES, "status")
         _check(to_status, STATUSES, "status")
+        _guard_suite_status(from_status, to_status, "suite images" if image_ids is None else image_ids)
         query = update(ImageRecord).where(ImageRecord.status == from_status)
         if image_ids is not None:
             query = query.where(ImageRecord.id.in_(list(image_ids)))
@@ -439,4 +465,13 @@ class Store:
         return removed
 
 
-__all__ = ["AddResult", "DeleteReport", "Filters", "ImageNotReadable", "Store", "face_from_row"]
+__all__ = [
+    "AddResult",
+    "DeleteReport",
+    "Filters",
+    "ImageNotReadable",
+    "Store",
+    "SuiteImageRefused",
+    "face_from_row",
+    "suite_refusal",
+]

@@ -12,8 +12,8 @@ import numpy as np
 from core.errors import TrainingDataError
 from core.features.raw import faces_to_matrix
 from core.progress import ProgressFn
-from core.schema import EMOTIONS, STATUS_TEST, TRAINABLE_STATUSES
-from core.store.repository import Filters, Store
+from core.schema import EMOTIONS, STATUS_SUITE, STATUS_TEST, TRAINABLE_STATUSES
+from core.store.repository import Filters, Store, suite_refusal
 
 
 @dataclass
@@ -75,6 +75,13 @@ def snapshot_hash(items: Sequence[tuple[str, str]], extra: str = "") -> str:
     return digest.hexdigest()[:16]
 
 
+def training_statuses(requested: Sequence[str]) -> list[str]:
+    """The statuses a training loader reads: the trainable ones by default; never an evaluation suite's images."""
+    if STATUS_SUITE in requested:
+        raise suite_refusal("the suite images asked for")
+    return list(requested) or list(TRAINABLE_STATUSES)
+
+
 def from_store(
     store: Store,
     filters: Filters | None = None,
@@ -87,7 +94,7 @@ def from_store(
     "test" form the held-out set; pool, queued and rejected images are never trained on unless asked for.
     `network=True` adds face-api's rows (cached on disk; faces whose image cannot be read are left out)."""
     filters = filters or Filters()
-    statuses = list(filters.statuses) or list(TRAINABLE_STATUSES)
+    statuses = training_statuses(filters.statuses)
     wanted = Filters(
         emotions=list(emotions or filters.emotions),
         sources=filters.sources,

@@ -34,11 +34,12 @@ from core.inference import FacePrediction, top_prediction
 from core.progress import ProgressFn
 from core.records import FaceData
 from core.registry import ModelCard, Registry, new_model_id
-from core.schema import EMOTIONS, TRAINABLE_STATUSES
+from core.schema import EMOTIONS
 from core.settings import Settings
 from core.store.repository import Filters, Store
 from core.training import checkpoint as checkpoint_state
 from core.training.checkpoint import EpochCheckpoint
+from core.training.data import training_statuses
 from core.training.device import resolve_device
 from core.training.report import classification_metrics
 
@@ -115,7 +116,7 @@ def load_crops(
     wanted = Filters(
         emotions=f.emotions,
         sources=f.sources,
-        statuses=list(f.statuses) or list(TRAINABLE_STATUSES),
+        statuses=training_statuses(f.statuses),
         extraction_states=f.extraction_states,
         labeled_only=True,
     )
@@ -501,6 +502,7 @@ class ResNetModel:
     """A loaded ResNet: crops each MediaPipe face and classifies the crop (needs_landmarks is True)."""
 
     needs_landmarks = True
+    needs_pixels = True  # the crop is cut from the image
 
     def __init__(self, card: ModelCard, net: nn.Module, *, image_size: int, pad: float, device: str = "cpu") -> None:
         self.card = card

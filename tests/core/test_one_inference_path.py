@@ -122,6 +122,7 @@ def test_pool_scoring_works_with_a_model_that_reads_pixels(store: Store, face_va
     class PixelModel:
         card = base.card
         needs_landmarks = True
+        needs_pixels = True
 
         def predict_faces(self, rgb, faces):  # type: ignore[no-untyped-def]
             seen_shapes.append(rgb.shape)

@@ -28,6 +28,7 @@ class BlendshapeModel:
     """ExpressionModel over the 52 blendshapes of each MediaPipe face."""
 
     needs_landmarks = True
+    needs_pixels = False  # blendshapes only
 
     def __init__(self, clf: LogisticRegression, model_id: str = "test-blendshape-logreg") -> None:
         self.clf = clf
