@@ -149,6 +149,13 @@ class Settings(BaseSettings):
         default=None, description="Whether /api/predict* need an API key. Unset: yes in team mode, no in local mode."
     )
     api_rate_per_min: int = Field(default=60, ge=1, description="Requests per minute allowed to each API key.")
+    suite_drop_margin: float = Field(
+        default=0.02,
+        ge=0.0,
+        le=1.0,
+        description="Promotion on an evaluation suite: a new model whose macro-F1 drops by more than this on any "
+        "domain stays inactive, even when its worst domain is better.",
+    )
     start_worker: bool = Field(
         default=True,
         description="The dashboard starts one job worker (python -m core worker) for itself when none is alive. "

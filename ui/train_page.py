@@ -17,7 +17,7 @@ from core.schema import EMOTIONS, EXTRACTION_OK, SOURCES, TRAINABLE_STATUSES
 from core.store import Store
 from core.store.repository import Filters
 from core.training.last_comparison import load_last_comparison
-from core.training.promotion import Comparison, activate_compared, side_by_side
+from core.training.promotion import Comparison, activate_compared, domain_versus, side_by_side
 from core.training.report import ModelReport
 from core.training.zoo import DEFAULT_MODELS, HYBRID_MODELS, MODEL_ZOO, PRESETS
 from ui.auth import needs
@@ -158,7 +158,8 @@ def last_result(registry: Registry) -> dict[str, Any] | None:
 
 
 def comparison_ui(registry: Registry, payload: dict[str, Any]) -> None:
-    """The best new model beside the active one on the same held-out images, and the button that activates it."""
+    """The best new model beside the active one on the same images, the outcome worded for the model active now,
+    and the button that activates it."""
     raw = payload.get("comparison")
     if not raw:
         if payload.get("activation_message"):
@@ -166,8 +167,13 @@ def comparison_ui(registry: Registry, payload: dict[str, Any]) -> None:
         return
     comparison = Comparison.model_validate(raw)
     st.subheader("New model against the active one")
-    st.caption(f"Both scored on the same held-out images ({comparison.holdout}): {comparison.headline()}.")
-    st.dataframe(side_by_side(comparison), key="train_versus")
+    st.caption(f"Every figure below is measured on {comparison.holdout}: {comparison.headline()}.")
+    candidate = comparison.candidate.model_id
+    active = registry.active_id()
+    stale = comparison.incumbent is not None and active not in (candidate, comparison.incumbent.model_id)
+    st.dataframe(side_by_side(comparison, stale=stale), key="train_versus")
+    if comparison.candidate_domains is not None:
+        st.dataframe(domain_versus(comparison), key="train_versus_domains")
     if comparison.n_disagreements:
         with st.expander(f"{comparison.n_disagreements} images where the two models disagree"):
             st.dataframe(
@@ -175,12 +181,11 @@ def comparison_ui(registry: Registry, payload: dict[str, Any]) -> None:
                 hide_index=True,
                 key="train_disagreements",
             )
-    candidate = comparison.candidate.model_id
-    if payload.get("activated"):
-        st.success(payload.get("activation_message") or f"`{candidate}` is now the active model.")
-    elif registry.active_id() != candidate:
-        verdict = "better" if comparison.better else "not better"
-        st.info(f"The active model stays: `{candidate}` is {verdict} on this comparison.")
+    outcome = comparison.outcome(active, activated=bool(payload.get("activated")))
+    if active == candidate:
+        st.success(outcome)
+    else:
+        st.info(outcome)
         if allowed(Permission.ACTIVATE) and st.button(
             f"Make {candidate} the active model", key="train_activate_best_model"
         ):

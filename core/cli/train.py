@@ -82,7 +82,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"held-out set: {result['holdout']}")
     print(comparison_table([ModelReport(**r) for r in result["reports"]]).to_string(index=False))
     if result["best"] is not None:
-        print(f"best by held-out macro-F1: {result['best_name']} ({result['best_macro_f1']:.3f}) -> {result['best']}")
+        print(
+            f"best by held-out macro-F1: {result['best_name']} ({result['best_macro_f1']:.3f} on the held-out split: "
+            f"{result['holdout']}) -> {result['best']}"
+        )
         report_promotion(result)
     return 0
 

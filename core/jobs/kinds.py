@@ -121,8 +121,13 @@ def run_landmark_training(params: LandmarkTrainingParams, ctx: JobContext) -> di
         ctx.progress(ctx.total, ctx.total, "comparing the best model with the active one")
         policy = "never" if ctx.cancelled() else params.activation
         promotion = promote(registry, store, best.model_id, policy=policy, filters=filters, seed=params.seed)
-        verdict = "activated" if promotion.activated else "not activated"
-        ctx.progress(ctx.total, ctx.total, f"best: {best.name}, held-out macro-F1 {best.macro_f1:.3f}; {verdict}")
+        # Each figure says which images it is measured on: the split training held out picks the best model, the
+        # comparison's own set (a suite, else that split) decides the activation.
+        ctx.progress(
+            ctx.total,
+            ctx.total,
+            f"best: {best.name}, macro-F1 {best.macro_f1:.3f} on the held-out split; {promotion.message}",
+        )
     payload = {
         "reports": [r.to_dict() for r in result.reports],
         "holdout": result.holdout,

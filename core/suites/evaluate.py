@@ -22,6 +22,7 @@ from core.errors import StudioError
 from core.imaging import decode_rgb
 from core.inference import ExpressionModel, Recognizer
 from core.progress import ProgressFn
+from core.records import FaceData
 from core.registry import Registry
 from core.schema import EMOTIONS, STATUS_SUITE
 from core.store import Store
@@ -112,24 +113,30 @@ class SuiteEvaluation(BaseModel):
         return next((m for m in self.models if m.model_id == model_id), None)
 
 
-def _records(store: Store, suite: Suite) -> dict[int, ImageRecord]:
+def suite_records(store: Store, suite: Suite) -> dict[int, ImageRecord]:
+    """The suite's image records (with their extractions), by id."""
     wanted = {i for s in suite.sets for i in s.image_ids}
     return {r.id: r for r in store.list_images(Filters(statuses=[STATUS_SUITE])) if r.id in wanted}
 
 
-def predict_labels(model: ExpressionModel, store: Store, records: Sequence[ImageRecord]) -> list[str]:
-    """The model's label for each stored image, NO_FACE where MediaPipe found no face or the model none."""
-    out = [NO_FACE] * len(records)
-    with_face = [(i, face_from_row(r.extraction)) for i, r in enumerate(records) if r.extraction is not None]
-    found = [(i, face) for i, face in with_face if face is not None]
+def predict_stored_labels(
+    model: ExpressionModel, store: Store, image_ids: Sequence[int], faces: Sequence[FaceData | None]
+) -> list[str]:
+    """The model's label for each stored image through `Recognizer.predict_stored` (the one path every scoring
+    takes); NO_FACE where MediaPipe found no face (`faces[i]` None), the model found none, or the file is gone."""
+    out = [NO_FACE] * len(image_ids)
+    found = [i for i, face in enumerate(faces) if face is not None]
     if not found:
         return out
 
     def load_rgb(k: int) -> np.ndarray:
-        return decode_rgb(store.read_bytes(records[found[k][0]]), store.settings.max_image_pixels)
+        record = store.get(image_ids[found[k]])
+        if record is None:
+            raise StudioError(f"image #{image_ids[found[k]]} was deleted")
+        return decode_rgb(store.read_bytes(record), store.settings.max_image_pixels)
 
-    predictions = Recognizer(model).predict_stored([face for _, face in found], load_rgb)
-    for (i, _), prediction in zip(found, predictions, strict=True):
+    predictions = Recognizer(model).predict_stored([f for f in faces if f is not None], load_rgb)
+    for i, prediction in zip(found, predictions, strict=True):
         if prediction is not None:
             out[i] = prediction.emotion
     return out
@@ -172,11 +179,12 @@ def score_model(
     records: dict[int, ImageRecord] | None = None,
 ) -> ModelSuiteScore:
     """One model's per-domain scores on the suite."""
-    records = records if records is not None else _records(store, suite)
+    records = records if records is not None else suite_records(store, suite)
     domains = []
     for s in suite.sets:
         rows = [records[i] for i in s.image_ids if i in records]
-        predicted = predict_labels(model, store, rows)
+        faces = [None if r.extraction is None else face_from_row(r.extraction) for r in rows]
+        predicted = predict_stored_labels(model, store, [r.id for r in rows], faces)
         domains.append(score_domain(s.domain, [r.id for r in rows], [str(r.emotion) for r in rows], predicted))
     return ModelSuiteScore(model_id=model.card.id, domains=domains)
 
@@ -212,7 +220,7 @@ def evaluate_suite(
     if not model_ids:
         raise StudioError("no model to evaluate: train one, or name one with --model")
     suite = prepare_suite(store, name, progress=progress, cancel=cancel)
-    records = _records(store, suite)
+    records = suite_records(store, suite)
     scores: list[ModelSuiteScore] = []
     for done, model_id in enumerate(dict.fromkeys(model_ids)):
         if cancel is not None and cancel.is_set():

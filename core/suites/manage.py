@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from core.auth import Permission, require
 from core.errors import StudioError
+from core.jobs.import_kinds import ImportKind, import_kind_of
 from core.schema import STATUS_SUITE, TRAINABLE_STATUSES
 from core.store import Store
 from core.store.tables import ImageRecord, utcnow
@@ -77,12 +78,12 @@ def parse_sets(specs: Sequence[str]) -> list[tuple[str, str]]:
     return out
 
 
-def set_kind(path: Path) -> str:
+def set_kind(path: Path) -> ImportKind:
     """How a test set's PATH is imported (as `python -m core import` would): a .csv is a manifest, a .zip an archive,
     a folder with `data.yaml` or `classes.txt` a YOLO dataset, any other folder a folder of labeled images."""
     if path.is_dir() and any((path / n).is_file() for n in ("data.yaml", "data.yml", "classes.txt")):
         return "yolo"
-    return {".zip": "zip", ".csv": "manifest"}.get(path.suffix.lower(), "folder")
+    return import_kind_of(path)
 
 
 def _suite_row(session: Session, name: str) -> SuiteRow:

@@ -1,9 +1,12 @@
 """Promotion by comparison: a new model replaces the active one only when a person says so, or when it beats the
-active one on the same held-out images and the person opted in to that.
+active one on the same images and the person opted in to that.
 
-The held-out images are the store's "test" images, else the person-grouped split that training uses (same data,
-same seed, so the new model never saw them). Both models predict every image; the comparison (accuracy, macro-F1,
-per-class F1, the images where they disagree) is kept beside the new model in the registry
+The images are one set, used for every figure and the decision: an evaluation suite when one is chosen (by default
+the last used one, see `core.suites`), else the held-out split: the store's "test" images, else the person-grouped
+split that training uses (same data, same seed, so the new model never saw them). On a suite the new model wins only
+when its worst domain's macro-F1 is higher and no domain drops by more than Settings.suite_drop_margin. Both models
+predict through `Recognizer.predict_stored`, like every other scoring; the comparison (accuracy, macro-F1, per-class
+F1, per-domain scores, the images where they disagree) is kept beside the new model in the registry
 (`<id>/comparison.json`) and summarised in the activation history.
 """
 
@@ -11,22 +14,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
 from core.auth import Permission, require
 from core.errors import StudioError, TrainingDataError
-from core.imaging import decode_rgb
 from core.inference import ExpressionModel
 from core.registry import ActivationRecord, Registry
 from core.schema import EMOTIONS, TRAINABLE_STATUSES
 from core.store.files import atomic_write_text
 from core.store.repository import FaceData, Filters, Store
+from core.suites.evaluate import (
+    NO_FACE,  # noqa: F401  (re-exported: what a model that found no face answers)
+    ModelSuiteScore,
+    predict_stored_labels,
+    score_domain,
+)
 from core.training.compare import holdout_split
 from core.training.data import from_store
 from core.training.report import classification_metrics
@@ -36,7 +43,6 @@ log = logging.getLogger("core.training.promotion")
 ActivationPolicy = Literal["never", "if_better", "always"]
 ACTIVATION_POLICIES: Final[tuple[str, ...]] = ("never", "if_better", "always")
 COMPARISON_FILE: Final[str] = "comparison.json"
-NO_FACE: Final[str] = "(no face)"  # the prediction of a model that found no face in a held-out image
 MAX_DISAGREEMENTS: Final[int] = 200  # kept in the record; the count is always exact
 
 
@@ -56,46 +62,106 @@ class Disagreement(BaseModel):
 
 
 class Comparison(BaseModel):
-    """The new model against the active one on the same held-out images."""
+    """The new model against the active one on the same images: an evaluation suite's, or the held-out split."""
 
     candidate: ModelScore
     incumbent: ModelScore | None  # None when no model was active
-    holdout: str
+    holdout: str  # which images every figure is measured on, in words
     n_images: int
     image_ids: list[int]
     n_disagreements: int = 0
     disagreements: list[Disagreement] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    # On a suite: the suite's name, both models' per-domain scores, and the largest drop a domain may take.
+    suite: str | None = None
+    candidate_domains: ModelSuiteScore | None = None
+    incumbent_domains: ModelSuiteScore | None = None
+    margin: float = 0.0
+
+    def decision(self) -> tuple[bool, str]:
+        """Whether the candidate beats the active model, and why, in words. On a suite: a higher worst-domain
+        macro-F1 and no domain more than `margin` below the active model's. On the held-out split: higher macro-F1,
+        or equal macro-F1 and higher accuracy. An active model that cannot be scored loses; a candidate that cannot
+        be scored never wins."""
+        cand, inc = self.candidate, self.incumbent
+        if cand.macro_f1 is None or cand.accuracy is None:
+            return False, f"the new model could not be scored: {cand.error}"
+        if inc is None:
+            return True, "no model was active"
+        if inc.macro_f1 is None or inc.accuracy is None:
+            return True, f"the active model {inc.model_id} could not be scored: {inc.error}"
+        if self.suite is None:
+            if (cand.macro_f1, cand.accuracy) > (inc.macro_f1, inc.accuracy):
+                return True, f"macro-F1 {cand.macro_f1:.3f} vs {inc.macro_f1:.3f} on {self.holdout}"
+            return False, f"on {self.holdout}: macro-F1 {inc.macro_f1:.3f} vs {cand.macro_f1:.3f}"
+        new, old = self.candidate_domains, self.incumbent_domains
+        new_worst = None if new is None else new.worst
+        old_worst = None if old is None else old.worst
+        if new is None or new_worst is None:
+            return False, "the new model has no domain score on the suite"
+        if old is None or old_worst is None:
+            return True, f"the active model {inc.model_id} has no domain score on the suite"
+        for domain in new.domains:
+            before = old.domain(domain.domain)
+            if before is not None and domain.macro_f1 < before.macro_f1 - self.margin:
+                return False, (
+                    f"on domain {domain.domain} (macro-F1 {before.macro_f1:.3f} vs {domain.macro_f1:.3f}: the new "
+                    f"model drops more than the {self.margin:.2f} margin) of suite {self.suite}"
+                )
+        versus = (
+            f"worst-domain macro-F1 {new_worst.macro_f1:.3f} ({new_worst.domain}) vs {old_worst.macro_f1:.3f} "
+            f"({old_worst.domain}) on suite {self.suite}"
+        )
+        if new_worst.macro_f1 > old_worst.macro_f1:
+            return True, versus
+        return False, f"on its worst domain: {versus}"
 
     @property
     def better(self) -> bool:
-        """True when the candidate beats the active model: higher macro-F1, or equal macro-F1 and higher accuracy.
-        An active model that cannot be scored (missing, or no longer loadable) loses; a candidate that cannot be
-        scored never wins."""
-        cand = self.candidate
-        if cand.macro_f1 is None or cand.accuracy is None:
-            return False
-        inc = self.incumbent
-        if inc is None or inc.macro_f1 is None or inc.accuracy is None:
-            return True
-        return (cand.macro_f1, cand.accuracy) > (inc.macro_f1, inc.accuracy)
+        return self.decision()[0]
 
     def headline(self) -> str:
-        """e.g. "macro-F1 0.612 vs 0.589 (starter), accuracy 0.660 vs 0.653 on 50 images"."""
+        """e.g. "macro-F1 0.612 vs 0.589 (starter), accuracy 0.660 vs 0.653 on 50 images of the store's test set"."""
         cand, inc = self.candidate, self.incumbent
+        where = f"{self.n_images} images of {self.holdout}"
         if cand.macro_f1 is None or cand.accuracy is None:
             return f"the new model could not be scored: {cand.error}"
+        worst = ""
+        if self.candidate_domains is not None and self.candidate_domains.worst is not None:
+            w = self.candidate_domains.worst
+            worst = f"worst domain {w.domain} {w.macro_f1:.3f}"
+            old = self.incumbent_domains.worst if self.incumbent_domains is not None else None
+            worst += f" vs {old.domain} {old.macro_f1:.3f}, " if old is not None else ", "
         if inc is None:
-            return f"macro-F1 {cand.macro_f1:.3f}, accuracy {cand.accuracy:.3f} on {self.n_images} images (none active)"
+            return f"{worst}macro-F1 {cand.macro_f1:.3f}, accuracy {cand.accuracy:.3f} on {where} (none active)"
         if inc.macro_f1 is None or inc.accuracy is None:
-            return f"macro-F1 {cand.macro_f1:.3f}; the active model {inc.model_id} could not be scored: {inc.error}"
+            return (
+                f"{worst}macro-F1 {cand.macro_f1:.3f}; the active model {inc.model_id} could not be scored: {inc.error}"
+            )
         return (
-            f"macro-F1 {cand.macro_f1:.3f} vs {inc.macro_f1:.3f} ({inc.model_id}), accuracy {cand.accuracy:.3f} vs "
-            f"{inc.accuracy:.3f} on {self.n_images} images"
+            f"{worst}macro-F1 {cand.macro_f1:.3f} vs {inc.macro_f1:.3f} ({inc.model_id}), accuracy {cand.accuracy:.3f} "
+            f"vs {inc.accuracy:.3f} on {where}"
         )
 
+    def outcome(self, active_now: str | None, *, activated: bool = False) -> str:
+        """What became of the comparison, worded for the model active *now* (a stale comparison never names a model
+        as active after another was activated)."""
+        better, why = self.decision()
+        cand = self.candidate.model_id
+        then = None if self.incumbent is None else self.incumbent.model_id
+        if active_now == cand:
+            return f"{cand} is the active model" + (f" ({why})" if activated or better else "")
+        if then is not None and active_now != then:
+            return (
+                f"Compared with {then}, which was active then; {active_now or 'no model'} is active now: compare "
+                f"again to judge {cand} against it"
+            )
+        if better:
+            return f"{cand} is better ({why}) but was not activated"
+        return f"The active model {then} stays: it is better {why}"
+
     def summary(self) -> dict[str, Any]:
-        """What the activation history keeps: the two scores and the held-out set, without per-image rows."""
+        """What the activation history keeps: the two scores and the images, without per-image rows."""
         return {
             "candidate": self.candidate.model_dump(),
             "incumbent": None if self.incumbent is None else self.incumbent.model_dump(),
@@ -103,17 +169,29 @@ class Comparison(BaseModel):
             "n_images": self.n_images,
             "n_disagreements": self.n_disagreements,
             "better": self.better,
+            "suite": self.suite,
+            "worst_domain": _worst_summary(self.candidate_domains),
+            "incumbent_worst_domain": _worst_summary(self.incumbent_domains),
         }
+
+
+def _worst_summary(score: ModelSuiteScore | None) -> dict[str, Any] | None:
+    worst = None if score is None else score.worst
+    return None if worst is None else {"domain": worst.domain, "macro_f1": worst.macro_f1}
 
 
 @dataclass(frozen=True)
 class HeldOut:
-    """Held-out faces: store record ids, true labels and stored landmark extractions (aligned)."""
+    """The images a comparison is measured on: store record ids, true labels and stored landmark extractions
+    (aligned; None where MediaPipe found no face, which counts as a wrong answer), and for a suite each image's
+    domain."""
 
     image_ids: list[int]
     labels: list[str]
-    faces: list[FaceData]
+    faces: Sequence[FaceData | None]
     description: str
+    suite: str | None = None
+    domains: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -140,30 +218,49 @@ def held_out_set(store: Store, filters: Filters | None = None, *, seed: int = 0)
     training = Filters(statuses=list(TRAINABLE_STATUSES), labeled_only=True)
     faces = {record.id: (str(record.emotion), face) for record, face in store.faces(training) if record.id in wanted}
     kept = [i for i in ids if i in faces]
-    return HeldOut(kept, [faces[i][0] for i in kept], [faces[i][1] for i in kept], description)
+    return HeldOut(
+        kept, [faces[i][0] for i in kept], [faces[i][1] for i in kept], f"the held-out split ({description})"
+    )
+
+
+def suite_set(store: Store, name: str) -> HeldOut:
+    """Every image of an evaluation suite, with its domain (landmarks extracted first where missing)."""
+    from core.store.repository import face_from_row
+    from core.suites.evaluate import prepare_suite, suite_records
+
+    suite = prepare_suite(store, name)
+    records = suite_records(store, suite)
+    ids, labels, faces, domains = [], [], [], []
+    for s in suite.sets:
+        for image_id in s.image_ids:
+            record = records.get(image_id)
+            if record is None:
+                continue
+            ids.append(image_id)
+            labels.append(str(record.emotion))
+            faces.append(None if record.extraction is None else face_from_row(record.extraction))
+            domains.append(s.domain)
+    sizes = ", ".join(f"{s.domain} {len(s.image_ids)}" for s in suite.sets)
+    return HeldOut(ids, labels, faces, f"suite {name} ({sizes} images)", suite=name, domains=domains)
 
 
 def _predict_all(model: ExpressionModel, store: Store, held: HeldOut) -> list[str]:
-    """The model's label for each held-out image: landmark models use the stored extraction, image models (ResNet,
-    detector) read the image file; an image where no face is found counts as a wrong prediction."""
-    out: list[str] = []
-    blank = np.zeros((1, 1, 3), dtype=np.uint8)
-    for image_id, face in zip(held.image_ids, held.faces, strict=True):
-        if model.card.kind == "landmark":
-            rgb = blank  # landmark models read only the face arrays
-        else:
-            record = store.get(image_id)
-            if record is None:
-                out.append(NO_FACE)
-                continue
-            rgb = decode_rgb(store.read_bytes(record))
-        predictions = model.predict_faces(rgb, [face])
-        if not predictions:
-            out.append(NO_FACE)
-        else:
-            best = max(predictions, key=lambda p: (p.box[2] - p.box[0]) * (p.box[3] - p.box[1]))
-            out.append(best.emotion)
-    return out
+    """The model's label for each image, through the one prediction path (`Recognizer.predict_stored`): landmark
+    models use the stored extraction, image models read the file; an image where no face is found (by MediaPipe,
+    or by a detector) or that cannot be read counts as a wrong prediction."""
+    return predict_stored_labels(model, store, held.image_ids, held.faces)
+
+
+def _domain_scores(model_id: str, held: HeldOut, predicted: Sequence[str]) -> ModelSuiteScore:
+    domains = []
+    for domain in dict.fromkeys(held.domains):
+        idx = [i for i, d in enumerate(held.domains) if d == domain]
+        domains.append(
+            score_domain(
+                domain, [held.image_ids[i] for i in idx], [held.labels[i] for i in idx], [predicted[i] for i in idx]
+            )
+        )
+    return ModelSuiteScore(model_id=model_id, domains=domains)
 
 
 def _score(model_id: str, truth: Sequence[str], predicted: Sequence[str]) -> ModelScore:
@@ -186,14 +283,23 @@ def compare_with_active(
     filters: Filters | None = None,
     seed: int = 0,
     held_out: HeldOut | None = None,
+    suite: str | None = None,
+    use_suite: bool = True,
 ) -> Comparison:
-    """Score `candidate_id` and the active model on the same held-out images and save the comparison beside the
-    candidate. A model that fails to load or predict is recorded with its error instead of stopping the run.
-    Scoring models and writing into a model's folder is training work: it needs the trainer role."""
+    """Score `candidate_id` and the active model on the same images and save the comparison beside the candidate:
+    on `suite`, else (with `use_suite`) on the last used suite if there is one, else on the held-out split. A model
+    that fails to load or predict is recorded with its error instead of stopping the run. Scoring models and writing
+    into a model's folder is training work: it needs the trainer role."""
+    from core.suites.manage import last_used_suite, mark_used
+
     require(Permission.TRAIN)
-    held = held_out or held_out_set(store, filters, seed=seed)
+    if held_out is None and use_suite:
+        suite = suite or last_used_suite(store)
+    held = held_out or (suite_set(store, suite) if suite and use_suite else held_out_set(store, filters, seed=seed))
     if not held.image_ids:
-        raise TrainingDataError("no held-out faces to compare the models on")
+        raise TrainingDataError(f"no images to compare the models on in {held.description}")
+    if held.suite is not None:
+        mark_used(store, held.suite)
     active_id = registry.active_id()
     scores: dict[str, ModelScore] = {}
     predictions: dict[str, list[str]] = {}
@@ -212,6 +318,12 @@ def compare_with_active(
             a, b = predictions[candidate_id][i], predictions[active_id][i]
             if a != b:
                 disagreements.append(Disagreement(image_id=image_id, label=held.labels[i], candidate=a, incumbent=b))
+    per_domain: dict[str, ModelSuiteScore] = {}
+    if held.suite is not None:
+        for model_id, predicted in predictions.items():
+            per_domain[model_id] = _domain_scores(model_id, held, predicted)
+            # Model cards keep their suite results, whoever scored them.
+            registry.record_suite_result(model_id, held.suite, per_domain[model_id].card_summary(held.suite))
     comparison = Comparison(
         candidate=scores[candidate_id],
         incumbent=None if active_id is None else scores[active_id],
@@ -220,16 +332,21 @@ def compare_with_active(
         image_ids=held.image_ids,
         n_disagreements=len(disagreements),
         disagreements=disagreements[:MAX_DISAGREEMENTS],
+        suite=held.suite,
+        candidate_domains=per_domain.get(candidate_id),
+        incumbent_domains=None if active_id is None else per_domain.get(active_id),
+        margin=store.settings.suite_drop_margin if held.suite is not None else 0.0,
     )
     atomic_write_text(registry.folder(candidate_id) / COMPARISON_FILE, comparison.model_dump_json(indent=1))
     return comparison
 
 
-def side_by_side(comparison: Comparison) -> pd.DataFrame:
-    """Rows: accuracy, macro-F1, F1 per emotion; columns: the new model and the active one."""
+def side_by_side(comparison: Comparison, *, stale: bool = False) -> pd.DataFrame:
+    """Rows: accuracy, macro-F1, F1 per emotion; columns: the new model and the active one (`stale`: the one that
+    was active then, when another has been activated since)."""
     columns = {"new": comparison.candidate}
     if comparison.incumbent is not None and comparison.incumbent.model_id != comparison.candidate.model_id:
-        columns["active"] = comparison.incumbent
+        columns["active then" if stale else "active"] = comparison.incumbent
     emotions = [e for e in EMOTIONS if any(e in s.per_class_f1 for s in columns.values())]
     index = ["accuracy", "macro-F1"] + [f"F1 {e}" for e in emotions]
     data = {
@@ -237,6 +354,24 @@ def side_by_side(comparison: Comparison) -> pd.DataFrame:
         for name, score in columns.items()
     }
     return pd.DataFrame(data, index=index)
+
+
+def domain_versus(comparison: Comparison) -> pd.DataFrame:
+    """On a suite: one row a domain, the two models' macro-F1 and the change (what the decision looks at)."""
+    new, old = comparison.candidate_domains, comparison.incumbent_domains
+    rows = []
+    for d in [] if new is None else new.domains:
+        before = None if old is None else old.domain(d.domain)
+        rows.append(
+            {
+                "domain": d.domain,
+                f"new ({new.model_id})" if new else "new": d.macro_f1,
+                f"active ({old.model_id})" if old else "active": None if before is None else before.macro_f1,
+                "change": None if before is None else d.macro_f1 - before.macro_f1,
+                "faces": f"{d.n_faces}/{d.n_images}",
+            }
+        )
+    return pd.DataFrame(rows).set_index("domain") if rows else pd.DataFrame()
 
 
 def load_comparison(registry: Registry, model_id: str) -> Comparison | None:
@@ -256,34 +391,45 @@ def promote(
     policy: ActivationPolicy = "never",
     filters: Filters | None = None,
     seed: int = 0,
+    suite: str | None = None,
+    use_suite: bool = True,
 ) -> Promotion:
-    """Compare `candidate_id` with the active model and activate it as `policy` says: "never" (the default),
-    "if_better", or "always". Every activation goes into the registry's history with its comparison. Without
-    held-out faces there is no comparison: only "always" activates then."""
+    """Compare `candidate_id` with the active model (on `suite`, by default the last used suite, else on the
+    held-out split) and activate it as `policy` says: "never" (the default), "if_better", or "always". Every
+    activation goes into the registry's history with its comparison. Without images to compare on there is no
+    comparison: only "always" activates then."""
     if policy not in ACTIVATION_POLICIES:
         raise ValueError(f"unknown activation policy {policy!r}; valid: {', '.join(ACTIVATION_POLICIES)}")
     try:
-        comparison: Comparison | None = compare_with_active(registry, store, candidate_id, filters=filters, seed=seed)
+        comparison: Comparison | None = compare_with_active(
+            registry, store, candidate_id, filters=filters, seed=seed, suite=suite, use_suite=use_suite
+        )
     except TrainingDataError as exc:
         comparison = None
-        score, holdout = f"no comparison with the active model: {exc}", ""
+        score = f"no comparison with the active model: {exc}"
     else:
         assert comparison is not None
-        score, holdout = comparison.headline(), f", {comparison.holdout}"
-    if registry.active_id() == candidate_id:
+        score = comparison.headline()
+    active = registry.active_id()
+    if active == candidate_id:
         return Promotion(comparison, False, f"{candidate_id} is already the active model ({score})")
-    if not (policy == "always" or (policy == "if_better" and comparison is not None and comparison.better)):
-        if policy == "never":
-            why = "activation not requested"
+    better, why = (False, score) if comparison is None else comparison.decision()
+    if not (policy == "always" or (policy == "if_better" and better)):
+        if comparison is None:
+            why_not = "activation not requested" if policy == "never" else "no comparison to show it is better"
+            message = f"{candidate_id} not activated: {why_not} ({score})"
+        elif better:
+            message = f"{candidate_id} is better ({why}) but was not activated: activation not requested"
         else:
-            why = "no comparison to show it is better" if comparison is None else "not better than the active model"
-        return Promotion(comparison, False, f"{candidate_id} not activated: {why} ({score}{holdout})")
+            message = f"The active model {active or 'none'} stays: it is better {why}"
+        return Promotion(comparison, False, message)
     record = registry.activate(
         candidate_id,
         reason="better" if policy == "if_better" else "forced",
         comparison=None if comparison is None else comparison.summary(),
     )
-    return Promotion(comparison, True, f"{candidate_id} is now the active model ({score}{holdout})", record)
+    forced = "" if better else ", activated as asked although it is not better"
+    return Promotion(comparison, True, f"{candidate_id} becomes active ({why}{forced})", record)
 
 
 def activate_compared(registry: Registry, model_id: str) -> ActivationRecord:

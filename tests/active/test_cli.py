@@ -46,7 +46,7 @@ def test_pool_retrain_score_label_simulate(
     assert "5 added" in out and "1 skipped" in out and "broken.jpg" in out and "1 without a face" in out
 
     assert main(["al", "retrain", "--make-held-out", "0.25", "--features", "blendshapes", "--activate"]) == 0
-    assert "is now the active model" in capsys.readouterr().out
+    assert "becomes active" in capsys.readouterr().out
 
     assert main(["al", "score", "-k", "3", "--strategy", "margin"]) == 0
     out = capsys.readouterr().out

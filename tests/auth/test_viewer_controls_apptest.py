@@ -79,5 +79,5 @@ def test_make_the_compared_model_active_is_for_those_who_may_activate(
     as_user(user)
     at = AppTest.from_function(_comparison_script, default_timeout=60).run()
     assert not at.exception, at.exception
-    assert any("The active model stays" in i.value for i in at.info)  # the section itself is drawn
+    assert any("but was not activated" in i.value for i in at.info)  # the section itself is drawn
     assert any(b.key == "train_activate_best_model" for b in at.button) == offered

@@ -29,7 +29,7 @@ def test_train_evaluate_and_manage_models(
     assert main(args) == 0
     out = capsys.readouterr().out
     # Nothing was active, so the best new model is better than none and --activate makes it active.
-    assert "best by held-out macro-F1" in out and "is now the active model" in out
+    assert "best by held-out macro-F1" in out and "becomes active" in out
     registry = Registry(app_env.models_dir)
     cards = registry.list()
     assert {c.name for c in cards} == {"svm", "mlp"} and registry.active_id() in {c.id for c in cards}

@@ -62,7 +62,8 @@ def test_train_compare_then_activate_by_hand_and_roll_back(
     assert registry.active_id() is None and not result["activated"]
     assert len(registry.list()) == 2
     assert result["comparison"]["candidate"]["model_id"] == result["best"]
-    assert any("The active model stays" in i.value for i in at.info)
+    # No model was active: nothing "stays"; the better new model simply was not activated (not asked for).
+    assert any("but was not activated" in i.value for i in at.info)
     versus = next(d.value for d in at.dataframe if f"new ({result['best']})" in d.value.columns)
     assert {"accuracy", "macro-F1"} <= set(versus.index)
     assert len(at.get("plotly_chart")) == 3  # comparison, per-class F1, confusion matrix
@@ -121,7 +122,7 @@ def test_opt_in_activation_keeps_a_better_active_model(
     at, result = _train(at, app_env)
     assert not result["activated"] and registry.active_id() == "perfect"
     assert result["comparison"]["incumbent"]["model_id"] == "perfect"
-    assert any("not better" in i.value for i in at.info)
+    assert any("The active model perfect stays: it is better" in i.value for i in at.info)
 
 
 def test_too_few_faces_of_an_emotion_is_said_before_training(
