@@ -15,6 +15,7 @@ from core.viz.training import comparison_bar, confusion_heatmap, per_class_f1
 from ui.auth import needs
 from ui.common import get_registry, get_store, page_setup, run_safely
 from ui.jobs import job_panel, latest_job, submit
+from ui.suites_page import suite_section
 from ui.train_page import (
     best_index,
     choices_ui,
@@ -123,3 +124,4 @@ with detector_tab:
 
 with registry_tab:
     registry_ui(registry)
+    suite_section(store, registry)

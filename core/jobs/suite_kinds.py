@@ -25,9 +25,10 @@ def run_suite_evaluation(params: SuiteEvaluationParams, ctx: JobContext) -> dict
     from core.registry import Registry
     from core.store import Store
     from core.suites.evaluate import evaluate_suite
-    from core.suites.manage import overlap_warning
+    from core.suites.manage import get_suite, overlap_warning
 
     store = Store()
+    get_suite(store, params.suite)  # an unknown suite is the first thing to say
     registry = Registry(store.settings.models_dir)
     model_ids = params.model_ids or [m for m in [registry.active_id()] if m]
     if not model_ids:

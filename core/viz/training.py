@@ -36,11 +36,16 @@ def comparison_bar(reports: Sequence[ModelReport]) -> go.Figure:
 
 
 def confusion_heatmap(
-    matrix: Sequence[Sequence[int]], labels: Sequence[str], title: str = "Confusion matrix", normalize: bool = True
+    matrix: Sequence[Sequence[int]],
+    labels: Sequence[str],
+    title: str = "Confusion matrix",
+    normalize: bool = True,
+    columns: Sequence[str] | None = None,
 ) -> go.Figure:
-    """Rows are true labels, columns predictions. With `normalize`, colours show the share of each true class and
-    the cell text the raw counts."""
-    counts = np.asarray(matrix, dtype=float).reshape(len(labels), len(labels))
+    """Rows are true labels, columns predictions (`columns` when they differ from the rows, e.g. with a "(no face)"
+    column). With `normalize`, colours show the share of each true class and the cell text the raw counts."""
+    columns = list(labels) if columns is None else list(columns)
+    counts = np.asarray(matrix, dtype=float).reshape(len(labels), len(columns))
     if normalize:
         sums = counts.sum(axis=1, keepdims=True)
         z = np.divide(counts, sums, out=np.zeros_like(counts), where=sums > 0)
@@ -49,7 +54,7 @@ def confusion_heatmap(
     fig = go.Figure(
         go.Heatmap(
             z=z,
-            x=list(labels),
+            x=columns,
             y=list(labels),
             text=counts.astype(int),
             texttemplate="%{text}",
