@@ -201,9 +201,11 @@ def test_suite_roles(trained: tuple[Store, Registry], suite_sets: dict[str, Path
     """Creating and deleting suites changes data (the importer's role); evaluating is the trainer's role."""
     store, _ = trained
     for role in (Role.VIEWER, Role.LABELER):
-        with acting_as(User("someone@example.org", role)):
-            with pytest.raises(PermissionDenied, match="import needs the trainer role"):
-                create_suite(store, "x", [("web", "/nowhere")])
+        with (
+            acting_as(User("someone@example.org", role)),
+            pytest.raises(PermissionDenied, match="import needs the trainer role"),
+        ):
+            create_suite(store, "x", [("web", "/nowhere")])
     assert _create({"web": suite_sets["web"]}) == 0
     params = SuiteEvaluationParams(suite="demo", model_ids=["constant"])
     for role in (Role.VIEWER, Role.LABELER):
