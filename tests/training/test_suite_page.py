@@ -1,0 +1,71 @@
+"""AppTest of the Models tab's "Evaluate on a suite": the page queues the evaluation job, the worker process it
+started runs it (real MediaPipe extraction of the suite's images, real landmark models), and the reloaded page shows
+models x domains with each worst domain highlighted, a confusion matrix and the images a model gets wrong."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+from core.auth import LOCAL_USER
+from core.jobs import JobQueue
+from core.jobs.import_kinds import IMPORT, ImportParams
+from core.jobs.suite_kinds import SUITE_EVALUATION
+from core.jobs.worker import run_inline
+from core.settings import Settings
+from core.store import Store
+from core.suites.manage import create_suite
+from core.suites.views import WORST
+from tests.training.test_suites import trained, suite_sets  # noqa: F401  (fixtures)
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "4_Train.py")
+
+
+def _models_tab_has_no_suite_yet(at: AppTest) -> bool:
+    return any("No evaluation suite yet" in c.value for c in at.caption)
+
+
+def test_evaluate_on_a_suite_from_the_models_tab(
+    app_env: Settings, trained: tuple[Store, object], suite_sets: dict[str, Path]  # noqa: F811
+) -> None:
+    store = Store(app_env)
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception and _models_tab_has_no_suite_yet(at)
+
+    create_suite(store, "demo", [(d, str(p)) for d, p in suite_sets.items()])
+    for domain, path in suite_sets.items():
+        run_inline(IMPORT, ImportParams(path=str(path), kind="folder", suite="demo", domain=domain))
+
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    assert at.selectbox(key="suite_pick").value == "demo"
+    assert any("13 test images: web 8, low-res 5" in c.value for c in at.caption)
+    at.multiselect(key="suite_models").set_value(["good", "constant"]).run()
+    at.button(key="suite_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+
+    queue = JobQueue(app_env)
+    deadline = time.monotonic() + 240
+    while (job := queue.latest(SUITE_EVALUATION, LOCAL_USER.id)) is None or not job.finished:
+        assert time.monotonic() < deadline, "the suite evaluation did not finish in time"
+        time.sleep(0.5)
+    assert job.status == "done", job.error
+
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if WORST in getattr(d.value, "columns", []))
+    assert list(table.index) == ["good", "constant"]
+    assert {"web", "low-res", WORST, "worst macro-F1"} <= set(table.columns)
+    for model_id, row in table.iterrows():
+        scores = row[["web", "low-res"]].astype(float)
+        assert row[WORST] == scores.idxmin() and np.isclose(row["worst macro-F1"], scores.min()), model_id
+    assert len(at.get("plotly_chart")) >= 1  # the confusion matrix of the chosen model and domain
+    # The always-happy model is wrong on every surprise face and on the blank image: its wrong images are listed.
+    at.selectbox(key="suite_cm_model").set_value("constant").run()
+    at.selectbox(key="suite_cm_domain").set_value("low-res").run()
+    wrong = next(d.value for d in at.dataframe if "predicted" in getattr(d.value, "columns", []))
+    assert "(no face)" in set(wrong["predicted"]) and "surprise" in set(wrong["label"])
+    assert wrong["thumbnail"].str.startswith("data:image/jpeg;base64,").any()
