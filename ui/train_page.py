@@ -36,6 +36,8 @@ class TrainChoices:
     seed: int
     grids: dict[str, dict[str, list[Any]]]
     activate_best: bool
+    suite: str | None = None  # the comparison with the active model: a suite (None: the last used), ...
+    use_suite: bool = True  # ... or the held-out split
 
 
 def data_ui() -> Filters:
@@ -107,6 +109,7 @@ def choices_ui(filters: Filters) -> TrainChoices:
         help="The best new model and the active model are scored on the same held-out images. Unticked, the "
         "active model stays until you activate another one.",
     )
+    suite, use_suite = compare_on_ui()
     grids: dict[str, dict[str, list[Any]]] = {}
     with st.expander("Parameter grids (JSON, parameter names as in the Pipeline)"):
         for name in models:
@@ -119,7 +122,35 @@ def choices_ui(filters: Filters) -> TrainChoices:
                 grids[name] = grid
             except ValueError as exc:
                 st.warning(f"{name}: the grid is not valid JSON ({exc}); the preset's grid is used instead.")
-    return TrainChoices(filters, features, models, preset_name, folds, seed, grids, activate)
+    return TrainChoices(filters, features, models, preset_name, folds, seed, grids, activate, suite, use_suite)
+
+
+HELD_OUT_SPLIT = "the held-out split"
+
+
+def compare_on_ui() -> tuple[str | None, bool]:
+    """Which images the best model and the active one are compared on: an evaluation suite (default: the last used
+    one) or the held-out split. Shown only when a suite exists."""
+    from core.suites.manage import last_used_suite, list_suites
+    from ui.common import get_store
+
+    store = get_store()
+    names = [s.name for s in list_suites(store)]
+    if not names:
+        return None, False
+    last = last_used_suite(store)
+    options = [f"suite {n}" for n in names] + [HELD_OUT_SPLIT]
+    picked = st.selectbox(
+        "Compare with the active model on",
+        options,
+        index=names.index(last) if last in names else 0,
+        key="train_compare_on",
+        help="On a suite the new model wins only when its worst domain is better and no domain drops by more than "
+        "SUITE_DROP_MARGIN. Every figure of the comparison is measured on the images chosen here.",
+    )
+    if picked == HELD_OUT_SPLIT:
+        return None, False
+    return str(picked).removeprefix("suite "), True
 
 
 def training_params(choices: TrainChoices) -> LandmarkTrainingParams:
@@ -135,6 +166,8 @@ def training_params(choices: TrainChoices) -> LandmarkTrainingParams:
         emotions=list(choices.filters.emotions),
         sources=list(choices.filters.sources),
         activation="if_better" if choices.activate_best else "never",
+        suite=choices.suite,
+        use_suite=choices.use_suite,
     )
 
 

@@ -27,6 +27,16 @@ def register(sub: Any) -> None:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--jobs", type=int, default=1, help="parallel CV fits")
     add_activation_flags(train)
+    compare = train.add_mutually_exclusive_group()
+    compare.add_argument(
+        "--suite",
+        default=None,
+        metavar="NAME",
+        help="compare with the active model on this evaluation suite (default: the last used suite, if any)",
+    )
+    compare.add_argument(
+        "--no-suite", action="store_true", help="compare with the active model on the held-out split, not a suite"
+    )
     add_submit_flag(train)
     train.set_defaults(func=cmd_train)
 
@@ -73,6 +83,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         n_jobs=args.jobs,
         activation=policy_of(args),
+        suite=args.suite,
+        use_suite=not args.no_suite,
     )
     result = run_job(args, LANDMARK_TRAINING, params, unit="model")
     if result is None:

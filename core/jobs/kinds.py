@@ -74,6 +74,9 @@ class LandmarkTrainingParams(Params):
     seed: int = 0
     n_jobs: int = Field(default=1, ge=1)
     activation: Activation = "never"  # the best model, compared with the active one on the same held-out images
+    # The images of that comparison: a suite (None: the last used one, if any), or the held-out split (use_suite off).
+    suite: str | None = None
+    use_suite: bool = True
 
 
 def run_landmark_training(params: LandmarkTrainingParams, ctx: JobContext) -> dict[str, Any]:
@@ -93,6 +96,10 @@ def run_landmark_training(params: LandmarkTrainingParams, ctx: JobContext) -> di
 
     user = require(Permission.TRAIN)
     store = Store()
+    if params.suite is not None and params.use_suite:
+        from core.suites.manage import get_suite
+
+        get_suite(store, params.suite)  # a misspelt suite is said before the training, not after
     filters = Filters(emotions=params.emotions, sources=params.sources)
     # faceapi_blend reads face-api's network rows too (computed once per face, cached under the data root).
     data = from_store(store, filters, network=any(m in HYBRID_MODELS for m in params.models))
@@ -120,7 +127,16 @@ def run_landmark_training(params: LandmarkTrainingParams, ctx: JobContext) -> di
     if best is not None and best.model_id:
         ctx.progress(ctx.total, ctx.total, "comparing the best model with the active one")
         policy = "never" if ctx.cancelled() else params.activation
-        promotion = promote(registry, store, best.model_id, policy=policy, filters=filters, seed=params.seed)
+        promotion = promote(
+            registry,
+            store,
+            best.model_id,
+            policy=policy,
+            filters=filters,
+            seed=params.seed,
+            suite=params.suite,
+            use_suite=params.use_suite,
+        )
         # Each figure says which images it is measured on: the split training held out picks the best model, the
         # comparison's own set (a suite, else that split) decides the activation.
         ctx.progress(

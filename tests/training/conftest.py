@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
+from sklearn.dummy import DummyClassifier
+from sklearn.neighbors import KNeighborsClassifier
 
 from core.features.raw import faces_to_matrix
 from core.imaging import encode_png
 from core.landmarks.extractor import LandmarkExtractor
 from core.records import FaceData
+from core.registry import Registry
 from core.settings import Settings
 from core.store import Store
 from core.training.data import TrainingData
@@ -63,3 +67,50 @@ def fill_store(store: Store, variant_faces: list[tuple[bytes, FaceData, str]]) -
 @pytest.fixture
 def models_dir(tmp_path: Path) -> Path:
     return tmp_path / "models"
+
+
+# ---- evaluation suites (tests/training/test_suites.py, test_suite_page.py) -------------------------------------
+def save_landmark_model(registry: Registry, store: Store, clf: object, name: str) -> str:
+    """A landmark model (landmark features + `clf`) fitted on the store's training faces, saved as `name`."""
+    from sklearn.pipeline import Pipeline
+
+    from core.features import build_features
+    from core.training.data import from_store
+    from core.training.landmark_registry import save_model
+    from core.training.report import ModelReport
+
+    data = from_store(store)
+    pipe = Pipeline([("features", build_features(["landmarks"])), ("clf", clf)]).fit(data.x, data.y)
+    report = ModelReport(name, ["landmarks"], 0.0, 0.0, 0.0, 0.0, [], [], {}, {}, 0.0, 0.0, len(data), 0)
+    return save_model(registry, pipe, report, classes=data.classes, data_hash=data.data_hash, model_id=name).id
+
+
+@pytest.fixture(scope="session")
+def suite_sets(tmp_path_factory: pytest.TempPathFactory, face_variants: list[np.ndarray]) -> dict[str, Path]:
+    """Two domains as folders of labeled images (labels from the folder names): `web`, the variants scaled to 90%
+    (new bytes, so none is a training image), and `low-res`, the variants at 160 pixels wide plus a grey image
+    labeled happy, where MediaPipe finds no face (a wrong answer for every model)."""
+    root = tmp_path_factory.mktemp("suite_sets")
+    for i, rgb in enumerate(face_variants):
+        label = CLASSES[i % 2]
+        h, w = rgb.shape[:2]
+        if i < 8:
+            folder, size = root / "web" / label, (int(w * 0.9), int(h * 0.9))
+        else:
+            folder, size = root / "lowres" / label, (160, int(160 * h / w))
+        folder.mkdir(parents=True, exist_ok=True)
+        small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        (folder / f"v{i}.png").write_bytes(encode_png(np.ascontiguousarray(small)))
+    (root / "lowres" / "happy" / "blank.png").write_bytes(encode_png(np.full((120, 120, 3), 128, np.uint8)))
+    return {"web": root / "web", "low-res": root / "lowres"}
+
+
+@pytest.fixture
+def trained(app_env: Settings, variant_faces: list[tuple[bytes, FaceData, str]]) -> tuple[Store, Registry]:
+    """Training faces in the store and two landmark models: 1-nearest-neighbour ("good") and always-happy."""
+    store = Store(app_env)
+    fill_store(store, variant_faces)
+    registry = Registry(app_env.models_dir)
+    save_landmark_model(registry, store, KNeighborsClassifier(n_neighbors=1), "good")
+    save_landmark_model(registry, store, DummyClassifier(strategy="constant", constant="happy"), "constant")
+    return store, registry

@@ -19,7 +19,6 @@ from core.settings import Settings
 from core.store import Store
 from core.suites.manage import create_suite
 from core.suites.views import WORST
-from tests.training.test_suites import suite_sets, trained  # noqa: F401  (fixtures)
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "4_Train.py")
 
@@ -31,7 +30,7 @@ def _models_tab_has_no_suite_yet(at: AppTest) -> bool:
 def test_evaluate_on_a_suite_from_the_models_tab(
     app_env: Settings,
     trained: tuple[Store, object],
-    suite_sets: dict[str, Path],  # noqa: F811
+    suite_sets: dict[str, Path],
 ) -> None:
     store = Store(app_env)
     at = AppTest.from_file(PAGE, default_timeout=60).run()

@@ -9,17 +9,12 @@ import re
 import shutil
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
-from sklearn.dummy import DummyClassifier
-from sklearn.neighbors import KNeighborsClassifier
 
 from core.auth import Role, User, acting_as
 from core.auth.identity import PermissionDenied
 from core.cli import main
 from core.errors import StudioError
-from core.imaging import encode_png
 from core.jobs.suite_kinds import SUITE_EVALUATION, SuiteEvaluationParams
 from core.jobs.worker import run_inline
 from core.records import FaceData
@@ -32,42 +27,9 @@ from core.suites.evaluate import DomainScore, ModelSuiteScore
 from core.suites.manage import create_suite, delete_suite, get_suite, list_suites, overlap_warning
 from core.training.data import from_store
 from core.training.promotion import Comparison, ModelScore, promote
-from tests.training.conftest import CLASSES, fill_store
-from tests.training.test_promotion import _save
 
 LINE = re.compile(r"^(\S+)  macro-F1 (\d\.\d{3})  accuracy (\d\.\d{3})  faces (\d+)/(\d+)$")
 WORST = re.compile(r"^worst-domain macro-F1: (\d\.\d{3}) \((\S+)\)$")
-
-
-@pytest.fixture(scope="session")
-def suite_sets(tmp_path_factory: pytest.TempPathFactory, face_variants: list[np.ndarray]) -> dict[str, Path]:
-    """Two domains as folders of labeled images (labels from the folder names): `web`, the variants scaled to 90%
-    (new bytes, so none is a training image), and `low-res`, the variants at 160 pixels wide plus a grey image
-    labeled happy, where MediaPipe finds no face (a wrong answer for every model)."""
-    root = tmp_path_factory.mktemp("suite_sets")
-    for i, rgb in enumerate(face_variants):
-        label = CLASSES[i % 2]
-        h, w = rgb.shape[:2]
-        if i < 8:
-            folder, size = root / "web" / label, (int(w * 0.9), int(h * 0.9))
-        else:
-            folder, size = root / "lowres" / label, (160, int(160 * h / w))
-        folder.mkdir(parents=True, exist_ok=True)
-        small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-        (folder / f"v{i}.png").write_bytes(encode_png(np.ascontiguousarray(small)))
-    (root / "lowres" / "happy" / "blank.png").write_bytes(encode_png(np.full((120, 120, 3), 128, np.uint8)))
-    return {"web": root / "web", "low-res": root / "lowres"}
-
-
-@pytest.fixture
-def trained(app_env: Settings, variant_faces: list[tuple[bytes, FaceData, str]]) -> tuple[Store, Registry]:
-    """Training faces in the store and two landmark models: 1-nearest-neighbour ("good") and always-happy."""
-    store = Store(app_env)
-    fill_store(store, variant_faces)
-    registry = Registry(app_env.models_dir)
-    _save(registry, store, KNeighborsClassifier(n_neighbors=1), "good")
-    _save(registry, store, DummyClassifier(strategy="constant", constant="happy"), "constant")
-    return store, registry
 
 
 def _create(suite_sets: dict[str, Path], name: str = "demo") -> int:
