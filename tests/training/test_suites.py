@@ -108,6 +108,10 @@ def test_the_store_never_trains_on_suite_images(
         store.transition(image_id, expected_version=record.version, expected_status=STATUS_SUITE, status="train")
     with pytest.raises(SuiteImageRefused):
         store.transition_many(None, from_status=STATUS_SUITE, to_status=STATUS_TRAIN)
+    from core.active.approval import correct
+
+    with pytest.raises(SuiteImageRefused, match="never trained on"):
+        correct(store, image_id, "happy")  # a reviewer's label would move it into training
     store.update(image_id, emotion="surprise")  # relabeling a test image is fine: it stays a test image
     assert store.get(image_id).status == STATUS_SUITE  # type: ignore[union-attr]
 
@@ -270,3 +274,26 @@ def test_creating_a_suite_needs_a_valid_spec(trained: tuple[Store, Registry], tm
             parse_sets(bad[1::2])
     assert main(["suites", "create", "x", "--set", f"web={tmp_path / 'missing'}"]) == 2
     assert list_suites(trained[0]) == []
+
+
+def test_train_compares_on_the_suite_chosen(
+    trained: tuple[Store, Registry], suite_sets: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m core train` compares the best model with the active one on the last used suite by default, on a
+    named one with --suite (a misspelt name is refused before any training), on the held-out split with --no-suite;
+    the output names the images of every figure."""
+    _, registry = trained
+    assert _create({"web": suite_sets["web"]}) == 0
+    registry.activate("constant")
+    train = ["train", "--models", "random_forest", "--features", "landmarks"]
+    capsys.readouterr()
+    assert main([*train, "--suite", "nope"]) == 2
+    assert "no suite named 'nope'" in capsys.readouterr().err
+    assert len(registry.list()) == 2  # nothing was trained
+
+    assert main(train) == 0
+    out = capsys.readouterr().out
+    assert "on the held-out split" in out and "against the active model, on suite demo (web 8 images)" in out
+    assert main([*train, "--no-suite"]) == 0
+    out = capsys.readouterr().out
+    assert "against the active model, on the held-out split" in out and "suite demo" not in out
