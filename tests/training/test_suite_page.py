@@ -8,9 +8,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.auth import LOCAL_USER
+from core.auth import LOCAL_USER, Role, User
+from core.auth.identity import set_current_user
 from core.jobs import JobQueue
 from core.jobs.import_kinds import IMPORT, ImportParams
 from core.jobs.suite_kinds import SUITE_EVALUATION
@@ -70,3 +72,24 @@ def test_evaluate_on_a_suite_from_the_models_tab(
     wrong = next(d.value for d in at.dataframe if "predicted" in getattr(d.value, "columns", []))
     assert "(no face)" in set(wrong["predicted"]) and "surprise" in set(wrong["label"])
     assert wrong["thumbnail"].str.startswith("data:image/jpeg;base64,").any()
+
+
+def test_a_viewer_sees_the_suite_but_cannot_evaluate(
+    app_env: Settings, trained: tuple[Store, object], suite_sets: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Evaluating writes into the models' cards: the trainer's role, as for comparisons. A viewer is told so."""
+    create_suite(Store(app_env), "demo", [("web", str(suite_sets["web"]))])
+    run_inline(IMPORT, ImportParams(path=str(suite_sets["web"]), kind="folder", suite="demo", domain="web"))
+    monkeypatch.setattr("ui.auth.signed_in_user", lambda sidebar=True: _as(User("vera@example.org", Role.VIEWER)))
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    assert at.selectbox(key="suite_pick").value == "demo"
+    assert not any(b.key == "suite_run" for b in at.button)
+    monkeypatch.setattr("ui.auth.signed_in_user", lambda sidebar=True: _as(User("tom@example.org", Role.TRAINER)))
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert any(b.key == "suite_run" for b in at.button)
+
+
+def _as(user: User) -> User:
+    set_current_user(user)
+    return user
