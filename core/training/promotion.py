@@ -151,6 +151,8 @@ class Comparison(BaseModel):
         then = None if self.incumbent is None else self.incumbent.model_id
         if active_now == cand:
             return f"{cand} is the active model" + (f" ({why})" if activated or better else "")
+        if activated:
+            return f"{cand} became active after this comparison; {active_now or 'no model'} is active now"
         if then is not None and active_now != then:
             return (
                 f"Compared with {then}, which was active then; {active_now or 'no model'} is active now: compare "

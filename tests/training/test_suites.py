@@ -9,12 +9,14 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from core.auth import Role, User, acting_as
 from core.auth.identity import PermissionDenied
 from core.cli import main
 from core.errors import StudioError
+from core.imaging import encode_png
 from core.jobs.suite_kinds import SUITE_EVALUATION, SuiteEvaluationParams
 from core.jobs.worker import run_inline
 from core.records import FaceData
@@ -24,7 +26,17 @@ from core.settings import Settings
 from core.store import Store
 from core.store.repository import Filters, SuiteImageRefused
 from core.suites.evaluate import DomainScore, ModelSuiteScore
-from core.suites.manage import create_suite, delete_suite, get_suite, list_suites, overlap_warning
+from core.suites.manage import (
+    add_images,
+    create_suite,
+    delete_suite,
+    get_suite,
+    last_used_suite,
+    list_suites,
+    mark_used,
+    overlap_warning,
+    person_overlap,
+)
 from core.training.data import from_store
 from core.training.promotion import Comparison, ModelScore, promote
 
@@ -264,6 +276,8 @@ def test_a_stale_comparison_names_the_model_active_now() -> None:
     comparison = _suite_comparison(_domains("new", web=0.5), _domains("old", web=0.6))
     assert comparison.outcome("other").startswith("Compared with old, which was active then; other is active now")
     assert "new is the active model" in comparison.outcome("new")
+    # Activated by this comparison, then rolled back: it no longer says the new model is active.
+    assert comparison.outcome("old", activated=True) == "new became active after this comparison; old is active now"
 
 
 def test_creating_a_suite_needs_a_valid_spec(trained: tuple[Store, Registry], tmp_path: Path) -> None:
@@ -297,3 +311,29 @@ def test_train_compares_on_the_suite_chosen(
     assert main([*train, "--no-suite"]) == 0
     out = capsys.readouterr().out
     assert "against the active model, on the held-out split" in out and "suite demo" not in out
+
+
+@pytest.mark.postgres
+def test_suites_on_postgres(pg_settings: Settings, face_variants: list[np.ndarray]) -> None:
+    """The suite tables on PostgreSQL: links, the last used suite, the person overlap, and the cascade on delete."""
+    store = Store(pg_settings)
+    trained_id = store.add_image(encode_png(face_variants[0]), emotion="happy", person="p1").image_id
+    ids = [
+        store.add_image(encode_png(rgb), emotion="happy", status=STATUS_SUITE, person=f"p{i}").image_id
+        for i, rgb in enumerate(face_variants[1:4], start=1)
+    ]
+    for name in ("a", "b"):
+        create_suite(store, name, [("web", "/x"), ("posed", "/y")])
+    assert add_images(store, "a", "web", ids[:2]) == [] and add_images(store, "a", "posed", ids[2:]) == []
+    refused = add_images(store, "b", "web", [trained_id])
+    assert refused and "already in the store as train data" in refused[0][1]
+    assert [len(s.image_ids) for s in get_suite(store, "a").sets] == [2, 1]
+    assert last_used_suite(store) == "b"  # none used yet: the newest
+    mark_used(store, "a")
+    assert last_used_suite(store) == "a"
+    assert person_overlap(store, "a") == ["p1"]
+    with pytest.raises(SuiteImageRefused):
+        store.update(ids[0], status=STATUS_TRAIN)
+    assert delete_suite(store, "a") == 3
+    assert [s.name for s in list_suites(store)] == ["b"]
+    assert {r.status for r in store.list_images(Filters(statuses=[STATUS_SUITE]))} == {STATUS_SUITE}
