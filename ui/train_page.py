@@ -16,6 +16,7 @@ from core.registry import STARTER_ID, ActivationRecord, ModelCard, Registry
 from core.schema import EMOTIONS, EXTRACTION_OK, SOURCES, TRAINABLE_STATUSES
 from core.store import Store
 from core.store.repository import Filters
+from core.suites.views import card_suites
 from core.training.last_comparison import load_last_comparison
 from core.training.promotion import Comparison, activate_compared, domain_versus, side_by_side
 from core.training.report import ModelReport
@@ -237,6 +238,7 @@ def registry_table(cards: list[ModelCard], active: str | None) -> pd.DataFrame:
             "classes": ", ".join(c.classes),
             "macro_f1": c.metrics.get("macro_f1"),
             "accuracy": c.metrics.get("accuracy"),
+            "suites (worst domain)": card_suites(c.suite_results),
             "created": c.created_at.strftime("%Y-%m-%d %H:%M"),
             "trained by": c.trained_by,
         }

@@ -3,6 +3,8 @@ images a model gets wrong in a domain (with thumbnails)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from core.batch_uploads import thumbnail_uri
@@ -24,6 +26,16 @@ def domain_table(evaluation: SuiteEvaluation) -> pd.DataFrame:
         row["worst macro-F1"] = None if worst is None else round(worst.macro_f1, 3)
         rows.append(pd.Series(row, name=score.model_id))
     return pd.DataFrame(rows)
+
+
+def card_suites(suite_results: dict[str, Any]) -> str:
+    """A model card's suite results in one cell: "bench: 0.412 (posed)", the worst domain of each suite."""
+    parts = []
+    for name, result in sorted(suite_results.items()):
+        worst, f1 = result.get("worst_domain"), result.get("worst_macro_f1")
+        if isinstance(f1, int | float) and worst:
+            parts.append(f"{name}: {f1:.3f} ({worst})")
+    return "; ".join(parts)
 
 
 def worst_cells(table: pd.DataFrame) -> pd.DataFrame:

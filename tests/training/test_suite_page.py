@@ -72,6 +72,11 @@ def test_evaluate_on_a_suite_from_the_models_tab(
     wrong = next(d.value for d in at.dataframe if "predicted" in getattr(d.value, "columns", []))
     assert "(no face)" in set(wrong["predicted"]) and "surprise" in set(wrong["label"])
     assert wrong["thumbnail"].str.startswith("data:image/jpeg;base64,").any()
+    # The model cards keep the result: the models table shows each model's worst domain on the suite.
+    models = next(d.value for d in at.dataframe if "suites (worst domain)" in getattr(d.value, "columns", []))
+    for model_id, row in table.iterrows():
+        shown = models.loc[models["id"] == model_id, "suites (worst domain)"].item()
+        assert shown == f"demo: {row['worst macro-F1']:.3f} ({row[WORST]})"
 
 
 def test_a_viewer_sees_the_suite_but_cannot_evaluate(
