@@ -136,6 +136,7 @@ def run_landmark_training(params: LandmarkTrainingParams, ctx: JobContext) -> di
             seed=params.seed,
             suite=params.suite,
             use_suite=params.use_suite,
+            data=data,  # without a suite: the very split the best model was chosen on
         )
         # Each figure says which images it is measured on: the split training held out picks the best model, the
         # comparison's own set (a suite, else that split) decides the activation.

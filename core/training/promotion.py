@@ -35,7 +35,7 @@ from core.suites.evaluate import (
     score_domain,
 )
 from core.training.compare import holdout_split
-from core.training.data import from_store
+from core.training.data import TrainingData, from_store
 from core.training.report import classification_metrics
 
 log = logging.getLogger("core.training.promotion")
@@ -204,10 +204,13 @@ class Promotion:
     record: ActivationRecord | None = None
 
 
-def held_out_set(store: Store, filters: Filters | None = None, *, seed: int = 0) -> HeldOut:
+def held_out_set(
+    store: Store, filters: Filters | None = None, *, seed: int = 0, data: TrainingData | None = None
+) -> HeldOut:
     """The images a new model is judged on: the store's "test" faces, else a person-grouped split of the labeled
-    faces that matches what `compare_models` held out for the same filters and seed."""
-    data = from_store(store, filters)
+    faces that matches what `compare_models` held out for the same filters and seed. Pass the training's own `data`
+    to split exactly the rows it split (e.g. without faces whose image the network could not read)."""
+    data = data if data is not None else from_store(store, filters)
     if len(data) < 2 or len(data.classes) < 2:
         raise TrainingDataError("comparing models needs labeled faces of at least two emotions")
     try:
@@ -287,6 +290,7 @@ def compare_with_active(
     held_out: HeldOut | None = None,
     suite: str | None = None,
     use_suite: bool = True,
+    data: TrainingData | None = None,
 ) -> Comparison:
     """Score `candidate_id` and the active model on the same images and save the comparison beside the candidate:
     on `suite`, else (with `use_suite`) on the last used suite if there is one, else on the held-out split. A model
@@ -295,9 +299,11 @@ def compare_with_active(
     from core.suites.manage import last_used_suite, mark_used
 
     require(Permission.TRAIN)
-    if held_out is None and use_suite:
-        suite = suite or last_used_suite(store)
-    held = held_out or (suite_set(store, suite) if suite and use_suite else held_out_set(store, filters, seed=seed))
+    suite = (suite or last_used_suite(store)) if use_suite else None
+    if suite is not None:
+        held = suite_set(store, suite)
+    else:
+        held = held_out or held_out_set(store, filters, seed=seed, data=data)
     if not held.image_ids:
         raise TrainingDataError(f"no images to compare the models on in {held.description}")
     if held.suite is not None:
@@ -395,6 +401,7 @@ def promote(
     seed: int = 0,
     suite: str | None = None,
     use_suite: bool = True,
+    data: TrainingData | None = None,
 ) -> Promotion:
     """Compare `candidate_id` with the active model (on `suite`, by default the last used suite, else on the
     held-out split) and activate it as `policy` says: "never" (the default), "if_better", or "always". Every
@@ -404,7 +411,7 @@ def promote(
         raise ValueError(f"unknown activation policy {policy!r}; valid: {', '.join(ACTIVATION_POLICIES)}")
     try:
         comparison: Comparison | None = compare_with_active(
-            registry, store, candidate_id, filters=filters, seed=seed, suite=suite, use_suite=use_suite
+            registry, store, candidate_id, filters=filters, seed=seed, suite=suite, use_suite=use_suite, data=data
         )
     except TrainingDataError as exc:
         comparison = None

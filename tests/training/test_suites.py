@@ -337,3 +337,18 @@ def test_suites_on_postgres(pg_settings: Settings, face_variants: list[np.ndarra
     assert delete_suite(store, "a") == 3
     assert [s.name for s in list_suites(store)] == ["b"]
     assert {r.status for r in store.list_images(Filters(statuses=[STATUS_SUITE]))} == {STATUS_SUITE}
+
+
+def test_without_a_suite_the_training_figure_and_the_decision_use_the_same_images(
+    trained: tuple[Store, Registry],
+) -> None:
+    """Issue 21: the best model's held-out macro-F1 and the comparison's figure for it are one measurement."""
+    from core.jobs.kinds import LANDMARK_TRAINING, LandmarkTrainingParams
+
+    params = LandmarkTrainingParams(models=["random_forest"], feature_sets=["landmarks"], use_suite=False)
+    result = run_inline(LANDMARK_TRAINING, params)
+    comparison = result["comparison"]
+    report = result["reports"][0]
+    assert comparison["holdout"] == f"the held-out split ({result['holdout']})"
+    assert comparison["n_images"] == report["n_test"]
+    assert comparison["candidate"]["macro_f1"] == pytest.approx(result["best_macro_f1"])
