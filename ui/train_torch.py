@@ -117,8 +117,10 @@ def _comparison_view(key: str, model_id: str, result: dict[str, Any], registry: 
     if comparison is None and result.get("comparison"):
         comparison = Comparison.model_validate(result["comparison"])
     if comparison is not None:
-        st.caption(f"Against the active model on {comparison.holdout}: {comparison.headline()}.")
-        st.dataframe(side_by_side(comparison), key=f"{key}_versus")
+        active = registry.active_id()
+        then = comparison.incumbent.model_id if comparison.incumbent is not None else None
+        st.caption(f"Against the active model: {comparison.headline()}. {comparison.outcome(active)}.")
+        st.dataframe(side_by_side(comparison, stale=active not in (model_id, then)), key=f"{key}_versus")
 
 
 def _devices() -> list[str]:
