@@ -103,8 +103,8 @@ class Recognizer:
                 faces = self.extractor.detect_still(rgb)  # padded: tight crops are common in still images
             else:
                 faces = self.extractor.detect_video(rgb, timestamp_ms)
-            if not faces:
-                return []
+            if not faces and not getattr(self.model, "whole_image_fallback", False):
+                return []  # a model with the fallback (face-api's network) answers for the whole image instead
         return self._predict_faces(rgb, faces)
 
     def _predict_faces(self, rgb: np.ndarray, faces: Sequence[FaceData]) -> list[FacePrediction]:
