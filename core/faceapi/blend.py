@@ -196,7 +196,10 @@ class VoteBlend(ClassifierMixin, BaseEstimator):
 
     def _learned_inputs(self, x: np.ndarray) -> np.ndarray:
         raw, network, _ = self._split(x)
-        return np.hstack([np.asarray(self.features_.transform(raw), np.float64), network.astype(np.float64)])
+        # The union's parts one by one: FeatureUnion.transform goes through joblib, which costs more than the
+        # features themselves on the one or two faces of a live frame (same numbers).
+        parts = [np.asarray(t.transform(raw), np.float64) for _, t in self.features_.transformer_list]
+        return np.hstack([*parts, network.astype(np.float64)])
 
     def learned_proba(self, x: np.ndarray) -> np.ndarray:
         z = (self._learned_inputs(x) - self.scaler_.mean_) / self.scaler_.scale_

@@ -73,8 +73,16 @@ def crop(
     half = INPUT_SIZE / 2
     m[:, 2] = np.array([cx, cy]) - m[:, :2] @ np.array([half, half])
     src = rgb[..., :3] if rgb.ndim == 3 else np.repeat(rgb[..., None], 3, axis=2)
-    if max(ax, ay) > 1.5:  # strong downscale: blur first so the warp does not alias (what INTER_AREA does)
-        k = int(2 * round(max(ax, ay) / 2) + 1)
+    k = int(2 * round(max(ax, ay) / 2) + 1) if max(ax, ay) > 1.5 else 0
+    # Work on the part of the image the crop samples (plus the blur's reach), not on the whole frame.
+    corners = m[:, :2] @ np.array([[0, 0, INPUT_SIZE, INPUT_SIZE], [0, INPUT_SIZE, 0, INPUT_SIZE]]) + m[:, 2:]
+    margin = k + 2
+    rx0, ry0 = max(0, int(corners[0].min()) - margin), max(0, int(corners[1].min()) - margin)
+    rx1, ry1 = min(w, int(np.ceil(corners[0].max())) + margin), min(h, int(np.ceil(corners[1].max())) + margin)
+    if rx1 > rx0 and ry1 > ry0 and (rx0 > 0 or ry0 > 0 or rx1 < w or ry1 < h):
+        src = src[ry0:ry1, rx0:rx1]
+        m[:, 2] -= (rx0, ry0)
+    if k:  # strong downscale: blur first so the warp does not alias (what INTER_AREA does)
         src = cv2.GaussianBlur(src, (k, k), 0)
     border = cv2.BORDER_CONSTANT if f.pad == "black" else cv2.BORDER_REPLICATE
     out = cv2.warpAffine(

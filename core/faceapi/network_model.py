@@ -9,13 +9,14 @@ and tiny images are often the face itself).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Final
 
 import numpy as np
 
 from core.errors import ModelMismatch
-from core.faceapi.framing import NETWORK_FRAMING, Framing, crop, whole_image_crop
+from core.faceapi.framing import NETWORK_FRAMING, STORE_FRAMING, Framing, crop, whole_image_crop
 from core.faceapi.network import NETWORK_EMOTIONS, ExpressionNetwork, shared_network, zero_shot_proba
 from core.inference import FacePrediction, top_prediction
 from core.records import FaceData
@@ -27,6 +28,11 @@ FACEAPI_ID: Final = "faceapi-network"
 # The project's order of the network's seven emotions (the card's classes).
 CLASSES: Final[list[str]] = [e for e in EMOTIONS if e in NETWORK_EMOTIONS]
 WHOLE_IMAGE: Final = (0.0, 0.0, 1.0, 1.0)
+LIVE_NOTE: Final = (
+    "Live runs a cheaper variant of this model: face-api's network sees one crop per face (the 1.3x square that "
+    "the landmark part reads) instead of also voting on its own framing and its mirror image, to keep the video "
+    "fluid. The model card's figures are for the full model, which Batch test and the API use."
+)
 
 
 def network_logits(
@@ -34,12 +40,32 @@ def network_logits(
 ) -> np.ndarray:
     """(n, 7) logits of the faces in face-api's order, framed by `framing` (with `flip`, the mean of the crop's and
     its mirror's logits); with no faces, one row for the whole image."""
+    return vote_and_rows(network, rgb, faces, framing, with_rows=False)[0]
+
+
+def vote_and_rows(
+    network: ExpressionNetwork,
+    rgb: np.ndarray,
+    faces: Sequence[FaceData],
+    framing: Framing = NETWORK_FRAMING,
+    *,
+    with_rows: bool,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The vote's logits and, `with_rows`, the network rows of the stored crop (`STORE_FRAMING`), from one
+    onnxruntime call for all crops of the frame (a call costs more than a crop)."""
+    if with_rows and faces and framing == STORE_FRAMING:  # the live variant: one crop serves both
+        rows = network.run(np.stack([crop(rgb, f.bbox, f.landmarks, STORE_FRAMING) for f in faces])).rows()
+        return rows[:, : len(NETWORK_EMOTIONS)], rows
     crops = [crop(rgb, f.bbox, f.landmarks, framing) for f in faces] or [whole_image_crop(rgb)]
-    batch = np.stack(crops + [c[:, ::-1] for c in crops]) if framing.flip else np.stack(crops)
-    logits = network.run(batch).logits
-    if framing.flip:
-        logits = (logits[: len(crops)] + logits[len(crops) :]) / 2
-    return np.asarray(logits)
+    n = len(crops)
+    batch = crops + ([c[:, ::-1] for c in crops] if framing.flip else [])
+    if with_rows:
+        batch += [crop(rgb, f.bbox, f.landmarks, STORE_FRAMING) for f in faces]
+    out = network.run(np.stack(batch))
+    logits = (out.logits[:n] + out.logits[n : 2 * n]) / 2 if framing.flip else out.logits[:n]
+    start = 2 * n if framing.flip else n
+    rows = out.rows()[start:] if with_rows else None
+    return np.asarray(logits), rows
 
 
 class NetworkModel:
@@ -53,6 +79,18 @@ class NetworkModel:
         self.card = card
         self.network = network
         self.framing = framing
+        self.live_note = ""
+
+    def live_variant(self) -> NetworkModel:
+        """The cheaper model the Live page runs: one crop a face, without the mirror image (see bench/live.py)."""
+        if not self.framing.flip:
+            return self
+        variant = NetworkModel(self.card, self.network, replace(self.framing, flip=False))
+        variant.live_note = (
+            "Live runs a cheaper variant of this model: the network sees each face once, without its mirror image, "
+            "to keep the video fluid. The model card's figures are for the full model (Batch test and the API)."
+        )
+        return variant
 
     @property
     def classes(self) -> list[str]:
