@@ -152,3 +152,30 @@ def test_trained_on_the_store_saved_loaded_and_recognising_through_the_registry(
     chosen, scorer = load_scoring_model(registry, card.id)
     report = build_queue(store, scorer, model_id=chosen, k=2, min_distance=0.0)
     assert report.scored == 4 and report.queued == 2
+
+
+def test_the_starter_recipe_votes_with_the_networks_own_probabilities() -> None:
+    """VoteBlend: weight 1 is the network alone at temperature 1 (never flattened), weight 0 the learned model
+    alone; the vote's logits are separate columns from the stored crop's row, which only the LR reads."""
+    from core.faceapi.blend import VoteBlend, vote_rows
+    from core.faceapi.network import zero_shot_proba
+
+    x, y, _ = leaky_rows(seed=3)
+    raw, net = x[:, :RAW_WIDTH], x[:, RAW_WIDTH:]
+    vote = np.random.default_rng(4).normal(0, 2, (len(y), len(NETWORK_EMOTIONS)))  # another framing's logits
+    rows = vote_rows(raw, net, vote)
+    network = VoteBlend(C=1.0, weight=1.0, feature_sets=["blendshapes"]).fit(rows, y)
+    expected = zero_shot_proba(vote.astype(np.float32), list(network.classes_))  # rows are float32
+    np.testing.assert_allclose(network.predict_proba(rows), expected, atol=1e-9)
+    learned = VoteBlend(C=1.0, weight=0.0, feature_sets=["blendshapes"]).fit(rows, y)
+    z = learned.scaler_.transform(learned._learned_inputs(rows))
+    np.testing.assert_allclose(learned.predict_proba(rows), learned.lr_.predict_proba(z), atol=1e-9)
+    assert learned.lr_.n_features_in_ == NUM_BLENDSHAPES + OUTPUT_WIDTH  # the vote is not among its inputs
+    mixed = VoteBlend(C=1.0, weight=0.5, feature_sets=["blendshapes"]).fit(rows, y)
+    np.testing.assert_allclose(
+        mixed.predict_proba(rows), 0.5 * learned.predict_proba(rows) + 0.5 * network.predict_proba(rows), atol=1e-9
+    )
+    landmarks_only = VoteBlend(C=1.0, weight=0.5, learned_network=False, feature_sets=["blendshapes"])
+    landmarks_only.fit(vote_rows(raw, None, vote), y)
+    with pytest.raises(ValueError, match="vote rows have width"):
+        landmarks_only.predict_proba(rows)

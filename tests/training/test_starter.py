@@ -77,3 +77,34 @@ def test_the_network_alone_is_listed_protected_and_matches_its_framing() -> None
     assert card.params["framing"] == NETWORK_FRAMING.name and "contempt" not in card.classes
     with pytest.raises(StudioError, match="cannot be deleted"):
         registry.delete(FACEAPI_ID)
+
+
+def test_live_runs_a_cheaper_variant_and_says_so(astronaut_rgb: np.ndarray) -> None:
+    from core.faceapi.framing import STORE_FRAMING
+    from core.live import FrameProcessor
+
+    model = Registry(PROJECT_ROOT / "models").load(STARTER_ID)
+    variant = model.live_variant()
+    assert variant.framing == STORE_FRAMING and variant.live_note and not model.live_note
+    with LandmarkExtractor(mode="image") as extractor:
+        faces = extractor.detect_still(astronaut_rgb)
+    [full] = model.predict_faces(astronaut_rgb, faces)
+    [cheap] = variant.predict_faces(astronaut_rgb, faces)
+    assert full.emotion == cheap.emotion == "happy" and full.probabilities != cheap.probabilities
+    with FrameProcessor(model) as proc:  # what the Live page runs: the chosen model stays the one shown
+        assert proc.model is model and proc.running.live_note == variant.live_note
+
+
+def test_tiny_tight_crops_are_upscaled_for_mediapipe(astronaut_rgb: np.ndarray) -> None:
+    """A 48 px grayscale face crop (as in posed lab sets) is below MediaPipe's range until upscaled."""
+    import cv2
+
+    with LandmarkExtractor(mode="image") as extractor:
+        [face] = extractor.detect_still(astronaut_rgb)
+        h, w = astronaut_rgb.shape[:2]
+        x0, y0, x1, y1 = face.bbox
+        tight = astronaut_rgb[int(y0 * h) : int(y1 * h), int(x0 * w) : int(x1 * w)]
+        gray = cv2.cvtColor(cv2.resize(tight, (48, 48), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+        small = np.repeat(gray[..., None], 3, axis=2)
+        [found] = extractor.detect_still(small)
+    assert found.bbox[2] - found.bbox[0] > 0.5  # the face fills the crop
