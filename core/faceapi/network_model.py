@@ -54,8 +54,8 @@ def vote_and_rows(
     """The vote's logits and, `with_rows`, the network rows of the stored crop (`STORE_FRAMING`), from one
     onnxruntime call for all crops of the frame (a call costs more than a crop)."""
     if with_rows and faces and framing == STORE_FRAMING:  # the live variant: one crop serves both
-        rows = network.run(np.stack([crop(rgb, f.bbox, f.landmarks, STORE_FRAMING) for f in faces])).rows()
-        return rows[:, : len(NETWORK_EMOTIONS)], rows
+        single = network.run(np.stack([crop(rgb, f.bbox, f.landmarks, STORE_FRAMING) for f in faces])).rows()
+        return single[:, : len(NETWORK_EMOTIONS)], single
     crops = [crop(rgb, f.bbox, f.landmarks, framing) for f in faces] or [whole_image_crop(rgb)]
     n = len(crops)
     batch = crops + ([c[:, ::-1] for c in crops] if framing.flip else [])
