@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -20,6 +21,7 @@ from sklearn.preprocessing import StandardScaler
 from bench.starter_data import DomainSet
 from core.faceapi.framing import FRAMINGS, Framing
 from core.faceapi.network import zero_shot_proba
+from core.faceapi.selection import select_by_domains
 from core.features import build_features
 
 SEVEN = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
@@ -217,13 +219,11 @@ def evaluate(sets: Sequence[DomainSet], splits: Splits, recipe: Recipe) -> tuple
     return out[0], out[1]
 
 
-def select(rows: list[dict[str, object]], network: dict[str, float], margin: float = 0.02) -> dict[str, object] | None:
-    """The rule: among the candidates not more than `margin` below the network alone on any LODO domain, the best
-    worst-domain of the pooled CV (ties: the higher network weight, the simpler model)."""
-    ok = [r for r in rows if all(r["lodo"][d] >= network[d] - margin for d in network)]  # type: ignore[index]
-    if not ok:
-        return None
-    return max(ok, key=lambda r: (min(r["cv"].values()), r["recipe"].weight))  # type: ignore[union-attr]
+def select(rows: list[dict[str, Any]], network: dict[str, float], margin: float = 0.02) -> dict[str, Any] | None:
+    """The rule of `core.faceapi.selection.select_by_domains` on the candidates' rows."""
+    flat = [{**r, "weight": r["recipe"].weight} for r in rows]
+    chosen = select_by_domains(flat, network, margin)
+    return None if chosen is None else rows[flat.index(chosen)]
 
 
 # ---- 3. the previous starter's recipe, refitted on each split ---------------------------------------------------

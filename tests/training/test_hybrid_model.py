@@ -9,7 +9,6 @@ from core.active.queue import build_queue
 from core.active.scoring_model import load_scoring_model
 from core.faceapi.blend import BlendedLogistic, HybridFeatures, hybrid_rows
 from core.faceapi.network import NETWORK_EMOTIONS, OUTPUT_WIDTH
-from core.faceapi.selection import choose_blend
 from core.features.raw import RAW_WIDTH
 from core.imaging import decode_rgb, encode_png
 from core.inference import Recognizer
@@ -76,23 +75,19 @@ def test_blend_weight_and_c_are_chosen_inside_person_grouped_cv() -> None:
     assert leaky.cv_mean > grouped.cv_mean
 
 
-def test_choose_blend_scores_grouped_cv_and_cross_dataset_directions() -> None:
-    x, y, groups = leaky_rows(seed=1)
-    datasets = np.where(np.arange(len(y)) < len(y) // 2, "set-a", "set-b")
-    choice = choose_blend(
-        x,
-        y,
-        groups,
-        datasets=datasets,
-        feature_sets=["blendshapes"],
-        cs=[0.01, 10.0],
-        weights=[0.0, 0.5, 1.0],
-        folds=4,
-    )
-    assert len(choice.table) == 6 and all(0.0 <= r["cross_dataset"] <= 1.0 for r in choice.table)
-    assert choice.weight >= 0.5  # neither split lets persons leak, so the network's share wins
-    best = max(r["score"] for r in choice.table)
-    assert any(r["C"] == choice.C and r["weight"] == choice.weight and r["score"] == best for r in choice.table)
+def test_the_domain_rule_keeps_the_network_in_sight_and_takes_the_best_worst_domain() -> None:
+    from core.faceapi.selection import select_by_domains
+
+    network = {"web": 0.50, "lab": 0.80}
+    rows = [
+        {"name": "network", "weight": 1.0, "cv": {"web": 0.50, "lab": 0.80}, "lodo": network},
+        {"name": "blend", "weight": 0.6, "cv": {"web": 0.55, "lab": 0.82}, "lodo": {"web": 0.49, "lab": 0.81}},
+        # Best in-domain, but 0.05 below the network on a domain it never saw: ruled out.
+        {"name": "learned", "weight": 0.0, "cv": {"web": 0.70, "lab": 0.90}, "lodo": {"web": 0.45, "lab": 0.85}},
+    ]
+    assert select_by_domains(rows, network)["name"] == "blend"
+    assert select_by_domains(rows[:1], network)["name"] == "network"
+    assert select_by_domains(rows[2:], network) is None
 
 
 def test_the_blend_is_a_probability_mix_and_contempt_comes_only_from_the_landmark_part() -> None:
