@@ -108,3 +108,11 @@ def test_tiny_tight_crops_are_upscaled_for_mediapipe(astronaut_rgb: np.ndarray) 
         small = np.repeat(gray[..., None], 3, axis=2)
         [found] = extractor.detect_still(small)
     assert found.bbox[2] - found.bbox[0] > 0.5  # the face fills the crop
+
+
+def test_no_whole_image_answer_for_video_frames_or_large_photos() -> None:
+    model = Registry(PROJECT_ROOT / "models").load(STARTER_ID)
+    with LandmarkExtractor(mode="video") as video:
+        assert Recognizer(model, video).predict(np.full((40, 40, 3), 128, np.uint8), timestamp_ms=33) == []
+    with LandmarkExtractor(mode="image") as still:
+        assert Recognizer(model, still).predict(np.full((480, 640, 3), 128, np.uint8)) == []
