@@ -16,6 +16,9 @@ from core.landmarks.extractor import LandmarkExtractor
 from core.records import FaceData
 from core.registry import ModelCard
 
+# The largest still image treated as a possible tight face crop when MediaPipe finds no face (see Recognizer).
+WHOLE_IMAGE_FALLBACK_MAX_SIDE = 400
+
 
 @dataclass
 class FacePrediction:
@@ -104,9 +107,16 @@ class Recognizer:
                 faces = self.extractor.detect_still(rgb)  # padded: tight crops are common in still images
             else:
                 faces = self.extractor.detect_video(rgb, timestamp_ms)
-            if not faces:
+            if not faces and not (timestamp_ms is None and self._whole_image_fallback(rgb)):
                 return []
         return self._predict_faces(rgb, faces)
+
+    def _whole_image_fallback(self, rgb: np.ndarray) -> bool:
+        """A still image small enough to be a tight face crop (a 48 px lab portrait, a cut-out face) where MediaPipe
+        found no face even upscaled: a model that can (face-api's network) answers for the whole image. Never for
+        video frames or larger photos, where no face means no face."""
+        small = max(rgb.shape[:2]) <= WHOLE_IMAGE_FALLBACK_MAX_SIDE
+        return small and bool(getattr(self.model, "whole_image_fallback", False))
 
     def _predict_faces(self, rgb: np.ndarray, faces: Sequence[FaceData]) -> list[FacePrediction]:
         predictions = self.model.predict_faces(rgb, faces)

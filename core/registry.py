@@ -26,11 +26,13 @@ from core.auth import Permission, require
 from core.errors import ModelMismatch, StudioError
 from core.store.files import atomic_write_text
 
-ModelKind = Literal["landmark", "resnet", "detector", "hybrid"]
+ModelKind = Literal["landmark", "resnet", "detector", "hybrid", "faceapi"]
 CARD_FILE = "card.json"
 ACTIVE_FILE = "active.json"
 HISTORY_FILE = "activations.jsonl"
 STARTER_ID = "starter"
+# Shipped with the code (under models/ in git): never deleted from the studio.
+SHIPPED_IDS = frozenset({STARTER_ID, "faceapi-network"})
 ActivationReason = Literal["manual", "better", "forced", "rollback"]
 
 # kind -> module that defines `load_artifact(folder: Path, card: ModelCard) -> ExpressionModel`
@@ -39,6 +41,7 @@ LOADER_MODULES: dict[str, str] = {
     "resnet": "core.training.resnet",
     "detector": "core.detector.model",
     "hybrid": "core.faceapi.hybrid",  # face-api network + landmark features
+    "faceapi": "core.faceapi.network_model",  # face-api's network alone, zero-shot (the baseline)
 }
 
 
@@ -238,8 +241,8 @@ class Registry:
 
     def delete(self, model_id: str) -> None:
         require(Permission.DELETE)
-        if model_id == STARTER_ID:
-            raise StudioError("the shipped starter model cannot be deleted")
+        if model_id in SHIPPED_IDS:
+            raise StudioError(f"the shipped model {model_id} cannot be deleted")
         folder = self.folder(model_id)
         if not folder.is_dir():
             raise StudioError(f"no model with id {model_id!r}")

@@ -105,6 +105,9 @@ def show_result(processor: FrameProcessor) -> None:
         st.plotly_chart(probability_figure(face.probabilities, height=240), key="live_proba")
     if len(result.faces) > 1:
         st.caption(f"{len(result.faces)} faces: " + ", ".join(f"{f.emotion} {f.confidence:.0%}" for f in result.faces))
+    note = getattr(processor.running, "live_note", "")
+    if note:  # the model offers a cheaper variant for video: say which one runs
+        st.caption(note)
     cols = st.columns(2)
     cols[0].metric("Processing FPS", f"{result.stats.fps:.1f}")
     cols[1].metric("Latency per frame", f"{result.stats.latency_ms:.1f} ms")

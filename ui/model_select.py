@@ -10,7 +10,7 @@ import streamlit as st
 from core.inference import ExpressionModel
 from core.live import FrameProcessor
 from core.live.model_choices import ModelChoice, model_choices
-from core.registry import STARTER_ID, Registry, coverage_note
+from core.registry import SHIPPED_IDS, STARTER_ID, Registry, coverage_note
 from ui.common import get_registry, run_safely, settings
 
 STAMP_KEY = "active_model_stamp"
@@ -52,7 +52,7 @@ def require_model(choice: ModelChoice | None) -> ExpressionModel:
     if note:
         st.caption(note)
     models_dir = str(settings().models_dir)
-    if choice.card.id == STARTER_ID and all(c.id == STARTER_ID for c in Registry(Path(models_dir)).list()):
+    if choice.card.id == STARTER_ID and all(c.id in SHIPPED_IDS for c in Registry(Path(models_dir)).list()):
         # Only while there is nothing else: a user who picked the starter over a trained model needs no nudge.
         st.info("Using the shipped **starter model**: no model has been trained yet. Train one on the **Train** page.")
     model = run_safely(lambda: _load(models_dir, choice.card.id), what=f"Loading model {choice.card.id}")

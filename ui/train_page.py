@@ -12,7 +12,7 @@ import streamlit as st
 from core.auth import Permission, allowed, current_user
 from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
 from core.jobs.kinds import LandmarkTrainingParams
-from core.registry import STARTER_ID, ActivationRecord, ModelCard, Registry
+from core.registry import SHIPPED_IDS, ActivationRecord, ModelCard, Registry
 from core.schema import EMOTIONS, EXTRACTION_OK, SOURCES, TRAINABLE_STATUSES
 from core.store import Store
 from core.store.repository import Filters
@@ -263,7 +263,7 @@ def registry_ui(registry: Registry) -> None:
     elif c1.button("Make active", key="registry_activate", disabled=picked == active):
         run_safely(lambda: activate_compared(registry, picked), what="Activating")
         st.rerun()
-    if allowed(Permission.DELETE) and c2.button("Delete", key="registry_delete", disabled=picked == STARTER_ID):
+    if allowed(Permission.DELETE) and c2.button("Delete", key="registry_delete", disabled=picked in SHIPPED_IDS):
         run_safely(lambda: registry.delete(picked), what="Deleting")
         st.rerun()
     history_ui(registry)

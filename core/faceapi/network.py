@@ -17,22 +17,20 @@ from typing import Final
 import cv2
 import numpy as np
 
+from core.faceapi.framing import INPUT_SIZE, STORE_FRAMING
 from core.landmarks.model_file import load_verified
 from core.records import FaceData
 from core.settings import Settings, get_settings
 
-INPUT_SIZE: Final = 112
 EMBEDDING_WIDTH: Final = 256
 # face-api's output order, and the same classes in the project's vocabulary. The network has no "contempt".
 FACEAPI_CLASSES: Final[tuple[str, ...]] = ("neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised")
 NETWORK_EMOTIONS: Final[tuple[str, ...]] = ("neutral", "happy", "sad", "angry", "fear", "disgust", "surprise")
 LOGITS_WIDTH: Final = len(NETWORK_EMOTIONS)
 OUTPUT_WIDTH: Final = LOGITS_WIDTH + EMBEDDING_WIDTH  # one network row: 7 logits, then the embedding
-# The crop is a square around the landmark box's centre, this many times its longer side: MediaPipe's box runs
-# from the hairline to the chin, and face-api was trained on looser detector boxes. Chosen by the network's
-# zero-shot macro-F1 on 500 faces of each research dataset (scales 0.85-1.6; 1.0 gave 0.44 / 0.43, 1.3 gave
-# 0.50 / 0.45 on faces-dev / fer-yolo): a preprocessing choice, made before any model was fitted.
-CROP_SCALE: Final = 1.3
+# The stored rows' crop (core.faceapi.framing.STORE_FRAMING: a square, 1.3 times the landmark box's longer side).
+# The network's own vote uses NETWORK_FRAMING, chosen by the crop study (bench/train.py --only crops).
+CROP_SCALE: Final = STORE_FRAMING.scale
 RESTORE_HINT: Final = (
     "not the converted face-api 1.7.15 network. Restore it from git, or rebuild it with scripts/convert_faceapi.py "
     "(see models/faceapi/README.md)."

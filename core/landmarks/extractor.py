@@ -9,6 +9,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any, Literal
 
+import cv2
 import mediapipe as mp
 import numpy as np
 from mediapipe.tasks.python import BaseOptions, vision
@@ -23,6 +24,9 @@ from core.settings import Settings, get_settings
 # A face whose landmark box comes this close to an image edge is reported as a tight crop.
 BORDER_MARGIN = 0.02
 PAD_FRACTION = 0.2
+# MediaPipe's face detector misses most faces in images this small (48 px lab crops): upscale them and retry.
+UPSCALE_BELOW = 160
+UPSCALE_TO = 256
 
 
 @dataclass
@@ -184,6 +188,13 @@ class LandmarkExtractor:
         if not faces:
             # A small face in a large photo can fall below the detector's range once padded: try unpadded.
             faces = self.detect(rgb)
+        if not faces and max(ph, pw) < UPSCALE_BELOW:
+            # A tiny image (a 48 px crop) is below the detector's range: upscale it (normalized coordinates are
+            # unaffected) and try again, padded.
+            f = UPSCALE_TO / max(ph, pw)
+            big = cv2.resize(rgb, (round(pw * f), round(ph * f)), interpolation=cv2.INTER_CUBIC)
+            padded, px, py = pad_border(big, PAD_FRACTION)
+            faces = [_unpad(face, px, py, big.shape[1], big.shape[0]) for face in self.detect(padded)]
         return faces
 
     def extract(self, rgb: np.ndarray) -> Outcome:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.registry import STARTER_ID, ModelCard, Registry
+from core.registry import SHIPPED_IDS, STARTER_ID, ModelCard, Registry
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,9 @@ def model_choices(registry: Registry) -> list[ModelChoice]:
         out.append(ModelChoice(current, FOLLOW_ACTIVE_LABEL, current.id == STARTER_ID, True, follows_active=True))
     for card in cards:
         starter = card.id == STARTER_ID
-        when = "starter" if starter else card.created_at.strftime("%d %b %H:%M")
+        when = (
+            "starter" if starter else "shipped" if card.id in SHIPPED_IDS else card.created_at.strftime("%d %b %H:%M")
+        )
         label = f"{'✓ ' if card.id == active else ''}{card.name} · {when}"
         if label in seen:  # same name in the same minute: the id's tail tells them apart
             label = f"{label} ·{card.id[-4:]}"

@@ -115,14 +115,23 @@ class FrameProcessor:
     # ---- configuration (page thread) ---------------------------------------------------------------------------
     @property
     def model(self) -> ExpressionModel:
+        """The model chosen (the frames may run its cheaper `live_variant`: see `running`)."""
+        return self._model
+
+    @property
+    def running(self) -> ExpressionModel:
+        """The model the frames run: the chosen one, or the cheaper variant it offers for video."""
         return self._recognizer.model
 
     def set_model(self, model: ExpressionModel) -> None:
-        """Switch models between frames; the landmarker is created the first time a model needs it."""
+        """Switch models between frames; the landmarker is created the first time a model needs it. A model that
+        offers a `live_variant` (face-api's network voting on several crops) runs that cheaper variant here."""
         if model.needs_landmarks and self._extractor is None:
             self._extractor = LandmarkExtractor(self._settings, mode="video", num_faces=self._num_faces)
+        variant = getattr(model, "live_variant", None)
         with self._lock:
-            self._recognizer = Recognizer(model, self._extractor)
+            self._model = model
+            self._recognizer = Recognizer(variant() if callable(variant) else model, self._extractor)
             self._classes = tuple(model.card.classes)
             self._smoother.reset()
 

@@ -15,6 +15,7 @@ import joblib
 import numpy as np
 from sklearn.base import clone
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401  (registers HalvingGridSearchCV)
+from sklearn.metrics import f1_score
 from sklearn.model_selection import (
     GridSearchCV,
     HalvingGridSearchCV,
@@ -117,23 +118,74 @@ class ComparisonResult:
         return max(self.reports, key=lambda r: (r.macro_f1, r.cv_mean))
 
 
-def _search(pipe: Pipeline, grid: dict[str, list[Any]], cv: list[Any], y: np.ndarray, seed: int, n_jobs: int) -> Any:
+def _uses_halving(grid: dict[str, list[Any]], cv: list[Any], y: np.ndarray) -> bool:
     """Successive halving for big grids when there are enough faces for its first, smallest round (sklearn starts
-    at 2 x folds x classes samples); an exhaustive grid search otherwise."""
+    at 2 x folds x classes samples)."""
     min_resources = 2 * len(cv) * len(np.unique(y))
-    if len(ParameterGrid(grid)) > HALVING_ABOVE and len(y) >= HALVING_FACTOR * min_resources:
+    return len(ParameterGrid(grid)) > HALVING_ABOVE and len(y) >= HALVING_FACTOR * min_resources
+
+
+def _search(
+    pipe: Pipeline, grid: dict[str, list[Any]], cv: list[Any], y: np.ndarray, seed: int, n_jobs: int, scoring: Any
+) -> Any:
+    """Successive halving for big grids (`_uses_halving`); an exhaustive grid search otherwise."""
+    if _uses_halving(grid, cv, y):
         return HalvingGridSearchCV(
             pipe,
             grid,
             cv=cv,
-            scoring="f1_macro",
+            scoring=scoring,
             factor=HALVING_FACTOR,
             random_state=seed,
             n_jobs=n_jobs,
             refit=False,
             error_score="raise",
         )
-    return GridSearchCV(pipe, grid, cv=cv, scoring="f1_macro", n_jobs=n_jobs, refit=False, error_score="raise")
+    return GridSearchCV(pipe, grid, cv=cv, scoring=scoring, n_jobs=n_jobs, refit=False, error_score="raise")
+
+
+def planned_fits(grid: dict[str, list[Any]], cv: list[Any], y: np.ndarray) -> int:
+    """How many fits the search of `grid` makes: candidates x folds, or the rounds of successive halving (each
+    keeps a third of the candidates)."""
+    candidates = len(ParameterGrid(grid))
+    if not _uses_halving(grid, cv, y):
+        return candidates * len(cv)
+    fits = 0
+    while True:
+        fits += candidates * len(cv)
+        if candidates <= HALVING_FACTOR - 1:
+            return fits
+        candidates = -(-candidates // HALVING_FACTOR)
+
+
+class FitProgress:
+    """The search's scorer (macro-F1, as "f1_macro") that also reports each finished fit: which candidate and fold,
+    and an estimate of the time left for this model. It runs where the fits run, so it is used only when the search
+    runs in this process; a parallel search reports per model."""
+
+    def __init__(self, report: Callable[[str], None], candidates: int, folds: int, fits: int, halving: bool) -> None:
+        self.report = report
+        self.candidates, self.folds, self.fits, self.halving = candidates, folds, fits, halving
+        self.done = 0
+        self.started = time.perf_counter()
+
+    def __call__(self, estimator: Any, x: np.ndarray, y: np.ndarray) -> float:
+        score = float(f1_score(y, estimator.predict(x), average="macro"))
+        self.done += 1
+        elapsed = time.perf_counter() - self.started
+        # What is left: the remaining fits at the mean pace so far, plus the final refit (about one fit).
+        left = elapsed / self.done * (max(0, self.fits - self.done) + 1)
+        if self.halving:
+            where = f"fit {self.done}/~{self.fits} (successive halving of {self.candidates} candidates)"
+        else:
+            where = f"candidate {min(self.candidates, (self.done - 1) // self.folds + 1)}/{self.candidates}, "
+            where += f"fold {(self.done - 1) % self.folds + 1}/{self.folds}"
+        self.report(f"{where}, about {_duration(left)} left")
+        return score
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def compare_models(
@@ -190,11 +242,15 @@ def compare_models(
             if cancel is not None and cancel.is_set():
                 result.cancelled = True
                 break
+            head = f"tuning {name} ({step + 1}/{total})"
             if progress is not None:
-                progress(step, total, f"tuning {name} ({step + 1}/{total})")
+                progress(step, total, head)
             grid = (grids or {}).get(name) or spec.grids.get(name) or {}
+            report_fit = None
+            if progress is not None:
+                report_fit = _step_reporter(progress, step, total, head)
             report, pipe = _fit_one(
-                name, feature_sets, grid, train, test, cv, cv_name, seed, n_jobs, classes, memory, settings
+                name, feature_sets, grid, train, test, cv, cv_name, seed, n_jobs, classes, memory, settings, report_fit
             )
             result.reports.append(report)
             result.pipelines[name] = pipe
@@ -203,6 +259,10 @@ def compare_models(
     if progress is not None:
         progress(total, total, "done" if not result.cancelled else "cancelled")
     return result
+
+
+def _step_reporter(progress: ProgressFn, step: int, total: int, head: str) -> Callable[[str], None]:
+    return lambda detail: progress(step, total, f"{head}: {detail}")
 
 
 def _mask(n: int, idx: np.ndarray) -> np.ndarray:
@@ -224,6 +284,7 @@ def _fit_one(
     classes: list[str],
     memory: joblib.Memory | None = None,
     settings: Settings | None = None,
+    report_fit: Callable[[str], None] | None = None,
 ) -> tuple[ModelReport, Pipeline]:
     started = time.perf_counter()
     hybrid = name in HYBRID_MODELS
@@ -237,7 +298,15 @@ def _fit_one(
         warnings.filterwarnings("ignore", module="sklearn.neural_network")
         # Only the search fans out (over Ray with EXECUTOR=ray); the single refit below stays in this process.
         with grid_search_backend(settings or get_settings(), n_jobs) as search_jobs:
-            search = _search(pipe, grid, cv, train.y, seed, search_jobs)
+            scoring: Any = "f1_macro"
+            if report_fit is not None and search_jobs == 1:
+                fits = planned_fits(grid, cv, train.y)
+                scoring = FitProgress(
+                    report_fit, len(ParameterGrid(grid)), len(cv), fits, _uses_halving(grid, cv, train.y)
+                )
+            elif report_fit is not None:
+                report_fit(f"{len(ParameterGrid(grid))} candidates x {len(cv)} folds, {search_jobs} in parallel")
+            search = _search(pipe, grid, cv, train.y, seed, search_jobs, scoring)
             search.fit(train_x, train.y, groups=train.groups, **fit_params(name, train.y))
         best_i = int(search.best_index_)
         cv_mean = float(search.cv_results_["mean_test_score"][best_i])

@@ -9,7 +9,6 @@ from core.active.queue import build_queue
 from core.active.scoring_model import load_scoring_model
 from core.faceapi.blend import BlendedLogistic, HybridFeatures, hybrid_rows
 from core.faceapi.network import NETWORK_EMOTIONS, OUTPUT_WIDTH
-from core.faceapi.selection import choose_blend
 from core.features.raw import RAW_WIDTH
 from core.imaging import decode_rgb, encode_png
 from core.inference import Recognizer
@@ -76,23 +75,19 @@ def test_blend_weight_and_c_are_chosen_inside_person_grouped_cv() -> None:
     assert leaky.cv_mean > grouped.cv_mean
 
 
-def test_choose_blend_scores_grouped_cv_and_cross_dataset_directions() -> None:
-    x, y, groups = leaky_rows(seed=1)
-    datasets = np.where(np.arange(len(y)) < len(y) // 2, "set-a", "set-b")
-    choice = choose_blend(
-        x,
-        y,
-        groups,
-        datasets=datasets,
-        feature_sets=["blendshapes"],
-        cs=[0.01, 10.0],
-        weights=[0.0, 0.5, 1.0],
-        folds=4,
-    )
-    assert len(choice.table) == 6 and all(0.0 <= r["cross_dataset"] <= 1.0 for r in choice.table)
-    assert choice.weight >= 0.5  # neither split lets persons leak, so the network's share wins
-    best = max(r["score"] for r in choice.table)
-    assert any(r["C"] == choice.C and r["weight"] == choice.weight and r["score"] == best for r in choice.table)
+def test_the_domain_rule_keeps_the_network_in_sight_and_takes_the_best_worst_domain() -> None:
+    from core.faceapi.selection import select_by_domains
+
+    network = {"web": 0.50, "lab": 0.80}
+    rows = [
+        {"name": "network", "weight": 1.0, "cv": {"web": 0.50, "lab": 0.80}, "lodo": network},
+        {"name": "blend", "weight": 0.6, "cv": {"web": 0.55, "lab": 0.82}, "lodo": {"web": 0.49, "lab": 0.81}},
+        # Best in-domain, but 0.05 below the network on a domain it never saw: ruled out.
+        {"name": "learned", "weight": 0.0, "cv": {"web": 0.70, "lab": 0.90}, "lodo": {"web": 0.45, "lab": 0.85}},
+    ]
+    assert select_by_domains(rows, network)["name"] == "blend"
+    assert select_by_domains(rows[:1], network)["name"] == "network"
+    assert select_by_domains(rows[2:], network) is None
 
 
 def test_the_blend_is_a_probability_mix_and_contempt_comes_only_from_the_landmark_part() -> None:
@@ -152,3 +147,30 @@ def test_trained_on_the_store_saved_loaded_and_recognising_through_the_registry(
     chosen, scorer = load_scoring_model(registry, card.id)
     report = build_queue(store, scorer, model_id=chosen, k=2, min_distance=0.0)
     assert report.scored == 4 and report.queued == 2
+
+
+def test_the_starter_recipe_votes_with_the_networks_own_probabilities() -> None:
+    """VoteBlend: weight 1 is the network alone at temperature 1 (never flattened), weight 0 the learned model
+    alone; the vote's logits are separate columns from the stored crop's row, which only the LR reads."""
+    from core.faceapi.blend import VoteBlend, vote_rows
+    from core.faceapi.network import zero_shot_proba
+
+    x, y, _ = leaky_rows(seed=3)
+    raw, net = x[:, :RAW_WIDTH], x[:, RAW_WIDTH:]
+    vote = np.random.default_rng(4).normal(0, 2, (len(y), len(NETWORK_EMOTIONS)))  # another framing's logits
+    rows = vote_rows(raw, net, vote)
+    network = VoteBlend(C=1.0, weight=1.0, feature_sets=["blendshapes"]).fit(rows, y)
+    expected = zero_shot_proba(vote.astype(np.float32), list(network.classes_))  # rows are float32
+    np.testing.assert_allclose(network.predict_proba(rows), expected, atol=1e-9)
+    learned = VoteBlend(C=1.0, weight=0.0, feature_sets=["blendshapes"]).fit(rows, y)
+    z = learned.scaler_.transform(learned._learned_inputs(rows))
+    np.testing.assert_allclose(learned.predict_proba(rows), learned.lr_.predict_proba(z), atol=1e-9)
+    assert learned.lr_.n_features_in_ == NUM_BLENDSHAPES + OUTPUT_WIDTH  # the vote is not among its inputs
+    mixed = VoteBlend(C=1.0, weight=0.5, feature_sets=["blendshapes"]).fit(rows, y)
+    np.testing.assert_allclose(
+        mixed.predict_proba(rows), 0.5 * learned.predict_proba(rows) + 0.5 * network.predict_proba(rows), atol=1e-9
+    )
+    landmarks_only = VoteBlend(C=1.0, weight=0.5, learned_network=False, feature_sets=["blendshapes"])
+    landmarks_only.fit(vote_rows(raw, None, vote), y)
+    with pytest.raises(ValueError, match="vote rows have width"):
+        landmarks_only.predict_proba(rows)

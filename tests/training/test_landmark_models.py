@@ -40,6 +40,9 @@ def test_three_models_fit_and_report(variant_data: TrainingData) -> None:
     assert [r.name for r in result.reports] == ["random_forest", "svm", "mlp"]
     assert result.classes == ["happy", "surprise"]  # EMOTIONS order
     assert steps[-1] == "done" and any("svm" in s for s in steps)
+    # Each fit of the search is reported: candidate, fold and an estimate of the time left.
+    assert "tuning svm (2/3): candidate 1/2, fold 1/3" in "\n".join(steps)
+    assert any(s.startswith("tuning mlp (3/3): candidate 1/1, fold 3/3, about") and s.endswith("left") for s in steps)
     for report in result.reports:
         assert 0.0 <= report.cv_mean <= 1.0 and report.cv_std >= 0
         assert report.n_train + report.n_test == len(variant_data)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.errors import StudioError
+from core.faceapi.framing import NETWORK_FRAMING
+from core.faceapi.network_model import FACEAPI_ID
 from core.features import FEATURE_VERSION
 from core.inference import Recognizer
 from core.landmarks.extractor import LandmarkExtractor
@@ -16,28 +19,100 @@ STARTER = PROJECT_ROOT / "models" / STARTER_ID
 pytestmark = pytest.mark.skipif(not (STARTER / "card.json").is_file(), reason="models/starter is not shipped")
 
 
-def test_starter_card_names_its_data_cv_and_cross_dataset_figures() -> None:
+def test_starter_card_names_its_data_and_both_domain_tables() -> None:
     card = Registry(PROJECT_ROOT / "models").card(STARTER_ID)
-    assert card.kind == "hybrid" and card.classes == list(EMOTIONS[:7])
+    assert card.kind == "hybrid" and card.name == "faceapi_vote" and card.classes == list(EMOTIONS[:7])
     assert card.feature_version == FEATURE_VERSION and card.data_hash
     assert card.params["network_sha256"] == Settings(_env_file=None).faceapi_model_sha256  # type: ignore[call-arg]
-    assert "research use only" in card.notes.lower() and len(card.data_sources) == 2
+    assert "research use only" in card.notes.lower() and len(card.data_sources) == 3
     # Contempt is in the vocabulary but not in what the starter can predict: the card says so.
     assert "contempt" not in card.classes and "contempt" in card.metrics["not_predicted"]
     assert "contempt" in card.notes
     note = coverage_note(card)  # what the Live and Batch test pages show under the model choice
     assert note is not None and "7 of the 8" in note and "contempt" in note and "face-api" in note
-    assert 0.3 < card.metrics["cv_mean"] <= 1.0
-    table = card.metrics["cross_dataset"]
-    assert {(r["train"], r["test"]) for r in table} == {("faces-dev", "fer-yolo"), ("fer-yolo", "faces-dev")}
-    assert len(table) == 6 and any("zero-shot" in r["model"] for r in table)
-    assert any("previous starter" in r["model"] for r in table)
+    domains = {"faces-dev", "fer-yolo", "ckplus-dev"}
+    models = {"previous starter", "network alone", "new starter"}
+    for table in ("per_domain_cv", "leave_one_domain_out"):
+        rows = card.metrics[table]
+        assert {(r["domain"], r["model"]) for r in rows} == {(d, m) for d in domains for m in models}
+        score = {(r["domain"], r["model"]): r["macro_f1"] for r in rows}
+
+        def worst(model: str, score: dict = score) -> float:
+            return min(score[(d, model)] for d in domains)
+
+        # Issue 18's bar: the new starter beats the previous one on the worst domain of both tables ...
+        assert worst("new starter") > worst("previous starter")
+        if table == "leave_one_domain_out":
+            # ... and is nowhere more than 0.02 below the network alone on a domain it never saw.
+            assert all(score[(d, "new starter")] >= score[(d, "network alone")] - 0.02 for d in domains)
+    assert card.metrics["selection"]["chosen"] and card.metrics["crop_study"]
     assert (STARTER / card.artifact).stat().st_size < 5_000_000  # small enough to ship in git
 
 
-def test_starter_sees_the_smile(astronaut_rgb: np.ndarray) -> None:
-    model = Registry(PROJECT_ROOT / "models").load(STARTER_ID, expect_feature_version=FEATURE_VERSION)
+@pytest.mark.parametrize("model_id", [STARTER_ID, FACEAPI_ID])
+def test_starter_and_network_alone_see_the_smile(astronaut_rgb: np.ndarray, model_id: str) -> None:
+    model = Registry(PROJECT_ROOT / "models").load(model_id)
     with LandmarkExtractor(mode="image") as extractor:
         [face] = Recognizer(model, extractor).predict(astronaut_rgb)
     assert face.emotion == "happy" and max(face.probabilities, key=face.probabilities.__getitem__) == "happy"
     assert abs(sum(face.probabilities.values()) - 1.0) < 1e-6
+    assert face.landmarks is not None  # the Live mesh and the API find the landmarks whatever the kind
+
+
+@pytest.mark.parametrize("model_id", [STARTER_ID, FACEAPI_ID])
+def test_no_face_found_means_the_network_answers_for_the_whole_image(model_id: str) -> None:
+    """A tight 48 px crop that MediaPipe misses even upscaled: the network alone answers for the whole image."""
+    model = Registry(PROJECT_ROOT / "models").load(model_id)
+    blank = np.full((40, 40, 3), 128, np.uint8)  # no face at all: MediaPipe finds nothing
+    with LandmarkExtractor(mode="image") as extractor:
+        [answer] = Recognizer(model, extractor).predict(blank)
+    assert answer.box == (0.0, 0.0, 1.0, 1.0) and answer.landmarks is None
+    assert answer.emotion in model.card.classes and abs(sum(answer.probabilities.values()) - 1.0) < 1e-6
+
+
+def test_the_network_alone_is_listed_protected_and_matches_its_framing() -> None:
+    registry = Registry(PROJECT_ROOT / "models")
+    card = registry.card(FACEAPI_ID)
+    assert card.kind == "faceapi" and FACEAPI_ID in {c.id for c in registry.list()}
+    assert card.params["framing"] == NETWORK_FRAMING.name and "contempt" not in card.classes
+    with pytest.raises(StudioError, match="cannot be deleted"):
+        registry.delete(FACEAPI_ID)
+
+
+def test_live_runs_a_cheaper_variant_and_says_so(astronaut_rgb: np.ndarray) -> None:
+    from core.faceapi.framing import STORE_FRAMING
+    from core.live import FrameProcessor
+
+    model = Registry(PROJECT_ROOT / "models").load(STARTER_ID)
+    variant = model.live_variant()
+    assert variant.framing == STORE_FRAMING and variant.live_note and not model.live_note
+    with LandmarkExtractor(mode="image") as extractor:
+        faces = extractor.detect_still(astronaut_rgb)
+    [full] = model.predict_faces(astronaut_rgb, faces)
+    [cheap] = variant.predict_faces(astronaut_rgb, faces)
+    assert full.emotion == cheap.emotion == "happy" and full.probabilities != cheap.probabilities
+    with FrameProcessor(model) as proc:  # what the Live page runs: the chosen model stays the one shown
+        assert proc.model is model and proc.running.live_note == variant.live_note
+
+
+def test_tiny_tight_crops_are_upscaled_for_mediapipe(astronaut_rgb: np.ndarray) -> None:
+    """A 48 px grayscale face crop (as in posed lab sets) is below MediaPipe's range until upscaled."""
+    import cv2
+
+    with LandmarkExtractor(mode="image") as extractor:
+        [face] = extractor.detect_still(astronaut_rgb)
+        h, w = astronaut_rgb.shape[:2]
+        x0, y0, x1, y1 = face.bbox
+        tight = astronaut_rgb[int(y0 * h) : int(y1 * h), int(x0 * w) : int(x1 * w)]
+        gray = cv2.cvtColor(cv2.resize(tight, (48, 48), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+        small = np.repeat(gray[..., None], 3, axis=2)
+        [found] = extractor.detect_still(small)
+    assert found.bbox[2] - found.bbox[0] > 0.5  # the face fills the crop
+
+
+def test_no_whole_image_answer_for_video_frames_or_large_photos() -> None:
+    model = Registry(PROJECT_ROOT / "models").load(STARTER_ID)
+    with LandmarkExtractor(mode="video") as video:
+        assert Recognizer(model, video).predict(np.full((40, 40, 3), 128, np.uint8), timestamp_ms=33) == []
+    with LandmarkExtractor(mode="image") as still:
+        assert Recognizer(model, still).predict(np.full((480, 640, 3), 128, np.uint8)) == []
