@@ -9,7 +9,7 @@ from typing import NoReturn
 import streamlit as st
 
 from core.auth import LOCAL_USER, Permission, PermissionDenied, User
-from core.auth.claims import identity_from_claims
+from core.auth.claims import claims_to_read, identity_from_claims
 from core.auth.hosting import hosting_problem
 from core.auth.identity import set_current_user
 from core.auth.users import lookup, sign_in
@@ -19,13 +19,14 @@ from ui.common import get_store
 _SIGNED_IN = "auth_signed_in"  # the identity whose sign-in was recorded in this browser session
 
 
-def _identity() -> str | None:
+def _identity(settings: Settings) -> str | None:
     """The signed-in identity (core.auth.claims decides), None when nobody is signed in; `PermissionDenied` when the
-    provider's claims may not be used (an unverified e-mail)."""
+    provider's claims may not be used (no e-mail, or an unverified one)."""
     # st.user has no attributes at all outside a real server session (AppTest); getattr keeps that quiet.
     if not getattr(st.user, "is_logged_in", False):
         return None
-    return identity_from_claims({claim: st.user.get(claim) for claim in ("email", "email_verified", "sub")})
+    claim = settings.identity_claim
+    return identity_from_claims({name: st.user.get(name) for name in claims_to_read(claim)}, claim)
 
 
 def _request_headers() -> dict[str, str]:
@@ -59,7 +60,7 @@ def _refused(message: str) -> None:
 def _team_user(settings: Settings) -> User | None:
     engine = get_store().engine
     try:
-        identity = _identity()
+        identity = _identity(settings)
         if identity is None:
             _sign_in_screen()
             return None
