@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -269,3 +270,54 @@ def test_api_with_keys_on_a_real_server(
     assert b"alice@example.org" in db_bytes  # the rows are there...
     for key in (alice, bob, gone):
         assert key.split("_", 2)[2].encode() not in db_bytes  # ...but no key
+
+
+def test_wrong_keys_are_throttled_per_client(
+    settings: Settings, astronaut_png: bytes, face_variants: list[np.ndarray]
+) -> None:
+    """Ten wrong keys from one client in a minute get 401; from then on that client gets 429 with Retry-After (even
+    with a valid key) while another client is unaffected; one security event is logged for the burst."""
+    from fastapi.testclient import TestClient
+
+    from core.api.factory import create_app
+    from core.api.keyauth import FAILED_PER_MINUTE
+    from tests.live.real_model import shared_model
+
+    model = shared_model(face_variants)
+    keyed = settings.model_copy(update={"api_require_key": True})
+    _users(keyed, "kim@example.org")
+    with acting_as(OPERATOR):
+        valid = ApiKeys(keyed).create("kim@example.org").key
+    app = create_app(keyed, model_loader=lambda _s: model)
+    files = {"file": ("a.png", astronaut_png, "image/png")}
+    wrong = {"Authorization": "Bearer esk_000000000000_" + "a" * 43}
+    events: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = events.append  # type: ignore[method-assign]
+    security = logging.getLogger("core.api.security")
+    security.addHandler(handler)  # (the app's JSON logging stops propagation above `core`)
+    with (
+        TestClient(app, client=("203.0.113.7", 40000)) as attacker,
+        TestClient(app, client=("198.51.100.2", 40000)) as other,
+    ):
+        statuses = [attacker.post("/api/predict", files=files, headers=wrong).status_code for _ in range(25)]
+        assert statuses == [401] * FAILED_PER_MINUTE + [429] * (25 - FAILED_PER_MINUTE)
+        refused = attacker.post("/api/predict", files=files, headers={"X-API-Key": valid})
+        assert refused.status_code == 429 and "too many failed API key attempts" in refused.json()["detail"]
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert other.post("/api/predict", files=files, headers=wrong).status_code == 401
+        assert other.post("/api/predict", files=files, headers={"X-API-Key": valid}).status_code == 200
+    security.removeHandler(handler)
+    assert len(events) == 1 and "203.0.113.7" in events[0].getMessage()
+
+
+def test_failure_throttle_forgets_a_burst_after_a_minute() -> None:
+    from core.api.keyauth import FailureThrottle
+
+    throttle = FailureThrottle(per_minute=3)
+    for t in (0.0, 1.0, 2.0):
+        assert throttle.retry_after("a", now=t) == 0.0
+        throttle.failed("a", now=t)
+    assert throttle.retry_after("a", now=3.0) == pytest.approx(57.0)
+    assert throttle.retry_after("b", now=3.0) == 0.0
+    assert throttle.retry_after("a", now=60.5) == 0.0  # the first failure left the window
