@@ -207,7 +207,14 @@ def test_web_page_artwork_and_openapi(client: TestClient) -> None:
     assert client.get("/static/../../settings.py").status_code == 404
     spec = client.get("/openapi.json").json()
     assert {"/health", "/api/predict", "/api/predict/stream"} <= set(spec["paths"])
-    assert "413" in spec["paths"]["/api/predict"]["post"]["responses"]
+    # Every answer a route gives is declared, with the error body's schema.
+    for path in ("/api/predict", "/api/predict/stream"):
+        declared = spec["paths"][path]["post"]["responses"]
+        assert {"200", "400", "401", "403", "413", "422", "429", "503"} <= set(declared), path
+        assert declared["429"]["headers"]["Retry-After"]["schema"] == {"type": "integer"}
+        assert declared["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")
+    art_answers = spec["paths"]["/api/art/{emotion}.svg"]["get"]["responses"]
+    assert "404" in art_answers and "400" not in art_answers  # it answers 404 for an unknown name, never 400
     assert client.get("/docs").status_code == 200
 
 
