@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import importlib
 import json
+import logging
 import os
 import platform
 import shutil
@@ -24,13 +25,16 @@ from pydantic import BaseModel, Field
 
 from core.auth import Permission, require
 from core.errors import ModelMismatch, StudioError
+from core.settings import PROJECT_ROOT, Settings
 from core.store.files import atomic_write_text
 
 ModelKind = Literal["landmark", "resnet", "detector", "hybrid"]
 CARD_FILE = "card.json"
 ACTIVE_FILE = "active.json"
 HISTORY_FILE = "activations.jsonl"
+log = logging.getLogger(__name__)
 STARTER_ID = "starter"
+SHIPPED_MODELS = PROJECT_ROOT / "models"  # the repository's models folder, where the starter model is shipped
 ActivationReason = Literal["manual", "better", "forced", "rollback"]
 
 # kind -> module that defines `load_artifact(folder: Path, card: ModelCard) -> ExpressionModel`
@@ -98,6 +102,30 @@ def coverage_note(card: ModelCard) -> str | None:
         f"This model predicts {len(card.classes)} of the {len(EMOTIONS)} emotions; it never answers "
         f"{', '.join(missing)}" + (f" ({why})." if why else " (it was not trained on them).")
     )
+
+
+def install_starter(settings: Settings) -> bool:
+    """Copy the shipped starter model into `settings.models_dir` when that folder has none (Settings.starter_model):
+    a separate MODELS_DIR then starts with a working model, as the repository's own does. Copied whole into a
+    temporary folder, then renamed into place, so a concurrent start finds either nothing or the whole model.
+    True when it was copied now."""
+    shipped = SHIPPED_MODELS / STARTER_ID
+    target = Path(settings.models_dir) / STARTER_ID
+    if not settings.starter_model or target.exists() or not (shipped / CARD_FILE).is_file():
+        return False
+    tmp: Path | None = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".installing-"))
+        shutil.copytree(shipped, tmp, dirs_exist_ok=True)
+        tmp.rename(target)
+    except OSError as exc:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if not target.exists():  # not merely another process that was quicker: a read-only folder, say
+            log.warning("could not copy the starter model into %s: %s", target.parent, exc)
+        return False
+    return True
 
 
 def new_model_id(kind: str, name: str) -> str:

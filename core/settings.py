@@ -140,6 +140,11 @@ class Settings(BaseSettings):
     allowed_email_domains: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="If set, only e-mails of these domains may sign in (ADMIN_EMAILS always)."
     )
+    starter_model: bool = Field(
+        default=True,
+        description="Copy the shipped starter model into MODELS_DIR when it has none, so that any models folder "
+        "starts with a working model (a separate MODELS_DIR included).",
+    )
     identity_claim: str | None = Field(
         default=None,
         description="Team mode: an ID-token claim used as the identity when the provider sends no `email` claim "

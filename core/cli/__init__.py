@@ -15,6 +15,8 @@ from pydantic import ValidationError
 from core.auth import OPERATOR, acting_as
 from core.errors import StudioError
 from core.native_logs import VERBOSE_ENV
+from core.registry import install_starter
+from core.settings import get_settings
 
 # Modules that define `register(subparsers)`; each subcommand sets `func(args) -> int` as its default.
 COMMAND_MODULES = (
@@ -69,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         # The CLI is the operator's tool: whoever has a shell on the server acts with admin rights.
+        install_starter(get_settings())  # any models folder starts with the shipped starter model
         with acting_as(OPERATOR):
             return int(args.func(args) or 0)
     except StudioError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -41,3 +43,35 @@ def test_starter_sees_the_smile(astronaut_rgb: np.ndarray) -> None:
         [face] = Recognizer(model, extractor).predict(astronaut_rgb)
     assert face.emotion == "happy" and max(face.probabilities, key=face.probabilities.__getitem__) == "happy"
     assert abs(sum(face.probabilities.values()) - 1.0) < 1e-6
+
+
+def test_a_separate_models_folder_starts_with_the_starter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MODELS_DIR elsewhere: the dashboard, the API and the CLI find the shipped starter there too (copied once,
+    whole); STARTER_MODEL=false leaves the folder empty."""
+    from core.api.service import load_active_model
+    from core.cli import main
+    from core.registry import install_starter
+    from core.settings import get_settings
+
+    elsewhere = Settings(_env_file=None, models_dir=tmp_path / "models", data_root=tmp_path / "data")  # type: ignore[call-arg]
+    assert elsewhere.starter_model
+    model = load_active_model(elsewhere)  # what the API loads at start
+    assert model is not None and model.card.id == STARTER_ID
+    registry = Registry(tmp_path / "models")
+    assert registry.active_id() == STARTER_ID and [c.id for c in registry.list()] == [STARTER_ID]
+    assert not install_starter(elsewhere)  # already there: nothing copied again
+    assert not [p for p in (tmp_path / "models").iterdir() if p.name.startswith(".")]  # no temporary folder left
+
+    off = tmp_path / "off"
+    assert not install_starter(elsewhere.model_copy(update={"models_dir": off, "starter_model": False}))
+    assert Registry(off).active_id() is None
+    # The CLI, with MODELS_DIR pointing at a new folder.
+    monkeypatch.setenv("MODELS_DIR", str(tmp_path / "cli-models"))
+    monkeypatch.setenv("DATA_ROOT", str(tmp_path / "data"))
+    monkeypatch.delenv("STARTER_MODEL", raising=False)
+    get_settings.cache_clear()
+    try:
+        assert main(["models", "list"]) == 0
+    finally:
+        get_settings.cache_clear()
+    assert Registry(tmp_path / "cli-models").active_id() == STARTER_ID
