@@ -3,6 +3,7 @@ store, which models exist, and where to go next."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -18,7 +19,7 @@ from core.schema import (
     STATUSES,
 )
 from core.viz.landmarks import counts_bar
-from ui.auth import signed_in_user
+from ui.auth import resume_deep_link, signed_in_user
 from ui.common import get_registry, get_store, page_setup, settings
 
 ROOT = Path(__file__).parent
@@ -47,6 +48,7 @@ PAGES = [
     ("pages/6_Live.py", "Live", "webcam detection in the browser", ":material/videocam:"),
     ("pages/7_Batch_Test.py", "Batch test", "evaluate a model on a folder of images", ":material/fact_check:"),
     ("pages/9_Jobs.py", "Jobs", "recent jobs: status, owner, duration, progress, errors", ":material/work_history:"),
+    ("pages/10_API_keys.py", "API keys", "keys for the REST API: create, list, revoke", ":material/key:"),
 ]
 # Shown only to roles that may use them.
 RESTRICTED_PAGES = [
@@ -130,11 +132,39 @@ def home() -> None:
         st.write("Sign-in: " + ("team mode (OIDC sign-in, roles)" if s.team_mode else "local mode (one local user)"))
 
 
-# Nobody sees any page, not even the navigation, before signing in (team mode).
+def _role_needed(title: str, permission: Permission) -> Callable[[], None]:
+    """The page a signed-in user gets at a page's URL their role may not see: says so, instead of a silent Home."""
+
+    def page() -> None:
+        page_setup(title)
+        role = permission.least_role.label
+        st.warning(
+            f"{role.capitalize()}s only: the {title} page needs the {role} role, and you are a "
+            f"{user.role.label}. Ask an admin if you need it."
+        )
+
+    return page
+
+
+# Nobody sees any page, not even the navigation, before signing in (team mode): signed_in_user stops the script
+# for anonymous visitors, and the navigation below is built only after that decision.
 user = signed_in_user()
-visible = PAGES + [(p, t, w, i) for p, t, w, i, needed in RESTRICTED_PAGES if user.can(needed)]
-navigation = st.navigation(
-    [st.Page(home, title="Home", icon=":material/home:", default=True)]
-    + [st.Page(path, title=title, icon=icon) for path, title, _, icon in visible if (ROOT / path).is_file()]
-)
+visible = [(p, t, w, i) for p, t, w, i in PAGES if (ROOT / p).is_file()]
+pages = [st.Page(home, title="Home", icon=":material/home:", default=True)]
+pages += [st.Page(path, title=title, icon=icon) for path, title, _, icon in visible]
+for path, title, what, icon, needed in RESTRICTED_PAGES:
+    if user.can(needed):
+        visible.append((path, title, what, icon))
+        pages.append(st.Page(path, title=title, icon=icon))
+    else:  # the URL still answers (with what role it needs) but the page is not listed
+        url_path = st.Page(path).url_path
+        pages.append(st.Page(_role_needed(title, needed), title=title, url_path=url_path, visibility="hidden"))
+# Streamlit's own menu is off (client.showSidebarNavigation = false): left on, it lists every file of pages/ for the
+# whole first run of each session, before anyone has signed in. The sidebar lists what this user may open.
+navigation = st.navigation(pages, position="hidden")
+with st.sidebar:
+    for page in pages:
+        if page.visibility == "visible":
+            st.page_link(page)
+resume_deep_link(navigation)
 navigation.run()

@@ -17,7 +17,7 @@ import pandas as pd
 
 from core.errors import DatasetFormatError, ImageNotReadable
 from core.executors import uses_ray
-from core.imaging import decode_rgb
+from core.imaging import TOO_LARGE, decode_rgb, verify_image
 from core.inference import Recognizer, main_face
 from core.labels import label_for_path, normalize_label
 from core.landmarks.extractor import LandmarkExtractor
@@ -94,6 +94,12 @@ def _manifest_items(path: Path) -> list[EvalItem]:
         raise DatasetFormatError(f"{path} is not a UTF-8 CSV file") from exc
 
 
+def problem_of(error: str) -> str:
+    """The short reason of an error row, as the Data page puts it: "too large" (over MAX_IMAGE_PIXELS) or
+    "unreadable" (corrupt, truncated, not an image, or the file could not be read)."""
+    return "too large" if TOO_LARGE in error else "unreadable"
+
+
 EVAL_CHUNK = 8
 
 
@@ -150,6 +156,9 @@ def _evaluate_one(recognizer: Recognizer, path: str, label: str | None, data: by
     if isinstance(data, str):
         return row
     try:
+        # As an import does: the whole file must decode (a truncated JPEG would half-decode into "no face") and its
+        # pixels stay under MAX_IMAGE_PIXELS, so the row says "too large" or "unreadable", not "no face found".
+        verify_image(data)
         best = main_face(recognizer.predict(decode_rgb(data)))
         if best is not None:
             row.update(predicted=best.emotion, confidence=round(best.confidence, 5), face_found=True)

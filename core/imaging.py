@@ -45,6 +45,9 @@ def _release_freed_memory() -> None:
         _LIBC.malloc_trim(0)
 
 
+TOO_LARGE = "the image is too large to decode"  # how every ImageTooLarge message starts (pages classify by it)
+
+
 @dataclass(frozen=True)
 class ImageInfo:
     format: str
@@ -71,13 +74,13 @@ def probe_image(data: bytes, max_pixels: int | None = None) -> ImageInfo:
             fmt = (img.format or "").lower()
     except Image.DecompressionBombError as exc:  # PIL's own ceiling, for headers far beyond ours
         raise ImageTooLarge(
-            f"the image is too large to decode: far over the limit of {limit / 1e6:g} megapixels (MAX_IMAGE_PIXELS)"
+            f"{TOO_LARGE}: far over the limit of {limit / 1e6:g} megapixels (MAX_IMAGE_PIXELS)"
         ) from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise ImageNotReadable("not an image file (unrecognised format)") from exc
     if width * height > limit:
         raise ImageTooLarge(
-            f"the image is too large to decode: {width}x{height} is {width * height / 1e6:.0f} megapixels, "
+            f"{TOO_LARGE}: {width}x{height} is {width * height / 1e6:.0f} megapixels, "
             f"the limit is {limit / 1e6:g} (MAX_IMAGE_PIXELS)"
         )
     return ImageInfo(format=fmt, width=width, height=height)

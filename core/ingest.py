@@ -190,16 +190,22 @@ class ZipLimits:
         return cls(int(settings.import_max_file_mb * _MB), int(settings.zip_max_total_mb * _MB))
 
 
-def _check_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+ESCAPING_MEMBER = 'refused: its name leads outside the archive\'s folder ("../" or an absolute path)'
+
+
+def _escapes(member: zipfile.ZipInfo) -> bool:
+    name = member.filename.replace("\\", "/")
+    return name.startswith("/") or (len(name) > 1 and name[1] == ":") or ".." in PurePosixPath(name).parts
+
+
+def _check_members(archive: zipfile.ZipFile) -> tuple[list[zipfile.ZipInfo], list[tuple[str, str]]]:
+    """The members that stay inside the archive's folder, and the (name, reason) of those refused: one bad member
+    is refused alone, like any other bad file, and the rest is imported."""
     members = archive.infolist()
     if len(members) > MAX_ZIP_MEMBERS:
         raise UnsafeArchive(f"the archive has {len(members)} members; at most {MAX_ZIP_MEMBERS} are accepted")
-    for member in members:
-        name = member.filename.replace("\\", "/")
-        parts = PurePosixPath(name).parts
-        if name.startswith("/") or (len(name) > 1 and name[1] == ":") or ".." in parts:
-            raise UnsafeArchive(f"refusing the archive: member {member.filename!r} would be written outside the folder")
-    return members
+    refused = [(m.filename, ESCAPING_MEMBER) for m in members if _escapes(m)]
+    return [m for m in members if not _escapes(m)], refused
 
 
 def _open_zip(source: bytes | Path) -> zipfile.ZipFile:
@@ -226,12 +232,12 @@ def iter_zip(
     source: bytes | Path, limits: ZipLimits | None = None
 ) -> tuple[int, Iterator[Incoming], list[tuple[str, str]]]:
     """Image members of a zip (count, iterator, skipped members with their reason, filled while iterating).
-    Refuses `../` and absolute member paths; skips members beyond the size limits."""
+    Skips (and lists) `../` and absolute member paths, and members beyond the size limits."""
     limits = limits or ZipLimits.from_settings()
     archive = _open_zip(source)
-    members = _check_members(archive)
+    members, refused = _check_members(archive)
     images = [m for m in members if not m.is_dir() and _is_image_name(m.filename) and "__MACOSX" not in m.filename]
-    skipped = [
+    skipped = refused + [
         (m.filename, "not an image file name")
         for m in members
         if not m.is_dir() and m not in images and not PurePosixPath(m.filename).name.startswith(".")
@@ -263,7 +269,7 @@ def iter_zip(
 def safe_extract_zip(
     data: bytes | Path, dest: Path, limits: ZipLimits | None = None
 ) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Extract a zip's image members under `dest` (checked first: no `../`, no absolute paths, size limits).
+    """Extract a zip's image members under `dest` (`../` and absolute names are skipped, as are oversized members).
     Returns their paths and the (member, reason) of those skipped."""
     _, members, skipped = iter_zip(data, limits)
     out = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import importlib
 import json
+import logging
 import os
 import platform
 import shutil
@@ -24,15 +25,18 @@ from pydantic import BaseModel, Field
 
 from core.auth import Permission, require
 from core.errors import ModelMismatch, StudioError
+from core.settings import PROJECT_ROOT, Settings
 from core.store.files import atomic_write_text
 
 ModelKind = Literal["landmark", "resnet", "detector", "hybrid", "faceapi"]
 CARD_FILE = "card.json"
 ACTIVE_FILE = "active.json"
 HISTORY_FILE = "activations.jsonl"
+log = logging.getLogger(__name__)
 STARTER_ID = "starter"
 # Shipped with the code (under models/ in git): never deleted from the studio.
 SHIPPED_IDS = frozenset({STARTER_ID, "faceapi-network"})
+SHIPPED_MODELS = PROJECT_ROOT / "models"  # the repository's models folder, where the shipped models live
 ActivationReason = Literal["manual", "better", "forced", "rollback"]
 
 # kind -> module that defines `load_artifact(folder: Path, card: ModelCard) -> ExpressionModel`
@@ -103,6 +107,37 @@ def coverage_note(card: ModelCard) -> str | None:
         f"This model predicts {len(card.classes)} of the {len(EMOTIONS)} emotions; it never answers "
         f"{', '.join(missing)}" + (f" ({why})." if why else " (it was not trained on them).")
     )
+
+
+def install_starter(settings: Settings) -> bool:
+    """Copy the shipped models (the starter and the network alone) into `settings.models_dir` when that folder lacks
+    them (Settings.starter_model): a separate MODELS_DIR then starts with a working model, as the repository's own
+    does. Each is copied whole into a temporary folder, then renamed into place, so a concurrent start finds either
+    nothing or the whole model. True when the starter was copied now."""
+    if not settings.starter_model:
+        return False
+    copied = {model_id: _install_shipped(model_id, Path(settings.models_dir)) for model_id in sorted(SHIPPED_IDS)}
+    return copied[STARTER_ID]
+
+
+def _install_shipped(model_id: str, models_dir: Path) -> bool:
+    shipped = SHIPPED_MODELS / model_id
+    target = models_dir / model_id
+    if target.exists() or not (shipped / CARD_FILE).is_file():
+        return False
+    tmp: Path | None = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".installing-"))
+        shutil.copytree(shipped, tmp, dirs_exist_ok=True)
+        tmp.rename(target)
+    except OSError as exc:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if not target.exists():  # not merely another process that was quicker: a read-only folder, say
+            log.warning("could not copy the shipped model %s into %s: %s", model_id, target.parent, exc)
+        return False
+    return True
 
 
 def new_model_id(kind: str, name: str) -> str:

@@ -140,6 +140,16 @@ class Settings(BaseSettings):
     allowed_email_domains: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="If set, only e-mails of these domains may sign in (ADMIN_EMAILS always)."
     )
+    starter_model: bool = Field(
+        default=True,
+        description="Copy the shipped starter model into MODELS_DIR when it has none, so that any models folder "
+        "starts with a working model (a separate MODELS_DIR included).",
+    )
+    identity_claim: str | None = Field(
+        default=None,
+        description="Team mode: an ID-token claim used as the identity when the provider sends no `email` claim "
+        "(e.g. `upn`). Off by default; set it only to a claim your provider verifies. `sub` is never accepted.",
+    )
     import_roots: Annotated[list[Path] | None, NoDecode] = Field(
         default=None,
         description="Folders that dashboard imports may read. Unset: <data_root>/inbox in team mode, anywhere in "
@@ -202,6 +212,16 @@ class Settings(BaseSettings):
         # AUTH_MODE= (set but empty) means "decide from [auth]", as if it were not set.
         if isinstance(value, str):
             return value.strip().lower() or None
+        return value
+
+    @field_validator("identity_claim", mode="before")
+    @classmethod
+    def _identity_claim(cls, value: Any) -> Any:
+        # `sub` is whatever the provider lets a user pick: never an identity checked against ADMIN_EMAILS.
+        if isinstance(value, str):
+            value = value.strip() or None
+            if value == "sub":
+                raise ValueError("IDENTITY_CLAIM=sub is refused: `sub` is not a verified address")
         return value
 
     @field_validator(

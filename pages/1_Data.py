@@ -25,7 +25,7 @@ from core.store.views import NOTE, PROBLEM, placement_table, problem_table
 from ui.auth import needs
 from ui.common import get_store, page_setup, run_safely
 from ui.delete_images import delete_section
-from ui.jobs import extraction_result, job_panel, latest_job, submit
+from ui.jobs import REFRESH_S, extraction_result, job_panel, latest_job, submit
 
 page_setup("Data", icon=":material/upload:")
 store = get_store()
@@ -122,12 +122,22 @@ else:
 
 st.divider()
 st.subheader("Landmark extraction")
+running = latest_job(EXTRACTION)
+busy = running is not None and not running.finished
+
+
+def extraction_counters() -> None:
+    now = store.extraction_counts()
+    cols = st.columns(4)
+    cols[0].metric("Pending", now.get(EXTRACTION_PENDING, 0))
+    cols[1].metric("Faces", now.get(EXTRACTION_OK, 0))
+    cols[2].metric("No face", now.get(EXTRACTION_NO_FACE, 0))
+    cols[3].metric("Errors", now.get(EXTRACTION_ERROR, 0))
+
+
+# While an extraction runs the counters follow it (the job panel below reruns the page once it finishes).
+st.fragment(run_every=REFRESH_S if busy else None)(extraction_counters)()
 counts = store.extraction_counts()
-cols = st.columns(4)
-cols[0].metric("Pending", counts.get(EXTRACTION_PENDING, 0))
-cols[1].metric("Faces", counts.get(EXTRACTION_OK, 0))
-cols[2].metric("No face", counts.get(EXTRACTION_NO_FACE, 0))
-cols[3].metric("Errors", counts.get(EXTRACTION_ERROR, 0))
 retry = st.checkbox("Also retry images that failed", key="extract_retry")
 todo = counts.get(EXTRACTION_PENDING, 0) + (counts.get(EXTRACTION_ERROR, 0) if retry else 0)
 st.caption(
@@ -135,9 +145,6 @@ st.caption(
     "images are saved in chunks, and a cancelled or interrupted job resumes with the rest."
 )
 
-
-running = latest_job(EXTRACTION)
-busy = running is not None and not running.finished
 if not allowed(Permission.EXTRACT):
     needs(Permission.EXTRACT, "Extraction")
 elif (

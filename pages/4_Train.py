@@ -112,7 +112,10 @@ with resnet_tab:
     except ImportError as exc:
         st.info(f"The ResNet-50 trainer is not available here ({exc}). Install torch and torchvision to use it.")
     else:
-        resnet_section() if allowed(Permission.TRAIN) else needs(Permission.TRAIN, "Training ResNet-50")
+        if allowed(Permission.TRAIN):
+            resnet_section()
+        else:
+            needs(Permission.TRAIN, "Training ResNet-50")
 
 with detector_tab:
     try:
@@ -120,7 +123,10 @@ with detector_tab:
     except ImportError as exc:
         st.info(f"The face-box detector trainer is not available here ({exc}).")
     else:
-        detector_section() if allowed(Permission.TRAIN) else needs(Permission.TRAIN, "Training the detector")
+        if allowed(Permission.TRAIN):
+            detector_section()
+        else:
+            needs(Permission.TRAIN, "Training the detector")
 
 with registry_tab:
     registry_ui(registry)

@@ -28,12 +28,21 @@ cfg = settings()
 user = signed_in_user(sidebar=False)
 
 with st.expander("1 · Pool", expanded=False):
-    pool_ui(store) if allowed(Permission.IMPORT) else needs(Permission.IMPORT, "Adding images to the pool")
+    if allowed(Permission.IMPORT):
+        pool_ui(store)
+    else:
+        needs(Permission.IMPORT, "Adding images to the pool")
 with st.expander("2 · Score and queue", expanded=True):
-    scoring_ui(store, registry) if allowed(Permission.TRAIN) else needs(Permission.TRAIN, "Scoring the pool")
+    if allowed(Permission.TRAIN):
+        scoring_ui(store, registry)
+    else:
+        needs(Permission.TRAIN, "Scoring the pool")
 items = queue_items(store)
 with st.expander(f"3 · LLM labeling ({len(items)} queued)", expanded=False):
-    labeling_ui(store, cfg, len(items)) if allowed(Permission.LLM_LABEL) else needs(Permission.LLM_LABEL, "Labeling")
+    if allowed(Permission.LLM_LABEL):
+        labeling_ui(store, cfg, len(items))
+    else:
+        needs(Permission.LLM_LABEL, "Labeling")
 
 st.subheader("Review")
 if "al_last" in st.session_state:

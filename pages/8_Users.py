@@ -82,10 +82,22 @@ st.caption(
     f"Now {ImportRoots.from_settings(cfg).describe(hint=False)}; "
     f"{origin}."
 )
-current = stored.roots if stored is not None else (cfg.resolved_import_roots or [])
+current = list(stored.roots) if stored is not None else (cfg.resolved_import_roots or [])
+# Offer only folders that exist: a pre-filled default that does not (a team server's <DATA_ROOT>/inbox before anyone
+# made it) could never be saved as it stands.
+missing = [p for p in current if not p.is_dir()]
+if missing:
+    st.caption(
+        "Not offered, because no such folder exists on the server (yet): "
+        + ", ".join(f"`{p}`" for p in missing)
+        + ". Create it on the server, or enter folders that exist."
+    )
+offered = [p for p in current if p.is_dir()]
+if not offered:
+    st.caption("Enter the absolute path of each folder on the server that dashboard imports may read.")
 text = st.text_area(
     "Folders, one absolute path per line",
-    value="\n".join(str(p) for p in current),
+    value="\n".join(str(p) for p in offered),
     key="roots_text",
     help="Each must be an existing folder on the server; links are resolved before they are stored. An empty "
     "list allows no server-side import.",

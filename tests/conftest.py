@@ -53,6 +53,7 @@ def settings(tmp_path: Path) -> Iterator[Settings]:
         database_url=None,
         gemini_api_key=None,
         extract_workers=1,
+        starter_model=False,  # tests start with no model; those that need the starter copy it in
     )
     yield s
     dispose_engine(s.resolved_database_url)
@@ -69,6 +70,7 @@ def app_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Set
     monkeypatch.setenv("DATA_ROOT", str(settings.data_root))
     monkeypatch.setenv("MODELS_DIR", str(settings.models_dir))
     monkeypatch.setenv("EXTRACT_WORKERS", "1")
+    monkeypatch.setenv("STARTER_MODEL", "false")
     for key in ("DATABASE_URL", "GEMINI_API_KEY", "GOOGLE_API_KEY"):
         monkeypatch.delenv(key, raising=False)
     get_settings.cache_clear()
@@ -120,6 +122,7 @@ def pg_settings(tmp_path: Path) -> Iterator[Settings]:
             database_url=url,
             gemini_api_key=None,
             extract_workers=1,
+            starter_model=False,
         )
 
 

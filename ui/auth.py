@@ -4,12 +4,15 @@ sidebar identity and the sign-out button."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import NoReturn
 
 import streamlit as st
+from streamlit.navigation.page import StreamlitPage
 
 from core.auth import LOCAL_USER, Permission, PermissionDenied, User
-from core.auth.claims import identity_from_claims
+from core.auth.claims import claims_to_read, identity_from_claims
 from core.auth.hosting import hosting_problem
 from core.auth.identity import set_current_user
 from core.auth.users import lookup, sign_in
@@ -19,13 +22,18 @@ from ui.common import get_store
 _SIGNED_IN = "auth_signed_in"  # the identity whose sign-in was recorded in this browser session
 
 
-def _identity() -> str | None:
-    """The signed-in identity (core.auth.claims decides), None when nobody is signed in; `PermissionDenied` when the
-    provider's claims may not be used (an unverified e-mail)."""
+def _logged_in() -> bool:
     # st.user has no attributes at all outside a real server session (AppTest); getattr keeps that quiet.
-    if not getattr(st.user, "is_logged_in", False):
+    return bool(getattr(st.user, "is_logged_in", False))
+
+
+def _identity(settings: Settings) -> str | None:
+    """The signed-in identity (core.auth.claims decides), None when nobody is signed in; `PermissionDenied` when the
+    provider's claims may not be used (no e-mail, or an unverified one)."""
+    if not _logged_in():
         return None
-    return identity_from_claims({claim: st.user.get(claim) for claim in ("email", "email_verified", "sub")})
+    claim = settings.identity_claim
+    return identity_from_claims({name: st.user.get(name) for name in claims_to_read(claim)}, claim)
 
 
 def _request_headers() -> dict[str, str]:
@@ -59,7 +67,7 @@ def _refused(message: str) -> None:
 def _team_user(settings: Settings) -> User | None:
     engine = get_store().engine
     try:
-        identity = _identity()
+        identity = _identity(settings)
         if identity is None:
             _sign_in_screen()
             return None
@@ -92,7 +100,7 @@ def signed_in_user(*, sidebar: bool = True) -> User:
         user = _team_user(settings)
     set_current_user(user)  # script threads belong to one session, and every run sets it again here
     if user is None:
-        _stop_without_pages()
+        _stop_without_pages(remember_page=settings.team_mode and not _logged_in())
     assert user is not None
     if sidebar:
         _sidebar(user, settings)
@@ -103,10 +111,40 @@ def _nothing() -> None:
     """The only page a visitor who may not use the dashboard gets (what they see is drawn before it)."""
 
 
-def _stop_without_pages() -> NoReturn:
-    # Without a navigation of our own, Streamlit would list every file of pages/ in the sidebar.
-    st.navigation([st.Page(_nothing, title="Expression Studio")], position="hidden")
+_PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
+_NEXT_PAGE = "studio_next_page"  # the browser tab's sessionStorage: the page asked for before signing in
+_URL_PATH = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _stop_without_pages(*, remember_page: bool = False) -> NoReturn:
+    """Stop the script with a hidden navigation of placeholders, one at each page's URL: nothing is listed, and a
+    deep link (`/Data`) keeps its address instead of turning into `/`. With `remember_page` (the sign-in screen),
+    the tab remembers that page, so that `resume_deep_link` opens it once sign-in is done (Streamlit's sign-in
+    always comes back to the home page)."""
+    placeholders = [st.Page(_nothing, title="Expression Studio", default=True)] + [
+        st.Page(_nothing, title="Expression Studio", url_path=st.Page(path).url_path)
+        for path in sorted(_PAGES_DIR.glob("[0-9]*.py"))
+    ]
+    asked = st.navigation(placeholders, position="hidden").url_path
+    if remember_page and asked and _URL_PATH.match(asked):
+        st.html(f"<script>sessionStorage.setItem({_NEXT_PAGE!r}, {asked!r});</script>", unsafe_allow_javascript=True)
     st.stop()
+
+
+def resume_deep_link(navigation: StreamlitPage) -> None:
+    """On the home page after signing in, open the page the visitor had asked for before (once)."""
+    if not get_settings().team_mode or navigation.url_path:
+        return
+    with st.sidebar:
+        st.html(
+            "<script>(() => {"
+            f"const next = sessionStorage.getItem({_NEXT_PAGE!r});"
+            f"sessionStorage.removeItem({_NEXT_PAGE!r});"
+            "if (next && /^[A-Za-z0-9_-]+$/.test(next)) {"
+            "  window.location.replace(window.location.pathname.replace(/\\/?$/, '/') + next);"
+            "}})();</script>",
+            unsafe_allow_javascript=True,
+        )
 
 
 def _sidebar(user: User, settings: Settings) -> None:

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from core.batch_uploads import remove_upload, stage_upload_folder
+from core.evaluation import problem_of
 from core.jobs import Job
 from core.jobs.kinds import BATCH_UPLOADS, UploadTestParams
 from core.settings import Settings
@@ -89,12 +90,18 @@ def show_batch(outcome: dict[str, Any]) -> None:
     if metrics:
         # The figure carries the "Confusion matrix" title itself: no heading above it.
         st.plotly_chart(confusion_heatmap(metrics["confusion_matrix"], metrics["labels"]), key="bt_confusion")
-    missing = table[~table["face_found"].astype(bool)]
+    errors = table["error"].fillna("").astype(str)
+    missing = table[~table["face_found"].astype(bool) & (errors == "")]
     if len(missing):
         st.subheader(f"No face found ({len(missing)})")
         st.dataframe(
-            missing[["thumbnail", "path", "label", "error"]],
+            missing[["thumbnail", "path", "label"]],
             hide_index=True,
             key="bt_no_face",
             column_config={"thumbnail": st.column_config.ImageColumn("Image", width="small")},
         )
+    failed = table[errors != ""].assign(problem=[problem_of(e) for e in errors[errors != ""]])
+    if len(failed):
+        # As on the Data page: these were never looked at for a face.
+        st.subheader(f"Not tested: too large or unreadable ({len(failed)})")
+        st.dataframe(failed[["path", "label", "problem", "error"]], hide_index=True, key="bt_failed")

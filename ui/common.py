@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from core.errors import StudioError
-from core.registry import Registry
+from core.registry import Registry, install_starter
 from core.settings import Settings, get_settings
 from core.store import Store
 
@@ -47,7 +47,9 @@ def get_store() -> Store:
 
 
 def get_registry() -> Registry:
-    return Registry(get_settings().models_dir)
+    settings = get_settings()
+    install_starter(settings)  # a models folder without the starter model gets it (one stat once it has it)
+    return Registry(settings.models_dir)
 
 
 def run_safely(action: Callable[[], T], *, what: str) -> T | None:

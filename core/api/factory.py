@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.api.keyauth import RateLimiter
+from core.api.keyauth import FailureThrottle, RateLimiter
 from core.api.limits import BodySizeLimit
 from core.api.logs import configure_logging
 from core.api.routes import health, predict, web
@@ -110,6 +110,7 @@ def create_app(settings: Settings | None = None, *, model_loader: ModelLoader = 
     # Keys are checked against the database on every request, so a revoked key stops working at once.
     app.state.api_keys = ApiKeys(settings) if settings.requires_api_key else None
     app.state.rate_limiter = RateLimiter(settings.api_rate_per_min)
+    app.state.failure_throttle = FailureThrottle()
     app.state.decode_slots = threading.BoundedSemaphore(settings.api_max_decodes)
     _install_error_handlers(app)
 

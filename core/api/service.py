@@ -15,7 +15,7 @@ import numpy as np
 from core.active_model import ActiveModelWatcher
 from core.inference import ExpressionModel, FacePrediction, Recognizer
 from core.landmarks.extractor import LandmarkExtractor
-from core.registry import Registry
+from core.registry import Registry, install_starter
 from core.settings import Settings
 
 log = logging.getLogger("core.api.service")
@@ -30,6 +30,7 @@ class ModelUnavailable(RuntimeError):
 
 def load_active_model(settings: Settings) -> ExpressionModel | None:
     """The registry's active model (the shipped starter model when none was activated), or None."""
+    install_starter(settings)
     registry = Registry(settings.models_dir)
     model_id = registry.active_id()
     if model_id is None:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from core.apikeys.tables import ApiKeyRow
-from core.auth import Permission, require
+from core.auth import Permission, PermissionDenied, current_user, require
 from core.auth.tables import UserRow
 from core.db import session_scope
 from core.errors import StudioError
@@ -89,33 +89,51 @@ class ApiKeys:
 
     def create(self, user: str, name: str = "") -> NewApiKey:
         """A new key for `user`, who must be in the users table (a key acts for a person an admin knows); the
-        returned key is the only copy there will ever be. Managing keys is managing users: admins only (the CLI
-        runs as the operator, an admin)."""
-        require(Permission.MANAGE_USERS)
+        returned key is the only copy there will ever be. Anyone signed in may create keys for themselves (a key
+        only calls the prediction API, which every role may use); keys for someone else are an admin's to make (the
+        CLI runs as the operator, an admin)."""
+        identity = _identity(user).lower()  # the users table stores identities lower-case
+        actor = current_user()
+        if actor is None or actor.id.lower() != identity:
+            require(Permission.MANAGE_USERS)
         key_id = secrets.token_hex(6)
         key = f"{PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
         with session_scope(self.engine) as session:
-            owner = session.get(UserRow, _identity(user).lower())  # the users table stores identities lower-case
+            owner = session.get(UserRow, identity)
             if owner is None:
                 raise StudioError(
                     f"no user {user.strip()}: API keys are for existing users; add them first with "
                     f"`python -m core users add {user.strip()} --role viewer` (or let them sign in once)"
                 )
-            row = ApiKeyRow(key_id=key_id, user_email=owner.email, name=name.strip()[:128], key_hash=_hash(key))
+            row = ApiKeyRow(
+                key_id=key_id, user_id=owner.id, user_email=owner.email, name=name.strip()[:128], key_hash=_hash(key)
+            )
             session.add(row)
             session.flush()
             return NewApiKey(_info(row), key)
 
     def list_keys(self, user: str | None = None) -> list[ApiKeyInfo]:
+        """Every key (of `user` only, when given). Listings show no secret, but only admins see other people's:
+        `visible_keys` is what a page shows."""
         with session_scope(self.engine) as session:
             query = select(ApiKeyRow).order_by(ApiKeyRow.id)
             if user is not None:
-                query = query.where(ApiKeyRow.user_email == _identity(user))
+                query = query.where(ApiKeyRow.user_email == _identity(user).lower())
             return [_info(r) for r in session.scalars(query)]
 
+    def visible_keys(self) -> list[ApiKeyInfo]:
+        """The keys the acting user may see and revoke: everyone's for an admin, their own for anyone else."""
+        actor = current_user()
+        if actor is None:
+            raise PermissionDenied("sign in first: API keys need a signed-in user")
+        return self.list_keys(None if actor.can(Permission.MANAGE_USERS) else actor.id)
+
     def revoke(self, ref: str | int) -> ApiKeyInfo:
-        """Revoke a key by its number or its key id (as `list` shows them); revoking twice is a no-op. Admins only."""
-        require(Permission.MANAGE_USERS)
+        """Revoke a key by its number or its key id (as `list` shows them); revoking twice is a no-op. Its owner or
+        an admin only."""
+        actor = current_user()
+        if actor is None:
+            raise PermissionDenied("sign in first: revoking an API key needs a signed-in user")
         text = str(ref).strip()
         with session_scope(self.engine) as session:
             if text.isdigit():
@@ -124,6 +142,8 @@ class ApiKeys:
                 row = session.scalars(select(ApiKeyRow).where(ApiKeyRow.key_id == text)).first()
             if row is None:
                 raise StudioError(f"no API key {text!r}; `python -m core apikeys list` shows them")
+            if actor.id.lower() != row.user_email:
+                require(Permission.MANAGE_USERS)  # someone else's key: an admin's to revoke
             if row.revoked_at is None:
                 row.revoked_at = utcnow()
             return _info(row)
@@ -131,20 +151,20 @@ class ApiKeys:
     def verify(self, key: str) -> ApiKeyInfo | None:
         """The key's owner and id when `key` is a valid, unrevoked key of a user who still exists; None otherwise.
 
-        Removing a user revokes their keys; the join on the users table also refuses keys of a user removed some
-        other way (or made before keys were tied to users)."""
+        The database deletes a user's keys with their row (a foreign key); the join on the user's never-reused id
+        also refuses a key whose user was removed and added again, should a database lack the constraint."""
         match = _KEY.match(key.strip())
         if match is None:
             return None
         with session_scope(self.engine) as session:
             found = session.execute(
                 select(ApiKeyRow, UserRow.email)
-                .outerjoin(UserRow, UserRow.email == ApiKeyRow.user_email)
+                .outerjoin(UserRow, UserRow.id == ApiKeyRow.user_id)
                 .where(ApiKeyRow.key_id == match.group(1))
             ).first()
             if found is None:
                 return None
-            row, owner = found
+            row, owner = found  # owner: the user's e-mail, None when no user has the key's user id
             if owner is None or not hmac.compare_digest(row.key_hash, _hash(key.strip())) or row.revoked_at is not None:
                 return None
             if self._due_for_last_used(row.id):

@@ -1,5 +1,9 @@
-"""Which identity a provider's sign-in claims give: the e-mail when the provider has not said it is unverified, else
-refused, so that nobody can claim an address in ADMIN_EMAILS or ALLOWED_EMAIL_DOMAINS they do not own."""
+"""Which identity a provider's sign-in claims give: the verified `email` claim, else refused, so that nobody can
+claim an address in ADMIN_EMAILS or ALLOWED_EMAIL_DOMAINS they do not own.
+
+`sub` is never an identity: a provider lets its users pick or shape it (the mock provider takes any string), and an
+address-shaped `sub` would be checked against ADMIN_EMAILS. A provider without an `email` claim can be mapped to
+another claim it verifies (IDENTITY_CLAIM, e.g. `upn`); that is the operator's explicit choice, off by default."""
 
 from __future__ import annotations
 
@@ -8,17 +12,24 @@ from typing import Any
 
 from core.auth.identity import LOCAL_USER, OPERATOR, PermissionDenied
 
+EMAIL_CLAIM = "email"
+
 
 def _explicitly_false(value: Any) -> bool:
     # Some providers send the claim as a string ("false"); anything but an explicit no counts as verified.
     return value is False or (isinstance(value, str) and value.strip().lower() == "false")
 
 
-def identity_from_claims(claims: Mapping[str, Any]) -> str | None:
-    """The signed-in identity from the ID token's claims: the `email`, else the provider's `sub`; None without
-    either. An e-mail the provider marks unverified (`email_verified` false) is refused with `PermissionDenied`
-    rather than replaced by `sub`: signing in must not quietly give someone a different identity."""
-    email = claims.get("email")
+def claims_to_read(identity_claim: str | None = None) -> tuple[str, ...]:
+    """The ID-token claims `identity_from_claims` looks at (the dashboard copies these out of `st.user`)."""
+    return (EMAIL_CLAIM, "email_verified", *((identity_claim,) if identity_claim else ()))
+
+
+def identity_from_claims(claims: Mapping[str, Any], identity_claim: str | None = None) -> str:
+    """The signed-in identity from the ID token's claims: the `email` claim, unless the provider marks it unverified
+    (`email_verified` false). Without an `email` claim, the claim named by `identity_claim` (Settings'
+    IDENTITY_CLAIM) when the operator set one; otherwise `PermissionDenied` with a message for the visitor."""
+    email = claims.get(EMAIL_CLAIM)
     if email:
         if _explicitly_false(claims.get("email_verified")):
             raise PermissionDenied(
@@ -26,8 +37,14 @@ def identity_from_claims(claims: Mapping[str, Any]) -> str | None:
                 "Verify it with your provider (or use an account whose address is verified), then sign in again."
             )
         return _not_builtin(str(email))
-    sub = claims.get("sub")
-    return _not_builtin(str(sub)) if sub else None
+    mapped = claims.get(identity_claim) if identity_claim and identity_claim != EMAIL_CLAIM else None
+    if mapped:
+        return _not_builtin(str(mapped))
+    raise PermissionDenied(
+        "your sign-in provider did not send an e-mail address (the `email` claim), and this server identifies "
+        "people by their verified e-mail only. Ask your provider's admin to release the `email` claim (scope "
+        "`email`) to this app, or ask this server's operator to map another verified claim (IDENTITY_CLAIM)."
+    )
 
 
 def _not_builtin(identity: str) -> str:

@@ -10,8 +10,27 @@ from collections.abc import Mapping
 from core.settings import Settings
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
-# Headers a reverse proxy adds: a request that carries one came from somewhere else, whatever address we listen on.
-PROXY_HEADERS = ("x-forwarded-for", "forwarded", "x-forwarded-host")
+# Headers a reverse proxy or CDN adds: a request that carries one came from somewhere else, whatever address we
+# listen on. Any `X-Forwarded-*` counts too (Proto, Host, Port, Prefix, ...): nginx setups often send only one.
+PROXY_HEADERS = frozenset(
+    {
+        "forwarded",
+        "via",
+        "x-real-ip",
+        "x-client-ip",
+        "x-cluster-client-ip",
+        "x-original-forwarded-for",
+        "true-client-ip",
+        "cf-connecting-ip",
+        "fastly-client-ip",
+    }
+)
+PROXY_HEADER_PREFIX = "x-forwarded-"
+# Said wherever local mode is refused: a header-less proxy (a plain `proxy_pass`) cannot be told from a local visit.
+PROXIED_NEEDS_TEAM_MODE = (
+    "A server behind a reverse proxy needs team mode (sign-in), even when it listens on 127.0.0.1: a proxy that "
+    "sends no forwarding header cannot be told apart from a visit from this machine."
+)
 
 
 def is_loopback(address: str | None) -> bool:
@@ -28,9 +47,14 @@ def is_loopback(address: str | None) -> bool:
 
 
 def via_proxy(headers: Mapping[str, str] | None) -> bool:
-    """True when a request's headers show a reverse proxy forwarded it (`X-Forwarded-For`, `Forwarded`,
-    `X-Forwarded-Host`): behind a TLS proxy on 127.0.0.1 the bind address is loopback, but the visitors are not."""
-    return any(name.lower() in PROXY_HEADERS for name in (headers or {}))
+    """True when a request's headers show a reverse proxy forwarded it (`Forwarded`, `Via`, `X-Real-IP`, any
+    `X-Forwarded-*`, a CDN's client-IP header): behind a proxy on 127.0.0.1 the bind address is loopback, but the
+    visitors are not."""
+    for name in headers or {}:
+        lowered = name.lower()
+        if lowered in PROXY_HEADERS or lowered.startswith(PROXY_HEADER_PREFIX):
+            return True
+    return False
 
 
 def hosting_problem(
@@ -55,19 +79,24 @@ def hosting_problem(
             "AUTH_MODE=team, but no sign-in provider is configured. Add an `[auth]` section to "
             "`.streamlit/secrets.toml` (see README, Team hosting), then restart."
         )
-    if settings.team_mode or settings.auth_mode == "local":
+    if settings.team_mode:
         return None
     if via_proxy(headers):
-        where = "through a reverse proxy (this request carries forwarding headers)"
-    elif not is_loopback(bind_address):
-        where = f"on address {bind_address}" if bind_address else "on every network interface"
-    else:
+        # Even with AUTH_MODE=local: a proxy serves others, and local mode would make each of them the admin.
+        return (
+            "This dashboard is reached through a reverse proxy (this request carries a forwarding header such as "
+            "X-Forwarded-For, X-Real-IP, Forwarded or Via), so others can reach it, but it runs in local mode, where "
+            "everyone would act as the admin. Configure sign-in (an `[auth]` section in `.streamlit/secrets.toml`; "
+            f"see README, Team hosting), then restart. {PROXIED_NEEDS_TEAM_MODE}"
+        )
+    if settings.auth_mode == "local" or is_loopback(bind_address):
         return None
+    where = f"on address {bind_address}" if bind_address else "on every network interface"
     return (
         f"This dashboard is reached {where}, so others can reach it, but no sign-in is configured: in local mode "
         "everyone who reaches it would act as the admin. Configure sign-in (an `[auth]` section in "
         "`.streamlit/secrets.toml`; see README, Team hosting), or, if this machine is only yours, set "
-        "AUTH_MODE=local explicitly, then restart."
+        f"AUTH_MODE=local explicitly, then restart. {PROXIED_NEEDS_TEAM_MODE}"
     )
 
 
@@ -75,15 +104,21 @@ def open_api_problem(settings: Settings, client_host: str | None, headers: Mappi
     """Why the REST API must refuse a prediction request that carries no key check, or None when it may answer.
 
     Keys not required is safe only for a client on this machine, or when the operator said so explicitly
-    (API_REQUIRE_KEY=false or AUTH_MODE=local). Under uvicorn the app cannot know the bind address, so the peer of
-    each request decides: a non-loopback peer, a peer that is not an address at all, or a request a proxy forwarded
-    counts as exposed."""
-    if settings.requires_api_key or settings.api_require_key is False or settings.auth_mode == "local":
+    (API_REQUIRE_KEY=false, or AUTH_MODE=local for direct clients). Under uvicorn the app cannot know the bind
+    address, so the peer of each request decides: a non-loopback peer, a peer that is not an address at all, or a
+    request a proxy forwarded (whatever AUTH_MODE says: a proxy serves others) counts as exposed."""
+    if settings.requires_api_key or settings.api_require_key is False:
         return None
-    if not via_proxy(headers) and is_loopback(client_host):
+    if via_proxy(headers):
+        return _OPEN_API_REFUSED
+    if settings.auth_mode == "local" or is_loopback(client_host):
         return None
-    return (
-        "this API serves predictions only to its own machine until keys are required: the operator sets "
-        "API_REQUIRE_KEY=true and creates keys (python -m core apikeys create --user EMAIL), or sets "
-        "API_REQUIRE_KEY=false explicitly to serve everyone"
-    )
+    return _OPEN_API_REFUSED
+
+
+_OPEN_API_REFUSED = (
+    "this API serves predictions only to its own machine until keys are required: the operator sets "
+    "API_REQUIRE_KEY=true and creates keys (python -m core apikeys create --user EMAIL), or sets "
+    "API_REQUIRE_KEY=false explicitly to serve everyone (behind a reverse proxy, require keys: a proxy that "
+    "sends no forwarding header looks like this machine)"
+)

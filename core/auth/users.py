@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from core.apikeys.tables import ApiKeyRow
@@ -106,8 +106,9 @@ def set_role(engine: Engine, email: str, role: Role) -> UserInfo:
 
 
 def remove_user(engine: Engine, email: str) -> RemovedUser:
-    """Remove a person (admin only) and revoke their API keys in the same transaction, so a key never outlives its
-    owner; they start again with the default role if they sign in later (their old keys stay revoked)."""
+    """Remove a person (admin only); the database deletes their API keys with the row (a foreign key ON DELETE
+    CASCADE on their never-reused id), so a key never outlives its owner, however the row goes. They start again
+    with the default role and a new id if they sign in later; their old keys are gone."""
     actor = require(Permission.MANAGE_USERS)
     email = normalize_email(email)
     with session_scope(engine) as session:
@@ -116,14 +117,13 @@ def remove_user(engine: Engine, email: str) -> RemovedUser:
             raise StudioError(f"no user {email}")
         if Role.parse(row.role) == Role.ADMIN and not actor.builtin:
             _refuse_last_admin(session, email)
-        session.delete(row)
-        revoked = session.execute(
-            update(ApiKeyRow)
-            .where(ApiKeyRow.user_email == email, ApiKeyRow.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-            .execution_options(synchronize_session=False)
+        active = session.scalar(
+            select(func.count())
+            .select_from(ApiKeyRow)
+            .where(ApiKeyRow.user_id == row.id, ApiKeyRow.revoked_at.is_(None))
         )
-    return RemovedUser(email, int(revoked.rowcount or 0))  # type: ignore[attr-defined]
+        session.delete(row)
+    return RemovedUser(email, int(active or 0))
 
 
 def _refuse_last_admin(session: Session, email: str) -> None:

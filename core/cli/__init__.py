@@ -6,6 +6,7 @@ import argparse
 import importlib
 import importlib.util
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -13,6 +14,9 @@ from pydantic import ValidationError
 
 from core.auth import OPERATOR, acting_as
 from core.errors import StudioError
+from core.native_logs import VERBOSE_ENV
+from core.registry import install_starter
+from core.settings import get_settings
 
 # Modules that define `register(subparsers)`; each subcommand sets `func(args) -> int` as its default.
 COMMAND_MODULES = (
@@ -32,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m core", description="Expression Studio: data, landmarks, training and detection."
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logging, migrations and native libraries' messages"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         if importlib.util.find_spec(name) is not None:
@@ -40,18 +46,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Long-running services, whose INFO lines (job started, finished) are what their operator watches.
+SERVICES = frozenset({"worker"})
+
+
+def configure_logging(*, verbose: bool, service: bool = False) -> None:
+    """A command prints what was asked for; logs are for problems: WARNING and above, INFO for a service, all of
+    it (Alembic's migration lines and MediaPipe's start-up messages included) with --verbose."""
+    if verbose:
+        os.environ[VERBOSE_ENV] = "1"  # worker processes inherit it: they then keep native messages too
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO if service else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not verbose:
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl SQLiteImpl", "Running upgrade ..."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(verbose=args.verbose, service=getattr(args, "command", None) in SERVICES)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
         # The CLI is the operator's tool: whoever has a shell on the server acts with admin rights.
+        install_starter(get_settings())  # any models folder starts with the shipped starter model
         with acting_as(OPERATOR):
             return int(args.func(args) or 0)
     except StudioError as exc:

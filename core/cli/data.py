@@ -4,6 +4,7 @@ images out again."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from core.cli.jobs import add_submit_flag
@@ -38,6 +39,13 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"  conflict {name}: already in the store as {stored}, labeled {given} here (kept {stored})")
     for warning in report.warnings[:50]:
         print(f"  warning: {warning}")
+    if report.added == 0 and report.duplicates == 0 and not report.cancelled:
+        # Nothing was done: say so where scripts look (the exit status, stderr), with the first reasons.
+        count = int(result.get("skipped_count", len(report.skipped)))
+        reasons = "; ".join(f"{name}: {reason}" for name, reason in report.skipped[:3])
+        what = f"all {count} files were refused (first: {reasons})" if count else f"no image file found in {path}"
+        print(f"error: nothing imported: {what}", file=sys.stderr)
+        return 1
     if args.extract and report.image_ids:
         return cmd_extract(argparse.Namespace(workers=None, retry_failed=False, submit=False))
     return 0

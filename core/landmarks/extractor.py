@@ -17,6 +17,7 @@ from mediapipe.tasks.python import BaseOptions, vision
 from core.errors import ImageNotReadable
 from core.imaging import decode_rgb, limit_size, pad_border
 from core.landmarks.model_file import load_verified
+from core.native_logs import quiet_native_stderr
 from core.records import FaceData
 from core.schema import EXTRACTION_ERROR, EXTRACTION_NO_FACE, EXTRACTION_OK, NUM_BLENDSHAPES, NUM_LANDMARKS
 from core.settings import Settings, get_settings
@@ -144,7 +145,8 @@ class LandmarkExtractor:
             output_facial_transformation_matrixes=True,
         )
         _close_orphans()  # a safe point: not inside a garbage collection
-        self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        with quiet_native_stderr():  # MediaPipe and TFLite announce themselves on stderr at start-up
+            self._landmarker = vision.FaceLandmarker.create_from_options(options)
         self._last_ts = -1
         self._park_if_dropped = weakref.finalize(self, _orphans.append, self._landmarker)
         _open_extractors.add(self)

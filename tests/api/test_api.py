@@ -16,6 +16,7 @@ from core.api.logs import JsonFormatter
 from core.imaging import encode_jpeg, encode_png
 from core.registry import STARTER_ID, Registry
 from core.settings import PROJECT_ROOT, Settings
+from tests.auth.test_identity_and_exposure import PROXY_HEADER_SAMPLES
 from tests.live.real_model import BlendshapeModel, shared_model
 
 # TestClient's default peer ("testclient") is no address: the API treats it as another machine (see the test below).
@@ -206,7 +207,14 @@ def test_web_page_artwork_and_openapi(client: TestClient) -> None:
     assert client.get("/static/../../settings.py").status_code == 404
     spec = client.get("/openapi.json").json()
     assert {"/health", "/api/predict", "/api/predict/stream"} <= set(spec["paths"])
-    assert "413" in spec["paths"]["/api/predict"]["post"]["responses"]
+    # Every answer a route gives is declared, with the error body's schema.
+    for path in ("/api/predict", "/api/predict/stream"):
+        declared = spec["paths"][path]["post"]["responses"]
+        assert {"200", "400", "401", "403", "413", "422", "429", "503"} <= set(declared), path
+        assert declared["429"]["headers"]["Retry-After"]["schema"] == {"type": "integer"}
+        assert declared["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")
+    art_answers = spec["paths"]["/api/art/{emotion}.svg"]["get"]["responses"]
+    assert "404" in art_answers and "400" not in art_answers  # it answers 404 for an unknown name, never 400
     assert client.get("/docs").status_code == 200
 
 
@@ -324,3 +332,22 @@ def test_without_keys_only_this_machine_is_served_unless_the_operator_says_so(
         opened = create_app(settings.model_copy(update=explicit), model_loader=lambda _s: model)
         with TestClient(opened, client=("203.0.113.7", 40000)) as remote:
             assert remote.post("/api/predict", files=files).status_code == 200
+
+
+@pytest.mark.parametrize("header", sorted(PROXY_HEADER_SAMPLES))
+def test_every_proxy_header_on_a_loopback_request_counts_as_exposed(
+    settings: Settings, model: BlendshapeModel, astronaut_png: bytes, header: str
+) -> None:
+    """A proxy on this machine that sends only X-Real-IP (or only X-Forwarded-Proto, or Via...) is still a proxy:
+    no keys required means 403, even with AUTH_MODE=local; only API_REQUIRE_KEY=false opens it."""
+    files = {"file": ("a.png", astronaut_png, "image/png")}
+    headers = {header: PROXY_HEADER_SAMPLES[header]}
+    for update in ({}, {"auth_mode": "local"}):
+        app = create_app(settings.model_copy(update=update), model_loader=lambda _s: model)
+        with TestClient(app, client=LOOPBACK) as local:
+            response = local.post("/api/predict", files=files, headers=headers)
+            assert response.status_code == 403 and "reverse proxy" in response.json()["detail"]
+            assert local.post("/api/predict", files=files).status_code == 200  # the same client, no proxy header
+    opened = create_app(settings.model_copy(update={"api_require_key": False}), model_loader=lambda _s: model)
+    with TestClient(opened, client=LOOPBACK) as local:
+        assert local.post("/api/predict", files=files, headers=headers).status_code == 200

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 
 from core.apikeys import ApiKeys
 from core.apikeys.tables import ApiKeyRow
@@ -84,6 +85,22 @@ def _users(settings: Settings, *emails: str) -> None:
             add_user(open_database(settings.resolved_database_url), email, Role.VIEWER)
 
 
+def test_without_the_constraint_the_user_id_still_refuses_a_re_added_address(settings: Settings) -> None:
+    """Should a database lack the foreign key (SQLite with foreign_keys off, say), the key still names a user id
+    that a re-added address never gets back."""
+    keys = ApiKeys(settings)
+    _users(settings, "gus@example.org")
+    new = keys.create("gus@example.org")
+    with keys.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        conn.execute(text("DELETE FROM users WHERE email = 'gus@example.org'"))
+        conn.commit()
+        conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+    assert len(keys.list_keys("gus@example.org")) == 1  # the key row survived ...
+    _users(settings, "gus@example.org")
+    assert keys.verify(new.key) is None  # ... but belongs to the old Gus's id
+
+
 def test_keys_are_stored_hashed_and_revocable(keys_settings: Settings) -> None:
     keys = ApiKeys(keys_settings)
     _users(keys_settings, "alice@example.org", "bob@example.org")
@@ -114,8 +131,9 @@ def test_keys_are_stored_hashed_and_revocable(keys_settings: Settings) -> None:
 def test_keys_belong_to_existing_users_and_go_with_them(
     keys_settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A key is only created for someone in the users table; removing them revokes every active key they had (and
-    says how many); a key whose owner vanished some other way is refused all the same."""
+    """A key is only created for someone in the users table and belongs to their never-reused id; the database
+    deletes their keys with their row however it goes (`users remove` says how many were active), and adding the
+    same address again makes a new user whose old keys do not come back."""
     keys = ApiKeys(keys_settings)
     with pytest.raises(StudioError, match=r"no user ghost@example\.org.*users add ghost@example\.org"):
         keys.create("ghost@example.org")
@@ -130,15 +148,22 @@ def test_keys_belong_to_existing_users_and_go_with_them(
         removed = remove_user(keys.engine, "dora@example.org")
     assert (removed.email, removed.keys_revoked) == ("dora@example.org", 2)  # the already revoked one not counted
     assert keys.verify(first.key) is None and keys.verify(second.key) is None
-    assert all(not k.active for k in keys.list_keys("dora@example.org"))
+    assert keys.list_keys("dora@example.org") == []  # deleted with her
     assert keys.verify(other.key) is not None  # someone else's key is untouched
-    # Signing in again later makes a new user, but the old keys stay revoked.
+    # Signing in again later makes a new user, but the old keys stay gone.
     _users(keys_settings, "dora@example.org")
     assert keys.verify(first.key) is None
-    # Eve disappears from the table without `users remove` (e.g. by hand in SQL): her unrevoked key stops working.
+    # Eve's row is deleted without `users remove` (by hand in SQL) and the same address is added again: the
+    # database deleted her key with the row, and the new Eve (a new id) does not get it back.
     with keys.engine.begin() as conn:
         conn.execute(text("DELETE FROM users WHERE email = 'eve@example.org'"))
-    assert keys.list_keys("eve@example.org")[0].active and keys.verify(other.key) is None
+    assert keys.list_keys("eve@example.org") == [] and keys.verify(other.key) is None
+    _users(keys_settings, "eve@example.org")
+    assert keys.verify(other.key) is None
+    # The key table's constraint, as the migration made it: a foreign key on the user id, ON DELETE CASCADE.
+    [fk] = inspect(keys.engine).get_foreign_keys("api_keys")
+    assert (fk["referred_table"], fk["referred_columns"], fk["constrained_columns"]) == ("users", ["id"], ["user_id"])
+    assert (fk.get("options") or {}).get("ondelete", "").upper() == "CASCADE"
 
     # The CLI: refuses an unknown user with the way out; `users remove` says how many keys went.
     monkeypatch.setenv("DATA_ROOT", str(keys_settings.data_root))
@@ -245,3 +270,54 @@ def test_api_with_keys_on_a_real_server(
     assert b"alice@example.org" in db_bytes  # the rows are there...
     for key in (alice, bob, gone):
         assert key.split("_", 2)[2].encode() not in db_bytes  # ...but no key
+
+
+def test_wrong_keys_are_throttled_per_client(
+    settings: Settings, astronaut_png: bytes, face_variants: list[np.ndarray]
+) -> None:
+    """Ten wrong keys from one client in a minute get 401; from then on that client gets 429 with Retry-After (even
+    with a valid key) while another client is unaffected; one security event is logged for the burst."""
+    from fastapi.testclient import TestClient
+
+    from core.api.factory import create_app
+    from core.api.keyauth import FAILED_PER_MINUTE
+    from tests.live.real_model import shared_model
+
+    model = shared_model(face_variants)
+    keyed = settings.model_copy(update={"api_require_key": True})
+    _users(keyed, "kim@example.org")
+    with acting_as(OPERATOR):
+        valid = ApiKeys(keyed).create("kim@example.org").key
+    app = create_app(keyed, model_loader=lambda _s: model)
+    files = {"file": ("a.png", astronaut_png, "image/png")}
+    wrong = {"Authorization": "Bearer esk_000000000000_" + "a" * 43}
+    events: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = events.append  # type: ignore[method-assign]
+    security = logging.getLogger("core.api.security")
+    security.addHandler(handler)  # (the app's JSON logging stops propagation above `core`)
+    with (
+        TestClient(app, client=("203.0.113.7", 40000)) as attacker,
+        TestClient(app, client=("198.51.100.2", 40000)) as other,
+    ):
+        statuses = [attacker.post("/api/predict", files=files, headers=wrong).status_code for _ in range(25)]
+        assert statuses == [401] * FAILED_PER_MINUTE + [429] * (25 - FAILED_PER_MINUTE)
+        refused = attacker.post("/api/predict", files=files, headers={"X-API-Key": valid})
+        assert refused.status_code == 429 and "too many failed API key attempts" in refused.json()["detail"]
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert other.post("/api/predict", files=files, headers=wrong).status_code == 401
+        assert other.post("/api/predict", files=files, headers={"X-API-Key": valid}).status_code == 200
+    security.removeHandler(handler)
+    assert len(events) == 1 and "203.0.113.7" in events[0].getMessage()
+
+
+def test_failure_throttle_forgets_a_burst_after_a_minute() -> None:
+    from core.api.keyauth import FailureThrottle
+
+    throttle = FailureThrottle(per_minute=3)
+    for t in (0.0, 1.0, 2.0):
+        assert throttle.retry_after("a", now=t) == 0.0
+        throttle.failed("a", now=t)
+    assert throttle.retry_after("a", now=3.0) == pytest.approx(57.0)
+    assert throttle.retry_after("b", now=3.0) == 0.0
+    assert throttle.retry_after("a", now=60.5) == 0.0  # the first failure left the window

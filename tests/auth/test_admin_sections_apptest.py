@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.active import approval
@@ -142,3 +143,22 @@ def test_removing_a_user_on_the_users_page_revokes_their_keys(signed_in: Callabl
     at.button(key="users_remove").click().run()
     assert not at.exception and "Removed zed@example.org and revoked their 1 API key." in at.success[0].value
     assert keys.verify(key) is None and [u.email for u in list_users(engine)] == []
+
+
+def test_import_roots_offer_only_folders_that_exist(
+    signed_in: Callable[[User], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In team mode the default root is <DATA_ROOT>/inbox: before it exists the text area starts empty and says
+    why (a default that does not exist could never be saved); once it exists it is offered."""
+    monkeypatch.setenv("AUTH_MODE", "team")
+    get_settings.cache_clear()
+    inbox = get_settings().data_root / "inbox"
+    assert not inbox.exists()
+    signed_in(ADMIN)
+    at = AppTest.from_file(USERS_PAGE, default_timeout=60).run()
+    assert not at.exception and at.text_area(key="roots_text").value == ""
+    assert any(str(inbox) in c.value and "no such folder exists" in c.value for c in at.caption)
+    inbox.mkdir(parents=True)
+    at = AppTest.from_file(USERS_PAGE, default_timeout=60).run()
+    assert at.text_area(key="roots_text").value == str(inbox)
+    assert not any("no such folder exists" in c.value for c in at.caption)

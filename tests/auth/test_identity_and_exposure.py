@@ -14,25 +14,55 @@ from core.settings import Settings
 def test_the_email_is_the_identity_unless_the_provider_says_it_is_unverified() -> None:
     assert identity_from_claims({"email": "a@example.org", "sub": "123"}) == "a@example.org"
     assert identity_from_claims({"email": "a@example.org", "email_verified": True, "sub": "1"}) == "a@example.org"
-    assert identity_from_claims({"sub": "123", "email": None}) == "123"
-    assert identity_from_claims({}) is None
+    # `sub` is never an identity, however much it looks like an address.
+    for claims in ({"sub": "admin@example.org", "email": None}, {"sub": "admin@example.org"}, {}):
+        with pytest.raises(PermissionDenied, match="did not send an e-mail address"):
+            identity_from_claims(claims)
     for unverified in (False, "false", "False"):
         with pytest.raises(PermissionDenied, match=r"a@example\.org is not verified"):
             identity_from_claims({"email": "a@example.org", "email_verified": unverified, "sub": "123"})
 
 
-def test_forwarding_headers_mean_exposed_unless_local_mode_is_explicit(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_another_verified_claim_only_when_the_operator_maps_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    claims = {"sub": "x1", "upn": "ann@example.org"}
+    with pytest.raises(PermissionDenied):
+        identity_from_claims(claims)
+    assert identity_from_claims(claims, "upn") == "ann@example.org"
+    assert identity_from_claims({**claims, "email": "b@example.org"}, "upn") == "b@example.org"  # email first
+    monkeypatch.setenv("IDENTITY_CLAIM", "sub")
+    with pytest.raises(ValueError, match="IDENTITY_CLAIM=sub"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    monkeypatch.setenv("IDENTITY_CLAIM", "upn")
+    assert Settings(_env_file=None).identity_claim == "upn"  # type: ignore[call-arg]
+    monkeypatch.delenv("IDENTITY_CLAIM")
+    assert Settings(_env_file=None).identity_claim is None  # type: ignore[call-arg]
+
+
+PROXY_HEADER_SAMPLES = {
+    "X-Forwarded-For": "203.0.113.9",
+    "X-Forwarded-Proto": "https",
+    "X-Forwarded-Host": "studio.example.org",
+    "X-Real-IP": "8.8.8.8",
+    "Forwarded": "for=203.0.113.9;proto=https",
+    "Via": "1.1 nginx",
+}
+
+
+def test_every_proxy_header_means_exposed_even_in_explicit_local_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AUTH_MODE", raising=False)
     plain = Settings(_env_file=None, oidc_configured=False)  # type: ignore[call-arg]
     assert not plain.team_mode
     assert hosting_problem(plain, "127.0.0.1", headers={"Host": "127.0.0.1:8501", "User-Agent": "x"}) is None
-    for name in ("X-Forwarded-For", "x-forwarded-for", "Forwarded", "X-Forwarded-Host"):
-        assert via_proxy({name: "203.0.113.9"})
-        problem = hosting_problem(plain, "127.0.0.1", headers={name: "203.0.113.9"})
-        assert problem is not None and "reverse proxy" in problem and "AUTH_MODE=local" in problem
-    assert not via_proxy({}) and not via_proxy(None)
     explicit = Settings(_env_file=None, auth_mode="local", oidc_configured=False)  # type: ignore[call-arg]
-    assert hosting_problem(explicit, "127.0.0.1", headers={"X-Forwarded-For": "203.0.113.9"}) is None
+    for name, value in [*PROXY_HEADER_SAMPLES.items(), ("x-real-ip", "8.8.8.8"), ("via", "1.1 caddy")]:
+        assert via_proxy({name: value})
+        # A proxied request is refused in local mode, even when AUTH_MODE=local says so explicitly.
+        for local in (plain, explicit):
+            problem = hosting_problem(local, "127.0.0.1", headers={name: value})
+            assert problem is not None and "reverse proxy" in problem and "needs team mode" in problem
+    assert not via_proxy({}) and not via_proxy(None)
+    assert hosting_problem(explicit, "127.0.0.1", headers={"Host": "127.0.0.1:8501"}) is None
+    assert hosting_problem(explicit, "0.0.0.0") is None  # an explicit choice for a non-loopback bind
     team = Settings(_env_file=None, oidc_configured=True)  # type: ignore[call-arg]
     assert hosting_problem(team, "0.0.0.0", headers={"X-Forwarded-For": "203.0.113.9"}) is None
 
@@ -52,4 +82,4 @@ def test_nobody_signs_in_as_a_builtin_identity() -> None:
     # Jobs and server-path rules recognise the CLI operator and the local user by id.
     for reserved in ("operator (cli)", "local user"):
         with pytest.raises(PermissionDenied, match="reserved"):
-            identity_from_claims({"sub": reserved})
+            identity_from_claims({"email": reserved})

@@ -20,8 +20,9 @@ from tests.browser.harness import ROOT
 VIEWER = User("vera@example.org", Role.VIEWER)
 TRAINER = User("tom@example.org", Role.TRAINER)
 PAGES = sorted(p.name for p in (ROOT / "pages").glob("*.py"))
-# What a viewer may press: page through landmarks, run a batch test (both change nothing stored).
-VIEWER_BUTTONS = {"prev", "next", "bt_run"}
+# What a viewer may press: page through landmarks, run a batch test (both change nothing stored), and create their
+# own API key (the prediction API is theirs to call; keys change no data or model).
+VIEWER_BUTTONS = {"prev", "next", "bt_run", "apikeys_create"}
 
 
 @pytest.fixture

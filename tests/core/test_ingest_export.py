@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from core import ingest
-from core.errors import DatasetFormatError, UnsafeArchive
+from core.errors import DatasetFormatError
 from core.export import export_all
 from core.imaging import encode_jpeg, encode_png
 from core.landmarks.batch import extract_store
@@ -70,14 +70,17 @@ def test_zip_import(store: Store, face_variants: list) -> None:
 
 
 @pytest.mark.parametrize("evil", ["../escape.png", "/etc/evil.png", "a/../../evil.png", "C:/evil.png"])
-def test_zip_with_escaping_members_is_refused(store: Store, tmp_path: Path, evil: str, astronaut_png: bytes) -> None:
-    data = _zip({"ok.png": astronaut_png, evil: astronaut_png})
-    with pytest.raises(UnsafeArchive, match="outside"):
-        ingest.import_zip(store, data)
-    with pytest.raises(UnsafeArchive):
-        ingest.safe_extract_zip(data, tmp_path / "out")
-    assert store.count() == 0
-    assert not (tmp_path / "escape.png").exists()
+def test_an_escaping_member_is_refused_alone_and_the_rest_imported(
+    store: Store, tmp_path: Path, evil: str, astronaut_png: bytes, face_variants: list
+) -> None:
+    data = _zip({"happy/ok.png": encode_png(face_variants[0]), evil: astronaut_png})
+    report = ingest.import_zip(store, data)
+    assert report.added == 1 and [r.original_name for r in store.list_images()] == ["happy/ok.png"]
+    assert report.skipped == [(evil, ingest.ESCAPING_MEMBER)] and "outside" in report.skipped[0][1]
+    extracted, skipped = ingest.safe_extract_zip(data, tmp_path / "out")
+    assert extracted == [(tmp_path / "out" / "happy" / "ok.png").resolve()]
+    assert skipped == [(evil, ingest.ESCAPING_MEMBER)]
+    assert not (tmp_path / "escape.png").exists() and not (tmp_path / "evil.png").exists()
 
 
 def test_not_a_zip(store: Store) -> None:

@@ -107,3 +107,31 @@ def test_processes_starting_at_once_on_a_new_database_all_get_it_migrated(databa
         p.join(timeout=60)
     assert results == [0, 0, 0, 0]
     assert current_revision(get_engine(database)) == head_revision()
+
+
+def test_api_keys_get_their_users_id_and_orphans_are_dropped(database: str) -> None:
+    """0007_team: each user gets an id, each key its owner's id behind a foreign key ON DELETE CASCADE; a key whose
+    user was already gone (dead already) is dropped rather than given to whoever is added under that address."""
+    engine = get_engine(database)
+    upgrade(engine, "0005")
+    now = "2026-01-01 00:00:00+00:00"
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO users (email, role, created_at) VALUES ('ann@example.org', 'viewer', :now)"), {"now": now}
+        )
+        for key_id, owner in (("aaaaaaaaaaaa", "ann@example.org"), ("bbbbbbbbbbbb", "gone@example.org")):
+            conn.execute(
+                text(
+                    "INSERT INTO api_keys (key_id, user_email, name, key_hash, created_at) "
+                    "VALUES (:key_id, :owner, '', :hash, :now)"
+                ),
+                {"key_id": key_id, "owner": owner, "hash": "0" * 64, "now": now},
+            )
+    upgrade(engine, "head")
+    assert _schema_differences(database) == []
+    with engine.begin() as conn:
+        [(user_id,)] = conn.execute(text("SELECT id FROM users")).all()
+        rows = conn.execute(text("SELECT key_id, user_id FROM api_keys")).all()
+        assert [tuple(r) for r in rows] == [("aaaaaaaaaaaa", user_id)] and len(user_id) == 32
+        conn.execute(text("DELETE FROM users"))
+        assert conn.execute(text("SELECT count(*) FROM api_keys")).scalar_one() == 0

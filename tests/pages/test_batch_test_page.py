@@ -98,7 +98,9 @@ def test_labeled_uploads_and_a_zip_give_metrics_table_no_faces_and_csv(
     assert table["thumbnail"].str.startswith("data:image/jpeg;base64,").sum() == 4  # not for the broken file
 
     no_face = at.dataframe[1].value
-    assert set(no_face["path"]) == {"set/sad/wall.png", "broken.jpg"}
+    assert set(no_face["path"]) == {"set/sad/wall.png"}  # a bad file is not a face the model missed
+    failed = at.dataframe[2].value
+    assert list(failed["path"]) == ["broken.jpg"] and list(failed["problem"]) == ["unreadable"]
     assert len(at.get("download_button")) == 1
     assert len(at.get("plotly_chart")) == 1  # the confusion matrix
     assert "Confusion matrix" not in [h.value for h in at.subheader]  # the figure's own title, not twice
@@ -129,3 +131,56 @@ def test_nothing_usable_is_not_submitted(with_model: Settings) -> None:
     assert any("None of the uploads" in i.value for i in at.info)
     assert JobQueue(with_model).latest(BATCH_UPLOADS, LOCAL_USER.id) is None
     assert not any(upload_root(with_model).iterdir())  # the half-staged folder is gone too
+
+
+def test_too_large_and_truncated_images_say_so_not_no_face(
+    app_env: Settings, face_variants: list[np.ndarray], astronaut_rgb: np.ndarray
+) -> None:
+    """The evaluation reads each file as an import does: a header over MAX_IMAGE_PIXELS is "too large", a
+    truncated JPEG "unreadable" (OpenCV alone half-decodes it into a grey picture with no face); the page lists
+    them apart from the images where no face was found."""
+    from core.evaluation import EvalItem, evaluate_items, problem_of
+    from core.imaging import encode_jpeg
+    from core.inference import Recognizer
+    from core.landmarks.extractor import LandmarkExtractor
+    from core.registry import Registry
+    from tests.core.hostile import png_bomb
+
+    folder = app_env.data_root / "bt"
+    folder.mkdir(parents=True)
+    jpeg = encode_jpeg(astronaut_rgb, quality=90)
+    files = {
+        "huge.png": png_bomb(20000, 20000),
+        "cut.jpg": jpeg[: len(jpeg) // 2],
+        "wall.png": encode_png(np.full((200, 200, 3), 180, np.uint8)),
+    }
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    save_registry_model(app_env.models_dir, face_variants[:6], app_env)
+    registry = Registry(app_env.models_dir)
+    active = registry.active_id()
+    assert active is not None
+    with LandmarkExtractor(app_env, mode="image") as extractor:
+        recognizer = Recognizer(registry.load(active), extractor)
+        result = evaluate_items(recognizer, [EvalItem(folder / n, None) for n in files], settings=app_env)
+    errors = dict(result.errors)
+    assert problem_of(errors[str(folder / "huge.png")]) == "too large"
+    assert problem_of(errors[str(folder / "cut.jpg")]) == "unreadable"
+    assert result.no_face == [str(folder / "wall.png")]
+
+    at = AppTest.from_function(_show, args=(result.predictions.to_dict("records"),), default_timeout=60).run()
+    assert not at.exception, at.exception
+    subheaders = [h.value for h in at.subheader]
+    assert "No face found (1)" in subheaders and "Not tested: too large or unreadable (2)" in subheaders
+    failed = at.dataframe[2].value.set_index("path")
+    assert failed.loc[str(folder / "huge.png"), "problem"] == "too large"
+    assert failed.loc[str(folder / "cut.jpg"), "problem"] == "unreadable"
+
+
+def _show(rows: list[dict[str, object]]) -> None:
+    import pandas as pd
+
+    from ui.batch_page import show_batch
+
+    table = pd.DataFrame(rows).assign(thumbnail=None)
+    show_batch({"table": table[["thumbnail", *table.columns[:-1]]], "metrics": None, "csv": b"", "refused": []})

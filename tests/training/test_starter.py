@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,7 @@ from core.faceapi.network_model import FACEAPI_ID
 from core.features import FEATURE_VERSION
 from core.inference import Recognizer
 from core.landmarks.extractor import LandmarkExtractor
-from core.registry import STARTER_ID, Registry, coverage_note
+from core.registry import SHIPPED_IDS, STARTER_ID, Registry, coverage_note
 from core.schema import EMOTIONS
 from core.settings import PROJECT_ROOT, Settings
 
@@ -116,3 +118,35 @@ def test_no_whole_image_answer_for_video_frames_or_large_photos() -> None:
         assert Recognizer(model, video).predict(np.full((40, 40, 3), 128, np.uint8), timestamp_ms=33) == []
     with LandmarkExtractor(mode="image") as still:
         assert Recognizer(model, still).predict(np.full((480, 640, 3), 128, np.uint8)) == []
+
+
+def test_a_separate_models_folder_starts_with_the_starter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MODELS_DIR elsewhere: the dashboard, the API and the CLI find the shipped starter there too (copied once,
+    whole); STARTER_MODEL=false leaves the folder empty."""
+    from core.api.service import load_active_model
+    from core.cli import main
+    from core.registry import install_starter
+    from core.settings import get_settings
+
+    elsewhere = Settings(_env_file=None, models_dir=tmp_path / "models", data_root=tmp_path / "data")  # type: ignore[call-arg]
+    assert elsewhere.starter_model
+    model = load_active_model(elsewhere)  # what the API loads at start
+    assert model is not None and model.card.id == STARTER_ID
+    registry = Registry(tmp_path / "models")
+    assert registry.active_id() == STARTER_ID and {c.id for c in registry.list()} == SHIPPED_IDS
+    assert not install_starter(elsewhere)  # already there: nothing copied again
+    assert not [p for p in (tmp_path / "models").iterdir() if p.name.startswith(".")]  # no temporary folder left
+
+    off = tmp_path / "off"
+    assert not install_starter(elsewhere.model_copy(update={"models_dir": off, "starter_model": False}))
+    assert Registry(off).active_id() is None
+    # The CLI, with MODELS_DIR pointing at a new folder.
+    monkeypatch.setenv("MODELS_DIR", str(tmp_path / "cli-models"))
+    monkeypatch.setenv("DATA_ROOT", str(tmp_path / "data"))
+    monkeypatch.delenv("STARTER_MODEL", raising=False)
+    get_settings.cache_clear()
+    try:
+        assert main(["models", "list"]) == 0
+    finally:
+        get_settings.cache_clear()
+    assert Registry(tmp_path / "cli-models").active_id() == STARTER_ID

@@ -25,11 +25,17 @@ router = APIRouter(prefix="/api", tags=["predict"], dependencies=[Depends(requir
 _ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorOut, "description": "Not an image, corrupt, truncated or not base64."},
     401: {"model": ErrorOut, "description": "No valid API key (when the server requires keys)."},
+    403: {
+        "model": ErrorOut,
+        "description": "Keys are not required, but the request came from another machine or through a proxy.",
+    },
     413: {"model": ErrorOut, "description": "Body over API_MAX_UPLOAD_MB, or pixels over MAX_IMAGE_PIXELS."},
     422: {"model": ErrorOut, "description": "A required field is missing or malformed."},
     429: {
         "model": ErrorOut,
-        "description": "Over API_RATE_PER_MIN requests in a minute for this key; see Retry-After.",
+        "description": "Over API_RATE_PER_MIN requests in a minute for this key, or too many wrong keys from this "
+        "client; Retry-After says when to try again.",
+        "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
     },
     503: {"model": ErrorOut, "description": "No model is loaded."},
 }

@@ -22,7 +22,10 @@ def index() -> FileResponse:
 @router.get(
     "/api/art/{emotion}.svg",
     response_class=Response,
-    responses={200: {"content": {"image/svg+xml": {}}}, 400: {"model": ErrorOut}},
+    responses={
+        200: {"content": {"image/svg+xml": {}}},
+        404: {"model": ErrorOut, "description": "No artwork for that name (not one of the emotions)."},
+    },
     summary="The artwork of one emotion",
 )
 def artwork(emotion: str) -> Response:

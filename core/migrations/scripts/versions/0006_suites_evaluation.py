@@ -1,6 +1,6 @@
 """Evaluation suites: named sets of labeled test images, one domain each, never trained on (issue 18).
 
-Revision ID: 0007_suites_evaluation
+Revision ID: 0006_suites_evaluation
 Revises: 0005
 Create Date: 2026-12-07
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_suites_evaluation"
+revision: str = "0006_suites_evaluation"
 down_revision: str | None = "0005"
 branch_labels: str | None = None
 depends_on: str | None = None
