@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.auth import may_act_for
 from core.jobs import all_kinds
+from ui.auth import fragment
 from ui.common import page_setup, run_safely
 from ui.jobs import REFRESH_S, ensure_worker_note, get_queue
 
@@ -19,7 +20,6 @@ st.caption(
 ensure_worker_note()
 
 
-@st.fragment(run_every=REFRESH_S * 2)
 def jobs_table() -> None:
     jobs = get_queue().recent(limit=100)
     if not jobs:
@@ -56,4 +56,4 @@ def jobs_table() -> None:
             run_safely(lambda: get_queue().request_cancel(choice), what="Cancel")
 
 
-jobs_table()
+fragment(jobs_table, run_every=REFRESH_S * 2)()

@@ -18,6 +18,7 @@ from core.auth import current_user, may_act_for
 from core.jobs import Job, JobQueue, get_kind
 from core.jobs.local import ensure_local_worker
 from core.jobs.worker import Worker, new_worker_id
+from ui.auth import fragment
 from ui.common import get_store, run_safely
 
 REFRESH_S = 1.0
@@ -130,5 +131,5 @@ def job_panel(
             if render_result is not None and current.result:
                 render_result(current)
 
-    st.fragment(run_every=None if job.finished else REFRESH_S)(body)()
+    fragment(body, run_every=None if job.finished else REFRESH_S)()
     return job
