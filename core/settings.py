@@ -160,6 +160,15 @@ class Settings(BaseSettings):
     job_stale_after_s: float = Field(
         default=60.0, gt=0, description="A running job whose heartbeat is older than this goes back to the queue."
     )
+    job_cancel_grace_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a cancelled job may take to stop by itself (keeping its finished work) before its "
+        "supervisor kills its processes.",
+    )
+    job_timeout_s: float = Field(
+        default=86400.0, gt=0, description="A job running longer than this is killed and marked failed."
+    )
 
     @classmethod
     def settings_customise_sources(

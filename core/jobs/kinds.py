@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.auth import Permission
 from core.errors import PathNotAllowed
-from core.jobs.registry import JobContext, JobKind, register
+from core.jobs.registry import SHORT, JobContext, JobKind, register
 
 EXTRACTION = "extraction"
 LANDMARK_TRAINING = "landmark_training"
@@ -279,7 +279,12 @@ register(
 )
 register(
     JobKind(
-        BATCH_EVALUATION, "Batch evaluation of a folder", BatchEvaluationParams, Permission.TRAIN, run_batch_evaluation
+        BATCH_EVALUATION,
+        "Batch evaluation of a folder",
+        BatchEvaluationParams,
+        Permission.TRAIN,
+        run_batch_evaluation,
+        lane=SHORT,
     )
 )
 register(
@@ -290,5 +295,6 @@ register(
         Permission.EVALUATE,
         run_upload_test,
         on_finish=cleanup_upload_test,
+        lane=SHORT,
     )
 )

@@ -14,13 +14,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core.auth import require, require_owner
 from core.db import session_scope
 from core.errors import StudioError
-from core.jobs.registry import get_kind
+from core.jobs.registry import get_kind, kinds_in_lane
 from core.jobs.tables import CANCELLED, DONE, FAILED, FINISHED, QUEUED, RUNNING, JobRow, WorkerRow
 from core.migrations import open_database
 from core.settings import Settings, get_settings
@@ -101,6 +101,20 @@ class Job:
         if self.started_at is None:
             return None
         return ((self.finished_at or utcnow()) - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A worker (a supervisor of runner processes) as the Jobs page shows it."""
+
+    id: str
+    host: str
+    pid: int
+    kinds: str
+    started_at: datetime
+    heartbeat_at: datetime
+    alive: bool
+    jobs: list[int]
 
 
 class JobNotFound(StudioError):
@@ -326,6 +340,28 @@ class JobQueue:
                     log.warning("job %s requeued: worker %s stopped sending heartbeats", row.id, was)
         return requeued
 
+    def touch(self, job_id: int, worker_id: str) -> None:
+        """The supervisor's heartbeat for a job whose runner process is alive (its own beat may be busy)."""
+        with session_scope(self.engine) as s:
+            s.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.worker_id == worker_id, JobRow.status == RUNNING)
+                .values(heartbeat_at=utcnow())
+            )
+
+    def lane_position(self, job: Job) -> int:
+        """1 for the next queued job of its lane, 2 for the one after, ... (0 when it is not queued)."""
+        if job.status != QUEUED:
+            return 0
+        lane = kinds_in_lane(get_kind(job.kind).lane)
+        with session_scope(self.engine) as s:
+            ahead = s.scalar(
+                select(func.count())
+                .select_from(JobRow)
+                .where(JobRow.status == QUEUED, JobRow.id < job.id, JobRow.kind.in_(lane))
+            )
+        return int(ahead or 0) + 1
+
     def release(self, job_id: int, worker_id: str, message: str) -> None:
         """Hand a running job back to the queue (its worker is shutting down)."""
         with session_scope(self.engine) as s:
@@ -353,6 +389,26 @@ class JobQueue:
             row = s.get(WorkerRow, worker_id)
             if row is not None:
                 s.delete(row)
+
+    def workers(self) -> list[WorkerInfo]:
+        """Every worker on record (a dead one stays until a live one notices), with the jobs it runs."""
+        cutoff = utcnow() - timedelta(seconds=self.settings.job_stale_after_s)
+        with session_scope(self.engine) as s:
+            rows = list(s.scalars(select(WorkerRow).order_by(WorkerRow.started_at)))
+            running = list(s.execute(select(JobRow.id, JobRow.worker_id).where(JobRow.status == RUNNING)))
+            return [
+                WorkerInfo(
+                    id=r.id,
+                    host=r.host,
+                    pid=r.pid,
+                    kinds=r.kinds,
+                    started_at=_aware(r.started_at) or utcnow(),
+                    heartbeat_at=_aware(r.heartbeat_at) or utcnow(),
+                    alive=(_aware(r.heartbeat_at) or utcnow()) >= cutoff,
+                    jobs=[i for i, w in running if w is not None and (w == r.id or w.startswith(f"{r.id}/"))],
+                )
+                for r in rows
+            ]
 
     def live_workers(self, within_s: float | None = None) -> list[str]:
         cutoff = utcnow() - timedelta(seconds=within_s or self.settings.job_stale_after_s)
