@@ -97,9 +97,11 @@ def run_landmark_training(params: LandmarkTrainingParams, ctx: JobContext) -> di
     # faceapi_blend reads face-api's network rows too (computed once per face, cached under the data root).
     data = from_store(store, filters, network=any(m in HYBRID_MODELS for m in params.models))
     registry = Registry(store.settings.models_dir)
+    if ctx.job_id is not None and ctx.attempt > 1:
+        registry.discard_job_models(ctx.job_id)  # an earlier attempt was killed: this one saves the whole set
 
     def save(result: ComparisonResult, report: ModelReport) -> None:
-        save_report(registry, result, report, data_sources=data.sources)
+        save_report(registry, result, report, data_sources=data.sources, job_id=ctx.job_id)
 
     result = compare_models(
         data,
@@ -114,7 +116,7 @@ def run_landmark_training(params: LandmarkTrainingParams, ctx: JobContext) -> di
         cancel=ctx.cancel,
         on_model=save,
     )
-    save_comparison(registry, result, data_sources=data.sources)
+    save_comparison(registry, result, data_sources=data.sources, job_id=ctx.job_id)
     best = result.best
     promotion = None
     if best is not None and best.model_id:
@@ -241,6 +243,14 @@ def run_upload_test(params: UploadTestParams, ctx: JobContext) -> dict[str, Any]
     }
 
 
+def discard_training(params: LandmarkTrainingParams, job_id: int) -> None:
+    """After a kill (runner death, cancel by force, timeout): the attempt's models go, so none is left unfinished."""
+    from core.registry import Registry
+    from core.settings import get_settings
+
+    Registry(get_settings().models_dir).discard_job_models(job_id)
+
+
 def cleanup_upload_test(params: UploadTestParams, job_id: int) -> None:
     from core.batch_uploads import remove_upload
     from core.settings import get_settings
@@ -274,7 +284,12 @@ register(
 )
 register(
     JobKind(
-        LANDMARK_TRAINING, "Landmark model comparison", LandmarkTrainingParams, Permission.TRAIN, run_landmark_training
+        LANDMARK_TRAINING,
+        "Landmark model comparison",
+        LandmarkTrainingParams,
+        Permission.TRAIN,
+        run_landmark_training,
+        on_killed=discard_training,
     )
 )
 register(

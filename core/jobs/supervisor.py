@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.auth import acting_as
 from core.jobs.queue import Job, JobQueue
 from core.jobs.registry import LONG, SHORT, Lane, get_kind, kinds_in_lane
 from core.jobs.tables import CANCELLED, FAILED, RUNNING
@@ -205,6 +206,7 @@ class Supervisor:
             return
         if current.status != RUNNING or current.worker_id != wid:
             return  # the runner closed or handed back its job, as it should
+        self._undo(current)
         if verdict is not None:
             self.queue.finish(
                 job.id, wid, verdict[0], message=verdict[1], error="" if verdict[0] == CANCELLED else verdict[1]
@@ -222,6 +224,16 @@ class Supervisor:
             self.queue.release(
                 job.id, wid, f"requeued: runner {wid} died ({how}) at {when} UTC at {current.done}/{current.total}"
             )
+
+    def _undo(self, job: Job) -> None:
+        """The kind's clean-up of a killed attempt (e.g. the models it saved), as the job's starter."""
+        try:
+            spec = get_kind(job.kind)
+            if spec.on_killed is not None:
+                with acting_as(Worker(self.queue).starter(job)):
+                    spec.on_killed(spec.params.model_validate(job.params), job.id)
+        except Exception:  # tidying must never stop the supervisor
+            log.warning("job %s: undoing its killed attempt failed", job.id, exc_info=True)
 
     def _stop_all(self) -> None:
         """SIGTERM: runners hand their jobs back to the queue; any still there after STOP_GRACE_S are killed."""

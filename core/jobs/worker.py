@@ -91,7 +91,7 @@ class Worker:
         except Exception:  # tidying must never stop the worker
             log.warning("sweeping staged uploads and job folders failed", exc_info=True)
 
-    def _starter(self, job: Job) -> User:
+    def starter(self, job: Job) -> User:
         """Who the job runs as. In team mode, with their role as it is now: a job queued before an admin removed
         or demoted its starter must not run with the old rights (their permission is checked again as it runs)."""
         recorded = User(job.started_by, Role.parse(job.started_role))
@@ -121,15 +121,17 @@ class Worker:
             self.queue.finish(job.id, self.id, FAILED, message="failed", error=error)
             return
         try:
-            user = self._starter(job)
+            user = self.starter(job)
         except StudioError as exc:
             self.queue.finish(job.id, self.id, FAILED, message="failed", error=str(exc))
             return
 
         ctx = JobContext(job_id=job.id, attempt=job.attempts, secrets=dict(secrets or {}))
         # A requeued job says so while it runs and once it is done (job.message holds why it was requeued).
-        resumed = f"resumed after a requeue (attempt {job.attempts}): " if job.attempts > 1 else ""
-        ctx.message = f"{resumed}{job.message}" if resumed else ""
+        # The reason stays in the message to the end: the page says when and why a worker died.
+        why = job.message.removeprefix("requeued: ").split("; the next worker")[0]
+        resumed = f"resumed after a requeue (attempt {job.attempts}; {why}): " if job.attempts > 1 else ""
+        ctx.message = resumed
         lost = threading.Event()
         beat_stop = threading.Event()
 
