@@ -108,8 +108,7 @@ def job_panel(
         current = get_queue().get(job.id)
         if not current.finished:
             st.progress(current.fraction, text=describe(current))
-            if current.status == "queued":
-                st.caption("Waiting for a worker (`python -m core worker`).")
+            st.caption(get_queue().where(current))
             if may_act_for(current.started_by or None) and st.button(
                 "Cancel", key=f"{key}_cancel_{current.id}", disabled=current.cancel_requested
             ):

@@ -362,6 +362,20 @@ class JobQueue:
             )
         return int(ahead or 0) + 1
 
+    def where(self, job: Job) -> str:
+        """Where a job is, for people: its place in its lane and whether a worker will take it, or who runs it."""
+        lane = get_kind(job.kind).lane
+        if job.status == RUNNING:
+            return f"running in the {lane} lane on worker {job.worker_id}"
+        if job.status != QUEUED:
+            return job.status
+        place = f"queued: number {self.lane_position(job)} in the {lane} lane"
+        if not self.live_workers():
+            place += "; no worker is alive: one starts with the dashboard, or run `python -m core worker`"
+        if job.message.startswith("requeued:"):
+            place += f" ({job.message})"
+        return place
+
     def release(self, job_id: int, worker_id: str, message: str) -> None:
         """Hand a running job back to the queue (its worker is shutting down)."""
         with session_scope(self.engine) as s:
