@@ -246,7 +246,17 @@ def run_al_round(params: RoundParams, ctx: JobContext) -> dict[str, Any]:
     return asdict(result)
 
 
-register(JobKind(GENERATION, "Portrait generation", GenerationParams, Permission.GENERATE, run_generation, True))
+register(
+    JobKind(
+        GENERATION,
+        "Portrait generation",
+        GenerationParams,
+        Permission.GENERATE,
+        run_generation,
+        True,
+        exclusive_key=lambda p: str(p.generation_job_id),  # one run of a generation at a time
+    )
+)
 register(JobKind(LLM_LABELING, "LLM labeling", LabelingParams, Permission.LLM_LABEL, run_llm_labeling, True))
 register(JobKind(AL_SCORING, "Active-learning scoring", ScoringParams, Permission.TRAIN, run_al_scoring, lane=SHORT))
 register(JobKind(AL_SIMULATION, "Sampling simulation", SimulationParams, Permission.TRAIN, run_al_simulation))

@@ -8,6 +8,8 @@ submitted it and the web server that served that page. A job is claimed by exact
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,6 +29,17 @@ from core.settings import Settings, get_settings
 from core.store.tables import utcnow
 
 log = logging.getLogger("core.jobs")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this machine with that pid exists (owned by anyone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -149,10 +162,13 @@ class JobQueue:
         spec = get_kind(kind)
         user = require(spec.permission)
         model = params if isinstance(params, spec.params) else spec.params.model_validate(params)
-        if spec.exclusive:
-            busy = self.recent(kind=kind, statuses=(QUEUED, RUNNING), limit=1)
-            if busy:
-                raise JobAlreadyActive(busy[0], spec.title)
+        if spec.exclusive or spec.exclusive_key is not None:
+            key = spec.exclusive_key
+            for busy in self.recent(kind=kind, statuses=(QUEUED, RUNNING), limit=1000):
+                if key is not None and key(spec.params.model_validate(busy.params)) != key(model):
+                    continue
+                if not self._abandon(busy):
+                    raise JobAlreadyActive(busy, spec.title)
         with session_scope(self.engine) as s:
             row = JobRow(
                 kind=kind,
@@ -182,6 +198,18 @@ class JobQueue:
             job_id = row.id
         log.info("job %s (%s) queued by %s", job_id, kind, user.id)
         return job_id
+
+    def _abandon(self, job: Job) -> bool:
+        """Close a running job whose process on this machine is gone (a CLI run killed with `kill -9`), so a new
+        run of the same work may start now rather than after the stale timeout. True when it was closed."""
+        if job.status != RUNNING or job.worker_id is None:
+            return False
+        host, _, rest = job.worker_id.removeprefix("inline:").removeprefix("dashboard:").partition(":")
+        pid = rest.split(":", 1)[0]
+        if host != socket.gethostname()[:80] or not pid.isdigit() or pid_alive(int(pid)):
+            return False
+        message = f"abandoned: its process {pid} on {host} is gone; a new run goes on with the work"
+        return self.finish(job.id, job.worker_id, FAILED, message="failed", error=message)
 
     def get(self, job_id: int) -> Job:
         with session_scope(self.engine) as s:

@@ -74,6 +74,8 @@ class JobKind:
     on_finish: Callable[[Any, int], None] | None = None
     # One at a time across the team: a second extraction while one is queued or running would redo the same images.
     exclusive: bool = False
+    # One at a time per key: e.g. one run of each generation (two would generate the same items), from the params.
+    exclusive_key: Callable[[Any], str] | None = None
     # Called by the supervisor with (params, job id), as the job's starter, after it killed the job's runner (it
     # died, a cancel was not obeyed in time, a timeout): undo what the half-done attempt left, e.g. saved models.
     on_killed: Callable[[Any, int], None] | None = None

@@ -167,6 +167,9 @@ class Worker:
         except Exception as exc:
             log.exception("job %s (%s) failed", job.id, job.kind)
             error = f"unexpected error ({type(exc).__name__}: {exc}); the worker's log has the details"
+        except KeyboardInterrupt:  # Ctrl-C in the CLI running it inline: the job ends cancelled, then the CLI stops
+            self.queue.finish(job.id, self.id, CANCELLED, message=f"interrupted at {ctx.done}/{ctx.total}")
+            raise
         finally:
             beat_stop.set()
             beater.join()
