@@ -95,10 +95,11 @@ class Settings(BaseSettings):
     gemini_max_retries: int = Field(default=4, ge=0)
 
     extract_workers: int = Field(default=0, ge=0, description="Worker processes for extraction; 0 means one per core.")
-    executor: Literal["local", "ray"] = Field(
+    executor: Literal["inline", "local", "ray"] = Field(
         default="local",
         description="Where extraction, grid searches, scoring, folder evaluation and torch training run: local "
-        "(processes on this machine) or ray (a Ray cluster; see README 'Scaling out').",
+        "(processes on this machine), inline (all in the calling process) or ray (a Ray cluster; see README "
+        "'Scaling out').",
     )
     ray_address: str = Field(
         default="",

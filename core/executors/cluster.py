@@ -19,10 +19,6 @@ class RayUnavailable(StudioError):
     """EXECUTOR=ray, but Ray is not installed or its cluster cannot be reached."""
 
 
-def uses_ray(settings: Settings) -> bool:
-    return settings.executor == "ray"
-
-
 def _how_to_start(address: str) -> str:
     port = address.rsplit(":", 1)[-1] if ":" in address else "6379"
     return (
