@@ -20,7 +20,7 @@ from core.settings import Settings
 C = TypeVar("C")
 R = TypeVar("R")
 T = TypeVar("T")
-IN_FLIGHT_PER_ACTOR = 2  # enough to keep each actor busy while the driver saves; bounds the driver's memory
+IN_FLIGHT_PER_ACTOR = 3  # as the local pool: each actor busy while the driver saves; bounds the driver's memory
 SCORE_BLOCK_ROWS = 2048
 
 
