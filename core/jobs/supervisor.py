@@ -90,23 +90,27 @@ class Supervisor:
         log.info("supervisor %s started: %d runner(s) + 1 for short jobs", self.id, len(self.slots) - 1)
         try:
             while not self.stopping:
-                self.queue.worker_alive(self.id, host, os.getpid(), self.kinds)
-                self.queue.requeue_stale()
-                if time.monotonic() - swept > SWEEP_EVERY_S:
-                    swept = time.monotonic()
-                    Worker(self.queue).sweep()
-                for slot in self.slots:
-                    if slot.proc is not None:
-                        self._watch(slot)
-                if not (once and started):
+                try:
+                    self.queue.worker_alive(self.id, host, os.getpid(), self.kinds)
+                    self.queue.requeue_stale()
+                    if time.monotonic() - swept > SWEEP_EVERY_S:
+                        swept = time.monotonic()
+                        Worker(self.queue).sweep()
                     for slot in self.slots:
-                        if slot.proc is None and not self.stopping:
-                            job = self.queue.claim(self.slot_id(slot), self._claimable(slot))
-                            if job is not None:
-                                self._spawn(slot, job)
-                                started += 1
-                                if once:
-                                    break
+                        if slot.proc is not None:
+                            self._watch(slot)
+                    if not (once and started):
+                        for slot in self.slots:
+                            claimable = self._claimable(slot)  # empty: --kinds left this slot's lane nothing
+                            if slot.proc is None and not self.stopping and claimable:
+                                job = self.queue.claim(self.slot_id(slot), claimable)
+                                if job is not None:
+                                    self._spawn(slot, job)
+                                    started += 1
+                                    if once:
+                                        break
+                except Exception:  # a database hiccup must not end the supervisor (and with it every job)
+                    log.warning("supervisor %s: a round failed; trying again", self.id, exc_info=True)
                 busy = any(s.proc is not None for s in self.slots)
                 if busy:
                     last_busy = time.monotonic()

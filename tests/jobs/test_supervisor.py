@@ -12,7 +12,7 @@ from subprocess import Popen
 import numpy as np
 
 from core.auth import LOCAL_USER, acting_as
-from core.jobs import DONE, JobQueue
+from core.jobs import CANCELLED, DONE, FAILED, JobQueue
 from core.jobs.kinds import EXTRACTION
 from core.jobs.worker import wait_for
 from core.settings import Settings
@@ -21,7 +21,7 @@ from tests.jobs.conftest import fill_store, wait_until
 from tests.jobs.proctree import group, processes, runners_of
 from tests.jobs.test_worker_process import _extraction_rows
 
-N = 160  # enough that a kill lands mid-job; the test says so when it does not
+N = 400  # enough that a kill lands mid-job; the test says so when it does not
 
 
 def _extraction_running(
@@ -76,3 +76,43 @@ def test_kill_9_of_the_supervisor_leaves_nothing_and_another_finishes_the_job(
     assert job.attempts == 2 and "stopped responding" in job.message
     rows, distinct = _extraction_rows(store)
     assert rows == distinct == N
+
+
+def test_a_cancel_not_obeyed_in_time_kills_the_jobs_group(
+    settings: Settings, store: Store, face_variants: list[np.ndarray], start_worker: Callable[..., Popen[bytes]]
+) -> None:
+    fill_store(store, face_variants, N)
+    queue = JobQueue(settings)
+    with acting_as(LOCAL_USER):
+        job_id = queue.submit(EXTRACTION, {})
+    # The runner looks for a cancel only at its heartbeat, every 30 s here: it cannot obey within the 0.5 s grace.
+    supervisor = start_worker(
+        settings, "--concurrency", "1", EXTRACT_WORKERS="2", JOB_HEARTBEAT_S="30", JOB_CANCEL_GRACE_S="0.5"
+    )
+    wait_until(lambda: len(runners_of(supervisor.pid)) == 1, 60, "a runner")
+    [runner] = runners_of(supervisor.pid)
+    wait_until(lambda: len(group(runner)) >= 4, 120, "the runner's extraction pool")
+    members = group(runner)
+    with acting_as(LOCAL_USER):
+        queue.request_cancel(job_id)
+    job = wait_for(queue, job_id, timeout_s=60)
+    assert job.status == CANCELLED and "stopped by force" in job.message, job
+    wait_until(lambda: not group(runner), 30, "the job's processes to go")
+    assert not (members & set(processes()))
+    assert supervisor.poll() is None
+
+
+def test_a_job_past_its_timeout_is_killed_and_fails(
+    settings: Settings, store: Store, face_variants: list[np.ndarray], start_worker: Callable[..., Popen[bytes]]
+) -> None:
+    fill_store(store, face_variants, N)
+    queue = JobQueue(settings)
+    with acting_as(LOCAL_USER):
+        job_id = queue.submit(EXTRACTION, {})
+    supervisor = start_worker(settings, "--concurrency", "1", JOB_TIMEOUT_S="1")
+    wait_until(lambda: len(runners_of(supervisor.pid)) == 1, 60, "a runner")
+    [runner] = runners_of(supervisor.pid)
+    job = wait_for(queue, job_id, timeout_s=60)
+    assert job.status == FAILED and "timed out after 1 s" in job.error, job
+    wait_until(lambda: not group(runner), 30, "the job's processes to go")
+    assert supervisor.poll() is None
