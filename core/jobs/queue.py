@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from core.auth import require, require_owner
 from core.db import session_scope
 from core.errors import StudioError
-from core.jobs.registry import get_kind, kinds_in_lane
+from core.jobs.registry import UnknownJobKind, all_kinds, get_kind, kinds_in_lane
 from core.jobs.tables import CANCELLED, DONE, FAILED, FINISHED, QUEUED, RUNNING, JobRow, WorkerRow
 from core.migrations import open_database
 from core.settings import Settings, get_settings
@@ -379,7 +379,7 @@ class JobQueue:
 
     def lane_position(self, job: Job) -> int:
         """1 for the next queued job of its lane, 2 for the one after, ... (0 when it is not queued)."""
-        if job.status != QUEUED:
+        if job.status != QUEUED or job.kind not in all_kinds():
             return 0
         lane = kinds_in_lane(get_kind(job.kind).lane)
         with session_scope(self.engine) as s:
@@ -392,7 +392,10 @@ class JobQueue:
 
     def where(self, job: Job) -> str:
         """Where a job is, for people: its place in its lane and whether a worker will take it, or who runs it."""
-        lane = get_kind(job.kind).lane
+        try:
+            lane: str = get_kind(job.kind).lane
+        except UnknownJobKind:
+            lane = "unknown"
         if job.status == RUNNING:
             return f"running in the {lane} lane on worker {job.worker_id}"
         if job.status != QUEUED:
