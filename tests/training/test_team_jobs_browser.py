@@ -16,6 +16,7 @@ from core.auth.users import add_user
 from core.db import dispose_engine
 from core.features import DEFAULT_FEATURE_SETS
 from core.jobs import JobQueue
+from core.jobs.import_kinds import IMPORT
 from core.jobs.kinds import EXTRACTION, LANDMARK_TRAINING, LandmarkTrainingParams
 from core.jobs.worker import Worker
 from core.records import FaceData
@@ -59,9 +60,10 @@ def test_trainer_cancels_a_running_job_and_activates_a_model_in_team_mode(
     best, registry = trained.result["best"], Registry(app_env.models_dir)
     assert best and registry.active_id() is None
     with acting_as(trainer):
-        running_id = queue.submit(EXTRACTION, {})
-    claimed = queue.claim("another-machine:1", kinds=[EXTRACTION])  # running on a worker elsewhere
-    assert claimed is not None and claimed.id == running_id
+        extraction_id = queue.submit(EXTRACTION, {})
+        running_id = queue.submit(IMPORT, {"path": str(tmp_path)})
+    for kind in (EXTRACTION, IMPORT):  # both running on a worker elsewhere
+        assert queue.claim("another-machine:1", kinds=[kind]) is not None
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -98,7 +100,16 @@ def test_trainer_cancels_a_running_job_and_activates_a_model_in_team_mode(
                     page.wait_for_url(f"{url}/**", timeout=30_000)
                     expect(page.get_by_text(f"{TRAINER} · trainer")).to_be_visible(timeout=60_000)
 
-                    # The Jobs page's table refreshes in a fragment: after several re-runs Cancel is still there.
+                    # A page's job panel (the Data page's extraction) refreshes in a fragment: after several re-runs
+                    # its Cancel is still there, and works.
+                    page.goto(f"{url}/Data", wait_until="domcontentloaded")
+                    panel_cancel = page.locator(f".st-key-extract_cancel_{extraction_id} button")
+                    expect(panel_cancel).to_be_visible(timeout=60_000)
+                    page.wait_for_timeout(4_000)  # a few `run_every` re-runs of the fragment
+                    panel_cancel.click()
+                    _until(lambda: queue.get(extraction_id).cancel_requested, "the panel's cancel got lost")
+
+                    # The Jobs page's table refreshes in a fragment too: the newest job (the import) is cancelled.
                     page.goto(f"{url}/Jobs", wait_until="domcontentloaded")
                     cancel = page.get_by_role("button", name="Cancel job")
                     expect(cancel).to_be_visible(timeout=60_000)
