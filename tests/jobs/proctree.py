@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 
@@ -32,7 +31,3 @@ def runners_of(supervisor_pid: int) -> list[int]:
 def group(pgid: int) -> set[int]:
     """The live processes of a process group."""
     return {pid for pid, (_, gid, _) in processes().items() if gid == pgid}
-
-
-def alive(pid: int) -> bool:
-    return pid in processes() or (os.path.exists(f"/proc/{pid}") and pid in processes())
