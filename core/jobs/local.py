@@ -1,6 +1,7 @@
 """The dashboard's own worker: in the default local set-up `streamlit run` stays the only command, so the dashboard
 starts one `python -m core worker` (a supervisor of job runners) when no worker has sent a heartbeat lately
-(START_WORKER=false turns this off for teams that run their workers separately). It exits after LOCAL_WORKER_IDLE_EXIT_S without a job."""
+(START_WORKER=false turns this off for teams that run their workers separately). It exits after
+LOCAL_WORKER_IDLE_EXIT_S without a job."""
 
 from __future__ import annotations
 
