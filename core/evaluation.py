@@ -16,7 +16,8 @@ from typing import Any
 import pandas as pd
 
 from core.errors import DatasetFormatError, ImageNotReadable
-from core.executors import uses_ray
+from core.executors.cluster import worker_settings
+from core.executors.executor import executor_for
 from core.imaging import TOO_LARGE, decode_rgb, verify_image
 from core.inference import Recognizer, main_face
 from core.labels import label_for_path, normalize_label
@@ -112,23 +113,33 @@ def evaluate_items(
     settings: Settings | None = None,
 ) -> EvalResult:
     """Predict every item (the largest face of each image); metrics over the labeled items that have a face.
-    With EXECUTOR=ray (`settings`, else the recognizer's) the items fan out over Ray actors, each holding a copy of
-    the recognizer's model and its own landmarker."""
+    The items fan out over the executor's workers (`settings`, else the recognizer's), each holding the
+    recognizer's model and its own landmarker."""
     settings = settings or (recognizer.extractor.settings if recognizer.extractor is not None else get_settings())
     total = len(items)
     if progress is not None:
         progress(0, total)
-    if uses_ray(settings) and total:
-        rows, cancelled = _evaluate_on_ray(recognizer, items, settings, progress, cancel)
-    else:
-        rows, cancelled = [], False
-        for done, item in enumerate(items, start=1):
-            if cancel is not None and cancel.is_set():
-                cancelled = True
-                break
-            rows.append(_evaluate_one(recognizer, str(item.path), item.label, _read(item.path)))
-            if progress is not None:
-                progress(done, total)
+    # Files are read here and their bytes sent along (a folder or the Batch page's uploads need not be on a shared
+    # disk); chunks are read as they are sent, so memory stays bounded. Rows come back in the items' order.
+    starts = range(0, total, EVAL_CHUNK)
+    positions = (range(s, min(s + EVAL_CHUNK, total)) for s in starts)
+    chunks = ([(i, str(items[i].path), items[i].label, _read(items[i].path)) for i in pos] for pos in positions)
+    done: dict[int, dict[str, Any]] = {}
+
+    def collect(rows: list[tuple[int, dict[str, Any]]]) -> None:
+        done.update(rows)
+        if progress is not None:
+            progress(len(done), total)
+
+    cancelled = executor_for(settings).map_chunks(
+        _EvalWorker,
+        (recognizer.model, worker_settings(settings)),
+        chunks,
+        count=len(starts),
+        on_result=collect,
+        cancel=cancel,
+    )
+    rows = [done[i] for i in sorted(done)]
     no_face = [r["path"] for r in rows if not r["face_found"] and not r["error"]]
     errors = [(r["path"], r["error"]) for r in rows if r["error"]]
     frame = pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
@@ -172,43 +183,19 @@ def _evaluate_one(recognizer: Recognizer, path: str, label: str | None, data: by
 EvalChunk = list[tuple[int, str, str | None, bytes | str]]  # (position, path, label, bytes or read error)
 
 
-class _RayEvalWorker:
-    """A Ray actor: the model and one landmarker for its lifetime."""
+class _EvalWorker:
+    """One worker's state (a pool process, a Ray actor, or this process): the model and one landmarker."""
 
     def __init__(self, model: Any, settings: Settings) -> None:
-        extractor = LandmarkExtractor(settings, mode="image") if model.needs_landmarks else None
-        self.recognizer = Recognizer(model, extractor)
+        self.extractor = LandmarkExtractor(settings, mode="image") if model.needs_landmarks else None
+        self.recognizer = Recognizer(model, self.extractor)
 
     def run(self, chunk: EvalChunk) -> list[tuple[int, dict[str, Any]]]:
         return [(i, _evaluate_one(self.recognizer, path, label, data)) for i, path, label, data in chunk]
 
-
-def _evaluate_on_ray(
-    recognizer: Recognizer,
-    items: Sequence[EvalItem],
-    settings: Settings,
-    progress: ProgressFn | None,
-    cancel: threading.Event | None,
-) -> tuple[list[dict[str, Any]], bool]:
-    """Files are read here and their bytes sent along (a folder or the Batch page's uploads need not be on a shared
-    disk); chunks are read as they are sent, so memory stays bounded. Rows come back in the items' order."""
-    from core.executors.cluster import worker_settings
-    from core.executors.fanout import actor_count, map_on_actors
-
-    starts = range(0, len(items), EVAL_CHUNK)
-    positions = (range(s, min(s + EVAL_CHUNK, len(items))) for s in starts)
-    chunks = ([(i, str(items[i].path), items[i].label, _read(items[i].path)) for i in pos] for pos in positions)
-    done: dict[int, dict[str, Any]] = {}
-
-    def collect(rows: list[tuple[int, dict[str, Any]]]) -> None:
-        done.update(rows)
-        if progress is not None:
-            progress(len(done), len(items))
-
-    actors = actor_count(settings, settings.extract_workers or None, len(starts))
-    init = (recognizer.model, worker_settings(settings))
-    cancelled = map_on_actors(settings, _RayEvalWorker, init, chunks, actors=actors, on_result=collect, cancel=cancel)
-    return [done[i] for i in sorted(done)], cancelled
+    def close(self) -> None:
+        if self.extractor is not None:
+            self.extractor.close()
 
 
 def _metrics(frame: pd.DataFrame) -> dict[str, Any] | None:

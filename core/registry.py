@@ -69,6 +69,7 @@ class ModelCard(BaseModel):
     trained_by: str = Field(default="", description="Who trained it: the signed-in user, or the CLI operator.")
     # Scores on evaluation suites (core.suites), by suite name: per-domain macro-F1, accuracy, faces found.
     suite_results: dict[str, Any] = Field(default_factory=dict)
+    job_id: int | None = Field(default=None, description="The job that trained it, if a job did.")
 
 
 class ActivationRecord(BaseModel):
@@ -273,6 +274,16 @@ class Registry:
         if not (self.folder(to_id) / CARD_FILE).is_file():
             raise StudioError(f"cannot roll back to {to_id}: that model was deleted")
         return self.activate(to_id, reason="rollback")
+
+    def discard_job_models(self, job_id: int) -> builtins.list[str]:
+        """Remove the models a killed attempt of job `job_id` saved (trainers: it is their own job's leftovers), so
+        the job's rerun does not leave a second copy beside its own; the active model is never removed."""
+        require(Permission.TRAIN)
+        active = self.active_id()
+        gone = [c.id for c in self.list() if c.job_id == job_id and c.id != active]
+        for model_id in gone:
+            shutil.rmtree(self.folder(model_id), ignore_errors=True)
+        return gone
 
     def delete(self, model_id: str) -> None:
         require(Permission.DELETE)

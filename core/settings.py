@@ -95,10 +95,11 @@ class Settings(BaseSettings):
     gemini_max_retries: int = Field(default=4, ge=0)
 
     extract_workers: int = Field(default=0, ge=0, description="Worker processes for extraction; 0 means one per core.")
-    executor: Literal["local", "ray"] = Field(
+    executor: Literal["inline", "local", "ray"] = Field(
         default="local",
         description="Where extraction, grid searches, scoring, folder evaluation and torch training run: local "
-        "(processes on this machine) or ray (a Ray cluster; see README 'Scaling out').",
+        "(processes on this machine), inline (all in the calling process) or ray (a Ray cluster; see README "
+        "'Scaling out').",
     )
     ray_address: str = Field(
         default="",
@@ -176,6 +177,15 @@ class Settings(BaseSettings):
     )
     job_stale_after_s: float = Field(
         default=60.0, gt=0, description="A running job whose heartbeat is older than this goes back to the queue."
+    )
+    job_cancel_grace_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a cancelled job may take to stop by itself (keeping its finished work) before its "
+        "supervisor kills its processes.",
+    )
+    job_timeout_s: float = Field(
+        default=86400.0, gt=0, description="A job running longer than this is killed and marked failed."
     )
 
     @classmethod

@@ -22,7 +22,7 @@ from core.schema import (
     STATUS_POOL,
 )
 from core.store.views import NOTE, PROBLEM, placement_table, problem_table
-from ui.auth import needs
+from ui.auth import fragment, needs
 from ui.common import get_store, page_setup, run_safely
 from ui.delete_images import delete_section
 from ui.jobs import REFRESH_S, extraction_result, job_panel, latest_job, submit
@@ -136,7 +136,7 @@ def extraction_counters() -> None:
 
 
 # While an extraction runs the counters follow it (the job panel below reruns the page once it finishes).
-st.fragment(run_every=REFRESH_S if busy else None)(extraction_counters)()
+fragment(extraction_counters, run_every=REFRESH_S if busy else None)()
 counts = store.extraction_counts()
 retry = st.checkbox("Also retry images that failed", key="extract_retry")
 todo = counts.get(EXTRACTION_PENDING, 0) + (counts.get(EXTRACTION_ERROR, 0) if retry else 0)

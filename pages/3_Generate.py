@@ -7,7 +7,7 @@ import streamlit as st
 from core.auth import Permission, allowed, may_act_for
 from core.generation.jobs import JobStore
 from core.schema import GEN_FAILED
-from ui.auth import needs
+from ui.auth import fragment, needs
 from ui.common import get_store, page_setup, run_safely, settings
 from ui.generate_page import active_run, api_key_ui, job_picker, preview_ui, progress_ui, start_run, template_ui
 from ui.jobs import get_queue
@@ -73,11 +73,10 @@ if may_cancel and c2.button("Cancel", key="gen_cancel", disabled=not running):
 
 # NOTE: the fragment polls the database once a second while a run is going; when the run ends it reruns the
 # whole page once so that the buttons match the new state.
-@st.fragment(run_every=1.0 if running else None)
 def live(job_id: int, was_running: bool) -> None:
     progress_ui(jobs, job_id)
     if was_running and active_run(job_id) is None:
         st.rerun()
 
 
-live(gen_id, running)
+fragment(live, run_every=1.0 if running else None)(gen_id, running)

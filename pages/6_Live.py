@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.auth import Permission, allowed
-from ui.auth import needs
+from ui.auth import fragment, needs
 from ui.common import get_registry, get_store, page_setup, settings
 from ui.live_page import options_ui, session_processor, show_result, snapshot_ui, stream
 from ui.model_select import FOLLOW_EVERY_S, follow_active, model_ui, require_model
@@ -25,9 +25,9 @@ with video_col:
     stream(processor, cfg)
     st.caption("Frames are analysed on the server and not stored unless you save a snapshot.")
 with result_col:
-    st.fragment(show_result, run_every=0.5)(processor)
+    fragment(show_result, run_every=0.5)(processor)
 if choice is not None and choice.follows_active:
-    st.fragment(follow_active, run_every=FOLLOW_EVERY_S)(processor)
+    fragment(follow_active, run_every=FOLLOW_EVERY_S)(processor)
 
 st.divider()
 if allowed(Permission.SAVE_SNAPSHOT):

@@ -130,6 +130,8 @@ def pg_settings(tmp_path: Path) -> Iterator[Settings]:
 def ray_address() -> Iterator[str]:
     """A real Ray cluster for the EXECUTOR=ray tests: the one .ci/run started (STUDIO_TEST_RAY_ADDRESS), else ""
     (a Ray started in this process on loopback). Skipped locally only when ray is not installed; never in CI."""
+    # Loopback only (see .ci/run): read when ray is imported, so before it.
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     try:
         import ray
     except ImportError:

@@ -4,14 +4,16 @@ sidebar identity and the sign-out button."""
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
-from core.auth import LOCAL_USER, Permission, PermissionDenied, User
+from core.auth import LOCAL_USER, Permission, PermissionDenied, User, current_user
 from core.auth.claims import claims_to_read, identity_from_claims
 from core.auth.hosting import hosting_problem
 from core.auth.identity import set_current_user
@@ -105,6 +107,28 @@ def signed_in_user(*, sidebar: bool = True) -> User:
     if sidebar:
         _sidebar(user, settings)
     return user
+
+
+def fragment(body: Callable[..., None], *, run_every: float | None = None) -> Callable[..., None]:
+    """`st.fragment` for every page. A fragment's re-run (its `run_every` tick, a click inside it) runs only `body`,
+    in a fresh script thread, without the page's top where `signed_in_user()` set core's acting user: core would see
+    nobody there in team mode (no Cancel, no "Make active"). This sets the user of the page's run again on every
+    re-run, with their role read again (a demoted or removed user loses the controls at the next tick)."""
+    who = current_user()  # the page's full run, which signed them in
+
+    @functools.wraps(body)  # the fragment's identity is its function's module and name: keep the body's
+    def run(*args: Any, **kwargs: Any) -> None:
+        set_current_user(_again(who))
+        body(*args, **kwargs)
+
+    return st.fragment(run, run_every=run_every)
+
+
+def _again(user: User | None) -> User | None:
+    """`user` with their current role; None once an admin removed them (a built-in identity stays as it is)."""
+    if user is None or user.builtin or not get_settings().team_mode:
+        return user
+    return lookup(get_store().engine, user.id)
 
 
 def _nothing() -> None:

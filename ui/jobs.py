@@ -17,7 +17,8 @@ from pydantic import BaseModel
 from core.auth import current_user, may_act_for
 from core.jobs import Job, JobQueue, get_kind
 from core.jobs.local import ensure_local_worker
-from core.jobs.worker import Worker, new_worker_id
+from core.jobs.worker import start_here
+from ui.auth import fragment
 from ui.common import get_store, run_safely
 
 REFRESH_S = 1.0
@@ -53,24 +54,24 @@ def ensure_worker_note() -> None:
 
 
 def run_here(kind: str, params: BaseModel | dict[str, Any], secrets: dict[str, str]) -> int | None:
-    """Run a job in this process (a thread), for what must not reach the database or another process: a Gemini
-    key typed into the page for this session. It is still a job row (progress, Cancel, the Jobs page); if the
-    server restarts, a worker picks it up again and, lacking the key, fails it with a message saying so."""
-    queue = get_queue()
-    worker = Worker(queue, worker_id=f"dashboard:{new_worker_id()}")
-    job_id = run_safely(
-        lambda: queue.submit(kind, params, claimed_by=worker.id), what=f"Starting {get_kind(kind).title.lower()}"
+    """Execute a job in this process (a thread), for what must not reach the database or another process: a Gemini
+    key typed into the page for this session. It is still a job row (progress, Cancel, the Jobs page), executed by
+    the same code as a worker's runner; if the server restarts, a worker picks it up again and, lacking the key,
+    fails it with a message saying so."""
+    started = run_safely(
+        lambda: start_here(get_queue(), kind, params, where="dashboard"),
+        what=f"Starting {get_kind(kind).title.lower()}",
     )
-    if job_id is None:
+    if started is None:
         return None
-    job = queue.get(job_id)
+    worker, job = started
     # The thread acts as the user who started it (a copy of this run's context carries the identity).
     context = contextvars.copy_context()
     thread = threading.Thread(
-        target=context.run, args=(worker.execute, job), kwargs={"secrets": secrets}, daemon=True, name=f"job-{job_id}"
+        target=context.run, args=(worker.execute, job), kwargs={"secrets": secrets}, daemon=True, name=f"job-{job.id}"
     )
     thread.start()
-    return job_id
+    return job.id
 
 
 def describe(job: Job) -> str:
@@ -107,8 +108,7 @@ def job_panel(
         current = get_queue().get(job.id)
         if not current.finished:
             st.progress(current.fraction, text=describe(current))
-            if current.status == "queued":
-                st.caption("Waiting for a worker (`python -m core worker`).")
+            st.caption(get_queue().where(current))
             if may_act_for(current.started_by or None) and st.button(
                 "Cancel", key=f"{key}_cancel_{current.id}", disabled=current.cancel_requested
             ):
@@ -130,5 +130,5 @@ def job_panel(
             if render_result is not None and current.result:
                 render_result(current)
 
-    st.fragment(run_every=None if job.finished else REFRESH_S)(body)()
+    fragment(body, run_every=None if job.finished else REFRESH_S)()
     return job

@@ -21,8 +21,7 @@ from core.active.tables import LabelFailure, Proposal, QueueEntry
 from core.active.uncertainty import uncertainty
 from core.auth import Permission, require
 from core.db import session_scope
-from core.executors import uses_ray
-from core.executors.fanout import predict_proba
+from core.executors.executor import executor_for
 from core.features import faces_to_matrix
 from core.imaging import decode_rgb
 from core.inference import ExpressionModel, Recognizer
@@ -98,10 +97,10 @@ def _return_to_pool(store: Store) -> int:
 def _score(store: Store, model: ExpressionModel, pairs: Sequence[tuple[ImageRecord, FaceData]]) -> np.ndarray:
     """Class probabilities (card order) of each pair's main face; a row of NaN where the model could not score."""
     classes = list(model.card.classes)
-    if uses_ray(store.settings) and not model.needs_pixels:
-        # A landmark model scores the stored rows alone: blocks of rows fan out over the Ray cluster.
-        # Its probability columns are in card order, as `classes` (LandmarkModel.classes is the card's).
-        return np.asarray(predict_proba(store.settings, model, faces_to_matrix([f for _, f in pairs])), np.float64)
+    if not model.needs_pixels:
+        # A landmark model scores the stored rows alone, in blocks over the executor's workers. Its probability
+        # columns are in card order, as `classes` (LandmarkModel.classes is the card's).
+        return executor_for(store.settings).predict_proba(model, faces_to_matrix([f for _, f in pairs]))
 
     def load_rgb(i: int) -> np.ndarray:
         return decode_rgb(store.read_bytes(pairs[i][0]))

@@ -22,7 +22,8 @@ from core.detector.evaluate import DetectionMetrics, ImagePredictions, evaluate_
 from core.detector.loss import detection_loss
 from core.detector.net import DEFAULT_WIDTHS, STRIDE, GridDetector
 from core.errors import StudioError, TrainingDataError
-from core.executors.fanout import net_to_cpu, run_task
+from core.executors.executor import executor_for
+from core.executors.fanout import net_to_cpu
 from core.settings import Settings, get_settings
 from core.training import checkpoint as checkpoint_state
 from core.training.checkpoint import EpochCheckpoint
@@ -152,8 +153,7 @@ def train_detector(
     With `checkpoint`, each finished epoch is saved there and a matching checkpoint is resumed from.
     """
     require(Permission.TRAIN)
-    return run_task(
-        settings or get_settings(),
+    return executor_for(settings or get_settings()).run_task(
         _train_detector,
         list(train),
         list(val),

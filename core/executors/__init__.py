@@ -1,10 +1,11 @@
-"""Where long work runs: the local executor (this machine's processes, the default) or a Ray cluster.
+"""Where long work runs: one `Executor` chosen from Settings.executor (inline, local processes, or a Ray cluster).
 
-`cluster` is the one place that connects to Ray; `fanout` holds the helpers that spread extraction, scoring,
-evaluation, grid searches and torch training over it. Core functions call these helpers only when
-`Settings.executor == "ray"`, so the local path stays what it was.
+`executor` holds the executors and their few operations (map chunks over workers, predict in blocks, a grid
+search's backend, one task for torch training); `local` the local process pool; `cluster` is the one place that
+connects to Ray; `fanout` the Ray operations. Call sites use `executor_for(settings)` and never ask which it is.
 """
 
-from core.executors.cluster import connect, uses_ray
+from core.executors.cluster import connect
+from core.executors.executor import Executor, executor_for
 
-__all__ = ["connect", "uses_ray"]
+__all__ = ["Executor", "connect", "executor_for"]

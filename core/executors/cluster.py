@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 from typing import Any
@@ -17,10 +18,6 @@ _connected_to: str | None = None  # the RAY_ADDRESS this process joined ("" = a 
 
 class RayUnavailable(StudioError):
     """EXECUTOR=ray, but Ray is not installed or its cluster cannot be reached."""
-
-
-def uses_ray(settings: Settings) -> bool:
-    return settings.executor == "ray"
 
 
 def _how_to_start(address: str) -> str:
@@ -49,11 +46,15 @@ def connect(settings: Settings) -> Any:
     """Join the cluster at RAY_ADDRESS (or start a Ray in this process when it is empty) once per process, and
     return the `ray` module. Raises RayUnavailable with the address and how to start a head node."""
     global _connected_to
+    address = settings.ray_address.strip()
+    if not address:
+        # A Ray started in this process serves this machine alone: on loopback (Ray otherwise replaces 127.0.0.1 by
+        # the machine's address, where its agents listen). Read when ray is first imported.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     try:
         import ray
     except ImportError as exc:  # an install without the ray extra
         raise RayUnavailable("EXECUTOR=ray needs the ray package: pip install 'ray[default]'") from exc
-    address = settings.ray_address.strip()
     with _lock:
         if ray.is_initialized() and _connected_to in (None, address):
             return ray

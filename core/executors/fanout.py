@@ -1,7 +1,7 @@
-"""Fan-out helpers on Ray: chunks over a pool of actors (extraction, evaluation), row blocks of a matrix over tasks
-(active-learning scoring), joblib's Ray backend (grid searches) and one task for torch training (a GPU when the
-cluster has one). Results come back to the driver, which saves them and reports progress, so writes stay where they
-were (the store, in batches) and cancelling works as with the local executor."""
+"""The Ray executor's operations (core.executors.executor.RayExecutor): chunks over a pool of actors (extraction,
+evaluation), row blocks of a matrix over tasks (active-learning scoring), joblib's Ray backend (grid searches) and
+one task for torch training (a GPU when the cluster has one). Results come back to the driver, which saves them and
+reports progress, so writes stay where they were (the store, in batches) and cancelling works as locally."""
 
 from __future__ import annotations
 
@@ -14,20 +14,14 @@ from typing import Any, Protocol, TypeVar, cast
 import numpy as np
 
 from core.errors import StudioError
-from core.executors.cluster import cluster_cpus, cluster_has_gpu, connect, uses_ray
+from core.executors.cluster import cluster_has_gpu, connect
 from core.settings import Settings
 
 C = TypeVar("C")
 R = TypeVar("R")
 T = TypeVar("T")
-IN_FLIGHT_PER_ACTOR = 2  # enough to keep each actor busy while the driver saves; bounds the driver's memory
+IN_FLIGHT_PER_ACTOR = 3  # as the local pool: each actor busy while the driver saves; bounds the driver's memory
 SCORE_BLOCK_ROWS = 2048
-
-
-class ChunkWorker(Protocol):
-    """An actor class: built once per actor (its heavy state, e.g. a landmarker), then `run` per chunk."""
-
-    def run(self, chunk: Any) -> Any: ...
 
 
 @contextlib.contextmanager
@@ -49,14 +43,9 @@ def worker_errors() -> Iterator[None]:
         ) from exc
 
 
-def actor_count(settings: Settings, requested: int | None, items: int) -> int:
-    """One actor per cluster CPU unless a count is asked for; never more than there are chunks."""
-    return max(1, min(requested or cluster_cpus(settings), items))
-
-
 def map_on_actors(
     settings: Settings,
-    worker_cls: type[ChunkWorker],
+    worker_cls: Callable[..., Any],
     init_args: tuple[Any, ...],
     chunks: Iterable[C],
     *,
@@ -97,9 +86,9 @@ def map_on_actors(
 
 
 def predict_proba(settings: Settings, model: Any, x: np.ndarray) -> np.ndarray:
-    """`model.predict_proba(x)`: on this process with the local executor, in row blocks over Ray tasks with EXECUTOR=ray
-    (the model is shipped once through the object store). Rows are independent, so the result is the same."""
-    if not uses_ray(settings) or len(x) <= SCORE_BLOCK_ROWS:
+    """`model.predict_proba(x)` in row blocks over Ray tasks (the model is shipped once through the object store).
+    Rows are independent, so the result is the same; a small matrix is not worth shipping."""
+    if len(x) <= SCORE_BLOCK_ROWS:
         return np.asarray(model.predict_proba(x), dtype=np.float64)
     ray = connect(settings)
     model_ref = ray.put(model)
@@ -118,12 +107,8 @@ def _remote_predict(ray: Any) -> Any:
 
 
 @contextlib.contextmanager
-def grid_search_backend(settings: Settings, n_jobs: int) -> Iterator[int]:
-    """The joblib backend a grid search runs in, and the n_jobs to give it: with EXECUTOR=ray, joblib's Ray backend
-    spreads scikit-learn's candidates x folds over the cluster (n_jobs=-1: every cluster CPU)."""
-    if not uses_ray(settings):
-        yield n_jobs
-        return
+def ray_grid_search(settings: Settings) -> Iterator[int]:
+    """joblib's Ray backend: scikit-learn's candidates x folds spread over the cluster (n_jobs=-1: every CPU)."""
     connect(settings)
     import joblib
     from ray.util.joblib import register_ray
@@ -216,12 +201,10 @@ def run_task(
     on_worker: Callable[[T], T] = lambda result: result,
     **kwargs: Any,
 ) -> T:
-    """`fn(*args, progress=..., cancel=..., **kwargs)`: inline with the local executor; with EXECUTOR=ray as one Ray
-    task that asks for a GPU when the cluster has one (torch training), else for the CPUs of a node. Progress events
-    are relayed to `progress` here as they arrive and `cancel` is passed on, so both work as they do inline.
-    `on_worker` runs on the result before it leaves the task (e.g. to move a network off the GPU)."""
-    if not uses_ray(settings):
-        return fn(*args, progress=progress, cancel=cancel, **kwargs)
+    """`fn(*args, progress=..., cancel=..., **kwargs)` as one Ray task that asks for a GPU when the cluster has one
+    (torch training), else for the CPUs of a node. Progress events are relayed to `progress` here as they arrive
+    and `cancel` is passed on, so both work as they do inline. `on_worker` runs on the result before it leaves the
+    task (e.g. to move a network off the GPU)."""
     ray = connect(settings)
     channel = ray.remote(num_cpus=0)(_Channel).remote()
     task = ray.remote(_run_with_channel).options(**_task_resources(ray, settings))

@@ -7,47 +7,22 @@ the seed's emotion-tag convention). If a process dies after storing the image bu
 
 from __future__ import annotations
 
-import os
-import socket
-import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 
 from core.auth import Permission, User, require, require_owner
 from core.db import session_scope
-from core.errors import StudioError
-from core.generation.tables import GenerationItemRow, GenerationJobRow, GenerationLeaseRow
+from core.generation.tables import GenerationItemRow, GenerationJobRow
 from core.generation.templates import GenerationItem, GenerationJob, GenerationTemplate, ItemSpec
+from core.jobs.queue import JobNotFound
 from core.schema import GEN_DONE, GEN_FAILED, GEN_PENDING, GEN_RUNNING, GENERATION_STATES, SOURCE_GENERATED
 from core.store import Store
 from core.store.tables import ImageRecord, utcnow
 
 _CHUNK = 500  # keeps IN (...) lists well under every database's parameter limit
-
-
-class JobNotFound(StudioError):
-    """No generation job with that id."""
-
-
-class JobBusy(StudioError):
-    """Another live process is running the job."""
-
-
-LEASE_TTL_S = 30.0  # a runner silent for this long is presumed dead
-HEARTBEAT_S = 5.0
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 def file_name_for(spec: ItemSpec, job_id: int) -> str:
@@ -239,7 +214,8 @@ class JobStore:
         """Make the job resumable after a crash: items whose image is already stored become done; items left
         running by a dead process go back to pending. Returns how many items were completed from stored images.
 
-        Called by a runner once it holds the job's lease (`acquire_lease`), so no live runner is affected.
+        Called by a run as it starts; the job queue runs one run of a generation at a time (the GENERATION kind's
+        exclusive key), so no live run is affected.
         """
         with session_scope(self.engine) as session:
             open_items = session.execute(
@@ -334,42 +310,3 @@ class JobStore:
     def _set(self, item_id: int, **values: Any) -> None:
         with session_scope(self.engine) as session:
             session.execute(update(GenerationItemRow).where(GenerationItemRow.id == item_id).values(**values))
-
-    # ---- one runner per job ---------------------------------------------------------------------------------
-    def acquire_lease(self, job_id: int, token: str) -> None:
-        """Take the job for this runner, or raise JobBusy naming the live process that has it.
-
-        A lease is stale when its heartbeat is older than LEASE_TTL_S, or at once when its process on this host is
-        gone (so a run resumed right after a crash or SIGKILL does not wait)."""
-        host, pid, now = socket.gethostname(), os.getpid(), time.time()
-        with session_scope(self.engine) as session:
-            lease = session.get(GenerationLeaseRow, job_id)
-            if lease is not None and lease.token != token:
-                fresh = now - lease.heartbeat < LEASE_TTL_S
-                alive = fresh and (lease.host != host or lease.pid == pid or _pid_alive(lease.pid))
-                if alive:
-                    raise JobBusy(
-                        f"job {job_id} is being run by process {lease.pid} on {lease.host} "
-                        f"(seen {now - lease.heartbeat:.0f} s ago); cancel it there or wait for it to finish"
-                    )
-                session.delete(lease)
-                session.flush()
-                lease = None
-            if lease is None:
-                session.add(GenerationLeaseRow(job_id=job_id, token=token, host=host, pid=pid, heartbeat=now))
-            else:
-                lease.heartbeat = now
-
-    def heartbeat(self, job_id: int, token: str) -> None:
-        with session_scope(self.engine) as session:
-            session.execute(
-                update(GenerationLeaseRow)
-                .where(GenerationLeaseRow.job_id == job_id, GenerationLeaseRow.token == token)
-                .values(heartbeat=time.time())
-            )
-
-    def release_lease(self, job_id: int, token: str) -> None:
-        with session_scope(self.engine) as session:
-            session.execute(
-                delete(GenerationLeaseRow).where(GenerationLeaseRow.job_id == job_id, GenerationLeaseRow.token == token)
-            )

@@ -12,7 +12,6 @@ import functools
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from core.errors import ImageNotReadable
 from core.gemini.client import make_client
 from core.gemini.ratelimit import RemoteCallFailed, RequestLimiter, RetryPolicy, call_with_retry, redact
 from core.generation.image_api import generate_image
-from core.generation.jobs import HEARTBEAT_S, JobStore
+from core.generation.jobs import JobStore
 from core.generation.store_writer import store_generated
 from core.generation.templates import GenerationItem
 from core.progress import ProgressFn
@@ -87,7 +86,6 @@ class JobRunner:
         self.cancel = cancel or threading.Event()
         self.progress = progress
         self.extract_landmarks = extract_landmarks
-        self._token = ""
         self.report = RunReport(job_id)
         self._in_flight: set[int] = set()
         self._claimed: collections.deque[GenerationItem] = collections.deque()
@@ -103,16 +101,11 @@ class JobRunner:
 
     # ---- the run -------------------------------------------------------------------------------------------
     async def run(self) -> RunReport:
-        """Run the job's pending items. Raises JobBusy when another live process is running this job."""
-        token = uuid.uuid4().hex
-        await asyncio.to_thread(self.jobs.acquire_lease, self.job_id, token)
-        self._token = token
-        try:
-            # Holding the lease, this run is ours: its starter is the one who may cancel it.
-            await asyncio.to_thread(self.jobs.mark_started, self.job_id)
-            return await self._run()
-        finally:
-            self.jobs.release_lease(self.job_id, token)
+        """Run the job's pending items. One run of a generation at a time is the job queue's rule (the GENERATION
+        kind's exclusive key): this is only ever called by that job."""
+        # Its starter is the one who may cancel it.
+        await asyncio.to_thread(self.jobs.mark_started, self.job_id)
+        return await self._run()
 
     async def _run(self) -> RunReport:
         self._started = time.monotonic()
@@ -275,13 +268,9 @@ class JobRunner:
         return await asyncio.get_running_loop().run_in_executor(self._writer, functools.partial(fn, *args))
 
     async def _flush_periodically(self) -> None:
-        last_beat = time.monotonic()
         while True:
             await asyncio.sleep(self.flush_interval_s)
             await self._state(self._flush_done)
-            if time.monotonic() - last_beat > HEARTBEAT_S:
-                last_beat = time.monotonic()
-                await self._state(self.jobs.heartbeat, self.job_id, self._token)
 
     def _flush_done(self) -> None:
         """Write buffered done marks. Until then a crash loses nothing: `recover` finds the stored images by name."""

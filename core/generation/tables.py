@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
@@ -48,15 +48,3 @@ class GenerationItemRow(Base):
     image_id: Mapped[int | None] = mapped_column(ForeignKey("images.id", ondelete="SET NULL"), nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-
-class GenerationLeaseRow(Base):
-    """Which process runs a job now: one runner per job, so two runners never generate the same item."""
-
-    __tablename__ = "generation_leases"
-
-    job_id: Mapped[int] = mapped_column(ForeignKey("generation_jobs.id", ondelete="CASCADE"), primary_key=True)
-    token: Mapped[str] = mapped_column(String(64))
-    host: Mapped[str] = mapped_column(String(256))
-    pid: Mapped[int] = mapped_column(Integer)
-    heartbeat: Mapped[float] = mapped_column(Float)  # epoch seconds of the last sign of life

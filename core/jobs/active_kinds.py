@@ -13,7 +13,7 @@ from pydantic import Field
 
 from core.auth import Permission
 from core.jobs.kinds import Activation, Params
-from core.jobs.registry import JobContext, JobKind, register
+from core.jobs.registry import SHORT, JobContext, JobKind, register
 
 GENERATION = "generation"
 LLM_LABELING = "llm_labeling"
@@ -246,9 +246,19 @@ def run_al_round(params: RoundParams, ctx: JobContext) -> dict[str, Any]:
     return asdict(result)
 
 
-register(JobKind(GENERATION, "Portrait generation", GenerationParams, Permission.GENERATE, run_generation, True))
+register(
+    JobKind(
+        GENERATION,
+        "Portrait generation",
+        GenerationParams,
+        Permission.GENERATE,
+        run_generation,
+        True,
+        exclusive_key=lambda p: str(p.generation_job_id),  # one run of a generation at a time
+    )
+)
 register(JobKind(LLM_LABELING, "LLM labeling", LabelingParams, Permission.LLM_LABEL, run_llm_labeling, True))
-register(JobKind(AL_SCORING, "Active-learning scoring", ScoringParams, Permission.TRAIN, run_al_scoring))
+register(JobKind(AL_SCORING, "Active-learning scoring", ScoringParams, Permission.TRAIN, run_al_scoring, lane=SHORT))
 register(JobKind(AL_SIMULATION, "Sampling simulation", SimulationParams, Permission.TRAIN, run_al_simulation))
 register(JobKind(AL_ROUND, "Retraining round", RoundParams, Permission.TRAIN, run_al_round))
 register(JobKind(AL_POOL, "Pool import and extraction", PoolParams, Permission.IMPORT, run_al_pool, True))

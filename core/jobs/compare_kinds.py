@@ -11,7 +11,7 @@ from pydantic import Field
 
 from core.auth import Permission
 from core.jobs.kinds import Params
-from core.jobs.registry import JobContext, JobKind, register
+from core.jobs.registry import SHORT, JobContext, JobKind, register
 
 MODEL_COMPARISON = "model_comparison"
 PIPELINE_COMPARISON = "pipeline_comparison"
@@ -70,10 +70,16 @@ register(
         ModelComparisonParams,
         Permission.TRAIN,
         run_model_comparison,
+        lane=SHORT,
     )
 )
 register(
     JobKind(
-        PIPELINE_COMPARISON, "Pipeline comparison", PipelineComparisonParams, Permission.TRAIN, run_pipeline_comparison
+        PIPELINE_COMPARISON,
+        "Pipeline comparison",
+        PipelineComparisonParams,
+        Permission.TRAIN,
+        run_pipeline_comparison,
+        lane=SHORT,
     )
 )

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from core.auth import Permission
 from core.errors import StudioError
 from core.jobs.kinds import Params
-from core.jobs.registry import JobContext, JobKind, register
+from core.jobs.registry import SHORT, JobContext, JobKind, register
 from core.schema import STATUS_SUITE
 
 IMPORT = "import"
@@ -67,4 +67,4 @@ def run_import(params: ImportParams, ctx: JobContext) -> dict[str, Any]:
     return report.as_result()
 
 
-register(JobKind(IMPORT, "Import", ImportParams, Permission.IMPORT, run_import, resumable=True))
+register(JobKind(IMPORT, "Import", ImportParams, Permission.IMPORT, run_import, resumable=True, lane=SHORT))

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.auth import Permission
 from core.errors import PathNotAllowed
-from core.jobs.registry import JobContext, JobKind, register
+from core.jobs.registry import SHORT, JobContext, JobKind, register
 
 EXTRACTION = "extraction"
 LANDMARK_TRAINING = "landmark_training"
@@ -104,9 +104,11 @@ def run_landmark_training(params: LandmarkTrainingParams, ctx: JobContext) -> di
     # faceapi_blend reads face-api's network rows too (computed once per face, cached under the data root).
     data = from_store(store, filters, network=any(m in HYBRID_MODELS for m in params.models))
     registry = Registry(store.settings.models_dir)
+    if ctx.job_id is not None and ctx.attempt > 1:
+        registry.discard_job_models(ctx.job_id)  # an earlier attempt was killed: this one saves the whole set
 
     def save(result: ComparisonResult, report: ModelReport) -> None:
-        save_report(registry, result, report, data_sources=data.sources)
+        save_report(registry, result, report, data_sources=data.sources, job_id=ctx.job_id)
 
     result = compare_models(
         data,
@@ -121,7 +123,7 @@ def run_landmark_training(params: LandmarkTrainingParams, ctx: JobContext) -> di
         cancel=ctx.cancel,
         on_model=save,
     )
-    save_comparison(registry, result, data_sources=data.sources)
+    save_comparison(registry, result, data_sources=data.sources, job_id=ctx.job_id)
     best = result.best
     promotion = None
     if best is not None and best.model_id:
@@ -263,6 +265,14 @@ def run_upload_test(params: UploadTestParams, ctx: JobContext) -> dict[str, Any]
     }
 
 
+def discard_training(params: LandmarkTrainingParams, job_id: int) -> None:
+    """After a kill (runner death, cancel by force, timeout): the attempt's models go, so none is left unfinished."""
+    from core.registry import Registry
+    from core.settings import get_settings
+
+    Registry(get_settings().models_dir).discard_job_models(job_id)
+
+
 def cleanup_upload_test(params: UploadTestParams, job_id: int) -> None:
     from core.batch_uploads import remove_upload
     from core.settings import get_settings
@@ -296,12 +306,22 @@ register(
 )
 register(
     JobKind(
-        LANDMARK_TRAINING, "Landmark model comparison", LandmarkTrainingParams, Permission.TRAIN, run_landmark_training
+        LANDMARK_TRAINING,
+        "Landmark model comparison",
+        LandmarkTrainingParams,
+        Permission.TRAIN,
+        run_landmark_training,
+        on_killed=discard_training,
     )
 )
 register(
     JobKind(
-        BATCH_EVALUATION, "Batch evaluation of a folder", BatchEvaluationParams, Permission.TRAIN, run_batch_evaluation
+        BATCH_EVALUATION,
+        "Batch evaluation of a folder",
+        BatchEvaluationParams,
+        Permission.TRAIN,
+        run_batch_evaluation,
+        lane=SHORT,
     )
 )
 register(
@@ -312,5 +332,6 @@ register(
         Permission.EVALUATE,
         run_upload_test,
         on_finish=cleanup_upload_test,
+        lane=SHORT,
     )
 )

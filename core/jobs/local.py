@@ -1,6 +1,7 @@
 """The dashboard's own worker: in the default local set-up `streamlit run` stays the only command, so the dashboard
-starts one `python -m core worker` when no worker has sent a heartbeat lately (START_WORKER=false turns this off
-for teams that run their workers separately). It exits after LOCAL_WORKER_IDLE_EXIT_S without a job."""
+starts one `python -m core worker` (a supervisor of job runners) when no worker has sent a heartbeat lately
+(START_WORKER=false turns this off for teams that run their workers separately). It exits after
+LOCAL_WORKER_IDLE_EXIT_S without a job."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from core.jobs.queue import JobQueue
+from core.jobs.queue import JobQueue, pid_alive
 from core.settings import PROJECT_ROOT, Settings, get_settings
 
 log = logging.getLogger("core.jobs.local")
@@ -23,16 +24,6 @@ SPAWN_GRACE_S = 30.0
 LOCAL_WORKER_IDLE_EXIT_S = 600
 
 _children: list[subprocess.Popen[bytes]] = []  # held so they are reaped, not left as zombies
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def ensure_local_worker(settings: Settings | None = None) -> int | None:
@@ -53,7 +44,7 @@ def ensure_local_worker(settings: Settings | None = None) -> int | None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             pid_text, started = stamp.read_text().split()
-            if _pid_alive(int(pid_text)) and time.time() - float(started) < SPAWN_GRACE_S:
+            if pid_alive(int(pid_text)) and time.time() - float(started) < SPAWN_GRACE_S:
                 return None
         except (OSError, ValueError):
             pass

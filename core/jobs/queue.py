@@ -8,25 +8,38 @@ submitted it and the web server that served that page. A job is claimed by exact
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core.auth import require, require_owner
 from core.db import session_scope
 from core.errors import StudioError
-from core.jobs.registry import get_kind
+from core.jobs.registry import UnknownJobKind, all_kinds, get_kind, kinds_in_lane
 from core.jobs.tables import CANCELLED, DONE, FAILED, FINISHED, QUEUED, RUNNING, JobRow, WorkerRow
 from core.migrations import open_database
 from core.settings import Settings, get_settings
 from core.store.tables import utcnow
 
 log = logging.getLogger("core.jobs")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this machine with that pid exists (owned by anyone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -103,6 +116,20 @@ class Job:
         return ((self.finished_at or utcnow()) - self.started_at).total_seconds()
 
 
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A worker (a supervisor of runner processes) as the Jobs page shows it."""
+
+    id: str
+    host: str
+    pid: int
+    kinds: str
+    started_at: datetime
+    heartbeat_at: datetime
+    alive: bool
+    jobs: list[int]
+
+
 class JobNotFound(StudioError):
     """No job has that id."""
 
@@ -135,10 +162,13 @@ class JobQueue:
         spec = get_kind(kind)
         user = require(spec.permission)
         model = params if isinstance(params, spec.params) else spec.params.model_validate(params)
-        if spec.exclusive:
-            busy = self.recent(kind=kind, statuses=(QUEUED, RUNNING), limit=1)
-            if busy:
-                raise JobAlreadyActive(busy[0], spec.title)
+        if spec.exclusive or spec.exclusive_key is not None:
+            key = spec.exclusive_key
+            for busy in self.recent(kind=kind, statuses=(QUEUED, RUNNING), limit=1000):
+                if key is not None and key(spec.params.model_validate(busy.params)) != key(model):
+                    continue
+                if not self._abandon(busy):
+                    raise JobAlreadyActive(busy, spec.title)
         with session_scope(self.engine) as s:
             row = JobRow(
                 kind=kind,
@@ -168,6 +198,18 @@ class JobQueue:
             job_id = row.id
         log.info("job %s (%s) queued by %s", job_id, kind, user.id)
         return job_id
+
+    def _abandon(self, job: Job) -> bool:
+        """Close a running job whose process on this machine is gone (a CLI run killed with `kill -9`), so a new
+        run of the same work may start now rather than after the stale timeout. True when it was closed."""
+        if job.status != RUNNING or job.worker_id is None:
+            return False
+        host, _, rest = job.worker_id.removeprefix("inline:").removeprefix("dashboard:").partition(":")
+        pid = rest.split(":", 1)[0]
+        if host != socket.gethostname()[:80] or not pid.isdigit() or pid_alive(int(pid)):
+            return False
+        message = f"abandoned: its process {pid} on {host} is gone; a new run goes on with the work"
+        return self.finish(job.id, job.worker_id, FAILED, message="failed", error=message)
 
     def get(self, job_id: int) -> Job:
         with session_scope(self.engine) as s:
@@ -326,6 +368,45 @@ class JobQueue:
                     log.warning("job %s requeued: worker %s stopped sending heartbeats", row.id, was)
         return requeued
 
+    def touch(self, job_id: int, worker_id: str) -> None:
+        """The supervisor's heartbeat for a job whose runner process is alive (its own beat may be busy)."""
+        with session_scope(self.engine) as s:
+            s.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.worker_id == worker_id, JobRow.status == RUNNING)
+                .values(heartbeat_at=utcnow())
+            )
+
+    def lane_position(self, job: Job) -> int:
+        """1 for the next queued job of its lane, 2 for the one after, ... (0 when it is not queued)."""
+        if job.status != QUEUED or job.kind not in all_kinds():
+            return 0
+        lane = kinds_in_lane(get_kind(job.kind).lane)
+        with session_scope(self.engine) as s:
+            ahead = s.scalar(
+                select(func.count())
+                .select_from(JobRow)
+                .where(JobRow.status == QUEUED, JobRow.id < job.id, JobRow.kind.in_(lane))
+            )
+        return int(ahead or 0) + 1
+
+    def where(self, job: Job) -> str:
+        """Where a job is, for people: its place in its lane and whether a worker will take it, or who runs it."""
+        try:
+            lane: str = get_kind(job.kind).lane
+        except UnknownJobKind:
+            lane = "unknown"
+        if job.status == RUNNING:
+            return f"running in the {lane} lane on worker {job.worker_id}"
+        if job.status != QUEUED:
+            return job.status
+        place = f"queued: number {self.lane_position(job)} in the {lane} lane"
+        if not self.live_workers():
+            place += "; no worker is alive: one starts with the dashboard, or run `python -m core worker`"
+        if job.message.startswith("requeued:"):
+            place += f" ({job.message})"
+        return place
+
     def release(self, job_id: int, worker_id: str, message: str) -> None:
         """Hand a running job back to the queue (its worker is shutting down)."""
         with session_scope(self.engine) as s:
@@ -353,6 +434,26 @@ class JobQueue:
             row = s.get(WorkerRow, worker_id)
             if row is not None:
                 s.delete(row)
+
+    def workers(self) -> list[WorkerInfo]:
+        """Every worker on record (a dead one stays until a live one notices), with the jobs it runs."""
+        cutoff = utcnow() - timedelta(seconds=self.settings.job_stale_after_s)
+        with session_scope(self.engine) as s:
+            rows = list(s.scalars(select(WorkerRow).order_by(WorkerRow.started_at)))
+            running = list(s.execute(select(JobRow.id, JobRow.worker_id).where(JobRow.status == RUNNING)))
+            return [
+                WorkerInfo(
+                    id=r.id,
+                    host=r.host,
+                    pid=r.pid,
+                    kinds=r.kinds,
+                    started_at=_aware(r.started_at) or utcnow(),
+                    heartbeat_at=_aware(r.heartbeat_at) or utcnow(),
+                    alive=(_aware(r.heartbeat_at) or utcnow()) >= cutoff,
+                    jobs=[i for i, w in running if w is not None and (w == r.id or w.startswith(f"{r.id}/"))],
+                )
+                for r in rows
+            ]
 
     def live_workers(self, within_s: float | None = None) -> list[str]:
         cutoff = utcnow() - timedelta(seconds=within_s or self.settings.job_stale_after_s)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -54,6 +54,11 @@ class JobContext:
 
 
 RunFn = Callable[[Any, JobContext], dict[str, Any]]
+# Short interactive work (a batch test, scoring, a comparison, an import) must never wait behind long work (training,
+# generation, extraction): every supervisor keeps one runner for the short lane alone (core.jobs.supervisor).
+Lane = Literal["short", "long"]
+SHORT: Lane = "short"
+LONG: Lane = "long"
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,12 @@ class JobKind:
     on_finish: Callable[[Any, int], None] | None = None
     # One at a time across the team: a second extraction while one is queued or running would redo the same images.
     exclusive: bool = False
+    # One at a time per key: e.g. one run of each generation (two would generate the same items), from the params.
+    exclusive_key: Callable[[Any], str] | None = None
+    # Called by the supervisor with (params, job id), as the job's starter, after it killed the job's runner (it
+    # died, a cancel was not obeyed in time, a timeout): undo what the half-done attempt left, e.g. saved models.
+    on_killed: Callable[[Any, int], None] | None = None
+    lane: Lane = LONG
 
 
 class UnknownJobKind(StudioError):
@@ -94,6 +105,10 @@ def get_kind(name: str) -> JobKind:
 def all_kinds() -> dict[str, JobKind]:
     _load_builtin()
     return dict(_KINDS)
+
+
+def kinds_in_lane(lane: Lane) -> list[str]:
+    return sorted(name for name, kind in all_kinds().items() if kind.lane == lane)
 
 
 def _load_builtin() -> None:

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from core.auth import Permission
 from core.jobs.kinds import Params
-from core.jobs.registry import JobContext, JobKind, register
+from core.jobs.registry import SHORT, JobContext, JobKind, register
 
 SUITE_EVALUATION = "suite_evaluation"
 
@@ -38,5 +38,12 @@ def run_suite_evaluation(params: SuiteEvaluationParams, ctx: JobContext) -> dict
 
 
 register(
-    JobKind(SUITE_EVALUATION, "Evaluation on a suite", SuiteEvaluationParams, Permission.TRAIN, run_suite_evaluation)
+    JobKind(
+        SUITE_EVALUATION,
+        "Evaluation on a suite",
+        SuiteEvaluationParams,
+        Permission.TRAIN,
+        run_suite_evaluation,
+        lane=SHORT,
+    )
 )

@@ -1,8 +1,8 @@
-"""The worker loop (`python -m core worker`) and the inline runner the CLI uses.
+"""`Worker.execute`: the one code path that runs a job, wherever it runs (a supervisor's runner process, the CLI
+inline, a page's thread for a session-only key), and a simple in-process loop over the queue (`Worker.run`).
 
-A worker claims one queued job at a time and runs it as the user who submitted it. A heartbeat thread records the
-job's progress every `JOB_HEARTBEAT_S` seconds and picks up a cancel request; every worker also requeues running jobs
-whose heartbeat went stale (their worker was killed), so any live worker recovers them.
+A job runs as the user who submitted it. A heartbeat thread records its progress every `JOB_HEARTBEAT_S` seconds and
+picks up a cancel request. The supervised pool (`python -m core worker`) is core.jobs.supervisor.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import signal
 import socket
 import threading
 import time
@@ -19,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from core.auth import LOCAL_USER, OPERATOR, PermissionDenied, Role, User, acting_as, require
+from core.auth import LOCAL_USER, OPERATOR, PermissionDenied, Role, User, acting_as
 from core.auth.users import lookup
 from core.errors import StudioError
 from core.jobs.queue import Job, JobQueue
@@ -91,7 +90,7 @@ class Worker:
         except Exception:  # tidying must never stop the worker
             log.warning("sweeping staged uploads and job folders failed", exc_info=True)
 
-    def _starter(self, job: Job) -> User:
+    def starter(self, job: Job) -> User:
         """Who the job runs as. In team mode, with their role as it is now: a job queued before an admin removed
         or demoted its starter must not run with the old rights (their permission is checked again as it runs)."""
         recorded = User(job.started_by, Role.parse(job.started_role))
@@ -102,9 +101,10 @@ class Worker:
             raise PermissionDenied(f"{recorded.id} started this job but is no longer a user here (removed by an admin)")
         return current
 
-    def execute(self, job: Job, *, secrets: dict[str, str] | None = None) -> None:
+    def execute(self, job: Job, *, secrets: dict[str, str] | None = None, context: JobContext | None = None) -> None:
         """Run one claimed job to a final state; nothing it raises escapes (the worker goes on with the next).
-        `secrets` reach the job's code in memory only (a page's session key), never the database."""
+        `secrets` reach the job's code in memory only (a page's session key), never the database; `context` is the
+        caller's (the CLI's progress bar and its Ctrl-C cancel)."""
         try:
             spec = get_kind(job.kind)
         except UnknownJobKind as exc:
@@ -121,15 +121,18 @@ class Worker:
             self.queue.finish(job.id, self.id, FAILED, message="failed", error=error)
             return
         try:
-            user = self._starter(job)
+            user = self.starter(job)
         except StudioError as exc:
             self.queue.finish(job.id, self.id, FAILED, message="failed", error=str(exc))
             return
 
-        ctx = JobContext(job_id=job.id, attempt=job.attempts, secrets=dict(secrets or {}))
+        ctx = context or JobContext()
+        ctx.job_id, ctx.attempt, ctx.secrets = job.id, job.attempts, dict(secrets or {})
         # A requeued job says so while it runs and once it is done (job.message holds why it was requeued).
-        resumed = f"resumed after a requeue (attempt {job.attempts}): " if job.attempts > 1 else ""
-        ctx.message = f"{resumed}{job.message}" if resumed else ""
+        # The reason stays in the message to the end: the page says when and why a worker died.
+        why = job.message.removeprefix("requeued: ").split("; the next worker")[0]
+        resumed = f"resumed after a requeue (attempt {job.attempts}; {why}): " if job.attempts > 1 else ""
+        ctx.message = resumed
         lost = threading.Event()
         beat_stop = threading.Event()
 
@@ -164,6 +167,9 @@ class Worker:
         except Exception as exc:
             log.exception("job %s (%s) failed", job.id, job.kind)
             error = f"unexpected error ({type(exc).__name__}: {exc}); the worker's log has the details"
+        except KeyboardInterrupt:  # Ctrl-C in the CLI running it inline: the job ends cancelled, then the CLI stops
+            self.queue.finish(job.id, self.id, CANCELLED, message=f"interrupted at {ctx.done}/{ctx.total}")
+            raise
         finally:
             beat_stop.set()
             beater.join()
@@ -209,23 +215,14 @@ class Worker:
         return True
 
 
-def run_worker(
-    queue: JobQueue | None = None,
-    *,
-    once: bool = False,
-    poll_s: float = 2.0,
-    kinds: Sequence[str] = (),
-    idle_exit_s: float | None = None,
-) -> int:
-    """`python -m core worker`: SIGTERM or Ctrl-C hands the current job back to the queue and exits."""
-    worker = Worker(queue or JobQueue(), kinds=kinds)
-
-    def stop(_signum: int, _frame: Any) -> None:
-        worker.stopping.set()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    return worker.run(once=once, poll_s=poll_s, idle_exit_s=idle_exit_s)
+def start_here(
+    queue: JobQueue, kind: str, params: BaseModel | dict[str, Any], *, where: str = "inline"
+) -> tuple[Worker, Job]:
+    """Queue a job already claimed by a worker of this process, to execute here (`Worker.execute`, as a runner
+    does): the CLI, and a page's job that holds a key only its session has. It is a job row like any other."""
+    worker = Worker(queue, worker_id=f"{where}:{new_worker_id()}")
+    job_id = queue.submit(kind, params, claimed_by=worker.id)
+    return worker, queue.get(job_id)
 
 
 def run_inline(
@@ -234,13 +231,17 @@ def run_inline(
     on_progress: ProgressFn | None = None,
     *,
     context: JobContext | None = None,
+    queue: JobQueue | None = None,
 ) -> dict[str, Any]:
-    """Run a job's code in this process, without the queue (the CLI's path, with a tqdm bar as `on_progress`)."""
-    spec = get_kind(kind)
-    require(spec.permission)
-    model = params if isinstance(params, spec.params) else spec.params.model_validate(params)
-    ctx = context or JobContext(on_progress=on_progress)
-    return spec.run(model, ctx)
+    """Execute a job in this process, through the same code as a worker's runner (the CLI's path, with a tqdm bar
+    as `on_progress`). Returns its result; a failed job raises its error (a StudioError, for the user)."""
+    queue = queue or JobQueue()
+    worker, job = start_here(queue, kind, params)
+    worker.execute(job, context=context or JobContext(on_progress=on_progress))
+    job = queue.get(job.id)
+    if job.status == FAILED:
+        raise StudioError(job.error)
+    return job.result or {}
 
 
 def wait_for(queue: JobQueue, job_id: int, *, timeout_s: float, poll_s: float = 0.2) -> Job:
@@ -253,4 +254,4 @@ def wait_for(queue: JobQueue, job_id: int, *, timeout_s: float, poll_s: float = 
         time.sleep(poll_s)
 
 
-__all__ = ["QUEUED", "Worker", "run_inline", "run_worker", "wait_for"]
+__all__ = ["QUEUED", "Worker", "run_inline", "start_here", "wait_for"]

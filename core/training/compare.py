@@ -28,7 +28,7 @@ from sklearn.pipeline import Pipeline
 
 from core.auth import Permission, require
 from core.errors import TrainingDataError
-from core.executors.fanout import grid_search_backend
+from core.executors.executor import executor_for
 from core.features import DEFAULT_FEATURE_SETS, validate_feature_sets
 from core.progress import ProgressFn
 from core.registry import ModelCard
@@ -297,7 +297,7 @@ def _fit_one(
         warnings.simplefilter("ignore", UserWarning)
         warnings.filterwarnings("ignore", module="sklearn.neural_network")
         # Only the search fans out (over Ray with EXECUTOR=ray); the single refit below stays in this process.
-        with grid_search_backend(settings or get_settings(), n_jobs) as search_jobs:
+        with executor_for(settings or get_settings()).grid_search(n_jobs) as search_jobs:
             scoring: Any = "f1_macro"
             if report_fit is not None and search_jobs == 1:
                 fits = planned_fits(grid, cv, train.y)

@@ -45,6 +45,7 @@ def save_model(
     model_id: str | None = None,
     notes: str = "",
     extra_metrics: dict[str, Any] | None = None,
+    job_id: int | None = None,
 ) -> ModelCard:
     """Write a fitted pipeline and its card into the registry (atomically). The card records the artifact's
     sha256, which `load_artifact` checks before unpickling. A hybrid model (face-api + landmarks) is saved as
@@ -77,6 +78,7 @@ def save_model(
         data_sources=list(data_sources),
         artifact=ARTIFACT,
         notes=notes,
+        job_id=job_id,
     )
 
     def write(path: Path) -> None:
@@ -86,7 +88,12 @@ def save_model(
 
 
 def save_report(
-    registry: Registry, result: ComparisonResult, report: ModelReport, *, data_sources: Sequence[str] = ()
+    registry: Registry,
+    result: ComparisonResult,
+    report: ModelReport,
+    *,
+    data_sources: Sequence[str] = (),
+    job_id: int | None = None,
 ) -> ModelCard:
     """Save one finished model of a comparison (usable as `compare_models(on_model=...)`)."""
     card = save_model(
@@ -96,6 +103,7 @@ def save_report(
         classes=result.classes,
         data_hash=result.data_hash,
         data_sources=data_sources,
+        job_id=job_id,
     )
     report.model_id = card.id
     result.saved[report.name] = card
@@ -103,13 +111,13 @@ def save_report(
 
 
 def save_comparison(
-    registry: Registry, result: ComparisonResult, *, data_sources: Sequence[str] = ()
+    registry: Registry, result: ComparisonResult, *, data_sources: Sequence[str] = (), job_id: int | None = None
 ) -> dict[str, ModelCard]:
     """Save the models of a comparison not saved yet. None becomes active here: that is
     `core.training.promotion.promote`'s decision, made against the active model."""
     for report in result.reports:
         if report.name not in result.saved:
-            save_report(registry, result, report, data_sources=data_sources)
+            save_report(registry, result, report, data_sources=data_sources, job_id=job_id)
     return result.saved
 
 

@@ -28,7 +28,8 @@ from torch.nn import functional as F
 from core.auth import Permission, require
 from core.errors import ImageNotReadable, ModelFileCorrupt, ModelMismatch, StudioError, TrainingDataError
 from core.executors.cluster import worker_settings
-from core.executors.fanout import net_to_cpu, run_task
+from core.executors.executor import executor_for
+from core.executors.fanout import net_to_cpu
 from core.imaging import crop_box, decode_rgb
 from core.inference import FacePrediction, top_prediction
 from core.progress import ProgressFn
@@ -271,8 +272,7 @@ def train_resnet(
     EXECUTOR=ray it runs as a Ray task on a GPU when the cluster has one; progress and cancel work the same.
     With `checkpoint`, each finished epoch is saved there and a matching checkpoint is resumed from."""
     require(Permission.TRAIN)
-    return run_task(
-        settings,
+    return executor_for(settings).run_task(
         _train_resnet,
         data,
         worker_settings(settings),

@@ -23,7 +23,6 @@ from core.landmarks.batch import extract_store
 from core.records import FaceData
 from core.settings import Settings
 from core.store import Store
-from core.training import compare as compare_module
 from core.training.compare import compare_models
 from core.training.data import TrainingData
 
@@ -71,7 +70,7 @@ def test_extraction_on_ray_matches_the_local_pool(
     seen: list[tuple[int, int]] = []
     on_ray = _spy_actor_pools(monkeypatch)
     report = extract_store(remote, workers=2, progress=lambda done, total: seen.append((done, total)))
-    assert [name for name, _ in on_ray] == ["_RayExtractWorker"]  # the rows came from Ray actors, not a local pool
+    assert [name for name, _ in on_ray] == ["_ExtractWorker"]  # the rows came from Ray actors, not a local pool
 
     assert (report.processed, report.ok, report.no_face, report.errors) == (
         local_report.processed,
@@ -106,17 +105,17 @@ def test_grid_search_on_ray_matches_local(
     data = TrainingData(faces_to_matrix(faces), y, data_hash="ray")
 
     backends: list[str] = []
-    real = compare_module.grid_search_backend
+    real = fanout.ray_grid_search
 
     @contextlib.contextmanager
-    def spy(settings: Settings, n_jobs: int) -> Iterator[int]:
-        with real(settings, n_jobs) as jobs:
+    def spy(settings: Settings) -> Iterator[int]:
+        with real(settings) as jobs:
             backends.append(type(joblib.parallel.get_active_backend()[0]).__name__)
             yield jobs
 
-    monkeypatch.setattr(compare_module, "grid_search_backend", spy)
+    monkeypatch.setattr(fanout, "ray_grid_search", spy)
     local = compare_models(data, models=["svm", "random_forest"], grids=GRID, folds=2, seed=3, settings=settings)
-    assert "RayBackend" not in backends
+    assert backends == []  # the local executor never asks for Ray
     backends.clear()
     remote = compare_models(data, models=["svm", "random_forest"], grids=GRID, folds=2, seed=3, settings=ray_settings)
     assert backends == ["RayBackend", "RayBackend"]  # both searches ran on joblib's Ray backend
@@ -133,7 +132,7 @@ def test_scoring_on_ray_gives_the_same_probabilities(
     model = LogisticRegression().fit(x, (x[:, 0] + x[:, 1] > 0).astype(int))
     monkeypatch.setattr(fanout, "SCORE_BLOCK_ROWS", 64)  # several blocks, so the rows really fan out
     spread = fanout.predict_proba(ray_settings, model, x)
-    np.testing.assert_allclose(spread, fanout.predict_proba(settings, model, x), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(spread, np.asarray(model.predict_proba(x)), rtol=1e-12, atol=1e-12)
     assert spread.shape == (300, 2)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
+import socket
 import subprocess
 import sys
 import threading
@@ -13,12 +13,16 @@ from pathlib import Path
 
 import pytest
 
+from core.auth import LOCAL_USER, acting_as
 from core.db import session_scope
 from core.gemini.ratelimit import RetryPolicy
-from core.generation.jobs import JobBusy, JobStore
+from core.generation.jobs import JobStore
 from core.generation.runner import JobRunner, RunReport
-from core.generation.tables import GenerationLeaseRow
 from core.generation.templates import GenerationTemplate
+from core.jobs import JobQueue
+from core.jobs.active_kinds import GENERATION
+from core.jobs.queue import JobAlreadyActive
+from core.jobs.tables import JobRow
 from core.schema import GEN_DONE, GEN_FAILED, GEN_PENDING, GEN_RUNNING
 from core.settings import Settings
 from core.store import Store
@@ -212,25 +216,28 @@ def test_an_answer_that_is_not_an_image_fails_only_its_item(
     assert {i.image_id for i in jobs.items(job_id, states=[GEN_DONE])} == {r.id for r in records}
 
 
-def test_one_runner_per_job(
-    store: Store,
-    gen_settings: Settings,
-    fake_gemini: FakeGemini,
-) -> None:
-    jobs = JobStore(store)
-    job_id = jobs.create_job(template(), model="m")
-    # A live process holds the job: this test's own process, under another token.
-    jobs.acquire_lease(job_id, "other-runner")
-    with pytest.raises(JobBusy, match=f"process {os.getpid()}"):
-        run(store, gen_settings, job_id)
-    assert fake_gemini.requests == [] and jobs.counts(job_id)[GEN_PENDING] == 6
+def test_one_run_per_generation(store: Store, gen_settings: Settings, fake_gemini: FakeGemini) -> None:
+    """A run of a generation is a job of the main queue; its kind's exclusive key refuses a second run of the same
+    generation while one is queued or running, and a run whose process died on this machine does not block."""
 
-    # A lease whose process is gone (killed) is taken over at once.
+    jobs = JobStore(store)
+    first, second = jobs.create_job(template(), model="m"), jobs.create_job(template(), model="m", new=True)
+    queue = JobQueue(gen_settings)
+    with acting_as(LOCAL_USER):
+        running = queue.submit(GENERATION, {"generation_job_id": first}, claimed_by="elsewhere:1:x")
+        with pytest.raises(JobAlreadyActive, match=f"job {running}"):
+            queue.submit(GENERATION, {"generation_job_id": first}, claimed_by="another:1:y")
+        queue.submit(GENERATION, {"generation_job_id": second})  # another generation: no conflict
+    # The first run's process dies (its pid is gone): a new run starts at once, and the old one says why.
+    dead = dead_pid()
     with session_scope(store.engine) as session:
-        session.get(GenerationLeaseRow, job_id).pid = dead_pid()  # type: ignore[union-attr]
-    assert run(store, gen_settings, job_id).generated == 6
-    with session_scope(store.engine) as session:
-        assert session.get(GenerationLeaseRow, job_id) is None  # released at the end of the run
+        session.get(JobRow, running).worker_id = f"inline:{socket.gethostname()[:80]}:{dead}:x"  # type: ignore[union-attr]
+    with acting_as(LOCAL_USER):
+        again = queue.submit(GENERATION, {"generation_job_id": first})
+    assert again != running
+    old = queue.get(running)
+    assert old.status == "failed" and f"its process {dead}" in old.error
+    assert fake_gemini.requests == []
 
 
 def dead_pid() -> int:

@@ -48,7 +48,10 @@ def test_extract_inline_runs_the_same_job_code(
     fill_store(store, face_variants, 2)
     assert main(["extract"]) == 0
     assert "2 processed: 2 faces" in capsys.readouterr().out
-    assert JobQueue(app_env).recent() == []  # inline: no queue involved
+    # Inline is "execute in this process": the same job row and code path as a worker's runner, run here.
+    [job] = JobQueue(app_env).recent()
+    assert job.status == DONE and job.worker_id is not None and job.worker_id.startswith("inline:")
+    assert job.started_by == "operator (cli)" and job.result is not None and job.result["ok"] == 2
 
 
 def test_threaded_cli_training_runs_as_the_operator_in_team_mode(

@@ -1,0 +1,132 @@
+"""Team mode in real Chromium against a real OIDC provider: a trainer cancels their running job from the Jobs page
+and makes a model active from the Train page's results. Both controls live in `st.fragment` re-runs, which do not
+run the page's sign-in (ui.auth.fragment sets the acting user again there)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from core.auth import OPERATOR, Role, User, acting_as
+from core.auth.users import add_user
+from core.db import dispose_engine
+from core.features import DEFAULT_FEATURE_SETS
+from core.jobs import JobQueue
+from core.jobs.import_kinds import IMPORT
+from core.jobs.kinds import EXTRACTION, LANDMARK_TRAINING, LandmarkTrainingParams
+from core.jobs.worker import Worker
+from core.records import FaceData
+from core.registry import Registry
+from core.settings import Settings
+from core.store import Store
+from tests.auth.test_sign_in_browser import _provider_user, _secrets, oidc_provider
+from tests.browser.harness import ROOT, free_port, require_chromium, server, streamlit_cmd
+from tests.training.conftest import fill_store
+
+pytestmark = pytest.mark.browser
+
+TRAINER = "tara@example.org"
+
+
+def _until(check: Callable[[], bool], what: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.3)
+
+
+def test_trainer_cancels_a_running_job_and_activates_a_model_in_team_mode(
+    app_env: Settings, tmp_path: Path, variant_faces: list[tuple[bytes, FaceData, str]]
+) -> None:
+    chromium = require_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    store = Store(app_env)
+    fill_store(store, variant_faces)
+    with acting_as(OPERATOR):
+        add_user(store.engine, TRAINER, Role.TRAINER)
+    queue = JobQueue(app_env)
+    trainer = User(TRAINER, Role.TRAINER)
+    params = LandmarkTrainingParams(models=["svm", "random_forest"], feature_sets=list(DEFAULT_FEATURE_SETS))
+    with acting_as(trainer):
+        train_id = queue.submit(LANDMARK_TRAINING, params)
+    Worker(queue).run(once=True)  # a real comparison, run as the trainer; nothing activated
+    trained = queue.get(train_id)
+    assert trained.status == "done" and trained.result is not None, trained.error
+    best, registry = trained.result["best"], Registry(app_env.models_dir)
+    assert best and registry.active_id() is None
+    with acting_as(trainer):
+        extraction_id = queue.submit(EXTRACTION, {})
+        running_id = queue.submit(IMPORT, {"path": str(tmp_path)})
+    for kind in (EXTRACTION, IMPORT):  # both running on a worker elsewhere
+        assert queue.claim("another-machine:1", kinds=[kind]) is not None
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        "DATA_ROOT": str(app_env.data_root),
+        "MODELS_DIR": str(app_env.models_dir),
+        "DATABASE_URL": "",
+        "GEMINI_API_KEY": "",
+        "AUTH_MODE": "",
+        "START_WORKER": "false",  # no worker here: the job stays running, held by the one "elsewhere"
+        "JOB_STALE_AFTER_S": "3600",
+    }
+    try:
+        with oidc_provider() as issuer, sync_playwright() as p:
+            _provider_user(issuer, TRAINER)
+            cwd = _secrets(tmp_path / "app", port, issuer)
+            with server(
+                streamlit_cmd(ROOT / "streamlit_app.py", port),
+                f"{url}/_stcore/health",
+                env,
+                tmp_path / "st.log",
+                cwd=cwd,
+            ):
+                browser = p.chromium.launch(
+                    executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"]
+                )
+                try:
+                    page = browser.new_context().new_page()
+                    page.goto(url, wait_until="domcontentloaded")
+                    page.get_by_role("button", name="Sign in").click(timeout=60_000)
+                    page.wait_for_url(f"**:{urlsplit(issuer).port}/**", timeout=30_000)
+                    page.fill("input[name=sub]", TRAINER)
+                    page.get_by_role("button", name="Authorize").click()
+                    page.wait_for_url(f"{url}/**", timeout=30_000)
+                    expect(page.get_by_text(f"{TRAINER} · trainer")).to_be_visible(timeout=60_000)
+
+                    # A page's job panel (the Data page's extraction) refreshes in a fragment: after several re-runs
+                    # its Cancel is still there, and works.
+                    page.goto(f"{url}/Data", wait_until="domcontentloaded")
+                    panel_cancel = page.locator(f".st-key-extract_cancel_{extraction_id} button")
+                    expect(panel_cancel).to_be_visible(timeout=60_000)
+                    page.wait_for_timeout(4_000)  # a few `run_every` re-runs of the fragment
+                    panel_cancel.click()
+                    _until(lambda: queue.get(extraction_id).cancel_requested, "the panel's cancel got lost")
+
+                    # The Jobs page's table refreshes in a fragment too: the newest job (the import) is cancelled.
+                    page.goto(f"{url}/Jobs", wait_until="domcontentloaded")
+                    cancel = page.get_by_role("button", name="Cancel job")
+                    expect(cancel).to_be_visible(timeout=60_000)
+                    page.wait_for_timeout(5_000)  # a few `run_every` re-runs of the fragment
+                    cancel.click()
+                    _until(lambda: queue.get(running_id).cancel_requested, "the cancel never reached the job")
+                    assert queue.get(running_id).message.startswith(f"cancel requested by {TRAINER}")
+
+                    # The Train page's results (a job panel's fragment): make the best model active.
+                    page.goto(f"{url}/Train", wait_until="domcontentloaded")
+                    make_active = page.get_by_role("button", name=f"Make {best} the active model")
+                    expect(make_active).to_be_visible(timeout=90_000)
+                    make_active.click()
+                    _until(lambda: registry.active_id() == best, "the model was not activated")
+                    [record] = registry.history()
+                    assert record.reason == "manual"
+                finally:
+                    browser.close()
+    finally:
+        dispose_engine(app_env.resolved_database_url)
