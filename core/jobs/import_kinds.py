@@ -1,6 +1,6 @@
-"""The import job: a folder, manifest CSV, YOLO dataset or .zip on the server into the store. The Data page's server
-imports and `python -m core import` run it; a worker reads the files, so a large folder neither blocks the page
-nor stops when the tab closes. Re-running it is safe: images already stored are recognised by their content."""
+"""The import job: a folder, manifest CSV, YOLO dataset, .zip or public dataset layout on the server into the
+store. The Data page's server imports and `python -m core import` run it; a worker reads the files, so a large
+folder neither blocks the page nor stops when the tab closes. Re-running it is safe: images already stored are recognised by their content."""
 
 from __future__ import annotations
 
@@ -12,16 +12,20 @@ from core.jobs.kinds import Params
 from core.jobs.registry import JobContext, JobKind, register
 
 IMPORT = "import"
-ImportKind = Literal["folder", "manifest", "yolo", "zip"]
+ImportKind = Literal["folder", "manifest", "yolo", "zip", "layout"]
 
 
 class ImportParams(Params):
     path: str
     kind: ImportKind = "folder"
+    layout: str = "auto"  # with kind "layout": a name of core.layouts.LAYOUTS, or auto
 
 
-def import_kind_of(path: Path, *, yolo: bool = False) -> ImportKind:
-    """What a path is imported as: a YOLO dataset when asked, else by its suffix (.zip, .csv), else a folder."""
+def import_kind_of(path: Path, *, yolo: bool = False, layout: str | None = None) -> ImportKind:
+    """What a path is imported as: a YOLO dataset or a public layout when asked, else by its suffix (.zip, .csv),
+    else a folder."""
+    if layout is not None:
+        return "layout"
     if yolo:
         return "yolo"
     return {".zip": "zip", ".csv": "manifest"}.get(path.suffix.lower(), "folder")  # type: ignore[return-value]
@@ -39,6 +43,13 @@ def run_import(params: ImportParams, ctx: JobContext) -> dict[str, Any]:
     path = roots.check(Path(params.path).expanduser(), "path")
     ingest.check_import_target(path, params.kind)
     options: dict[str, Any] = {"progress": ctx.progress, "cancel": ctx.cancel}
+    if params.kind == "layout":
+        from core.layouts import import_layout, resolve_layout
+
+        layout = resolve_layout(path, params.layout)
+        report = import_layout(store, path, layout, roots=roots, **options)
+        ctx.progress(report.total, report.total, report.summary())
+        return {**report.as_result(), "layout": layout}
     if params.kind == "yolo":
         report = ingest.import_yolo(store, path, roots=roots, **options)
     elif params.kind == "manifest":
