@@ -26,7 +26,7 @@ from core.auth import Permission, require
 from core.errors import ModelMismatch, StudioError
 from core.store.files import atomic_write_text
 
-ModelKind = Literal["landmark", "resnet", "detector", "hybrid"]
+ModelKind = Literal["landmark", "resnet", "detector", "hybrid", "faceapi_finetuned"]
 CARD_FILE = "card.json"
 ACTIVE_FILE = "active.json"
 HISTORY_FILE = "activations.jsonl"
@@ -39,6 +39,7 @@ LOADER_MODULES: dict[str, str] = {
     "resnet": "core.training.resnet",
     "detector": "core.detector.model",
     "hybrid": "core.faceapi.hybrid",  # face-api network + landmark features
+    "faceapi_finetuned": "core.faceapi_torch.model",  # face-api's network fine-tuned (ONNX, onnxruntime)
 }
 
 

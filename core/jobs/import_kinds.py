@@ -1,6 +1,7 @@
 """The import job: a folder, manifest CSV, YOLO dataset, .zip or public dataset layout on the server into the
 store. The Data page's server imports and `python -m core import` run it; a worker reads the files, so a large
-folder neither blocks the page nor stops when the tab closes. Re-running it is safe: images already stored are recognised by their content."""
+folder neither blocks the page nor stops when the tab closes. Re-running it is safe: images already stored are
+recognised by their content."""
 
 from __future__ import annotations
 
