@@ -31,7 +31,7 @@ from ui.train_page import (
 page_setup("Train", icon=":material/model_training:")
 store, registry = get_store(), get_registry()
 landmark_tab, resnet_tab, detector_tab, registry_tab = st.tabs(
-    ["Landmark models", "Image model (ResNet-50)", "Face-box detector", "Models"]
+    ["Landmark models", "Image model", "Face-box detector", "Models"]
 )
 
 
@@ -107,11 +107,24 @@ with landmark_tab:
 
 with resnet_tab:
     try:
+        from ui.train_faceapi import backbones_table, faceapi_section
         from ui.train_torch import resnet_section
     except ImportError as exc:
-        st.info(f"The ResNet-50 trainer is not available here ({exc}). Install torch and torchvision to use it.")
+        st.info(f"The image-model trainers are not available here ({exc}). Install torch and torchvision to use them.")
     else:
-        resnet_section() if allowed(Permission.TRAIN) else needs(Permission.TRAIN, "Training ResNet-50")
+        backbones_table()
+        backbone = st.radio(
+            "Backbone",
+            ["face-api (pretrained on expressions)", "ResNet-50"],
+            horizontal=True,
+            key="image_backbone",
+        )
+        if not allowed(Permission.TRAIN):
+            needs(Permission.TRAIN, "Training image models")
+        elif backbone == "ResNet-50":
+            resnet_section()
+        else:
+            faceapi_section()
 
 with detector_tab:
     try:

@@ -160,3 +160,25 @@ def test_missing_artifact_is_a_clear_error(face_store: Store, settings: Settings
     (registry.folder(card.id) / "card.json").write_text(card.model_dump_json())
     with pytest.raises(ModelFileCorrupt, match=r"cannot read model\.onnx"):
         registry.load(card.id)
+
+
+def test_train_page_fine_tunes_face_api(face_store: Store, app_env: Settings) -> None:
+    """The image tab: the backbones table, then a fine-tuning job run by the worker the page starts."""
+    from streamlit.testing.v1 import AppTest
+
+    from core.jobs.finetune_kinds import FACEAPI_FINETUNING
+    from tests.torch.test_train_page_torch import PAGE, _wait
+
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    [table] = [d.value for d in at.dataframe if "backbone" in d.value.columns]
+    assert list(table["backbone"])[:1] == ["faceapi"] and list(table["pretrained"])[:1] == ["yes"]
+    at.number_input(key="faceapi_epochs").set_value(1)
+    at.number_input(key="faceapi_batch").set_value(4)
+    at.selectbox(key="faceapi_mode").select("head")
+    at.run()
+    at.button(key="faceapi_start").click().run()
+    job = _wait(at, FACEAPI_FINETUNING)
+    assert job.status == "done", job.error
+    assert not at.exception and job.result is not None
+    assert job.result["history"][0]["epoch"] == 0 and any(job.result["model_id"] in s.value for s in at.success)
