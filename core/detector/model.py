@@ -143,7 +143,7 @@ def load_artifact(folder: Path, card: ModelCard, *, device: str = "cpu") -> Dete
         net.load_state_dict(state)
     except (OSError, RuntimeError, KeyError, ValueError) as exc:
         raise ModelFileCorrupt(f"model {card.id}: cannot load {path.name} ({exc})") from exc
-    return DetectorModel(
+    model = DetectorModel(
         card,
         net,
         input_size=int(card.params["input_size"]),
@@ -152,3 +152,8 @@ def load_artifact(folder: Path, card: ModelCard, *, device: str = "cpu") -> Dete
         iou_threshold=float(card.params.get("iou_threshold", 0.45)),
         device=device,
     )
+    if card.params.get("expression_head") == "faceapi":  # boxes from the grid, expressions from face-api's network
+        from core.detector.faceapi_head import DEFAULT_SCALE, with_faceapi_head
+
+        return with_faceapi_head(model, float(card.params.get("faceapi_scale", DEFAULT_SCALE)))
+    return model
