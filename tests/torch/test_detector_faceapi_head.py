@@ -1,0 +1,42 @@
+"""The grid detector with face-api's network as its expression head: the card chooses it, the boxes stay the
+detector's, the expressions are face-api's on each box (a real face: the smiling astronaut)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.detector.boxes import Detection, GridSpec
+from core.detector.faceapi_head import FaceApiHeadDetector
+from core.detector.model import DetectorModel, model_params, save_detector
+from core.detector.net import GridDetector
+from core.landmarks.extractor import LandmarkExtractor
+from core.registry import Registry
+from core.settings import Settings
+
+CLASSES = ["angry", "happy", "neutral", "sad", "contempt"]
+WIDTHS = (8, 8, 8, 8, 8)
+
+
+def test_the_card_chooses_the_faceapi_head_and_it_names_the_face(
+    settings: Settings, astronaut_rgb: np.ndarray, monkeypatch
+) -> None:
+    net = GridDetector(len(CLASSES), 1, WIDTHS)
+    spec = GridSpec(3, ((0.3, 0.3),))
+    params = {**model_params(net, 96, spec, WIDTHS), "expression_head": "faceapi"}
+    registry = Registry(settings.models_dir)
+    card = save_detector(registry, net, classes=CLASSES, params=params, metrics={})
+    model = registry.load(card.id)
+    assert isinstance(model, FaceApiHeadDetector)
+    plain = save_detector(registry, net, classes=CLASSES, params=model_params(net, 96, spec, WIDTHS), metrics={})
+    assert type(registry.load(plain.id)) is DetectorModel
+
+    # The box is the detector's (here the real face's box, as a trained detector would give it).
+    with LandmarkExtractor(settings, mode="image") as extractor:
+        [face] = extractor.detect_still(astronaut_rgb)
+    detection = Detection(face.bbox, 0.9, 0, np.full(len(CLASSES), 1 / len(CLASSES)))
+    monkeypatch.setattr(model, "detect_batch", lambda images, **_: [[detection] for _ in images])
+    [prediction] = model.predict_faces(astronaut_rgb)
+    assert prediction.box == face.bbox and prediction.emotion == "happy"
+    assert set(prediction.probabilities) == set(CLASSES) and prediction.probabilities["contempt"] == 0.0
+    monkeypatch.setattr(model, "detect_batch", lambda images, **_: [[] for _ in images])
+    assert model.predict_faces(astronaut_rgb) == []
