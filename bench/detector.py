@@ -58,9 +58,12 @@ def main() -> int:
     p.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     p.add_argument("--quick", action="store_true", help="8 epochs, no ResNet pipeline (within 8 minutes on 2 cores)")
     p.add_argument("--faceapi-scale", type=float, default=1.0, help="face-api head: crop side / detector box side")
+    p.add_argument("--backbone", choices=("grid", "efficientnet_lite0"), default=None,
+                   help="detector backbone (default: grid; efficientnet_lite0 with --quick)")  # fmt: skip
     args = p.parse_args()
     if args.quick:
         args.epochs, args.resnet_epochs = min(args.epochs, 8), 0
+    args.backbone = args.backbone or ("efficientnet_lite0" if args.quick else "grid")
     torch.set_num_threads(args.threads)
     if not args.data.is_dir():
         print(f"no dataset at {args.data}; pass --data PATH", file=sys.stderr)
@@ -93,6 +96,7 @@ def main() -> int:
         lr=args.lr,
         device=args.device,
         eval_every=max(1, args.epochs // 10),
+        backbone=args.backbone,
     )
     result = train_detector(train, val, classes, config, progress=show)
     device = config.device if config.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
@@ -106,7 +110,7 @@ def main() -> int:
         f"{metrics.emotion_accuracy:.3f}  (IoU 0.5, score 0.25)"
     )
     print("  per-class AP: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.per_class_ap.items()))
-    params = model_params(result.net, args.size, result.spec, config.widths)
+    params = model_params(result.net, args.size, result.spec, config.widths, args.backbone)
     card = ModelCard(id="bench-detector", kind="detector", name="grid_detector", classes=classes, params=params)
     if args.save:
         card = save_detector(

@@ -81,9 +81,12 @@ class DetectorModel:
         return out
 
 
-def model_params(net: GridDetector, input_size: int, spec: GridSpec, widths: Sequence[int]) -> dict[str, Any]:
+def model_params(
+    net: GridDetector, input_size: int, spec: GridSpec, widths: Sequence[int], backbone: str = "grid"
+) -> dict[str, Any]:
     return {
         "input_size": int(input_size),
+        "backbone": backbone,
         "anchors": [list(a) for a in spec.anchors],
         "widths": list(widths),
         "conf_threshold": 0.25,
@@ -131,7 +134,8 @@ def build_net(card: ModelCard) -> GridDetector:
     anchors = card.params.get("anchors") or []
     if len(widths) != 5 or not anchors:
         raise ModelFileCorrupt(f"model {card.id}: card params lack the network layout (widths, anchors)")
-    return GridDetector(len(card.classes), len(anchors), widths)
+    # pretrained=False: the artifact holds every weight, the backbone's included.
+    return GridDetector(len(card.classes), len(anchors), widths, str(card.params.get("backbone", "grid")), False)
 
 
 def load_artifact(folder: Path, card: ModelCard, *, device: str = "cpu") -> DetectorModel:

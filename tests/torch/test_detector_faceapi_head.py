@@ -40,3 +40,31 @@ def test_the_card_chooses_the_faceapi_head_and_it_names_the_face(
     assert set(prediction.probabilities) == set(CLASSES) and prediction.probabilities["contempt"] == 0.0
     monkeypatch.setattr(model, "detect_batch", lambda images, **_: [[] for _ in images])
     assert model.predict_faces(astronaut_rgb) == []
+
+
+def test_the_pretrained_backbone_trains_frozen_and_round_trips(synthetic_yolo, settings: Settings) -> None:
+    """EfficientNet-Lite0's ImageNet features under the grid head: only the neck and head learn; the saved model
+    (every weight in its artifact) predicts what the trained network does."""
+    import torch
+
+    from core.detector.data import samples_from_yolo, yolo_class_map
+    from core.detector.train import DetectorConfig, train_detector
+    from core.yolo import read_yolo_dataset
+
+    ds = read_yolo_dataset(synthetic_yolo)
+    samples = samples_from_yolo(ds.splits["train"], yolo_class_map(ds.emotions, ds.emotions), 64)
+    config = DetectorConfig(input_size=64, epochs=1, batch_size=4, widths=(8, 8, 8, 8, 32), augment=False,
+                            backbone="efficientnet_lite0", device="cpu", eval_every=1)  # fmt: skip
+    before = {k: v.clone() for k, v in GridDetector(len(ds.emotions), 3, config.widths, "efficientnet_lite0")
+              .backbone[0].state_dict().items()}  # fmt: skip
+    result = train_detector(samples, samples, ds.emotions, config)
+    body = result.net.backbone[0].state_dict()
+    assert all(torch.equal(body[k], before[k]) for k in before)  # frozen: ImageNet's weights and statistics
+    registry = Registry(settings.models_dir)
+    params = model_params(result.net, 64, result.spec, config.widths, "efficientnet_lite0")
+    card = save_detector(registry, result.net, classes=ds.emotions, params=params, metrics={})
+    loaded = registry.load(card.id)
+    assert isinstance(loaded, DetectorModel) and card.params["backbone"] == "efficientnet_lite0"
+    batch = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.net(batch), result.net.cpu().eval()(batch))
