@@ -170,6 +170,8 @@ class DetectorParams(Params):
     device: str = "auto"
     threads: int = Field(default=0, ge=0)
     augment: bool = True
+    backbone: Literal["grid", "efficientnet_lite0"] = "grid"  # efficientnet_lite0: frozen ImageNet features
+    expression_head: Literal["grid", "faceapi"] = "grid"  # faceapi: face-api's network names each detected box
     activation: Activation = "never"  # compared with the active model; activated as this says
 
 
@@ -220,6 +222,7 @@ def run_detector_training(params: DetectorParams, ctx: JobContext) -> dict[str, 
         patience=params.patience,
         device=params.device,
         augment=params.augment,
+        backbone=params.backbone,
     )
 
     def loading(what: str) -> Any:
@@ -272,7 +275,10 @@ def run_detector_training(params: DetectorParams, ctx: JobContext) -> dict[str, 
         registry,
         result.net,
         classes=classes,
-        params=model_params(result.net, config.input_size, result.spec, config.widths),
+        params={
+            **model_params(result.net, config.input_size, result.spec, config.widths, config.backbone),
+            "expression_head": params.expression_head,
+        },
         metrics=metrics,
         data_hash=data_hash,
         data_sources=sources,
