@@ -41,6 +41,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         backbone_lr=args.backbone_lr,
         patience=args.patience,
         flip=args.flip,
+        wise=args.wise,
         device=args.device,
         threads=args.threads,
         emotions=args.emotions,
@@ -85,6 +86,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     t.add_argument("--backbone-lr", type=float, default=1e-4, help="faceapi: rate of the trained blocks")
     t.add_argument("--patience", type=int, default=2)
     t.add_argument("--flip", action="store_true", help="faceapi: mirror crops in augmentation (measure first)")
+    wise = "faceapi: keep (1 - W) of the network's weights and W of the fine-tuned ones (WiSE-FT)"
+    t.add_argument("--wise", type=float, default=1.0, help=wise)
     t.add_argument("--emotions", nargs="*", default=[])
     t.add_argument("--sources", nargs="*", default=[])
     t.add_argument("--device", default="auto")

@@ -116,10 +116,15 @@ class FineTuneConfig:
     flip: bool = False
     gray: float = 0.2
     class_weighting: bool = True
+    # Weight-space ensembling (WiSE-FT): the kept weights are (1 - wise) * the network's + wise * the fine-tuned
+    # ones; below 1 it keeps more of what the network knows about faces unlike the training data.
+    wise: float = 1.0
     seed: int = 0
     device: str = "auto"
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.wise <= 1.0:
+            raise StudioError("wise (the share of the fine-tuned weights) must lie between 0 and 1")
         if self.mode not in MODES:
             raise StudioError(f"unknown fine-tuning mode {self.mode!r}; choose one of {', '.join(MODES)}")
         if self.epochs < 1 or self.batch_size < 1:
@@ -220,6 +225,7 @@ def train_finetune(
     optim = torch.optim.AdamW(trainable_parameters(net, config), weight_decay=config.weight_decay)
     started = time.perf_counter()
     best_f1, best_state, since_best = -1.0, copy.deepcopy(net.state_dict()), 0
+    start_state = copy.deepcopy(best_state)
     if len(val_idx):
         m = _score(net, data, val_idx, device)
         result.history.append(FineTuneEpoch(0, None, m["accuracy"], m["macro_f1"], time.perf_counter() - started))
@@ -266,10 +272,17 @@ def train_finetune(
             progress(stats, config.epochs)
         if result.cancelled or (config.patience and since_best >= config.patience):
             break
-    net.load_state_dict(best_state)
+    net.load_state_dict(interpolate(start_state, best_state, config.wise))
     net.eval()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def interpolate(start: dict[str, torch.Tensor], tuned: dict[str, torch.Tensor], wise: float) -> dict[str, torch.Tensor]:
+    """(1 - wise) * start + wise * tuned, tensor by tensor (the two share one architecture and head)."""
+    if wise >= 1.0:
+        return tuned
+    return {k: (1.0 - wise) * start[k] + wise * tuned[k] for k in tuned}
 
 
 def export_onnx(net: FaceExpressionNet, path: str) -> None:

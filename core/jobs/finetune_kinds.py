@@ -24,6 +24,7 @@ class FineTuneParams(Params):
     backbone_lr: float = Field(default=1e-4, gt=0)
     patience: int = Field(default=2, ge=0)
     flip: bool = False
+    wise: float = Field(default=1.0, ge=0, le=1)  # share of the fine-tuned weights (WiSE-FT); 1: fine-tuned only
     device: str = "auto"
     threads: int = Field(default=0, ge=0)
     emotions: list[str] = Field(default_factory=list)
@@ -51,6 +52,7 @@ def run_faceapi_finetuning(params: FineTuneParams, ctx: JobContext) -> dict[str,
         backbone_lr=params.backbone_lr,
         patience=params.patience,
         flip=params.flip,
+        wise=params.wise,
         device=params.device,
     )
     filters = Filters(

@@ -182,3 +182,14 @@ def test_train_page_fine_tunes_face_api(face_store: Store, app_env: Settings) ->
     assert job.status == "done", job.error
     assert not at.exception and job.result is not None
     assert job.result["history"][0]["epoch"] == 0 and any(job.result["model_id"] in s.value for s in at.success)
+
+
+def test_wise_zero_gives_back_the_network_alone(face_store: Store, settings: Settings) -> None:
+    data = load_face_crops(face_store)
+    config = FineTuneConfig(mode="all", epochs=1, batch_size=3, device="cpu", val_fraction=0.34, wise=0.0)
+    result = train_finetune(data, settings, config)
+    start = with_classes(shipped_network(settings), data.classes)
+    np.testing.assert_allclose(predict_proba(result.net, data.crops, "cpu"), predict_proba(start, data.crops, "cpu"),
+                               atol=1e-6)  # fmt: skip
+    with pytest.raises(StudioError, match="between 0 and 1"):
+        FineTuneConfig(wise=1.5)
