@@ -99,8 +99,11 @@ def main() -> int:
         f"\nleave-one-domain-out, fine-tuned ({args.mode}, {args.epochs} epochs, at most {args.max_train} crops a "
         f"training domain, flip {'on' if args.flip else 'off'}, {args.threads} thread(s)):"
     )
-    print(f"  {'test domain':<11} {'network alone':>13} {'fine-tuned':>10}  {'WiSE 0.5':>8}  best epoch  seconds")
-    tuned, wise = {}, {}
+    mixes = (0.25, 0.5)
+    heads = "  ".join(f"WiSE {a:g}" for a in mixes)
+    print(f"  {'test domain':<11} {'network alone':>13} {'fine-tuned':>10}  {heads}  best epoch  seconds")
+    tuned: dict[str, float] = {}
+    wise: dict[float, dict[str, float]] = {a: {} for a in mixes}
     config = FineTuneConfig(mode=args.mode, epochs=args.epochs, patience=2, flip=args.flip, device="cpu")
     with acting_as(OPERATOR):
         for held in DOMAINS:
@@ -108,22 +111,24 @@ def main() -> int:
             t0 = time.perf_counter()
             result = train_finetune(train, settings, config)
             tuned[held] = _f1(predict_proba(result.net, domains[held].crops, "cpu"), domains[held])
-            # WiSE-FT: halfway between the network's weights and the fine-tuned ones (no second training).
+            # WiSE-FT: between the network's weights and the fine-tuned ones (no second training).
             start = with_classes(shipped_network(settings), CLASSES).state_dict()
-            half = with_classes(shipped_network(settings), CLASSES)
-            half.load_state_dict(interpolate(start, result.net.state_dict(), 0.5))
-            wise[held] = _f1(predict_proba(half, domains[held].crops, "cpu"), domains[held])
+            for a in mixes:
+                mixed = with_classes(shipped_network(settings), CLASSES)
+                mixed.load_state_dict(interpolate(start, result.net.state_dict(), a))
+                wise[a][held] = _f1(predict_proba(mixed, domains[held].crops, "cpu"), domains[held])
+            cells = "  ".join(f"{wise[a][held]:>{len(f'WiSE {a:g}')}.3f}" for a in mixes)
             print(
-                f"  {held:<11} {alone[held]:>13.3f} {tuned[held]:>10.3f}  {wise[held]:>8.3f}  {result.best_epoch:>10}  "
+                f"  {held:<11} {alone[held]:>13.3f} {tuned[held]:>10.3f}  {cells}  {result.best_epoch:>10}  "
                 f"{time.perf_counter() - t0:7.0f}",
                 flush=True,
             )
     worst_alone, worst_tuned = min(alone.values()), min(tuned.values())
     drops = {d: tuned[d] - alone[d] for d in DOMAINS}
-    print(
-        f"\nworst domain: network alone {worst_alone:.3f}, fine-tuned {worst_tuned:.3f}, WiSE 0.5 "
-        f"{min(wise.values()):.3f} (largest drop {min(wise[d] - alone[d] for d in DOMAINS):+.3f})"
-    )
+    print(f"\nworst domain: network alone {worst_alone:.3f}, fine-tuned {worst_tuned:.3f}")
+    for a in mixes:
+        drop = min(wise[a][d] - alone[d] for d in DOMAINS)
+        print(f"  WiSE {a:g}: worst domain {min(wise[a].values()):.3f}, largest drop against the network {drop:+.3f}")
     print("largest drop against the network alone: " + f"{min(drops.values()):+.3f} ({min(drops, key=drops.get)})")  # type: ignore[arg-type]
     print(f"ratio worst-domain finetuned/network: {worst_tuned / max(worst_alone, 1e-9):.2f}")
     return 0
