@@ -3,8 +3,12 @@ the landmark classifier (the baseline) and MediaPipe plus the ResNet on crops, o
 
     python bench/detector.py [--data ../shared/data/fer-yolo] [--epochs 40] [--size 160] [--threads 1]
                              [--resnet-epochs 2] [--resnet-size 64] [--max-faces 16] [--device cpu|cuda|auto] [--save]
+    python bench/detector.py --quick      # 8 epochs, no ResNet: meant to finish within 8 minutes on 2 cores
 
-The defaults reproduce the figures in the project notes (about 25 minutes on one CPU core).
+The defaults reproduce the figures in the project notes (about 25 minutes on one CPU core). Besides the detector
+alone, it scores the detector with face-api's network as its expression head (`core.detector.faceapi_head`: the
+grid's boxes, face-api's expression of each box). Last line: `ratio emotion-acc detector/pipeline: N.NN`, the
+detector with the face-api head against MediaPipe plus the landmark classifier, measured in the same run.
 
 Prints mAP@0.5, per-class AP, emotion accuracy on matched faces, face recall and ms per image for each pipeline,
 and the detector's figures as ratios of the baseline's measured in the same run. A script, not a timed test.
@@ -52,7 +56,14 @@ def main() -> int:
     p.add_argument("--max-faces", type=int, default=16, help="faces MediaPipe may find per image (collages hold 16)")
     p.add_argument("--save", action="store_true", help="register the trained detector in the model registry")
     p.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    p.add_argument("--quick", action="store_true", help="8 epochs, no ResNet pipeline (within 8 minutes on 2 cores)")
+    p.add_argument("--faceapi-scale", type=float, default=1.0, help="face-api head: crop side / detector box side")
+    p.add_argument("--backbone", choices=("grid", "efficientnet_lite0"), default=None,
+                   help="detector backbone (default: grid; efficientnet_lite0 with --quick)")  # fmt: skip
     args = p.parse_args()
+    if args.quick:
+        args.epochs, args.resnet_epochs = min(args.epochs, 8), 0
+    args.backbone = args.backbone or ("efficientnet_lite0" if args.quick else "grid")
     torch.set_num_threads(args.threads)
     if not args.data.is_dir():
         print(f"no dataset at {args.data}; pass --data PATH", file=sys.stderr)
@@ -85,6 +96,7 @@ def main() -> int:
         lr=args.lr,
         device=args.device,
         eval_every=max(1, args.epochs // 10),
+        backbone=args.backbone,
     )
     result = train_detector(train, val, classes, config, progress=show)
     device = config.device if config.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
@@ -98,7 +110,7 @@ def main() -> int:
         f"{metrics.emotion_accuracy:.3f}  (IoU 0.5, score 0.25)"
     )
     print("  per-class AP: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.per_class_ap.items()))
-    params = model_params(result.net, args.size, result.spec, config.widths)
+    params = model_params(result.net, args.size, result.spec, config.widths, args.backbone)
     card = ModelCard(id="bench-detector", kind="detector", name="grid_detector", classes=classes, params=params)
     if args.save:
         card = save_detector(
@@ -117,7 +129,12 @@ def main() -> int:
     torch.set_num_threads(1)  # timings below are single-thread CPU for every pipeline
     settings = get_settings()
     train_images = load_images(ds.splits["train"])
-    pipelines: dict[str, Recognizer] = {"detector": Recognizer(detector)}
+    from core.detector.faceapi_head import with_faceapi_head
+
+    pipelines: dict[str, Recognizer] = {
+        "detector": Recognizer(detector),
+        "detector+faceapi": Recognizer(with_faceapi_head(detector, args.faceapi_scale)),
+    }
     with LandmarkExtractor(settings, num_faces=args.max_faces) as extractor:
         t0 = time.perf_counter()
         labelled = label_faces(extractor.detect, train_images, ds.emotions, iou_threshold=args.iou)
@@ -178,7 +195,7 @@ def main() -> int:
             )
         scores = compare_pipelines(pipelines, valid_items, ds.emotions, iou_threshold=args.iou)
 
-    base = scores[1]
+    base = scores[2]  # MediaPipe + the landmark classifier
     print(f"\nSame {scores[0].images} held-out images, a face is found at IoU >= {args.iou}; CPU, 1 thread:")
     print(f"{'pipeline':24s} {'emotion acc':>11s} {'face recall':>11s} {'precision':>9s} {'mAP50':>6s} {'ms/img':>7s}")
     for s in scores:
@@ -193,6 +210,9 @@ def main() -> int:
         f"ms per image x{det.ms_per_image / max(base.ms_per_image, 1e-9):.2f} "
         f"(speed-up x{base.ms_per_image / max(det.ms_per_image, 1e-9):.2f})"
     )
+    head = scores[1]
+    ratio = head.emotion_accuracy / max(base.emotion_accuracy, 1e-9)
+    print(f"detector+faceapi / {base.name}: emotion accuracy x{ratio:.2f}, face recall {head.face_recall:.3f}")
     if args.json:
         args.json.write_text(
             json.dumps(
@@ -205,6 +225,7 @@ def main() -> int:
                 indent=2,
             )
         )
+    print(f"ratio emotion-acc detector/pipeline: {ratio:.2f}")
     return 0
 
 

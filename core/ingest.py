@@ -95,6 +95,7 @@ class Incoming:
     label_source: str | None = None
     person: str | None = None
     attributes: dict[str, object] | None = None
+    status: str | None = None  # the dataset's own split (a public layout's train/test), else the import's
 
 
 def _is_image_name(name: str) -> bool:
@@ -142,7 +143,7 @@ def import_items(
                 source=source,
                 emotion=emotion,
                 label_source=label_source,
-                status=status,
+                status=item.status or status,
                 person=item.person,
                 attributes=item.attributes,
             )

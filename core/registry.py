@@ -28,7 +28,7 @@ from core.errors import ModelMismatch, StudioError
 from core.settings import PROJECT_ROOT, Settings
 from core.store.files import atomic_write_text
 
-ModelKind = Literal["landmark", "resnet", "detector", "hybrid", "faceapi"]
+ModelKind = Literal["landmark", "resnet", "detector", "hybrid", "faceapi", "faceapi_finetuned"]
 CARD_FILE = "card.json"
 ACTIVE_FILE = "active.json"
 HISTORY_FILE = "activations.jsonl"
@@ -46,6 +46,7 @@ LOADER_MODULES: dict[str, str] = {
     "detector": "core.detector.model",
     "hybrid": "core.faceapi.hybrid",  # face-api network + landmark features
     "faceapi": "core.faceapi.network_model",  # face-api's network alone, zero-shot (the baseline)
+    "faceapi_finetuned": "core.faceapi_torch.model",  # face-api's network fine-tuned (ONNX, onnxruntime)
 }
 
 

@@ -13,6 +13,7 @@ from core.auth import Permission, allowed
 from core.import_roots import ImportRoots
 from core.jobs.import_kinds import IMPORT, ImportKind, ImportParams
 from core.jobs.kinds import EXTRACTION, ExtractionParams
+from core.layouts import AUTO, LAYOUTS, resolve_layout
 from core.schema import (
     EMOTIONS,
     EXTRACTION_ERROR,
@@ -50,10 +51,12 @@ def show_report(report: ingest.ImportReport) -> None:
         st.caption(f"⚠ {warning}")
 
 
-def checked(roots: ImportRoots, path: Path, kind: ImportKind) -> Path:
+def checked(roots: ImportRoots, path: Path, kind: ImportKind, layout: str) -> Path:
     """The path, once inside the import roots and of the right sort (the job checks both again)."""
     real = roots.check(path, "path")
     ingest.check_import_target(real, kind)
+    if kind == "layout":
+        resolve_layout(real, layout)  # an unknown or mismatched layout is said before the job is queued
     return real
 
 
@@ -96,13 +99,25 @@ else:
     with server_tab:
         roots = ImportRoots.from_settings(store.settings)
         st.caption(
-            "A folder, manifest CSV (path,label[,person]) or YOLO dataset on the machine that runs the dashboard; "
-            + roots.describe()
-            + "."
+            "A folder, manifest CSV (path,label[,person]), YOLO dataset or public dataset (FER2013, CK+, JAFFE, "
+            "RAF-DB, AffectNet-style folders, KDEF) on the machine that runs the dashboard; " + roots.describe() + "."
         )
         path_text = st.text_input("Path", key="server_path", placeholder="/data/faces or /data/fer-yolo")
-        kind = st.radio("Kind", ["Folder", "Manifest CSV", "YOLO dataset"], horizontal=True, key="server_kind")
-        kinds: dict[str, ImportKind] = {"Folder": "folder", "Manifest CSV": "manifest", "YOLO dataset": "yolo"}
+        kinds: dict[str, ImportKind] = {
+            "Folder": "folder",
+            "Manifest CSV": "manifest",
+            "YOLO dataset": "yolo",
+            "Public dataset": "layout",
+        }
+        kind = st.radio("Kind", list(kinds), horizontal=True, key="server_kind")
+        layout = AUTO
+        if kinds[kind] == "layout":
+            layout = st.selectbox(
+                "Layout",
+                [AUTO, *LAYOUTS],
+                key="server_layout",
+                format_func=lambda n: "detect it" if n == AUTO else LAYOUTS[n].description,
+            )
         path = Path(path_text).expanduser()
         # The roots are checked first, so the page never tells whether a path outside them exists.
         missing = bool(path_text) and roots.allows(path) and not path.exists()
@@ -114,8 +129,8 @@ else:
         # panel below follows it, also after a reload.
         if (
             clicked
-            and run_safely(lambda: checked(roots, path, kinds[kind]), what="Import") is not None
-            and submit(IMPORT, ImportParams(path=str(path), kind=kinds[kind])) is not None
+            and run_safely(lambda: checked(roots, path, kinds[kind], layout), what="Import") is not None
+            and submit(IMPORT, ImportParams(path=str(path), kind=kinds[kind], layout=layout)) is not None
         ):
             st.rerun()
         job_panel(IMPORT, lambda job: show_report(ingest.ImportReport.from_result(job.result or {})), key="import")

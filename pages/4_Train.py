@@ -32,7 +32,7 @@ from ui.train_page import (
 page_setup("Train", icon=":material/model_training:")
 store, registry = get_store(), get_registry()
 landmark_tab, resnet_tab, detector_tab, registry_tab = st.tabs(
-    ["Landmark models", "Image model (ResNet-50)", "Face-box detector", "Models"]
+    ["Landmark models", "Image model", "Face-box detector", "Models"]
 )
 
 
@@ -108,14 +108,26 @@ with landmark_tab:
 
 with resnet_tab:
     try:
+        from ui.train_faceapi import backbones_table, faceapi_section
         from ui.train_torch import resnet_section
     except ImportError as exc:
-        st.info(f"The ResNet-50 trainer is not available here ({exc}). Install torch and torchvision to use it.")
+        st.info(f"The image-model trainers are not available here ({exc}). Install torch and torchvision to use them.")
     else:
-        if allowed(Permission.TRAIN):
+        backbones_table()
+        backbone = st.radio(
+            "Backbone",
+            ["face-api (pretrained on expressions)", "EfficientNet-Lite0 (ImageNet)", "ResNet-50"],
+            horizontal=True,
+            key="image_backbone",
+        )
+        if not allowed(Permission.TRAIN):
+            needs(Permission.TRAIN, "Training image models")
+        elif backbone == "ResNet-50":
             resnet_section()
+        elif backbone.startswith("EfficientNet"):
+            resnet_section("efficientnet_lite0")
         else:
-            needs(Permission.TRAIN, "Training ResNet-50")
+            faceapi_section()
 
 with detector_tab:
     try:

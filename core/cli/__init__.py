@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "core.cli.generate",  # generate
     "core.cli.al",  # al score|label|simulate
     "core.cli.detector",  # detector train|evaluate
+    "core.cli.image",  # image backbones|train
     "core.cli.apikeys",  # apikeys create|list|revoke
     "core.cli.users",  # users list|add|set-role|remove
     "core.cli.jobs",  # worker, jobs list|show|cancel

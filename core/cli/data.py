@@ -24,12 +24,16 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.extract and getattr(args, "submit", False):
         raise StudioError("--extract runs after the import here; with --submit, queue the extraction once it is done")
     # The same job code as the dashboard's server imports, as the operator: IMPORT_ROOTS only limits the dashboard.
-    result = run_job(
-        args, IMPORT, ImportParams(path=str(path.resolve()), kind=import_kind_of(path, yolo=args.yolo)), unit="img"
-    )
+    if args.layout is not None and args.yolo:
+        raise StudioError("--yolo and --layout exclude each other: a YOLO dataset is not a public layout")
+    kind = import_kind_of(path, yolo=args.yolo, layout=args.layout)
+    params = ImportParams(path=str(path.resolve()), kind=kind, layout=args.layout or "auto")
+    result = run_job(args, IMPORT, params, unit="img")
     if result is None:  # queued
         return 0
     report = ImportReport.from_result(result)
+    if "layout" in result:
+        print(f"read as the {result['layout']} layout")
     print(result["summary"])
     for name, reason in report.skipped[:50]:
         print(f"  skipped {name}: {reason}")
@@ -135,6 +139,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("path", help="folder, .zip archive, manifest .csv, or YOLO dataset folder (with --yolo)")
     p.add_argument("--yolo", action="store_true", help="PATH is a YOLO dataset: each box becomes a face crop")
+    p.add_argument(
+        "--layout",
+        metavar="NAME",
+        default=None,
+        help="PATH is a public dataset in its own layout: fer2013, ckplus, jaffe, rafdb, affectnet, kdef, or auto "
+        "(labels, person ids and splits from the dataset's own files)",
+    )
     p.add_argument("--extract", action="store_true", help="extract landmarks of the new images afterwards")
     add_submit_flag(p)
     p.set_defaults(func=cmd_import)

@@ -33,6 +33,10 @@ def register(sub: Any) -> None:
     t.add_argument("--device", default="auto", help="cpu, cuda or auto")
     t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     t.add_argument("--no-augment", action="store_true")
+    t.add_argument("--backbone", choices=("grid", "efficientnet_lite0"), default="grid",
+                   help="efficientnet_lite0: ImageNet features (frozen), only the neck and head train")  # fmt: skip
+    t.add_argument("--expression-head", choices=("grid", "faceapi"), default="grid",
+                   help="faceapi: face-api's network names the expression of each detected box")  # fmt: skip
     add_activation_flags(t)
     add_submit_flag(t)
     t.set_defaults(func=cmd_detector_train)
@@ -86,6 +90,8 @@ def cmd_detector_train(args: argparse.Namespace) -> int:
         device=args.device,
         threads=args.threads,
         augment=not args.no_augment,
+        backbone=args.backbone,
+        expression_head=args.expression_head,
         activation=policy_of(args),
     )
     result = run_job(args, DETECTOR_TRAINING, params, unit="epoch", threaded=True)
@@ -165,13 +171,17 @@ def cmd_resnet_train(args: argparse.Namespace) -> int:
         lr=args.lr,
         patience=args.patience,
         use_imagenet=not args.no_imagenet,
+        backbone=getattr(args, "backbone", "resnet50"),
         device=args.device,
         threads=args.threads,
         emotions=args.emotions,
         sources=args.sources,
         activation=policy_of(args),
     )
-    print(weights_status(get_settings()) if params.use_imagenet else "training from scratch (--no-imagenet)")
+    if params.backbone == "efficientnet_lite0":
+        print("EfficientNet-Lite0 from its ImageNet weights" if params.use_imagenet else "training from scratch")
+    else:
+        print(weights_status(get_settings()) if params.use_imagenet else "training from scratch (--no-imagenet)")
     result = run_job(args, RESNET_TRAINING, params, unit="epoch", threaded=True)
     if result is None:
         return 0

@@ -82,9 +82,12 @@ class DetectorModel:
         return out
 
 
-def model_params(net: GridDetector, input_size: int, spec: GridSpec, widths: Sequence[int]) -> dict[str, Any]:
+def model_params(
+    net: GridDetector, input_size: int, spec: GridSpec, widths: Sequence[int], backbone: str = "grid"
+) -> dict[str, Any]:
     return {
         "input_size": int(input_size),
+        "backbone": backbone,
         "anchors": [list(a) for a in spec.anchors],
         "widths": list(widths),
         "conf_threshold": 0.25,
@@ -132,7 +135,8 @@ def build_net(card: ModelCard) -> GridDetector:
     anchors = card.params.get("anchors") or []
     if len(widths) != 5 or not anchors:
         raise ModelFileCorrupt(f"model {card.id}: card params lack the network layout (widths, anchors)")
-    return GridDetector(len(card.classes), len(anchors), widths)
+    # pretrained=False: the artifact holds every weight, the backbone's included.
+    return GridDetector(len(card.classes), len(anchors), widths, str(card.params.get("backbone", "grid")), False)
 
 
 def load_artifact(folder: Path, card: ModelCard, *, device: str = "cpu") -> DetectorModel:
@@ -144,7 +148,7 @@ def load_artifact(folder: Path, card: ModelCard, *, device: str = "cpu") -> Dete
         net.load_state_dict(state)
     except (OSError, RuntimeError, KeyError, ValueError) as exc:
         raise ModelFileCorrupt(f"model {card.id}: cannot load {path.name} ({exc})") from exc
-    return DetectorModel(
+    model = DetectorModel(
         card,
         net,
         input_size=int(card.params["input_size"]),
@@ -153,3 +157,8 @@ def load_artifact(folder: Path, card: ModelCard, *, device: str = "cpu") -> Dete
         iou_threshold=float(card.params.get("iou_threshold", 0.45)),
         device=device,
     )
+    if card.params.get("expression_head") == "faceapi":  # boxes from the grid, expressions from face-api's network
+        from core.detector.faceapi_head import DEFAULT_SCALE, with_faceapi_head
+
+        return with_faceapi_head(model, float(card.params.get("faceapi_scale", DEFAULT_SCALE)))
+    return model

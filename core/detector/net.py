@@ -23,18 +23,60 @@ def _conv(cin: int, cout: int, stride: int = 1, k: int = 3) -> nn.Sequential:
     )
 
 
+BACKBONES = ("grid", "efficientnet_lite0")
+
+
+class FrozenEfficientNet(nn.Module):
+    """EfficientNet-Lite0's ImageNet features (1280 channels at stride 32), frozen: only the neck and head train,
+    so a few CPU epochs suffice. Takes the detector's (x - 0.5) / 0.25 input and rescales it to the (x - 127) / 128
+    the weights expect; its BatchNorm statistics stay ImageNet's (eval mode even while the detector trains)."""
+
+    def __init__(self, pretrained: bool = True) -> None:
+        super().__init__()
+        from core.training.efficientnet import FEATURES, EfficientNetClassifier
+
+        self.body = EfficientNetClassifier(1, pretrained=pretrained).body
+        self.channels = FEATURES
+        for p in self.body.parameters():
+            p.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> FrozenEfficientNet:
+        super().train(mode)
+        self.body.eval()
+        return self
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        pixels = (z * 0.25 + 0.5) * 255.0
+        with torch.no_grad():
+            return self.body.extract_features((pixels - 127.0) / 128.0)
+
+
 class GridDetector(nn.Module):
     """Image (B, 3, H, W) in 0..1 -> raw grid output (B, A, H/32, W/32, 5 + C)."""
 
-    def __init__(self, num_classes: int, num_anchors: int, widths: tuple[int, ...] = DEFAULT_WIDTHS) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        num_anchors: int,
+        widths: tuple[int, ...] = DEFAULT_WIDTHS,
+        backbone: str = "grid",
+        pretrained: bool = True,
+    ) -> None:
         super().__init__()
         if len(widths) != 5:
             raise ValueError("the backbone needs five stage widths (one per stride-2 stage)")
+        if backbone not in BACKBONES:
+            raise ValueError(f"unknown detector backbone {backbone!r}; known: {', '.join(BACKBONES)}")
         self.num_classes = num_classes
         self.num_anchors = num_anchors
-        layers: list[nn.Module] = [_conv(3, widths[0], stride=2)]
-        for cin, cout in itertools.pairwise(widths):
-            layers += [_conv(cin, cout, stride=2), _conv(cout, cout)]
+        layers: list[nn.Module]
+        if backbone == "efficientnet_lite0":
+            features = FrozenEfficientNet(pretrained)
+            layers = [features, _conv(features.channels, widths[-1], k=1)]
+        else:
+            layers = [_conv(3, widths[0], stride=2)]
+            for cin, cout in itertools.pairwise(widths):
+                layers += [_conv(cin, cout, stride=2), _conv(cout, cout)]
         # A wider 3x3 then 1x1 neck at the grid resolution mixes context from neighbouring cells.
         layers += [_conv(widths[-1], widths[-1]), _conv(widths[-1], widths[-1], k=1)]
         self.backbone = nn.Sequential(*layers)

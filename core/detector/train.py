@@ -41,6 +41,7 @@ class DetectorConfig:
     weight_decay: float = 5e-4
     num_anchors: int = 3
     widths: tuple[int, ...] = DEFAULT_WIDTHS
+    backbone: str = "grid"  # or "efficientnet_lite0": ImageNet features, frozen (core.detector.net)
     augment: bool = True
     class_weighting: bool = True
     patience: int = 0  # epochs without a better validation mAP before stopping; 0 never stops early
@@ -187,7 +188,7 @@ def _train_detector(
     rng = np.random.default_rng(config.seed)
     wh = np.concatenate([s.boxes[:, 2:4] for s in train if len(s.boxes)])
     spec = GridSpec(config.input_size // STRIDE, fit_anchors(wh, config.num_anchors, seed=config.seed))
-    net = GridDetector(len(classes), spec.num_anchors, tuple(config.widths)).to(device)
+    net = GridDetector(len(classes), spec.num_anchors, tuple(config.widths), config.backbone).to(device)
     class_weights = None
     if config.class_weighting:
         # Inverse-frequency weights, normalized to mean 1 over the classes present; absent classes get 0.

@@ -1,6 +1,7 @@
-"""The import job: a folder, manifest CSV, YOLO dataset or .zip on the server into the store. The Data page's server
-imports and `python -m core import` run it; a worker reads the files, so a large folder neither blocks the page
-nor stops when the tab closes. Re-running it is safe: images already stored are recognised by their content."""
+"""The import job: a folder, manifest CSV, YOLO dataset, .zip or public dataset layout on the server into the
+store. The Data page's server imports and `python -m core import` run it; a worker reads the files, so a large
+folder neither blocks the page nor stops when the tab closes. Re-running it is safe: images already stored are
+recognised by their content."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from core.jobs.registry import SHORT, JobContext, JobKind, register
 from core.schema import STATUS_SUITE
 
 IMPORT = "import"
-ImportKind = Literal["folder", "manifest", "yolo", "zip"]
+ImportKind = Literal["folder", "manifest", "yolo", "zip", "layout"]
 
 
 class ImportParams(Params):
@@ -24,10 +25,14 @@ class ImportParams(Params):
     # to this suite's domain (`python -m core suites create`).
     suite: str | None = None
     domain: str | None = None
+    layout: str = "auto"  # with kind "layout": a name of core.layouts.LAYOUTS, or auto
 
 
-def import_kind_of(path: Path, *, yolo: bool = False) -> ImportKind:
-    """What a path is imported as: a YOLO dataset when asked, else by its suffix (.zip, .csv), else a folder."""
+def import_kind_of(path: Path, *, yolo: bool = False, layout: str | None = None) -> ImportKind:
+    """What a path is imported as: a YOLO dataset or a public layout when asked, else by its suffix (.zip, .csv),
+    else a folder."""
+    if layout is not None:
+        return "layout"
     if yolo:
         return "yolo"
     return {".zip": "zip", ".csv": "manifest"}.get(path.suffix.lower(), "folder")  # type: ignore[return-value]
@@ -49,7 +54,12 @@ def run_import(params: ImportParams, ctx: JobContext) -> dict[str, Any]:
         raise StudioError("a suite's test set needs both the suite and its domain")
     if params.suite is not None:
         options["status"] = STATUS_SUITE
-    if params.kind == "yolo":
+    if params.kind == "layout":
+        from core.layouts import import_layout, resolve_layout
+
+        layout = resolve_layout(path, params.layout)
+        report = import_layout(store, path, layout, roots=roots, **options)
+    elif params.kind == "yolo":
         report = ingest.import_yolo(store, path, roots=roots, **options)
     elif params.kind == "manifest":
         report = ingest.import_manifest(store, path, roots=roots, **options)
@@ -64,7 +74,7 @@ def run_import(params: ImportParams, ctx: JobContext) -> dict[str, Any]:
             record = store.get(image_id)
             report.skipped.append((record.original_name if record else f"image #{image_id}", reason))
     ctx.progress(report.total, report.total, report.summary())
-    return report.as_result()
+    return {**report.as_result(), "layout": layout} if params.kind == "layout" else report.as_result()
 
 
 register(JobKind(IMPORT, "Import", ImportParams, Permission.IMPORT, run_import, resumable=True, lane=SHORT))

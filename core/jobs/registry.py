@@ -115,6 +115,7 @@ def _load_builtin() -> None:
     # Importing these modules registers the built-in kinds.
     import core.jobs.active_kinds
     import core.jobs.compare_kinds
+    import core.jobs.finetune_kinds
     import core.jobs.import_kinds
     import core.jobs.kinds
     import core.jobs.suite_kinds

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -27,6 +27,7 @@ class ResNetParams(Params):
     lr: float = Field(default=1e-3, gt=0)
     patience: int = Field(default=3, ge=0)
     use_imagenet: bool = True
+    backbone: Literal["resnet50", "efficientnet_lite0"] = "resnet50"
     device: str = "auto"
     threads: int = Field(default=0, ge=0)
     emotions: list[str] = Field(default_factory=list)
@@ -107,6 +108,7 @@ def run_resnet_training(params: ResNetParams, ctx: JobContext) -> dict[str, Any]
         patience=params.patience,
         use_imagenet=params.use_imagenet,
         device=params.device,
+        backbone=params.backbone,
     )
     filters = Filters(
         emotions=params.emotions,
@@ -168,6 +170,8 @@ class DetectorParams(Params):
     device: str = "auto"
     threads: int = Field(default=0, ge=0)
     augment: bool = True
+    backbone: Literal["grid", "efficientnet_lite0"] = "grid"  # efficientnet_lite0: frozen ImageNet features
+    expression_head: Literal["grid", "faceapi"] = "grid"  # faceapi: face-api's network names each detected box
     activation: Activation = "never"  # compared with the active model; activated as this says
 
 
@@ -218,6 +222,7 @@ def run_detector_training(params: DetectorParams, ctx: JobContext) -> dict[str, 
         patience=params.patience,
         device=params.device,
         augment=params.augment,
+        backbone=params.backbone,
     )
 
     def loading(what: str) -> Any:
@@ -270,7 +275,10 @@ def run_detector_training(params: DetectorParams, ctx: JobContext) -> dict[str, 
         registry,
         result.net,
         classes=classes,
-        params=model_params(result.net, config.input_size, result.spec, config.widths),
+        params={
+            **model_params(result.net, config.input_size, result.spec, config.widths, config.backbone),
+            "expression_head": params.expression_head,
+        },
         metrics=metrics,
         data_hash=data_hash,
         data_sources=sources,

