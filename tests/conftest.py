@@ -26,6 +26,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _keep_main_module() -> Iterator[None]:
+    """Streamlit's AppTest runs its script as `__main__` and leaves it there; a later test's spawned processes
+    (multiprocessing re-runs `__main__` in each child) would then run that script. Put pytest's back."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
+
+
+@pytest.fixture(autouse=True)
 def _stop_dashboard_workers() -> Iterator[None]:
     """Pages start a real job worker subprocess (core.jobs.local); stop the ones a test started."""
     yield

@@ -29,19 +29,25 @@ def test_stage_uploads_keeps_labels_and_refuses_bad_uploads(tmp_path: Path) -> N
         ("../../etc/sad_2.png", png),  # a path in the name: only the file name is used
         ("notes.txt", b"hello"),
         ("empty.jpg", b""),
-        ("evil.zip", zip_of({"../escape.png": png})),
+        ("evil.zip", zip_of({"../escape.png": png, "ok/happy.png": png})),  # the bad member alone is refused
         ("not-a-zip.zip", b"PK garbage"),
         ("set.zip", zip_of({"fear/a.png": png, "readme.md": b"x"})),
     ]
     staged, refused = stage_uploads(files, tmp_path / "stage")
     names = sorted(p.relative_to(tmp_path / "stage").as_posix() for p in staged)
-    assert names == ["happy_1-2.png", "happy_1.png", "sad_2.png", "set/fear/a.png"]
+    assert names == ["evil/ok/happy.png", "happy_1-2.png", "happy_1.png", "sad_2.png", "set/fear/a.png"]
     reasons = dict(refused)
-    assert set(reasons) == {"notes.txt", "empty.jpg", "evil.zip", "not-a-zip.zip", "set.zip/readme.md"}
-    assert "outside" in reasons["evil.zip"] and "not a valid .zip" in reasons["not-a-zip.zip"]
+    assert set(reasons) == {"notes.txt", "empty.jpg", "evil.zip/../escape.png", "not-a-zip.zip", "set.zip/readme.md"}
+    assert "outside" in reasons["evil.zip/../escape.png"] and "not a valid .zip" in reasons["not-a-zip.zip"]
     assert not (tmp_path / "escape.png").exists()
     labels = {p.path.name: p.label for p in items_from_path(tmp_path / "stage")}
-    assert labels == {"happy_1.png": "happy", "happy_1-2.png": "happy", "sad_2.png": "sad", "a.png": "fear"}
+    assert labels == {
+        "happy_1.png": "happy",
+        "happy_1-2.png": "happy",
+        "sad_2.png": "sad",
+        "a.png": "fear",
+        "happy.png": "happy",
+    }
 
 
 def test_thumbnail_uri(tmp_path: Path) -> None:
