@@ -27,13 +27,8 @@ def die_with_parent() -> None:
     otherwise it stays blocked on a pipe write forever, holding a landmarker. Linux delivers SIGKILL on the
     parent's death (prctl PR_SET_PDEATHSIG); a thread watching the parent's pid covers other systems and the
     moment before prctl took effect."""
-    parent_pid = os.getppid()  # under forkserver, the fork server (which the job's supervisor kills with its group)
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
+    parent_pid = os.getppid()  # under forkserver, the fork server (which dies with its own parent: forkserver_guard)
+    kill_me_with_parent()
 
     def watch() -> None:
         while os.getppid() == parent_pid:
@@ -43,6 +38,16 @@ def die_with_parent() -> None:
     if parent_pid == 1:  # the parent died before this worker got here: adopted by init
         os._exit(1)
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def kill_me_with_parent() -> None:
+    """Ask Linux for SIGKILL when this process's parent (the thread that started it) dies; elsewhere a no-op."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
 
 
 def _init(worker_cls: Callable[..., Any], init_args: tuple[Any, ...]) -> None:
@@ -66,7 +71,8 @@ def pool_context(preload: str) -> mp_ctx.context.BaseContext:
     ctx = mp_ctx.get_context("forkserver")
     # The worker class's module, not only its heavy imports: a pool worker unpickles `_init`'s arguments from it,
     # and importing it per pool (the store, SQLAlchemy) cost each extraction job ~0.6 s of start-up.
-    ctx.set_forkserver_preload([preload])
+    # The guard first: the fork server must die with the process that started it (see core.executors.forkserver_guard).
+    ctx.set_forkserver_preload(["core.executors.forkserver_guard", preload])
     return ctx
 
 

@@ -168,13 +168,15 @@ def test_cancelled_extraction_on_ray_keeps_finished_chunks_and_resumes(
 
     from core.landmarks import batch
 
-    monkeypatch.setattr(batch, "CHUNK", 2)  # 3 chunks; one actor holds at most 2 in flight
+    monkeypatch.setattr(batch, "CHUNK", 2)
+    in_flight = fanout.IN_FLIGHT_PER_ACTOR  # one actor: this many chunks sent before the first result comes back
+    images = 2 * (in_flight + 1)  # one chunk more than are ever in flight: it is never sent once cancelled
     store = Store(ray_settings)
-    for i, img in enumerate(face_variants[:6]):
+    for i, img in enumerate(face_variants[:images]):
         store.add_image(encode_png(img), original_name=f"v{i}.png")
     cancel = threading.Event()
     report = extract_store(store, workers=1, cancel=cancel, progress=lambda done, total: done and cancel.set())
-    assert report.cancelled and report.processed == 4  # the chunks already sent finish and are saved
+    assert report.cancelled and report.processed == 2 * in_flight  # the chunks already sent finish and are saved
     assert len(store.pending_extraction_ids()) == 2
     rest = extract_store(store, workers=1)
     assert rest.processed == 2 and store.pending_extraction_ids() == []

@@ -40,6 +40,7 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
         JOB_HEARTBEAT_S="0.2",
         JOB_STALE_AFTER_S="2",
         AUTH_MODE="local",
+        STARTER_MODEL=str(settings.starter_model).lower(),  # as the test's own Settings: no shipped models unasked
         PYTHONPATH=str(ROOT),
     )
     env.update(extra)
