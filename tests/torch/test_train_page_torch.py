@@ -45,7 +45,7 @@ def test_resnet_section_trains_from_scratch(app_env: Settings, face_variants: li
         for i, rgb in enumerate(face_variants[:4]):
             added = store.add_image(encode_png(rgb), emotion="happy" if i % 2 else "sad", label_source="human")
             out = extractor.extract(rgb)
-            store.save_extraction(added.image_id, state=out.state, num_faces=out.num_faces, face=out.face)
+            store.save_extractions([(added.image_id, out.state, "", out.num_faces, out.face)])
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception
     assert any("ImageNet weights" in w.value for w in at.warning) or any("ImageNet" in s.value for s in at.success)
