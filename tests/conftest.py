@@ -129,13 +129,9 @@ def pg_settings(tmp_path: Path) -> Iterator[Settings]:
 @pytest.fixture(scope="session")
 def ray_address() -> Iterator[str]:
     """A real Ray cluster for the EXECUTOR=ray tests: the one .ci/run started (STUDIO_TEST_RAY_ADDRESS), else ""
-    (a Ray started in this process on loopback). Skipped locally only when ray is not installed; never in CI."""
-    try:
-        import ray
-    except ImportError:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip("ray is not installed (pip install 'ray[default]')")
+    (a Ray started in this process on loopback). Ray is a base requirement: no skip."""
+    import ray
+
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a loopback test cluster needs no token
     yield os.environ.get("STUDIO_TEST_RAY_ADDRESS", "")
     ray.shutdown()
