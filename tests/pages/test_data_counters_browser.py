@@ -18,7 +18,7 @@ from core.settings import Settings
 from core.store import Store
 from tests.browser.harness import ROOT, free_port, require_chromium, server, streamlit_cmd
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real Chromium: seconds each
 
 
 def test_counters_follow_a_running_extraction(
