@@ -172,6 +172,7 @@ def test_export_layout(store: Store, tmp_path: Path, face_variants: list) -> Non
     assert [p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")] == []  # no temp leftovers
 
 
+@pytest.mark.slow
 def test_cli_import_extract_export(tmp_path: Path, face_variants: list) -> None:
     src = tmp_path / "src" / "sad"
     src.mkdir(parents=True)

@@ -40,6 +40,7 @@ def starter_env(app_env: Settings) -> Settings:
     return app_env
 
 
+@pytest.mark.slow
 def test_live_api_batch_evaluate_and_pool_scoring_agree(
     starter_env: Settings, astronaut_rgb: np.ndarray, tmp_path: Path
 ) -> None:
