@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from typing import Any
 
@@ -212,3 +213,11 @@ def test_structured_output_through_the_same_machinery(fake_gemini: FakeGemini) -
     response = asyncio.run(label())
     assert response.parsed == Label(emotion="happy", confidence=0.9)
     assert "responseSchema" in fake_gemini.requests[-1].body["generationConfig"]
+
+
+def test_the_sdks_retry_log_never_shows_the_key(fake_gemini: FakeGemini, caplog: pytest.LogCaptureFixture) -> None:
+    """google-genai logs each retry with the server's message; a server that echoes the key must not leak it."""
+    fake_gemini.enqueue(Reply.error(503, f"bad key={KEY}"))
+    caplog.set_level(logging.DEBUG)
+    assert asyncio.run(generate(client_for(fake_gemini))).startswith(b"\x89PNG")
+    assert "Retrying" in caplog.text and "***" in caplog.text and KEY not in caplog.text
