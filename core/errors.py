@@ -15,10 +15,6 @@ class ImageTooLarge(ImageNotReadable):
     """The header declares more pixels than Settings.max_image_pixels; the image is refused before decoding."""
 
 
-class FaceNotDetected(StudioError):
-    """No face was found in the image."""
-
-
 class UnknownLabel(StudioError):
     """A label that does not map onto the emotion vocabulary."""
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import io
 import sys
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 
 import cv2
 import numpy as np
@@ -15,16 +18,13 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from core.errors import ImageNotReadable, ImageTooLarge
 from core.settings import get_settings
 
-# PIL warns about images over ~89 megapixels when it opens them; the limit that counts is Settings.max_image_pixels,
-# checked by probe_image from the header, so the warning would only be noise (or an error under -W error).
-warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
-
-
 # Above this many pixels a decode is followed by malloc_trim (see _release_freed_memory).
 _TRIM_AFTER_PIXELS = 8_000_000
 
 
-def _load_libc() -> ctypes.CDLL | None:
+@cache
+def _libc() -> ctypes.CDLL | None:
+    """Loaded on the first large decode, not at import."""
     if not sys.platform.startswith("linux"):
         return None
     try:
@@ -35,14 +35,24 @@ def _load_libc() -> ctypes.CDLL | None:
     return libc
 
 
-_LIBC = _load_libc()
-
-
 def _release_freed_memory() -> None:
     """Hand freed heap memory back to the OS. glibc keeps what a thread freed in that thread's arena, so after one
     large decode in each of a server's worker threads the process would keep hundreds of MB it no longer uses."""
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+@contextlib.contextmanager
+def _open(data: bytes) -> Iterator[Image.Image]:
+    """`Image.open` without PIL's warning about images over ~89 megapixels: the limit that counts is
+    Settings.max_image_pixels, checked by probe_image from the header, so the warning would only be noise (or an
+    error under -W error). Scoped to the call, not a process-wide filter."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        img = Image.open(io.BytesIO(data))
+    with img:
+        yield img
 
 
 TOO_LARGE = "the image is too large to decode"  # how every ImageTooLarge message starts (pages classify by it)
@@ -69,7 +79,7 @@ def probe_image(data: bytes, max_pixels: int | None = None) -> ImageInfo:
         raise ImageNotReadable("the file is empty")
     limit = _pixel_limit(max_pixels)
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with _open(data) as img:
             width, height = img.size
             fmt = (img.format or "").lower()
     except Image.DecompressionBombError as exc:  # PIL's own ceiling, for headers far beyond ours
@@ -95,7 +105,7 @@ def decode_rgb(data: bytes, max_pixels: int | None = None) -> np.ndarray:
     if bgr is None:
         # OpenCV refuses some valid formats (e.g. some GIF/WebP variants); PIL is the slower second opinion.
         try:
-            with Image.open(io.BytesIO(data)) as img:
+            with _open(data) as img:
                 img.load()
                 return np.ascontiguousarray(np.asarray(img.convert("RGB")))
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
@@ -106,7 +116,7 @@ def decode_rgb(data: bytes, max_pixels: int | None = None) -> np.ndarray:
 def _decode_pil(data: bytes, info: ImageInfo, max_side: int) -> np.ndarray:
     longest = max(info.width, info.height)
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with _open(data) as img:
             if longest > max_side:
                 scale = max_side / longest
                 img.draft("RGB", (max(1, int(info.width * scale)), max(1, int(info.height * scale))))

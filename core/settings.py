@@ -254,10 +254,6 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.data_root / 'studio.db'}"
 
     @property
-    def images_dir(self) -> Path:
-        return self.data_root / "images"
-
-    @property
     def exports_dir(self) -> Path:
         return self.data_root / "exports"
 

@@ -104,14 +104,6 @@ def read_label_file(path: Path, num_classes: int) -> tuple[list[YoloBox], list[t
     return boxes, problems
 
 
-def parse_label_file(path: Path, num_classes: int) -> list[YoloBox]:
-    """Boxes of one label file; DatasetFormatError naming every malformed line."""
-    boxes, problems = read_label_file(path, num_classes)
-    if problems:
-        raise _problems_error(problems)
-    return boxes
-
-
 def read_class_names(root: Path) -> list[str]:
     """Class names from `data.yaml` (`names:` list or dict) or `classes.txt` (one per line)."""
     yaml_path = next((p for p in (root / "data.yaml", root / "data.yml") if p.is_file()), None)

@@ -141,15 +141,11 @@ def pg_settings(tmp_path: Path) -> Iterator[Settings]:
 @pytest.fixture(scope="session")
 def ray_address() -> Iterator[str]:
     """A real Ray cluster for the EXECUTOR=ray tests: the one .ci/run started (STUDIO_TEST_RAY_ADDRESS), else ""
-    (a Ray started in this process on loopback). Skipped locally only when ray is not installed; never in CI."""
+    (a Ray started in this process on loopback). Ray is a base requirement: no skip."""
     # Loopback only (see .ci/run): read when ray is imported, so before it.
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    try:
-        import ray
-    except ImportError:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip("ray is not installed (pip install 'ray[default]')")
+    import ray
+
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a loopback test cluster needs no token
     yield os.environ.get("STUDIO_TEST_RAY_ADDRESS", "")
     ray.shutdown()

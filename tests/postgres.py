@@ -8,7 +8,7 @@ import os
 import secrets
 from collections.abc import Iterator
 
-import pytest
+from tests.ci import skip_or_fail
 
 ENV = "STUDIO_TEST_POSTGRES_URL"
 
@@ -16,18 +16,14 @@ ENV = "STUDIO_TEST_POSTGRES_URL"
 def postgres_url() -> str:
     url = os.environ.get(ENV)
     if not url:
-        if os.environ.get("CI"):
-            pytest.fail(f"{ENV} is not set in CI: .ci/run must start PostgreSQL")
-        pytest.skip(f"no PostgreSQL server: set {ENV} (e.g. postgresql+psycopg://user:pw@127.0.0.1:5432/db)")
+        skip_or_fail(f"no PostgreSQL server: set {ENV} (e.g. postgresql+psycopg://user:pw@127.0.0.1:5432/db)")
     from sqlalchemy import create_engine, text
 
     try:
         with create_engine(url).connect() as conn:
             conn.execute(text("select 1"))
     except Exception as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL at {ENV} is unreachable in CI: {exc}")
-        pytest.skip(f"PostgreSQL at {ENV} is unreachable: {exc}")
+        skip_or_fail(f"PostgreSQL at {ENV} is unreachable: {exc}")
     return url
 
 

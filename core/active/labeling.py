@@ -180,8 +180,8 @@ def label_queue(
     report = LabelReport(already=already)
     if not ids:
         return report
-    client = make_client(settings, api_key)
-    policy = policy or RetryPolicy(max_retries=settings.gemini_max_retries, timeout_s=settings.gemini_timeout_s)
+    policy = policy or RetryPolicy.from_settings(settings)
+    client = make_client(settings, api_key, policy)
     return asyncio.run(
         _label_all(store, client, model, ids, api_key, report, limiter, policy, progress, cancel, settings)
     )

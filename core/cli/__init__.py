@@ -1,4 +1,8 @@
-"""Command-line interface. Each area adds its subcommands from its own module in this package."""
+"""Command-line interface. Each area adds its subcommands from its own module in this package.
+
+Start-up is kept short (bench/cli_startup.py): this package and the command modules import only the standard
+library and light `core` modules at import; each command imports what it uses when it runs.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +16,11 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from core.auth import OPERATOR, acting_as
 from core.errors import StudioError
 from core.native_logs import VERBOSE_ENV
-from core.registry import install_starter
-from core.settings import get_settings
 
-# Modules that define `register(subparsers)`; each subcommand sets `func(args) -> int` as its default.
+# Modules that define `register(subparsers)`; each subcommand sets `func(args) -> int` as its default, and may set
+# `configure(parser)`: arguments whose choices or defaults need heavy imports, added only when that command runs.
 COMMAND_MODULES = (
     "core.cli.data",  # import, extract, export, info
     "core.cli.train",  # train, evaluate, models
@@ -33,7 +35,9 @@ COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser of every command; the one `argv` names also gets its deferred arguments (`configure`), so that
+    `--help` and the other commands never pay for its imports."""
     parser = argparse.ArgumentParser(
         prog="python -m core", description="Expression Studio: data, landmarks, training and detection."
     )
@@ -44,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         if importlib.util.find_spec(name) is not None:
             importlib.import_module(name).register(sub)
+    command = next((a for a in argv if not a.startswith("-")), None)  # the only top-level option, -v, takes no value
+    chosen = sub.choices.get(command) if command else None
+    configure = chosen.get_default("configure") if chosen is not None else None
+    if configure is not None:
+        configure(chosen)
     return parser
 
 
@@ -65,13 +74,18 @@ def configure_logging(*, verbose: bool, service: bool = False) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     configure_logging(verbose=args.verbose, service=getattr(args, "command", None) in SERVICES)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
+        from core.auth import OPERATOR, acting_as
+        from core.registry import install_starter
+        from core.settings import get_settings
+
         # The CLI is the operator's tool: whoever has a shell on the server acts with admin rights.
         install_starter(get_settings())  # any models folder starts with the shipped starter model
         with acting_as(OPERATOR):

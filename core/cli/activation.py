@@ -10,10 +10,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the commands import the heavy modules only when they run
-    from core.registry import Registry
-    from core.store import Store
-    from core.store.repository import Filters
-    from core.training.promotion import ActivationPolicy, Promotion
+    from core.training.promotion import ActivationPolicy
 
 
 def add_activation_flags(parser: Any) -> None:
@@ -38,26 +35,6 @@ def add_activation_flags(parser: Any) -> None:
 def policy_of(args: argparse.Namespace) -> ActivationPolicy:
     policy: ActivationPolicy = getattr(args, "activation", "never")
     return policy
-
-
-def promote_and_report(
-    registry: Registry,
-    store: Store,
-    model_id: str,
-    args: argparse.Namespace,
-    *,
-    filters: Filters | None = None,
-    seed: int = 0,
-) -> Promotion:
-    """Compare `model_id` with the active model, activate it as the flags say, and print both side by side."""
-    from core.training.promotion import promote, side_by_side
-
-    promotion = promote(registry, store, model_id, policy=policy_of(args), filters=filters, seed=seed)
-    if promotion.comparison is not None:
-        print(f"against the active model, on {promotion.comparison.holdout}:")
-        print(side_by_side(promotion.comparison).round(3).to_string())
-    print(promotion.message)
-    return promotion
 
 
 def report_promotion(result: dict[str, Any]) -> None:

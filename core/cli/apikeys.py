@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from core.apikeys import ApiKeys
-from core.settings import get_settings
+if TYPE_CHECKING:
+    from core.apikeys import ApiKeys
 
 
 def _keys() -> ApiKeys:
+    from core.apikeys import ApiKeys
+    from core.settings import get_settings
+
     return ApiKeys(get_settings())
 
 

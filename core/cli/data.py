@@ -10,7 +10,6 @@ from pathlib import Path
 from core.cli.jobs import add_submit_flag
 from core.errors import StudioError
 from core.schema import EMOTIONS, EXTRACTION_OK, EXTRACTION_PENDING, EXTRACTION_STATES, SOURCES, STATUSES
-from core.store import Store
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -81,6 +80,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from core.export import export_all
+    from core.store import Store
 
     csv_path, parquet_path, rows = export_all(Store(), Path(args.out) if args.out else None)
     print(f"{rows} rows written to {csv_path} and {parquet_path}")
@@ -88,6 +88,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from core.store import Store
+
     store = Store()
     print(f"store: {store.url} (data root {store.data_root})")
     for column in ("emotion", "source", "status"):
@@ -109,6 +111,8 @@ def cmd_delete(args: argparse.Namespace) -> int:
         raise StudioError(
             "name the images: --ids, and/or filters (--source, --status, --label, --extraction, --problems)"
         )
+    from core.store import Store
+
     store = Store()
     ids = store.image_ids(filters, ids=args.ids)
     if args.ids is not None and len(ids) < len(set(args.ids)):

@@ -11,34 +11,10 @@ from core.errors import StudioError
 
 
 def register(sub: Any) -> None:
-    from core.cli.activation import add_activation_flags
     from core.cli.jobs import add_submit_flag
-    from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
-    from core.schema import EMOTIONS, SOURCES
-    from core.training.zoo import DEFAULT_MODELS, MODEL_ZOO, PRESETS
 
     train = sub.add_parser("train", help="compare landmark models by grid search on the store's labeled faces")
-    train.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), choices=list(MODEL_ZOO))
-    train.add_argument("--features", nargs="+", default=list(DEFAULT_FEATURE_SETS), choices=list(FEATURE_SETS))
-    train.add_argument("--preset", default="quick", choices=list(PRESETS))
-    train.add_argument("--folds", type=int, default=None, help="CV folds (default: the preset's)")
-    train.add_argument("--emotions", nargs="+", default=[], choices=EMOTIONS, help="train on these emotions only")
-    train.add_argument("--sources", nargs="+", default=[], choices=SOURCES, help="only images from these sources")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--jobs", type=int, default=1, help="parallel CV fits")
-    add_activation_flags(train)
-    compare = train.add_mutually_exclusive_group()
-    compare.add_argument(
-        "--suite",
-        default=None,
-        metavar="NAME",
-        help="compare with the active model on this evaluation suite (default: the last used suite, if any)",
-    )
-    compare.add_argument(
-        "--no-suite", action="store_true", help="compare with the active model on the held-out split, not a suite"
-    )
-    add_submit_flag(train)
-    train.set_defaults(func=cmd_train)
+    train.set_defaults(func=cmd_train, configure=_train_arguments)  # its choices import scikit-learn
 
     ev = sub.add_parser(
         "evaluate", help="evaluate a model on a folder or a manifest CSV (path,label) of images, or on a suite"
@@ -65,6 +41,35 @@ def register(sub: Any) -> None:
     rm = msub.add_parser("delete", help="delete a model")
     rm.add_argument("model_id")
     rm.set_defaults(func=cmd_models_delete)
+
+
+def _train_arguments(train: argparse.ArgumentParser) -> None:
+    from core.cli.activation import add_activation_flags
+    from core.cli.jobs import add_submit_flag
+    from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
+    from core.schema import EMOTIONS, SOURCES
+    from core.training.zoo import DEFAULT_MODELS, MODEL_ZOO, PRESETS
+
+    train.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), choices=list(MODEL_ZOO))
+    train.add_argument("--features", nargs="+", default=list(DEFAULT_FEATURE_SETS), choices=list(FEATURE_SETS))
+    train.add_argument("--preset", default="quick", choices=list(PRESETS))
+    train.add_argument("--folds", type=int, default=None, help="CV folds (default: the preset's)")
+    train.add_argument("--emotions", nargs="+", default=[], choices=EMOTIONS, help="train on these emotions only")
+    train.add_argument("--sources", nargs="+", default=[], choices=SOURCES, help="only images from these sources")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--jobs", type=int, default=1, help="parallel CV fits")
+    add_activation_flags(train)
+    compare = train.add_mutually_exclusive_group()
+    compare.add_argument(
+        "--suite",
+        default=None,
+        metavar="NAME",
+        help="compare with the active model on this evaluation suite (default: the last used suite, if any)",
+    )
+    compare.add_argument(
+        "--no-suite", action="store_true", help="compare with the active model on the held-out split, not a suite"
+    )
+    add_submit_flag(train)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 from core.errors import ModelMismatch
 from core.faceapi.blend import hybrid_rows, vote_rows
 from core.faceapi.framing import NETWORK_FRAMING, STORE_FRAMING, Framing
-from core.faceapi.network import NETWORK_EMOTIONS, ExpressionNetwork, shared_network, zero_shot_proba
+from core.faceapi.network import ExpressionNetwork, shared_network, zero_shot_proba
 from core.faceapi.network_model import LIVE_NOTE, WHOLE_IMAGE, network_logits, vote_and_rows
 from core.features import faces_to_matrix
 from core.inference import FacePrediction, top_prediction
@@ -25,12 +25,6 @@ from core.records import FaceData
 from core.registry import ModelCard
 from core.settings import get_settings
 from core.training import landmark_registry
-
-
-def unknown_to_network(classes: Sequence[str]) -> list[str]:
-    """The model's classes the pretrained network cannot predict (contempt): only the landmark part speaks for
-    them, so the UI and the card say so."""
-    return [c for c in classes if c not in NETWORK_EMOTIONS]
 
 
 class HybridModel(landmark_registry.LandmarkModel):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import ssl
-from functools import lru_cache
+import logging
 
+import httpx
 from google import genai
 from google.genai import types
 
 from core.errors import StudioError
+from core.gemini.ratelimit import RetryPolicy, count_attempt, redact
 from core.settings import Settings
 
 
@@ -28,29 +29,41 @@ def resolve_key(settings: Settings, override: str | None = None) -> str:
     )
 
 
-@lru_cache(maxsize=1)
-def _shared_ssl_context() -> ssl.SSLContext | None:
-    """The SDK loads CA certificates for every new client (0.1-0.3 s, blocking). Build that context once per
-    process, the SDK's own way (so SSL_CERT_FILE and the OS trust store still apply), and share it. None when the
-    SDK's internals differ from this version's: then each client builds its own, as usual."""
-    try:
-        from google.genai._api_client import BaseApiClient
+class _RedactKeys(logging.Filter):
+    """The SDK logs each retry with the server's error message, which may echo the API key: mask the keys of
+    every client made here before such a record reaches any handler."""
 
-        args, _ = BaseApiClient._ensure_httpx_ssl_ctx(types.HttpOptions())
-    except Exception:
-        return None
-    ctx = args.get("verify")
-    return ctx if isinstance(ctx, ssl.SSLContext) else None
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact(message, tuple(self.keys))
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
 
 
-def make_client(settings: Settings, api_key: str) -> genai.Client:
-    """An API-key client; `gemini_base_url` points it at a proxy or the test server; `gemini_vertex` selects
-    Vertex (express) mode, which Imagen needs."""
-    ctx = None if settings.gemini_vertex else _shared_ssl_context()  # Vertex may need a client-certificate context
+_REDACT = _RedactKeys()
+
+
+def make_client(settings: Settings, api_key: str, policy: RetryPolicy | None = None) -> genai.Client:
+    """An API-key client that retries 408/429/5xx, timeouts and connection errors itself (`HttpRetryOptions`, from
+    `policy`, default from Settings). `gemini_base_url` points it at a proxy or the test server; `gemini_vertex`
+    selects Vertex (express) mode, which Imagen needs."""
+    policy = policy or RetryPolicy.from_settings(settings)
+    _REDACT.keys.add(api_key)
+    sdk_log = logging.getLogger("google_genai._api_client")
+    if _REDACT not in sdk_log.filters:
+        sdk_log.addFilter(_REDACT)
+    # Async calls go through httpx rather than aiohttp: the SDK retries httpx timeouts but not aiohttp's, and the
+    # request hook lets every attempt, retries included, take its token from the call's RequestLimiter.
+    async_client = httpx.AsyncClient(event_hooks={"request": [count_attempt]})
     options = types.HttpOptions(
         base_url=settings.gemini_base_url or None,
-        timeout=int(settings.gemini_timeout_s * 1000),  # the SDK's own guard; call_with_retry times each attempt too
-        client_args={"verify": ctx} if ctx else None,
-        async_client_args={"verify": ctx, "ssl": ctx} if ctx else None,
+        timeout=int(policy.timeout_s * 1000),  # per attempt
+        retry_options=policy.http_retry_options(),
+        httpx_async_client=async_client,
     )
     return genai.Client(api_key=api_key, vertexai=settings.gemini_vertex or None, http_options=options)

@@ -1,24 +1,28 @@
-"""Bounded concurrency, a requests-per-minute limiter and retry with backoff for remote API calls.
+"""Bounded concurrency, a requests-per-minute limiter and error classification for remote API calls.
 
 Generic on purpose: image generation and Gemini vision labeling both call `call_with_retry` with their own
-coroutine factory and share one `RequestLimiter` per process/job.
+coroutine factory and share one `RequestLimiter` per process/job. The retries themselves are the google-genai
+client's (`HttpRetryOptions`, configured from `RetryPolicy` by `core.gemini.client.make_client`); its request hook
+`count_attempt` makes every attempt, retries included, take a token from the limiter of the call it belongs to.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import random
-import re
+import contextvars
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.errors import StudioError
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from google.genai import types
+
+    from core.settings import Settings
+
 T = TypeVar("T")
 
 RETRYABLE_CODES = frozenset({408, 429, 500, 502, 503, 504})
@@ -46,12 +50,27 @@ class RetryPolicy:
     max_delay_s: float = 30.0
     timeout_s: float = 60.0  # per attempt
 
-    def delay(self, retry_index: int, hint_s: float | None = None) -> float:
-        """Exponential backoff with equal jitter: half fixed, half random, so synchronized clients spread out."""
-        cap = min(self.max_delay_s, self.base_delay_s * (2**retry_index))
-        jittered = cap / 2 + random.uniform(0, cap / 2)
-        # A server hint (Retry-After / RetryInfo) is a floor, never a reason to wait beyond max_delay.
-        return min(self.max_delay_s, max(jittered, hint_s or 0.0))
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
+        return cls(max_retries=settings.gemini_max_retries, timeout_s=settings.gemini_timeout_s)
+
+    @property
+    def attempts(self) -> int:
+        return self.max_retries + 1
+
+    def http_retry_options(self) -> types.HttpRetryOptions:
+        """The SDK's exponential backoff: base * 2**retry plus up to `base` of random jitter (so synchronized
+        clients spread out), capped at `max_delay_s`; it retries 408/429/5xx and transport errors."""
+        from google.genai import types
+
+        return types.HttpRetryOptions(
+            attempts=self.attempts,
+            initial_delay=self.base_delay_s,
+            max_delay=self.max_delay_s,
+            exp_base=2,
+            jitter=self.base_delay_s,
+            http_status_codes=sorted(RETRYABLE_CODES),
+        )
 
 
 class RequestLimiter:
@@ -74,7 +93,8 @@ class RequestLimiter:
         self._bucket_lock = asyncio.Lock()
         self.in_flight = 0
 
-    async def _take_token(self) -> None:
+    async def take_token(self) -> None:
+        """Wait until the bucket allows one more request start."""
         async with self._bucket_lock:  # one waiter at a time keeps the order fair
             while True:
                 now = time.monotonic()
@@ -89,7 +109,7 @@ class RequestLimiter:
     async def slot(self) -> AsyncIterator[None]:
         """Hold one concurrency slot for the body; the rate token is taken after the slot so waits don't burn it."""
         async with self._sem:
-            await self._take_token()
+            await self.take_token()
             self.in_flight += 1
             try:
                 yield
@@ -102,7 +122,6 @@ class Verdict:
     retry: bool
     reason: str
     code: int | None = None
-    hint_s: float | None = None
 
 
 Classifier = Callable[[BaseException], Verdict]
@@ -118,7 +137,6 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
 
 
 _TRANSPORT = _transport_errors()
-_RETRY_DELAY = re.compile(r"retryDelay['\"]?\s*[:=]\s*['\"]?(\d+(?:\.\d+)?)s")
 
 
 def classify_error(exc: BaseException) -> Verdict:
@@ -130,9 +148,7 @@ def classify_error(exc: BaseException) -> Verdict:
         status = getattr(exc, "status", None) or ""
         message = str(getattr(exc, "message", None) or "").strip()
         reason = f"HTTP {code} {status}: {message}".strip().rstrip(":")
-        match = _RETRY_DELAY.search(str(getattr(exc, "details", "")))
-        hint = float(match.group(1)) if match else None
-        return Verdict(code in RETRYABLE_CODES, reason, code, hint)
+        return Verdict(code in RETRYABLE_CODES, reason, code)
     if isinstance(exc, _TRANSPORT):
         return Verdict(True, f"{type(exc).__name__}: {exc}".rstrip(": "))
     return Verdict(False, f"{type(exc).__name__}: {exc}")
@@ -146,6 +162,26 @@ def redact(text: str, secrets: tuple[str, ...]) -> str:
     return text
 
 
+@dataclass
+class _Call:
+    limiter: RequestLimiter | None
+    attempts: int = 0
+
+
+_CURRENT_CALL: contextvars.ContextVar[_Call | None] = contextvars.ContextVar("gemini_call", default=None)
+
+
+async def count_attempt(request: Any) -> None:
+    """httpx request hook (see `make_client`): counts the attempts of the current `call_with_retry`, and makes each
+    retry take a token from its limiter, as the first attempt did when it took its slot."""
+    call = _CURRENT_CALL.get()
+    if call is None:
+        return
+    call.attempts += 1
+    if call.attempts > 1 and call.limiter is not None:
+        await call.limiter.take_token()
+
+
 async def call_with_retry(
     make_call: Callable[[], Awaitable[T]],
     *,
@@ -153,38 +189,35 @@ async def call_with_retry(
     policy: RetryPolicy | None = None,
     classify: Classifier = classify_error,
     secrets: tuple[str, ...] = (),
-    on_retry: Callable[[int, Verdict, float], None] | None = None,
 ) -> T:
-    """Run `make_call()` (a fresh coroutine per attempt) under the limiter, with a per-attempt timeout.
+    """Run `make_call()` under the limiter; the client made by `make_client` retries it as its policy says.
 
-    Retryable failures back off and try again; the limiter slot is released while waiting so other calls proceed.
-    A permanent failure, or running out of retries, raises `RemoteCallFailed` with a redacted reason and the HTTP
-    code. Cancellation propagates immediately.
+    A failure that is permanent, or still there after the client's retries, raises `RemoteCallFailed` with a
+    redacted reason, the HTTP code and the number of attempts. Cancellation propagates immediately. `policy` only
+    names the per-attempt timeout in the message (the client holds the policy it retries with).
     """
     policy = policy or RetryPolicy()
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            if limiter is None:
-                return await asyncio.wait_for(make_call(), policy.timeout_s)
-            async with limiter.slot():
-                return await asyncio.wait_for(make_call(), policy.timeout_s)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            verdict = classify(exc)
-            if isinstance(exc, TimeoutError) and not str(exc):  # asyncio.wait_for's timeout carries no message
-                verdict = Verdict(True, f"timed out after {policy.timeout_s:g} s")
-            reason = redact(verdict.reason, secrets)
-            if not verdict.retry or attempt > policy.max_retries:
-                suffix = f" (after {attempt} attempts)" if verdict.retry else ""
-                error_type = Refused if isinstance(exc, Refused) else RemoteCallFailed
-                raise error_type(
-                    reason + suffix, code=verdict.code, retryable=verdict.retry, attempts=attempt
-                ) from None
-            delay = policy.delay(attempt - 1, verdict.hint_s)
-            log.info("retry %d/%d in %.2fs: %s", attempt, policy.max_retries, delay, reason)
-            if on_retry is not None:
-                on_retry(attempt, verdict, delay)
-            await asyncio.sleep(delay)
+    call = _Call(limiter)
+    token = _CURRENT_CALL.set(call)
+    try:
+        if limiter is None:
+            return await make_call()
+        async with limiter.slot():
+            return await make_call()
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        verdict = classify(exc)
+        if _is_timeout(exc):
+            verdict = Verdict(True, f"timed out after {policy.timeout_s:g} s")
+        attempts = max(1, call.attempts)
+        reason = redact(verdict.reason, secrets)
+        suffix = f" (after {attempts} attempts)" if verdict.retry and attempts > 1 else ""
+        error_type = Refused if isinstance(exc, Refused) else RemoteCallFailed
+        raise error_type(reason + suffix, code=verdict.code, retryable=verdict.retry, attempts=attempts) from None
+    finally:
+        _CURRENT_CALL.reset(token)
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    return isinstance(exc, TimeoutError) or type(exc).__name__.endswith("Timeout")

@@ -126,7 +126,7 @@ class JobRunner:
             return self.report
 
         # The first client of a process loads CA certificates (0.1-0.3 s): not on the loop.
-        client = await asyncio.to_thread(make_client, self.settings, self._api_key)
+        client = await asyncio.to_thread(make_client, self.settings, self._api_key, self.policy)
         limiter = RequestLimiter(self.concurrency, self.rpm)
 
         async def generate(item: GenerationItem, seed: int) -> bytes:

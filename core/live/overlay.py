@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import cv2
 import numpy as np
 
@@ -64,12 +62,3 @@ def draw_mesh(image: np.ndarray, landmarks: np.ndarray, colour: tuple[int, int, 
     image[ys, xs] = colour
     # A second pixel to the right makes the mesh visible at 640x480 without blurring the face.
     image[ys, np.minimum(xs + 1, w - 1)] = colour
-
-
-def draw_faces(
-    image: np.ndarray,
-    faces: Sequence[tuple[tuple[float, float, float, float], str, float, np.ndarray | None]],
-) -> None:
-    """Draw each (box, emotion, confidence, landmarks-or-None)."""
-    for box, emotion, confidence, landmarks in faces:
-        draw_face(image, box, f"{emotion} {confidence:.0%}", colour_of(emotion), landmarks)

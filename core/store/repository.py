@@ -294,19 +294,6 @@ class Store:
             if key in _FIXED_FIELDS:
                 raise ValueError(f"image field {key!r} cannot be changed")
 
-    def save_extraction(
-        self,
-        image_id: int,
-        *,
-        state: str,
-        reason: str = "",
-        num_faces: int = 0,
-        face: FaceData | None = None,
-        model_sha256: str = "",
-    ) -> None:
-        """Insert or replace the extraction of one image."""
-        self.save_extractions([(image_id, state, reason, num_faces, face)], model_sha256=model_sha256)
-
     def save_extractions(
         self,
         rows: Sequence[ExtractionRow],

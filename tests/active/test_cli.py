@@ -17,6 +17,7 @@ from tests.active.test_simulation import labeled_set
 from tests.fakes.gemini_server import FakeGemini, Reply
 
 
+@pytest.mark.slow
 def test_pool_retrain_score_label_simulate(
     app_env: Settings,
     tmp_path: Path,

@@ -62,6 +62,7 @@ def _run(at: AppTest) -> AppTest:
     return at
 
 
+@pytest.mark.slow
 def test_review_cards_undo_labeling_bulk_and_rounds(
     app_env: Settings, face_variants: list[np.ndarray], fake_gemini: FakeGemini, monkeypatch: pytest.MonkeyPatch
 ) -> None:

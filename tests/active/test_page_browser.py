@@ -15,7 +15,7 @@ from core.store import Store
 from tests.active.test_page import _setup
 from tests.browser.harness import ROOT, free_port, require_chromium, server, streamlit_cmd
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real Chromium: seconds each
 
 
 def _wait_status(store: Store, image_id: int, status: str, timeout_s: float = 30) -> None:

@@ -51,6 +51,7 @@ def test_near_duplicate_copy_is_skipped_and_k_is_respected(store: Store, face_va
     assert store.count(Filters(statuses=["pool"])) == 6 - 2
 
 
+@pytest.mark.slow
 def test_scoring_on_ray_queues_the_same_faces_with_the_same_scores(
     store: Store, ray_settings: Settings, face_variants: list[np.ndarray], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from core.registry import STARTER_ID, Registry
 from core.settings import PROJECT_ROOT
@@ -56,6 +57,7 @@ def _wait_for_model(url: str, model_id: str) -> dict[str, object]:
     return health
 
 
+@pytest.mark.slow
 def test_the_api_follows_activations_without_a_restart(
     tmp_path: Path, astronaut_png: bytes, face_variants: list[np.ndarray]
 ) -> None:

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from core.api.factory import create_app
 from core.api.logs import JsonFormatter
 from core.imaging import encode_jpeg, encode_png
-from core.registry import STARTER_ID, Registry
+from core.registry import Registry
 from core.settings import PROJECT_ROOT, Settings
 from tests.auth.test_identity_and_exposure import PROXY_HEADER_SAMPLES
 from tests.live.real_model import BlendshapeModel, shared_model
@@ -237,9 +237,6 @@ def test_access_log_is_structured(client: TestClient) -> None:
     assert line["ts"].endswith("+00:00") and isinstance(line["ms"], float)
 
 
-@pytest.mark.skipif(
-    not (PROJECT_ROOT / "models" / STARTER_ID / "card.json").is_file(), reason="models/starter is not shipped yet"
-)
 def test_the_shipped_starter_model_serves_the_real_face(settings: Settings, astronaut_png: bytes) -> None:
     real = settings.model_copy(update={"models_dir": PROJECT_ROOT / "models"})
     assert Registry(real.models_dir).active_id() is not None

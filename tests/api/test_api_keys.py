@@ -189,6 +189,7 @@ def frame_body(face_variants: list[np.ndarray]) -> dict[str, str]:
     return {"image": base64.b64encode(encode_jpeg(face_variants[0], quality=85)).decode()}
 
 
+@pytest.mark.slow
 def test_api_with_keys_on_a_real_server(
     tmp_path: Path,
     face_variants: list[np.ndarray],

@@ -13,7 +13,7 @@ from core.settings import Settings
 from tests.auth.test_identity_and_exposure import PROXY_HEADER_SAMPLES
 from tests.browser.harness import ROOT, free_port, require_chromium, server, streamlit_cmd
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real Chromium: seconds each
 
 
 def test_a_forwarded_request_to_a_loopback_local_mode_dashboard_is_refused(settings: Settings, tmp_path: Path) -> None:

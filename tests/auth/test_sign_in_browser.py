@@ -29,7 +29,7 @@ from core.store import Store
 from tests.active.test_page import _setup
 from tests.browser.harness import ROOT, free_port, require_chromium, server, streamlit_cmd
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real Chromium: seconds each
 
 VIEWER, LABELER = "vera@example.org", "lena@example.org"
 UNVERIFIED = "mallory@example.org"  # listed in ADMIN_EMAILS, but the provider has not verified the address

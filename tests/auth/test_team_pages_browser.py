@@ -21,7 +21,7 @@ from core.store import Store
 from tests.auth.test_sign_in_browser import _provider_user, _secrets, oidc_provider
 from tests.browser.harness import ROOT, free_port, require_chromium, server, streamlit_cmd
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real Chromium: seconds each
 
 ADMIN = "admin@example.org"  # in ADMIN_EMAILS; the attacker signs in with it as `sub`, without an email claim
 VIEWER = "vera@example.org"

@@ -18,14 +18,11 @@ from pathlib import Path
 
 import av
 import numpy as np
-import pytest
+
+from tests.ci import skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 
 
 def require_chromium() -> str:
@@ -39,9 +36,7 @@ def require_chromium() -> str:
         except ImportError:
             reason = "the playwright Python package is not installed"
     if reason:
-        if in_ci():
-            pytest.fail(f"browser tests must run in CI: {reason}")
-        pytest.skip(reason)
+        skip_or_fail(f"browser tests: {reason}")
     return CHROMIUM
 
 

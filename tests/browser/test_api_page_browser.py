@@ -23,7 +23,7 @@ from tests.browser.models import browser_models_dir
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real Chromium: seconds each
 
 
 @contextmanager

@@ -18,7 +18,7 @@ import pytest
 
 from tests.browser.live import live_page
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real Chromium: seconds each
 
 RUN_S = 60.0
 WINDOW_S = 10.0

@@ -10,7 +10,7 @@ import pytest
 
 from tests.browser.live import live_page
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real Chromium: seconds each
 
 
 def test_live_page_shows_a_prediction_for_the_camera_face(

@@ -39,6 +39,7 @@ def _cli(args: list[str], data_root: Path, *, verbose: bool = False) -> subproce
     return subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_quiet_by_default_and_everything_with_verbose(tmp_path: Path, face_variants: list[np.ndarray]) -> None:
     folder = tmp_path / "faces"
     folder.mkdir()

@@ -55,8 +55,8 @@ def _populate(store: Store) -> list[int]:
             store.add_image(_png(2), original_name="pool_2.png").image_id,
             store.add_image(_png(3), original_name="sad_3.png", emotion="sad").image_id,
         ]
-    store.save_extraction(ids[0], state=EXTRACTION_OK)
-    store.save_extraction(ids[1], state=EXTRACTION_NO_FACE, reason="no face found")
+    store.save_extractions([(ids[0], EXTRACTION_OK, "", 0, None)])
+    store.save_extractions([(ids[1], EXTRACTION_NO_FACE, "no face found", 0, None)])
     with session_scope(store.engine) as session:
         for rank, image_id in enumerate(ids):
             session.add(

@@ -41,6 +41,7 @@ def _zip(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> 
     return buf.getvalue()
 
 
+@pytest.mark.slow
 def test_cli_import_skips_a_bomb_and_imports_the_rest(tmp_path: Path, face_variants: list[np.ndarray]) -> None:
     src = tmp_path / "src"
     src.mkdir()

@@ -96,6 +96,7 @@ def _open_and_count(url: str, barrier: multiprocessing.synchronize.Barrier, out:
         out.put(f"{type(exc).__name__}: {exc}")
 
 
+@pytest.mark.slow
 def test_processes_starting_at_once_on_a_new_database_all_get_it_migrated(database: str) -> None:
     ctx = multiprocessing.get_context("spawn")
     barrier, out = ctx.Barrier(4), ctx.Queue()

@@ -44,7 +44,7 @@ def test_round_trip(store: Store, astronaut_png: bytes) -> None:
         transform=np.eye(4, dtype=np.float32),
         bbox=(0.1, 0.2, 0.3, 0.4),
     )
-    store.save_extraction(result.image_id, state="ok", num_faces=1, face=face)
+    store.save_extractions([(result.image_id, "ok", "", 1, face)])
     [(rec, got)] = store.faces()
     assert rec.id == result.image_id
     np.testing.assert_array_equal(got.landmarks, face.landmarks)

@@ -36,7 +36,7 @@ def test_round_trip_and_duplicates_on_postgres(pg_store: Store, astronaut_png: b
     face = FaceData(
         np.ones((478, 3), np.float32), np.zeros(52, np.float32), np.eye(4, dtype=np.float32), (0.1, 0.1, 0.5, 0.5)
     )
-    pg_store.save_extraction(first.image_id, state="ok", num_faces=1, face=face)
+    pg_store.save_extractions([(first.image_id, "ok", "", 1, face)])
     [(record, got)] = pg_store.faces()
     assert record.attributes["yolo"]["box"] == [0.1, 0.2, 0.3, 0.4]
     np.testing.assert_array_equal(got.landmarks, face.landmarks)

@@ -66,6 +66,7 @@ def upload_root(settings: Settings) -> Path:
     return uploads_root(settings)
 
 
+@pytest.mark.slow
 def test_labeled_uploads_and_a_zip_give_metrics_table_no_faces_and_csv(
     with_model: Settings, face_variants: list[np.ndarray]
 ) -> None:

@@ -18,7 +18,7 @@ from core.settings import Settings
 from core.store import Store
 from tests.browser.harness import ROOT, free_port, require_chromium, server, streamlit_cmd
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real Chromium: seconds each
 
 
 def test_counters_follow_a_running_extraction(
@@ -62,7 +62,7 @@ def test_counters_follow_a_running_extraction(
                 expect(metric(page, "Pending")).to_have_text("3", timeout=90_000)
                 expect(metric(page, "No face")).to_have_text("0")
                 # What a worker does as it goes: one image done (here: no face found).
-                store.save_extraction(ids[0], state=EXTRACTION_NO_FACE, reason="no face found")
+                store.save_extractions([(ids[0], EXTRACTION_NO_FACE, "no face found", 0, None)])
                 expect(metric(page, "Pending")).to_have_text("2", timeout=30_000)
                 expect(metric(page, "No face")).to_have_text("1")
             finally:

@@ -78,6 +78,7 @@ def _check_resumed(settings: Settings, job_id: int, seen: list[dict[str, Any]], 
     return result
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
 def test_detector_job_resumes_from_its_checkpoint_after_its_worker_dies(
     sig: signal.Signals,
@@ -95,6 +96,7 @@ def test_detector_job_resumes_from_its_checkpoint_after_its_worker_dies(
     assert [card.id for card in Registry(settings.models_dir).list()] == [result["model_id"]]  # one model, once
 
 
+@pytest.mark.slow
 def test_resnet_job_resumes_from_its_checkpoint_after_sigkill(
     settings: Settings,
     store: Store,
@@ -107,7 +109,7 @@ def test_resnet_job_resumes_from_its_checkpoint_after_sigkill(
                 encode_png(rgb), emotion="happy" if i % 2 else "sad", label_source="human", person=f"p{i % 3}"
             )
             outcome = extractor.extract(rgb)
-            store.save_extraction(added.image_id, state=outcome.state, num_faces=outcome.num_faces, face=outcome.face)
+            store.save_extractions([(added.image_id, outcome.state, "", outcome.num_faces, outcome.face)])
     epochs = 4
     params = {
         "epochs": epochs,
@@ -164,6 +166,7 @@ def test_read_curve_without_a_job_folder_is_empty(settings: Settings) -> None:
     assert read_curve(settings, 12345) == []
 
 
+@pytest.mark.slow
 def test_on_ray_the_training_task_writes_the_checkpoint(ray_settings: Settings, tmp_path: Path) -> None:
     """With EXECUTOR=ray the training runs as a Ray task; the checkpoint travels with it and is written on the
     shared data root, where a resumed run finds it."""

@@ -39,13 +39,14 @@ def _wait(at: AppTest, kind: str, timeout: float = 180.0) -> Job:
     raise AssertionError("the training job did not finish in time")
 
 
+@pytest.mark.slow
 def test_resnet_section_trains_from_scratch(app_env: Settings, face_variants: list[np.ndarray]) -> None:
     store = Store(app_env)
     with LandmarkExtractor(app_env) as extractor:
         for i, rgb in enumerate(face_variants[:4]):
             added = store.add_image(encode_png(rgb), emotion="happy" if i % 2 else "sad", label_source="human")
             out = extractor.extract(rgb)
-            store.save_extraction(added.image_id, state=out.state, num_faces=out.num_faces, face=out.face)
+            store.save_extractions([(added.image_id, out.state, "", out.num_faces, out.face)])
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception
     at.radio(key="image_backbone").set_value("ResNet-50").run()  # the image tab opens on face-api's network
@@ -80,6 +81,7 @@ def test_resnet_section_trains_from_scratch(app_env: Settings, face_variants: li
     assert Registry(app_env.models_dir).active_id() == model_id
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("app_env")
 def test_detector_section_trains_on_a_yolo_folder(synthetic_yolo: Path, app_env: Settings) -> None:
     at = AppTest.from_file(PAGE, default_timeout=60).run()
@@ -124,6 +126,7 @@ def test_detector_section_reads_yolo_folders_only_under_import_roots(
     assert not any(b.key == "det_start" for b in at.button)
 
 
+@pytest.mark.slow
 def test_the_detector_curve_grows_on_the_page_while_the_job_runs(synthetic_yolo: Path, app_env: Settings) -> None:
     """The job publishes its curve after every epoch; the Train page (a new session each time, as a reload or the
     panel's refresh) plots the epochs so far while the job still runs in the worker the page started."""

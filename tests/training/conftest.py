@@ -59,7 +59,7 @@ def fill_store(store: Store, variant_faces: list[tuple[bytes, FaceData, str]]) -
     ids = []
     for i, (png, face, label) in enumerate(variant_faces):
         image_id = store.add_image(png, original_name=f"v{i}.png", emotion=label, label_source="human").image_id
-        store.save_extraction(image_id, state="ok", num_faces=1, face=face)
+        store.save_extractions([(image_id, "ok", "", 1, face)])
         ids.append(image_id)
     return ids
 

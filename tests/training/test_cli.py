@@ -17,6 +17,7 @@ from core.store import Store
 from tests.training.conftest import fill_store
 
 
+@pytest.mark.slow
 def test_train_evaluate_and_manage_models(
     app_env: Settings,
     variant_faces: list[tuple[bytes, FaceData, str]],

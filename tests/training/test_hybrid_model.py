@@ -143,7 +143,7 @@ def test_trained_on_the_store_saved_loaded_and_recognising_through_the_registry(
     for i, (png, face_data, _) in enumerate(variant_faces[:4]):
         flipped = encode_png(np.ascontiguousarray(decode_rgb(png)[:, ::-1]))
         image_id = store.add_image(flipped, original_name=f"pool{i}.png", status="pool").image_id
-        store.save_extraction(image_id, state="ok", num_faces=1, face=face_data)
+        store.save_extractions([(image_id, "ok", "", 1, face_data)])
     chosen, scorer = load_scoring_model(registry, card.id)
     report = build_queue(store, scorer, model_id=chosen, k=2, min_distance=0.0)
     assert report.scored == 4 and report.queued == 2

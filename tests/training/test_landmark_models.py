@@ -44,7 +44,8 @@ def test_three_models_fit_and_report(variant_data: TrainingData) -> None:
     assert "tuning svm (2/3): candidate 1/2, fold 1/3" in "\n".join(steps)
     assert any(s.startswith("tuning mlp (3/3): candidate 1/1, fold 3/3, about") and s.endswith("left") for s in steps)
     for report in result.reports:
-        assert 0.0 <= report.cv_mean <= 1.0 and report.cv_std >= 0
+        # Two clear-cut expressions: every model beats chance (0.5 macro-F1) on average over the folds.
+        assert report.cv_mean > 0.5 and report.cv_std >= 0, (report.name, report.cv_mean, report.cv_std)
         assert report.n_train + report.n_test == len(variant_data)
         assert sum(map(sum, report.confusion_matrix)) == report.n_test
         assert set(report.per_class) == {"happy", "surprise"}

@@ -18,7 +18,6 @@ from core.schema import EMOTIONS
 from core.settings import PROJECT_ROOT, Settings
 
 STARTER = PROJECT_ROOT / "models" / STARTER_ID
-pytestmark = pytest.mark.skipif(not (STARTER / "card.json").is_file(), reason="models/starter is not shipped")
 
 
 def test_starter_card_names_its_data_and_both_domain_tables() -> None:

@@ -29,6 +29,7 @@ def _models_tab_has_no_suite_yet(at: AppTest) -> bool:
     return any("No evaluation suite yet" in c.value for c in at.caption)
 
 
+@pytest.mark.slow
 def test_evaluate_on_a_suite_from_the_models_tab(
     app_env: Settings,
     trained: tuple[Store, object],

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sklearn.neighbors import KNeighborsClassifier
 from streamlit.testing.v1 import AppTest
 
@@ -46,6 +47,7 @@ def test_empty_store_explains_what_to_do(app_env: Settings) -> None:
     assert any("No labeled faces" in i.value for i in at.info)
 
 
+@pytest.mark.slow
 def test_train_compare_then_activate_by_hand_and_roll_back(
     app_env: Settings, variant_faces: list[tuple[bytes, FaceData, str]]
 ) -> None:
@@ -93,6 +95,7 @@ def test_train_compare_then_activate_by_hand_and_roll_back(
     assert registry.active_id() == other
 
 
+@pytest.mark.slow
 def test_the_page_trains_the_face_api_hybrid_beside_the_others(
     app_env: Settings, variant_faces: list[tuple[bytes, FaceData, str]]
 ) -> None:
@@ -108,6 +111,7 @@ def test_the_page_trains_the_face_api_hybrid_beside_the_others(
     assert card.kind == "hybrid"
 
 
+@pytest.mark.slow
 def test_opt_in_activation_keeps_a_better_active_model(
     app_env: Settings, variant_faces: list[tuple[bytes, FaceData, str]]
 ) -> None:
