@@ -140,14 +140,19 @@ def test_the_store_never_trains_on_suite_images(
 
 
 def test_a_training_image_cannot_become_a_test_image(
-    trained: tuple[Store, Registry], tmp_path: Path, variant_faces: list[tuple[bytes, FaceData, str]]
+    trained: tuple[Store, Registry],
+    tmp_path: Path,
+    variant_faces: list[tuple[bytes, FaceData, str]],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     store, _ = trained
     folder = tmp_path / "reused" / "happy"
     folder.mkdir(parents=True)
     (folder / "already_trained.png").write_bytes(variant_faces[0][0])
-    assert main(["suites", "create", "leaky", "--set", f"web={folder.parent}"]) == 0
-    assert get_suite(store, "leaky").sets[0].image_ids == []
+    # Nothing could be taken: the CLI says so, fails, and leaves no empty suite behind (it could not be scored).
+    assert main(["suites", "create", "leaky", "--set", f"web={folder.parent}"]) == 1
+    assert "no image of domain(s) web could be taken into the suite" in capsys.readouterr().err
+    assert "leaky" not in [s.name for s in list_suites(store)]
 
 
 def test_a_person_in_a_suite_and_in_training_is_warned_about(
