@@ -128,10 +128,14 @@ class Comparison(BaseModel):
             return f"the new model could not be scored: {cand.error}"
         worst = ""
         if self.candidate_domains is not None and self.candidate_domains.worst is not None:
+            # Each model's own worst domain, named with its model: "web 0.23 vs posed 0.70" read as one model's two
+            # domains.
             w = self.candidate_domains.worst
-            worst = f"worst domain {w.domain} {w.macro_f1:.3f}"
+            worst = f"worst-domain macro-F1 {w.macro_f1:.3f} ({w.domain})"
             old = self.incumbent_domains.worst if self.incumbent_domains is not None else None
-            worst += f" vs {old.domain} {old.macro_f1:.3f}, " if old is not None else ", "
+            if old is not None and inc is not None:
+                worst += f" vs {old.macro_f1:.3f} ({old.domain}, {inc.model_id})"
+            worst += ", "
         if inc is None:
             return f"{worst}macro-F1 {cand.macro_f1:.3f}, accuracy {cand.accuracy:.3f} on {where} (none active)"
         if inc.macro_f1 is None or inc.accuracy is None:

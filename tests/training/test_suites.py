@@ -277,6 +277,13 @@ def test_a_drop_beyond_the_margin_on_any_domain_loses() -> None:
     assert Settings(_env_file=None).suite_drop_margin == 0.02  # type: ignore[call-arg]
 
 
+def test_the_headline_names_each_models_worst_domain() -> None:
+    comparison = _suite_comparison(_domains("new", web=0.23, posed=0.27), _domains("old", web=0.75, posed=0.70))
+    headline = comparison.headline()
+    # Not "worst domain web 0.230 vs posed 0.700", which reads as one model's two domains.
+    assert headline.startswith("worst-domain macro-F1 0.230 (web) vs 0.700 (posed, old), macro-F1 0.250 vs 0.725 (old)")
+
+
 def test_a_stale_comparison_names_the_model_active_now() -> None:
     comparison = _suite_comparison(_domains("new", web=0.5), _domains("old", web=0.6))
     assert comparison.outcome("other").startswith("Compared with old, which was active then; other is active now")
