@@ -320,8 +320,10 @@ def test_a_request_without_a_key_is_told_where_to_get_one(settings: Settings, as
     app = create_app(settings.model_copy(update={"api_require_key": True}), model_loader=lambda _s: None)
     with TestClient(app) as client:
         answer = client.post("/api/predict", files={"file": ("a.png", astronaut_png, "image/png")})
+        page = client.get("/").text
     assert answer.status_code == 401
     assert "API keys page" in answer.json()["detail"]
+    assert "<b>API keys</b> page" in page  # the camera page's key form says the same
 
 
 def test_failure_throttle_forgets_a_burst_after_a_minute() -> None:
