@@ -236,7 +236,12 @@ def suite_set(store: Store, name: str) -> HeldOut:
     """Every image of an evaluation suite, with its domain (landmarks extracted first where missing)."""
     from core.store.repository import face_from_row
     from core.suites.evaluate import prepare_suite, suite_records
+    from core.suites.manage import get_suite
 
+    if get_suite(store, name).n_images == 0:
+        # e.g. its images were deleted: no comparison, as without held-out faces, rather than failing the training
+        # job after its models were saved.
+        raise TrainingDataError(f"suite {name!r} has no images left to compare on")
     suite = prepare_suite(store, name)
     records = suite_records(store, suite)
     ids, labels, faces, domains = [], [], [], []

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.auth import Role, User, acting_as
+from core.auth import OPERATOR, Role, User, acting_as
 from core.auth.identity import PermissionDenied
 from core.cli import main
 from core.errors import StudioError
@@ -225,6 +225,20 @@ def test_promotion_on_a_suite_uses_the_worst_domain(
     held = promote(registry, store, "constant", use_suite=False)
     assert held.comparison is not None and held.comparison.suite is None
     assert held.comparison.holdout.startswith("the held-out split")
+
+
+def test_a_suite_without_images_gives_no_comparison_instead_of_failing_the_training(
+    trained: tuple[Store, Registry],
+) -> None:
+    """A suite whose images were all deleted (`data delete --status suite`) is still listed; training that compares
+    on it keeps its saved models and says why there is no comparison, instead of failing the job at the end."""
+    store, registry = trained
+    with acting_as(OPERATOR):
+        create_suite(store, "emptied", [("web", "/nowhere")])
+    registry.activate("good")
+    result = promote(registry, store, "constant", policy="if_better", suite="emptied")
+    assert result.comparison is None and not result.activated and registry.active_id() == "good"
+    assert "suite 'emptied' has no images left to compare on" in result.message
 
 
 def _domains(model_id: str, **f1: float) -> ModelSuiteScore:
