@@ -439,7 +439,9 @@ def promote(
         elif better:
             message = f"{candidate_id} is better ({why}) but was not activated: activation not requested"
         else:
-            message = f"The active model {active or 'none'} stays: it is better {why}"
+            # The job keeps this message after other activations: name the model active *then*, never "the
+            # active model" (the page words the outcome for the model active now, `Comparison.outcome`).
+            message = f"{candidate_id} was not activated: {active or 'none'}, active at the time, is better {why}"
         return Promotion(comparison, False, message)
     record = registry.activate(
         candidate_id,

@@ -218,7 +218,7 @@ def test_promotion_on_a_suite_uses_the_worst_domain(
     assert comparison is not None and comparison.suite == "demo" and comparison.holdout.startswith("suite demo")
     assert comparison.candidate_domains is not None and comparison.incumbent_domains is not None
     assert [d.domain for d in comparison.candidate_domains.domains] == ["web", "low-res"]
-    assert refused.message.startswith("The active model good stays: it is better")
+    assert refused.message.startswith("constant was not activated: good, active at the time, is better")
     assert comparison.n_images == 13  # every suite image, the one without a face included
     assert "demo" in registry.card("good").suite_results and "demo" in registry.card("constant").suite_results
     # Without a suite (use_suite=False) the held-out split decides, and the comparison says so.
