@@ -128,26 +128,35 @@ class Recognizer:
         return predictions
 
     def predict_stored(
-        self, faces: Sequence[FaceData], load_rgb: Callable[[int], np.ndarray]
+        self, faces: Sequence[FaceData | None], load_rgb: Callable[[int], np.ndarray]
     ) -> list[FacePrediction | None]:
-        """The main-face prediction of each stored image, given the face its extraction found.
+        """The main-face prediction of each stored image, given the face its extraction found (None: none found).
 
-        `load_rgb(i)` decodes image i; it is called only when the model reads pixels (ResNet, detector), one image
-        at a time so that memory stays bounded. An image that cannot be read or where a detector finds no face
-        gives None.
+        `load_rgb(i)` decodes image i; it is called only when the model reads pixels (ResNet, detector, face-api),
+        one image at a time so that memory stays bounded. An image that cannot be read or where a detector finds no
+        face gives None. Where the extraction found no face, a model with a whole-image fallback answers for a
+        small image as `predict` does (Batch test, the API, `evaluate PATH`), so that every path scores alike.
         """
         if not faces:
             return []
         if not self.model.needs_pixels and self.model.needs_landmarks:
             # Landmark models predict from the faces alone: one batched call, no image decoded.
-            return list(self._predict_faces(np.zeros((1, 1, 3), np.uint8), faces))
+            present = [f for f in faces if f is not None]
+            batch = iter(self._predict_faces(np.zeros((1, 1, 3), np.uint8), present) if present else ())
+            return [None if f is None else next(batch) for f in faces]
         out: list[FacePrediction | None] = []
         for i, face in enumerate(faces):
+            if face is None and self.model.needs_landmarks and not getattr(self.model, "whole_image_fallback", False):
+                out.append(None)  # no face, and the model cannot answer without one: nothing to decode
+                continue
             try:
                 rgb = load_rgb(i)
             except Exception:  # one unreadable image must not end the scoring; it is reported as unscored
                 out.append(None)
                 continue
-            found = self._predict_faces(rgb, [face] if self.model.needs_landmarks else ())
+            if face is None and self.model.needs_landmarks and not self._whole_image_fallback(rgb):
+                out.append(None)
+                continue
+            found = self._predict_faces(rgb, [face] if self.model.needs_landmarks and face is not None else ())
             out.append(main_face(found))
         return out

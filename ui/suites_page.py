@@ -36,7 +36,8 @@ def suite_section(store: Store, registry: Registry) -> None:
     st.caption(
         f"{suite.n_images} test images: "
         + ", ".join(f"{s.domain} {len(s.image_ids)}" for s in suite.sets)
-        + ". Faces MediaPipe misses count as wrong answers."
+        + ". An image a model gives no answer for (MediaPipe found no face, and the model cannot read a small image"
+        " whole) counts as a wrong answer."
     )
     warning = overlap_warning(store, suite.name)
     if warning:

@@ -107,8 +107,9 @@ def choices_ui(filters: Filters) -> TrainChoices:
         "Make the best model active if it beats the active one",
         value=False,
         key="train_activate_best",
-        help="The best new model and the active model are scored on the same held-out images. Unticked, the "
-        "active model stays until you activate another one.",
+        help="The best new model and the active model are scored on the same images: the evaluation suite chosen "
+        "below when there is one, else the held-out split. Unticked, the active model stays until you activate "
+        "another one.",
     )
     suite, use_suite = compare_on_ui()
     grids: dict[str, dict[str, list[Any]]] = {}

@@ -104,7 +104,9 @@ class FailureThrottle:
 
 
 # Declared as security schemes so that /docs offers an "Authorize" button; neither refuses by itself (auto_error off).
-_bearer = HTTPBearer(auto_error=False, description="An API key from `python -m core apikeys create`.")
+_bearer = HTTPBearer(
+    auto_error=False, description="An API key from the dashboard's API keys page or `python -m core apikeys create`."
+)
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The same key, as a header.")
 
 
@@ -137,8 +139,8 @@ def require_api_key(
     if not presented.strip():  # no guess: not counted
         raise HTTPException(
             401,
-            "an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>' "
-            "(an operator creates one with `python -m core apikeys create --user EMAIL`)",
+            "an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>' (create one on the "
+            "dashboard's API keys page, or an operator runs `python -m core apikeys create --user EMAIL`)",
             headers={"WWW-Authenticate": "Bearer"},
         )
     info = keys.verify(presented)

@@ -56,10 +56,18 @@ def cmd_suites_create(args: argparse.Namespace) -> int:
         delete_suite(store, args.name)  # all or nothing: a half-imported suite would score on part of a domain
         raise
     suite = get_suite(store, args.name)
-    print(f"suite {suite.name}: " + ", ".join(f"{s.domain} {len(s.image_ids)} images" for s in suite.sets))
     empty = [s.domain for s in suite.sets if not s.image_ids]
     if empty:
-        print(f"warning: no labeled image in domain(s) {', '.join(empty)}", file=sys.stderr)
+        # A domain without images has no score, so the suite's worst domain would silently ignore it: refuse the
+        # whole suite (its imported images stay in the store, never trained on), as for any other failed import.
+        delete_suite(store, args.name)
+        print(
+            f"error: no image of domain(s) {', '.join(empty)} could be taken into the suite (see the reasons above: "
+            f"a test image must be new and labeled); suite {args.name} was not created",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"suite {suite.name}: " + ", ".join(f"{s.domain} {len(s.image_ids)} images" for s in suite.sets))
     warning = overlap_warning(store, suite.name)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)

@@ -123,23 +123,17 @@ def predict_stored_labels(
     model: ExpressionModel, store: Store, image_ids: Sequence[int], faces: Sequence[FaceData | None]
 ) -> list[str]:
     """The model's label for each stored image through `Recognizer.predict_stored` (the one path every scoring
-    takes); NO_FACE where MediaPipe found no face (`faces[i]` None), the model found none, or the file is gone."""
-    out = [NO_FACE] * len(image_ids)
-    found = [i for i, face in enumerate(faces) if face is not None]
-    if not found:
-        return out
+    takes); NO_FACE where the model gave no answer: MediaPipe found no face (`faces[i]` None) and the model cannot
+    read the whole image instead, the model found none, or the file is gone."""
 
     def load_rgb(k: int) -> np.ndarray:
-        record = store.get(image_ids[found[k]])
+        record = store.get(image_ids[k])
         if record is None:
-            raise StudioError(f"image #{image_ids[found[k]]} was deleted")
+            raise StudioError(f"image #{image_ids[k]} was deleted")
         return decode_rgb(store.read_bytes(record), store.settings.max_image_pixels)
 
-    predictions = Recognizer(model).predict_stored([f for f in faces if f is not None], load_rgb)
-    for i, prediction in zip(found, predictions, strict=True):
-        if prediction is not None:
-            out[i] = prediction.emotion
-    return out
+    predictions = Recognizer(model).predict_stored(list(faces), load_rgb)
+    return [NO_FACE if p is None else p.emotion for p in predictions]
 
 
 def score_domain(domain: str, image_ids: Sequence[int], truth: Sequence[str], predicted: Sequence[str]) -> DomainScore:

@@ -128,10 +128,14 @@ class Comparison(BaseModel):
             return f"the new model could not be scored: {cand.error}"
         worst = ""
         if self.candidate_domains is not None and self.candidate_domains.worst is not None:
+            # Each model's own worst domain, named with its model: "web 0.23 vs posed 0.70" read as one model's two
+            # domains.
             w = self.candidate_domains.worst
-            worst = f"worst domain {w.domain} {w.macro_f1:.3f}"
+            worst = f"worst-domain macro-F1 {w.macro_f1:.3f} ({w.domain})"
             old = self.incumbent_domains.worst if self.incumbent_domains is not None else None
-            worst += f" vs {old.domain} {old.macro_f1:.3f}, " if old is not None else ", "
+            if old is not None and inc is not None:
+                worst += f" vs {old.macro_f1:.3f} ({old.domain}, {inc.model_id})"
+            worst += ", "
         if inc is None:
             return f"{worst}macro-F1 {cand.macro_f1:.3f}, accuracy {cand.accuracy:.3f} on {where} (none active)"
         if inc.macro_f1 is None or inc.accuracy is None:
@@ -232,7 +236,12 @@ def suite_set(store: Store, name: str) -> HeldOut:
     """Every image of an evaluation suite, with its domain (landmarks extracted first where missing)."""
     from core.store.repository import face_from_row
     from core.suites.evaluate import prepare_suite, suite_records
+    from core.suites.manage import get_suite
 
+    if get_suite(store, name).n_images == 0:
+        # e.g. its images were deleted: no comparison, as without held-out faces, rather than failing the training
+        # job after its models were saved.
+        raise TrainingDataError(f"suite {name!r} has no images left to compare on")
     suite = prepare_suite(store, name)
     records = suite_records(store, suite)
     ids, labels, faces, domains = [], [], [], []
@@ -430,7 +439,9 @@ def promote(
         elif better:
             message = f"{candidate_id} is better ({why}) but was not activated: activation not requested"
         else:
-            message = f"The active model {active or 'none'} stays: it is better {why}"
+            # The job keeps this message after other activations: name the model active *then*, never "the
+            # active model" (the page words the outcome for the model active now, `Comparison.outcome`).
+            message = f"{candidate_id} was not activated: {active or 'none'}, active at the time, is better {why}"
         return Promotion(comparison, False, message)
     record = registry.activate(
         candidate_id,

@@ -312,6 +312,21 @@ def test_wrong_keys_are_throttled_per_client(
     assert len(events) == 1 and "203.0.113.7" in events[0].getMessage()
 
 
+def test_a_request_without_a_key_is_told_where_to_get_one(settings: Settings, astronaut_png: bytes) -> None:
+    """Every signed-in user makes their own keys on the dashboard: the 401 says so, not only the operator's CLI."""
+    from fastapi.testclient import TestClient
+
+    from core.api.factory import create_app
+
+    app = create_app(settings.model_copy(update={"api_require_key": True}), model_loader=lambda _s: None)
+    with TestClient(app) as client:
+        answer = client.post("/api/predict", files={"file": ("a.png", astronaut_png, "image/png")})
+        page = client.get("/").text
+    assert answer.status_code == 401
+    assert "API keys page" in answer.json()["detail"]
+    assert "<b>API keys</b> page" in page  # the camera page's key form says the same
+
+
 def test_failure_throttle_forgets_a_burst_after_a_minute() -> None:
     from core.api.keyauth import FailureThrottle
 

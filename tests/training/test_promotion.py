@@ -69,7 +69,8 @@ def test_a_worse_model_is_not_activated_unless_forced(two_models: tuple[Store, R
     assert not by_default.activated and registry.active_id() == "good"
     gated = promote(registry, store, "constant", policy="if_better")
     assert not gated.activated and registry.active_id() == "good"
-    assert gated.message.startswith("The active model good stays: it is better on the held-out split")
+    # The job keeps the message after later activations: it names the model active at the time, not "the active".
+    assert gated.message.startswith("constant was not activated: good, active at the time, is better on the held-out")
     comparison = gated.comparison
     assert comparison is not None and not comparison.better
     assert comparison.incumbent is not None and comparison.incumbent.model_id == "good"

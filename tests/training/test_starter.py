@@ -71,6 +71,21 @@ def test_no_face_found_means_the_network_answers_for_the_whole_image(model_id: s
     assert answer.emotion in model.card.classes and abs(sum(answer.probabilities.values()) - 1.0) < 1e-6
 
 
+@pytest.mark.parametrize("model_id", [STARTER_ID, FACEAPI_ID])
+def test_stored_scoring_answers_where_prediction_does(model_id: str) -> None:
+    """Suite evaluation and promotion score stored images (`predict_stored`, no face where the extraction found
+    none); they must answer as Batch test, the API and `evaluate PATH` do (`predict`): the whole small image, not
+    "no face", so that a suite's figures match what users get; a large photo without a face stays unanswered."""
+    model = Registry(PROJECT_ROOT / "models").load(model_id)
+    small, large = np.full((40, 40, 3), 128, np.uint8), np.full((480, 640, 3), 128, np.uint8)
+    with LandmarkExtractor(mode="image") as extractor:
+        [live] = Recognizer(model, extractor).predict(small)
+    stored = Recognizer(model).predict_stored([None, None], [small, large].__getitem__)
+    assert stored[0] is not None and stored[0].emotion == live.emotion
+    assert stored[0].probabilities == pytest.approx(live.probabilities)
+    assert stored[1] is None
+
+
 def test_the_network_alone_is_listed_protected_and_matches_its_framing() -> None:
     registry = Registry(PROJECT_ROOT / "models")
     card = registry.card(FACEAPI_ID)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.auth import Role, User, acting_as
+from core.auth import OPERATOR, Role, User, acting_as
 from core.auth.identity import PermissionDenied
 from core.cli import main
 from core.errors import StudioError
@@ -140,14 +140,19 @@ def test_the_store_never_trains_on_suite_images(
 
 
 def test_a_training_image_cannot_become_a_test_image(
-    trained: tuple[Store, Registry], tmp_path: Path, variant_faces: list[tuple[bytes, FaceData, str]]
+    trained: tuple[Store, Registry],
+    tmp_path: Path,
+    variant_faces: list[tuple[bytes, FaceData, str]],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     store, _ = trained
     folder = tmp_path / "reused" / "happy"
     folder.mkdir(parents=True)
     (folder / "already_trained.png").write_bytes(variant_faces[0][0])
-    assert main(["suites", "create", "leaky", "--set", f"web={folder.parent}"]) == 0
-    assert get_suite(store, "leaky").sets[0].image_ids == []
+    # Nothing could be taken: the CLI says so, fails, and leaves no empty suite behind (it could not be scored).
+    assert main(["suites", "create", "leaky", "--set", f"web={folder.parent}"]) == 1
+    assert "no image of domain(s) web could be taken into the suite" in capsys.readouterr().err
+    assert "leaky" not in [s.name for s in list_suites(store)]
 
 
 def test_a_person_in_a_suite_and_in_training_is_warned_about(
@@ -213,13 +218,27 @@ def test_promotion_on_a_suite_uses_the_worst_domain(
     assert comparison is not None and comparison.suite == "demo" and comparison.holdout.startswith("suite demo")
     assert comparison.candidate_domains is not None and comparison.incumbent_domains is not None
     assert [d.domain for d in comparison.candidate_domains.domains] == ["web", "low-res"]
-    assert refused.message.startswith("The active model good stays: it is better")
+    assert refused.message.startswith("constant was not activated: good, active at the time, is better")
     assert comparison.n_images == 13  # every suite image, the one without a face included
     assert "demo" in registry.card("good").suite_results and "demo" in registry.card("constant").suite_results
     # Without a suite (use_suite=False) the held-out split decides, and the comparison says so.
     held = promote(registry, store, "constant", use_suite=False)
     assert held.comparison is not None and held.comparison.suite is None
     assert held.comparison.holdout.startswith("the held-out split")
+
+
+def test_a_suite_without_images_gives_no_comparison_instead_of_failing_the_training(
+    trained: tuple[Store, Registry],
+) -> None:
+    """A suite whose images were all deleted (`data delete --status suite`) is still listed; training that compares
+    on it keeps its saved models and says why there is no comparison, instead of failing the job at the end."""
+    store, registry = trained
+    with acting_as(OPERATOR):
+        create_suite(store, "emptied", [("web", "/nowhere")])
+    registry.activate("good")
+    result = promote(registry, store, "constant", policy="if_better", suite="emptied")
+    assert result.comparison is None and not result.activated and registry.active_id() == "good"
+    assert "suite 'emptied' has no images left to compare on" in result.message
 
 
 def _domains(model_id: str, **f1: float) -> ModelSuiteScore:
@@ -270,6 +289,13 @@ def test_a_drop_beyond_the_margin_on_any_domain_loses() -> None:
     # The margin comes from Settings (SUITE_DROP_MARGIN).
     assert _suite_comparison(dropping.candidate_domains, dropping.incumbent_domains, margin=0.05).better  # type: ignore[arg-type]
     assert Settings(_env_file=None).suite_drop_margin == 0.02  # type: ignore[call-arg]
+
+
+def test_the_headline_names_each_models_worst_domain() -> None:
+    comparison = _suite_comparison(_domains("new", web=0.23, posed=0.27), _domains("old", web=0.75, posed=0.70))
+    headline = comparison.headline()
+    # Not "worst domain web 0.230 vs posed 0.700", which reads as one model's two domains.
+    assert headline.startswith("worst-domain macro-F1 0.230 (web) vs 0.700 (posed, old), macro-F1 0.250 vs 0.725 (old)")
 
 
 def test_a_stale_comparison_names_the_model_active_now() -> None:

@@ -56,6 +56,7 @@ def test_train_compare_then_activate_by_hand_and_roll_back(
     assert not at.exception
     assert any(f"{len(variant_faces)} labeled faces with landmarks" in c.value for c in at.caption)
     assert at.checkbox(key="train_activate_best").value is False  # no activation unless asked for
+    assert "suite chosen below" in str(at.checkbox(key="train_activate_best").help)  # not always the held-out split
 
     at.multiselect(key="train_models").set_value(["svm", "random_forest"]).run()
     at, result = _train(at, app_env)
