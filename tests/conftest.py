@@ -17,6 +17,13 @@ from core.store import Store
 from tests.postgres import scratch_database
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A real-browser test is slow whatever its file says: the fast lane (`-m "not slow"`) never starts Chromium."""
+    for item in items:
+        if item.get_closest_marker("browser") is not None:
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Close landmarkers left open by pages, servers or tests before pytest's final garbage collection, where a
     MediaPipe landmarker closing itself from __del__ can hang the process."""

@@ -10,10 +10,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from core.imaging import encode_jpeg
 from core.settings import Settings
 from core.store import Store
+
+pytestmark = pytest.mark.slow  # kills real process trees and waits for their jobs: seconds each
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from subprocess import Popen
 
 import numpy as np
+import pytest
 
 from core.auth import LOCAL_USER, acting_as
 from core.imaging import encode_png
@@ -18,6 +19,8 @@ from core.jobs.worker import wait_for
 from core.settings import Settings
 from core.store import Store
 from tests.jobs.conftest import fill_store, wait_until
+
+pytestmark = pytest.mark.slow  # kills real process trees and waits for their jobs: seconds each
 
 
 def test_a_short_job_finishes_while_a_long_one_runs(

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from subprocess import Popen
 
 import numpy as np
+import pytest
 
 from core.auth import LOCAL_USER, acting_as
 from core.jobs import CANCELLED, DONE, FAILED, JobQueue
@@ -20,6 +21,8 @@ from core.store import Store
 from tests.jobs.conftest import fill_store, wait_until
 from tests.jobs.proctree import group, processes, runners_of
 from tests.jobs.test_worker_process import _extraction_rows
+
+pytestmark = pytest.mark.slow  # kills real process trees and waits for their jobs: seconds each
 
 N = 400  # enough that a kill lands mid-job; the test says so when it does not
 

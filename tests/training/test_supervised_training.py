@@ -26,6 +26,8 @@ from tests.jobs.conftest import ROOT, wait_until, worker_env
 from tests.jobs.proctree import group, processes, runners_of
 from tests.training.conftest import fill_store
 
+pytestmark = pytest.mark.slow  # kills real process trees and waits for their jobs: seconds each
+
 MODELS = ["logistic_regression", "random_forest"]
 # The forest's grid is large enough that the kill lands while it is searched, after the first model was saved.
 GRIDS = {"random_forest": {"clf__n_estimators": [300], "clf__min_samples_leaf": [1, 2, 3, 4, 5, 6, 7, 8]}}
