@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
+import ssl
 
+import certifi
 import httpx
 from google import genai
 from google.genai import types
@@ -48,6 +52,16 @@ class _RedactKeys(logging.Filter):
 _REDACT = _RedactKeys()
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context for every client of this process, with the CA certificates the SDK would load (certifi's, or
+    SSL_CERT_FILE / SSL_CERT_DIR). Loading them takes 30-100 ms, and the SDK and httpx each did it again for every
+    client (three times a client), holding up the event loop and each job's start."""
+    return ssl.create_default_context(
+        cafile=os.environ.get("SSL_CERT_FILE", certifi.where()), capath=os.environ.get("SSL_CERT_DIR")
+    )
+
+
 def make_client(settings: Settings, api_key: str, policy: RetryPolicy | None = None) -> genai.Client:
     """An API-key client that retries 408/429/5xx, timeouts and connection errors itself (`HttpRetryOptions`, from
     `policy`, default from Settings). `gemini_base_url` points it at a proxy or the test server; `gemini_vertex`
@@ -59,11 +73,15 @@ def make_client(settings: Settings, api_key: str, policy: RetryPolicy | None = N
         sdk_log.addFilter(_REDACT)
     # Async calls go through httpx rather than aiohttp: the SDK retries httpx timeouts but not aiohttp's, and the
     # request hook lets every attempt, retries included, take its token from the call's RequestLimiter.
-    async_client = httpx.AsyncClient(event_hooks={"request": [count_attempt]})
+    # Vertex mode may need a client certificate (mutual TLS): the SDK builds that context itself.
+    tls = None if settings.gemini_vertex else _tls_context()
+    async_client = httpx.AsyncClient(event_hooks={"request": [count_attempt]}, verify=tls or True)
     options = types.HttpOptions(
         base_url=settings.gemini_base_url or None,
         timeout=int(policy.timeout_s * 1000),  # per attempt
         retry_options=policy.http_retry_options(),
         httpx_async_client=async_client,
+        client_args={"verify": tls} if tls else None,
+        async_client_args={"verify": tls, "ssl": tls} if tls else None,
     )
     return genai.Client(api_key=api_key, vertexai=settings.gemini_vertex or None, http_options=options)

@@ -119,6 +119,15 @@ class JobRunner:
     async def _run(self) -> RunReport:
         self._started = time.monotonic()
         self._claim_lock = asyncio.Lock()
+        # The client (the first of a process loads CA certificates) is made in a thread while the job is read.
+        making_client = asyncio.create_task(asyncio.to_thread(make_client, self.settings, self._api_key, self.policy))
+        try:
+            return await self._run_with(making_client)
+        finally:
+            if not making_client.done():
+                making_client.cancel()
+
+    async def _run_with(self, making_client: asyncio.Task[genai.Client]) -> RunReport:
         job = await asyncio.to_thread(self.jobs.get_job, self.job_id)
         template = job.template
         model = template.model or await asyncio.to_thread(self.jobs.job_model, self.job_id)
@@ -131,11 +140,11 @@ class JobRunner:
         self._failed_before = counts[GEN_FAILED]
         self._emit()
         if not pending:
+            await _close(await making_client)
             self.report.elapsed_s = time.monotonic() - self._started
             return self.report
 
-        # The first client of a process loads CA certificates (0.1-0.3 s): not on the loop.
-        client = await asyncio.to_thread(make_client, self.settings, self._api_key, self.policy)
+        client = await making_client
         limiter = RequestLimiter(self.concurrency, self.rpm)
 
         async def generate(item: GenerationItem, seed: int) -> bytes:
