@@ -113,32 +113,51 @@ def coverage_note(card: ModelCard) -> str | None:
 
 def install_starter(settings: Settings) -> bool:
     """Copy the shipped models (the starter and the network alone) into `settings.models_dir` when that folder lacks
-    them (Settings.starter_model): a separate MODELS_DIR then starts with a working model, as the repository's own
-    does. Each is copied whole into a temporary folder, then renamed into place, so a concurrent start finds either
-    nothing or the whole model. True when the starter was copied now."""
+    them or holds an older release of them (Settings.starter_model): a separate MODELS_DIR, a Docker volume say,
+    then starts with, and keeps up with, the models the code ships. Each is copied whole into a temporary folder,
+    then renamed into place, so a concurrent start finds either nothing or a whole model. True when the starter
+    was copied now."""
     if not settings.starter_model:
         return False
     copied = {model_id: _install_shipped(model_id, Path(settings.models_dir)) for model_id in sorted(SHIPPED_IDS)}
     return copied[STARTER_ID]
 
 
+def _release(folder: Path) -> str | None:
+    """When a shipped model's card says it was made: a new release of the starter is a new creation time."""
+    try:
+        return str(json.loads((folder / CARD_FILE).read_text())["created_at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _install_shipped(model_id: str, models_dir: Path) -> bool:
     shipped = SHIPPED_MODELS / model_id
     target = models_dir / model_id
-    if target.exists() or not (shipped / CARD_FILE).is_file():
+    release = _release(shipped)
+    if release is None or (target.exists() and _release(target) == release):
         return False
     tmp: Path | None = None
+    old: Path | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".installing-"))
         shutil.copytree(shipped, tmp, dirs_exist_ok=True)
+        if target.exists():  # an older release: set aside, then removed once the new one is in place
+            old = Path(tempfile.mkdtemp(dir=target.parent, prefix=".replaced-")) / model_id
+            target.rename(old)
         tmp.rename(target)
     except OSError as exc:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
-        if not target.exists():  # not merely another process that was quicker: a read-only folder, say
+        if old is not None and not target.exists():
+            old.rename(target)  # put the older release back rather than leave no model
+        if not target.exists() or _release(target) != release:  # not merely another process that was quicker
             log.warning("could not copy the shipped model %s into %s: %s", model_id, target.parent, exc)
         return False
+    finally:
+        if old is not None and old.parent.exists() and target.exists():
+            shutil.rmtree(old.parent, ignore_errors=True)
     return True
 
 

@@ -164,3 +164,31 @@ def test_a_separate_models_folder_starts_with_the_starter(tmp_path: Path, monkey
     finally:
         get_settings.cache_clear()
     assert Registry(tmp_path / "cli-models").active_id() == STARTER_ID
+
+
+def test_an_older_shipped_release_in_a_separate_models_folder_is_replaced(tmp_path: Path) -> None:
+    """A models folder that outlives the code (a Docker volume) gets the starter the code ships now; a folder that
+    already holds this release is left alone (its suite results stay)."""
+    import json
+
+    from core.registry import install_starter
+
+    folder = tmp_path / "models"
+    here = Settings(_env_file=None, models_dir=folder, data_root=tmp_path / "data")  # type: ignore[call-arg]
+    assert install_starter(here)
+    card_path = folder / STARTER_ID / "card.json"
+    card = json.loads(card_path.read_text())
+    card["suite_results"] = {"mine": {"worst": 0.5}}
+    card_path.write_text(json.dumps(card))
+    assert not install_starter(here)  # the same release: kept as it is
+    assert json.loads(card_path.read_text())["suite_results"] == {"mine": {"worst": 0.5}}
+
+    card["created_at"] = "2020-01-01T00:00:00Z"  # an older release
+    card_path.write_text(json.dumps(card))
+    (folder / STARTER_ID / "model.joblib").write_bytes(b"old")
+    assert install_starter(here)
+    shipped = PROJECT_ROOT / "models" / STARTER_ID
+    assert card_path.read_bytes() == (shipped / "card.json").read_bytes()
+    assert (folder / STARTER_ID / "model.joblib").read_bytes() == (shipped / "model.joblib").read_bytes()
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # nothing set aside is left
+    assert Registry(folder).load(STARTER_ID).card.id == STARTER_ID
