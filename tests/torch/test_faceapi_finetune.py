@@ -43,7 +43,7 @@ def face_store(store: Store, settings: Settings, face_variants: list[np.ndarray]
                 encode_png(rgb), emotion="happy" if i % 2 else "sad", label_source="human", person=f"p{i % 3}"
             )
             outcome = extractor.extract(rgb)
-            store.save_extraction(added.image_id, state=outcome.state, num_faces=outcome.num_faces, face=outcome.face)
+            store.save_extractions([(added.image_id, outcome.state, "", outcome.num_faces, outcome.face)])
     return store
 
 
