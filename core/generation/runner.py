@@ -94,7 +94,6 @@ class JobRunner:
         self._done_buffer: list[tuple[int, int]] = []
         self._done_lock = threading.Lock()
         self.flush_interval_s = 0.25
-        self._writer_threads = max(1, min(3, self.concurrency))
         self._started = 0.0
         self._total = 0
         self._done_before = 0
@@ -152,7 +151,10 @@ class JobRunner:
                 client, model=model, prompt=item.prompt, seed=seed, aspect_ratio=template.aspect_ratio
             )
 
-        self._writer = ThreadPoolExecutor(self._writer_threads, thread_name_prefix="generation-store")
+        # One writer thread: storing an image is about 1.5 ms of Python (hash, SQLAlchemy) beside its fsync, and every
+        # extra writer took the GIL from the event loop more than it overlapped fsyncs (measured, bench/generate.py);
+        # one writer stores some 400 images a second, far above what the service returns.
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="generation-store")
         # Job-state writes (claims, done marks, failures) get their own thread, never queued behind image stores.
         self._state_writer = ThreadPoolExecutor(1, thread_name_prefix="generation-state")
         self._store_slots = asyncio.Semaphore(2 * self.concurrency)
@@ -281,8 +283,7 @@ class JobRunner:
         return await asyncio.get_running_loop().run_in_executor(self._state_writer, functools.partial(fn, *args))
 
     async def _store_write(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a store/database write on the writer pool. A few threads overlap the fsync of each image file;
-        more would mostly queue on the database's write lock."""
+        """Run a store/database write on the writer thread."""
         return await asyncio.get_running_loop().run_in_executor(self._writer, functools.partial(fn, *args))
 
     async def _flush_periodically(self) -> None:
