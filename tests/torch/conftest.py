@@ -10,6 +10,9 @@ import pytest
 import torch
 
 from core.imaging import encode_png
+from core.landmarks.extractor import LandmarkExtractor
+from core.settings import Settings
+from core.store import Store
 
 CLASS_NAMES = ("angry", "happy", "sad")
 COLOURS = ((230, 40, 40), (40, 200, 40), (40, 60, 230))
@@ -64,3 +67,16 @@ def synthetic_yolo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _one_thread() -> None:
     # The CI machine has two cores shared with other jobs: keep torch to one thread in tests.
     torch.set_num_threads(1)
+
+
+@pytest.fixture
+def face_store(store: Store, settings: Settings, face_variants: list[np.ndarray]) -> Store:
+    """Six real face photos (augmented astronaut) extracted by MediaPipe; three persons, two emotions."""
+    with LandmarkExtractor(settings) as extractor:
+        for i, rgb in enumerate(face_variants[:6]):
+            added = store.add_image(
+                encode_png(rgb), emotion="happy" if i % 2 else "sad", label_source="human", person=f"p{i % 3}"
+            )
+            outcome = extractor.extract(rgb)
+            store.save_extractions([(added.image_id, outcome.state, "", outcome.num_faces, outcome.face)])
+    return store

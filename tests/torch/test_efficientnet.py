@@ -17,7 +17,6 @@ from core.settings import Settings
 from core.store import Store
 from core.training import efficientnet
 from core.training.resnet import ResNetConfig, ResNetModel, load_crops, save_resnet, train_resnet
-from tests.torch.test_faceapi_finetune import face_store  # noqa: F401  (the fixture)
 
 CATS = range(281, 286)  # ImageNet: tabby, tiger cat, Persian, Siamese, Egyptian cat
 COFFEE = (504, 967, 968)  # coffee mug, espresso, cup
@@ -85,7 +84,7 @@ def test_a_tampered_weights_file_is_refused(tmp_path: Path, monkeypatch: pytest.
         efficientnet.load_imagenet_state()
 
 
-def test_one_tiny_epoch_saves_and_loads(face_store: Store, settings: Settings) -> None:  # noqa: F811
+def test_one_tiny_epoch_saves_and_loads(face_store: Store, settings: Settings) -> None:
     config = ResNetConfig(backbone="efficientnet_lite0", image_size=64, epochs=1, head_epochs=1, batch_size=3,
                           device="cpu", val_fraction=0.34)  # fmt: skip
     result = train_resnet(load_crops(face_store, size=64), settings, config)
@@ -102,7 +101,7 @@ def test_one_tiny_epoch_saves_and_loads(face_store: Store, settings: Settings) -
 
 
 def test_cli_lists_and_trains_the_backbone(
-    face_store: Store,  # noqa: F811
+    face_store: Store,
     app_env: Settings,
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -22,7 +22,6 @@ from core.faceapi_torch.train import (
     train_finetune,
     trainable_parameters,
 )
-from core.imaging import encode_png
 from core.inference import Recognizer
 from core.landmarks.extractor import LandmarkExtractor
 from core.registry import Registry
@@ -32,19 +31,6 @@ from core.store.repository import Filters
 
 REFERENCE = PROJECT_ROOT / "tests" / "data" / "faceapi_reference.npz"
 TINY = FineTuneConfig(mode="last", epochs=2, batch_size=4, device="cpu", val_fraction=0.34, patience=0)
-
-
-@pytest.fixture
-def face_store(store: Store, settings: Settings, face_variants: list[np.ndarray]) -> Store:
-    """Six real face photos (augmented astronaut) extracted by MediaPipe; three persons, two emotions."""
-    with LandmarkExtractor(settings) as extractor:
-        for i, rgb in enumerate(face_variants[:6]):
-            added = store.add_image(
-                encode_png(rgb), emotion="happy" if i % 2 else "sad", label_source="human", person=f"p{i % 3}"
-            )
-            outcome = extractor.extract(rgb)
-            store.save_extractions([(added.image_id, outcome.state, "", outcome.num_faces, outcome.face)])
-    return store
 
 
 def test_the_torch_network_equals_the_shipped_onnx_model_on_real_crops(

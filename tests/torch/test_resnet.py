@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from core.errors import TrainingDataError
-from core.imaging import encode_png
 from core.inference import Recognizer
 from core.landmarks.extractor import LandmarkExtractor
 from core.registry import Registry
@@ -26,19 +25,6 @@ from core.training.resnet import (
 )
 
 TINY = ResNetConfig(image_size=64, epochs=1, batch_size=4, augment=True, device="cpu", val_fraction=0.34)
-
-
-@pytest.fixture
-def face_store(store: Store, settings: Settings, face_variants: list[np.ndarray]) -> Store:
-    """Six real face photos (augmented astronaut) extracted by MediaPipe; two "persons", two emotions."""
-    with LandmarkExtractor(settings) as extractor:
-        for i, rgb in enumerate(face_variants[:6]):
-            added = store.add_image(
-                encode_png(rgb), emotion="happy" if i % 2 else "sad", label_source="human", person=f"p{i % 3}"
-            )
-            outcome = extractor.extract(rgb)
-            store.save_extractions([(added.image_id, outcome.state, "", outcome.num_faces, outcome.face)])
-    return store
 
 
 def test_weights_absent_is_said_plainly(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

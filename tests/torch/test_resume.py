@@ -18,11 +18,9 @@ import pytest
 from core.auth import LOCAL_USER, acting_as
 from core.detector.data import samples_from_yolo, yolo_class_map
 from core.detector.train import DetectorConfig, train_detector
-from core.imaging import encode_png
 from core.jobs import DONE, QUEUED, RUNNING, JobQueue
 from core.jobs.torch_kinds import DETECTOR_TRAINING, RESNET_TRAINING
 from core.jobs.worker import wait_for
-from core.landmarks.extractor import LandmarkExtractor
 from core.registry import Registry
 from core.settings import Settings
 from core.store import Store
@@ -99,17 +97,9 @@ def test_detector_job_resumes_from_its_checkpoint_after_its_worker_dies(
 @pytest.mark.slow
 def test_resnet_job_resumes_from_its_checkpoint_after_sigkill(
     settings: Settings,
-    store: Store,
-    face_variants: list[np.ndarray],
+    face_store: Store,
     start_worker: Callable[..., Popen[bytes]],  # noqa: F811
 ) -> None:
-    with LandmarkExtractor(settings) as extractor:
-        for i, rgb in enumerate(face_variants[:6]):
-            added = store.add_image(
-                encode_png(rgb), emotion="happy" if i % 2 else "sad", label_source="human", person=f"p{i % 3}"
-            )
-            outcome = extractor.extract(rgb)
-            store.save_extractions([(added.image_id, outcome.state, "", outcome.num_faces, outcome.face)])
     epochs = 4
     params = {
         "epochs": epochs,
