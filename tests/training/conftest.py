@@ -3,6 +3,7 @@ store built from them, and a trained landmark model in a temporary registry."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import cv2
@@ -11,8 +12,10 @@ import pytest
 from sklearn.dummy import DummyClassifier
 from sklearn.neighbors import KNeighborsClassifier
 
+from core.auth import LOCAL_USER
 from core.features.raw import faces_to_matrix
 from core.imaging import encode_png
+from core.jobs import Job, JobQueue
 from core.landmarks.extractor import LandmarkExtractor
 from core.records import FaceData
 from core.registry import Registry
@@ -105,12 +108,30 @@ def suite_sets(tmp_path_factory: pytest.TempPathFactory, face_variants: list[np.
     return {"web": root / "web", "low-res": root / "lowres"}
 
 
-@pytest.fixture
-def trained(app_env: Settings, variant_faces: list[tuple[bytes, FaceData, str]]) -> tuple[Store, Registry]:
+def store_with_two_models(
+    settings: Settings, variant_faces: list[tuple[bytes, FaceData, str]]
+) -> tuple[Store, Registry]:
     """Training faces in the store and two landmark models: 1-nearest-neighbour ("good") and always-happy."""
-    store = Store(app_env)
+    store = Store(settings)
     fill_store(store, variant_faces)
-    registry = Registry(app_env.models_dir)
+    registry = Registry(settings.models_dir)
     save_landmark_model(registry, store, KNeighborsClassifier(n_neighbors=1), "good")
     save_landmark_model(registry, store, DummyClassifier(strategy="constant", constant="happy"), "constant")
     return store, registry
+
+
+def wait_for_latest_job(settings: Settings, kind: str, what: str) -> Job:
+    """The local user's newest job of `kind` once done: a page queued it and the worker process it started runs it."""
+    queue = JobQueue(settings)
+    deadline = time.monotonic() + 240
+    while (job := queue.latest(kind, LOCAL_USER.id)) is None or not job.finished:
+        assert time.monotonic() < deadline, f"{what} did not finish in time"
+        time.sleep(0.5)
+    assert job.status == "done", job.error
+    return job
+
+
+@pytest.fixture
+def trained(app_env: Settings, variant_faces: list[tuple[bytes, FaceData, str]]) -> tuple[Store, Registry]:
+    """Training faces in the store and two landmark models: 1-nearest-neighbour ("good") and always-happy."""
+    return store_with_two_models(app_env, variant_faces)

@@ -12,21 +12,15 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
-from sklearn.dummy import DummyClassifier
-from sklearn.neighbors import KNeighborsClassifier
-from sklearn.pipeline import Pipeline
 
 from core.auth import LOCAL_USER, Role, User, acting_as
 from core.cli import main
 from core.errors import StudioError
-from core.features import build_features
 from core.inference import FacePrediction, top_prediction
 from core.registry import HISTORY_FILE, ModelCard, Registry
 from core.settings import PROJECT_ROOT, Settings
 from core.store import Store
 from core.store.repository import FaceData
-from core.training.data import from_store
-from core.training.landmark_registry import save_model
 from core.training.promotion import (
     NO_FACE,
     _predict_all,
@@ -36,26 +30,13 @@ from core.training.promotion import (
     promote,
     side_by_side,
 )
-from core.training.report import ModelReport
 from tests.ci import skip_or_fail
-from tests.training.conftest import fill_store
-
-
-def _save(registry: Registry, store: Store, clf: object, name: str) -> str:
-    data = from_store(store)
-    pipe = Pipeline([("features", build_features(["landmarks"])), ("clf", clf)]).fit(data.x, data.y)
-    report = ModelReport(name, ["landmarks"], 0.0, 0.0, 0.0, 0.0, [], [], {}, {}, 0.0, 0.0, len(data), 0)
-    return save_model(registry, pipe, report, classes=data.classes, data_hash=data.data_hash, model_id=name).id
+from tests.training.conftest import fill_store, store_with_two_models
 
 
 @pytest.fixture
 def two_models(settings: Settings, variant_faces: list[tuple[bytes, FaceData, str]]) -> tuple[Store, Registry]:
-    store = Store(settings)
-    fill_store(store, variant_faces)
-    registry = Registry(settings.models_dir)
-    _save(registry, store, KNeighborsClassifier(n_neighbors=1), "good")
-    _save(registry, store, DummyClassifier(strategy="constant", constant="happy"), "constant")
-    return store, registry
+    return store_with_two_models(settings, variant_faces)
 
 
 def test_a_worse_model_is_not_activated_unless_forced(two_models: tuple[Store, Registry]) -> None:

@@ -4,16 +4,14 @@ models x domains with each worst domain highlighted, a confusion matrix and the 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.auth import LOCAL_USER, Role, User
+from core.auth import Role, User
 from core.auth.identity import set_current_user
-from core.jobs import JobQueue
 from core.jobs.import_kinds import IMPORT, ImportParams
 from core.jobs.suite_kinds import SUITE_EVALUATION
 from core.jobs.worker import run_inline
@@ -21,6 +19,7 @@ from core.settings import Settings
 from core.store import Store
 from core.suites.manage import create_suite
 from core.suites.views import WORST
+from tests.training.conftest import wait_for_latest_job
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "4_Train.py")
 
@@ -51,12 +50,7 @@ def test_evaluate_on_a_suite_from_the_models_tab(
     at.button(key="suite_run").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
 
-    queue = JobQueue(app_env)
-    deadline = time.monotonic() + 240
-    while (job := queue.latest(SUITE_EVALUATION, LOCAL_USER.id)) is None or not job.finished:
-        assert time.monotonic() < deadline, "the suite evaluation did not finish in time"
-        time.sleep(0.5)
-    assert job.status == "done", job.error
+    wait_for_latest_job(app_env, SUITE_EVALUATION, "the suite evaluation")
 
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception

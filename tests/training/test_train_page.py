@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -10,15 +9,12 @@ import pytest
 from sklearn.neighbors import KNeighborsClassifier
 from streamlit.testing.v1 import AppTest
 
-from core.auth import LOCAL_USER
-from core.jobs import JobQueue
 from core.jobs.kinds import LANDMARK_TRAINING
 from core.records import FaceData
 from core.registry import Registry
 from core.settings import Settings
 from core.store import Store
-from tests.training.conftest import fill_store
-from tests.training.test_promotion import _save
+from tests.training.conftest import fill_store, save_landmark_model, wait_for_latest_job
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "4_Train.py")
 
@@ -29,12 +25,7 @@ def _train(at: AppTest, app_env: Settings) -> tuple[AppTest, dict[str, Any]]:
     at.button(key="train_run").click().run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
-    queue = JobQueue(app_env)
-    deadline = time.monotonic() + 240
-    while (job := queue.latest(LANDMARK_TRAINING, LOCAL_USER.id)) is None or not job.finished:
-        assert time.monotonic() < deadline, "training did not finish in time"
-        time.sleep(0.5)
-    assert job.status == "done", job.error
+    job = wait_for_latest_job(app_env, LANDMARK_TRAINING, "training")
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception
     assert job.result is not None
@@ -120,7 +111,7 @@ def test_opt_in_activation_keeps_a_better_active_model(
     fill_store(store, variant_faces)
     registry = Registry(app_env.models_dir)
     # A 1-nearest-neighbour model fitted on every face is right on every held-out face: nothing trained beats it.
-    registry.activate(_save(registry, store, KNeighborsClassifier(n_neighbors=1), "perfect"))
+    registry.activate(save_landmark_model(registry, store, KNeighborsClassifier(n_neighbors=1), "perfect"))
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     at.multiselect(key="train_models").set_value(["random_forest"]).run()
     at.checkbox(key="train_activate_best").check().run()
