@@ -13,7 +13,7 @@ from core.db import dispose_engine
 from core.settings import Settings
 from core.store import Store
 from tests.active.test_page import _setup
-from tests.browser.harness import ROOT, free_port, require_chromium, server, streamlit_cmd
+from tests.browser.harness import chromium_browser, dashboard, dashboard_env, free_port, require_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real Chromium: seconds each
 
@@ -32,45 +32,31 @@ def test_keyboard_shortcuts_approve_and_undo(
     settings: Settings, tmp_path: Path, face_variants: list[np.ndarray]
 ) -> None:
     chromium = require_chromium()
-    from playwright.sync_api import sync_playwright
-
     store = _setup(settings, face_variants)
     first = queue_items(store)[0]
-    port = free_port()
-    env = {
-        "DATA_ROOT": str(settings.data_root),
-        "MODELS_DIR": str(settings.models_dir),
-        "DATABASE_URL": "",
-        "GEMINI_API_KEY": "",
-        "EXTRACT_WORKERS": "1",
-    }
-    url = f"http://127.0.0.1:{port}"
+    env = dashboard_env(settings, EXTRACT_WORKERS="1")
     try:
         with (
-            server(streamlit_cmd(ROOT / "streamlit_app.py", port), f"{url}/_stcore/health", env, tmp_path / "st.log"),
-            sync_playwright() as p,
+            dashboard(free_port(), env, tmp_path / "st.log") as url,
+            chromium_browser(chromium) as browser,
         ):
-            browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"])
-            try:
-                page = browser.new_page()
-                page.goto(f"{url}/Active_Learning", wait_until="domcontentloaded")
-                page.get_by_text(f"Image #{first.image_id}").first.wait_for(timeout=60_000)
-                page.get_by_role("button", name="Approve").wait_for(timeout=30_000)
+            page = browser.new_page()
+            page.goto(f"{url}/Active_Learning", wait_until="domcontentloaded")
+            page.get_by_text(f"Image #{first.image_id}").first.wait_for(timeout=60_000)
+            page.get_by_role("button", name="Approve").wait_for(timeout=30_000)
 
-                def press(key: str) -> None:
-                    page.wait_for_timeout(1000)  # a shortcut is registered once its (re-)rendered button has mounted
-                    page.get_by_role("heading", name="Review").click()  # focus the page, not a text field
-                    page.keyboard.press(key)
+            def press(key: str) -> None:
+                page.wait_for_timeout(1000)  # a shortcut is registered once its (re-)rendered button has mounted
+                page.get_by_role("heading", name="Review").click()  # focus the page, not a text field
+                page.keyboard.press(key)
 
-                press("a")
-                _wait_status(store, first.image_id, "train")
-                page.get_by_text(f"Undo last (approve #{first.image_id})").first.wait_for(timeout=30_000)
-                press("u")
-                _wait_status(store, first.image_id, "queued")
-                page.get_by_text(f"Image #{first.image_id}").first.wait_for(timeout=30_000)
-                press("x")
-                _wait_status(store, first.image_id, "rejected")
-            finally:
-                browser.close()
+            press("a")
+            _wait_status(store, first.image_id, "train")
+            page.get_by_text(f"Undo last (approve #{first.image_id})").first.wait_for(timeout=30_000)
+            press("u")
+            _wait_status(store, first.image_id, "queued")
+            page.get_by_text(f"Image #{first.image_id}").first.wait_for(timeout=30_000)
+            press("x")
+            _wait_status(store, first.image_id, "rejected")
     finally:
         dispose_engine(settings.resolved_database_url)

@@ -11,60 +11,42 @@ import pytest
 from core.db import dispose_engine
 from core.settings import Settings
 from tests.auth.test_identity_and_exposure import PROXY_HEADER_SAMPLES
-from tests.browser.harness import ROOT, free_port, require_chromium, server, streamlit_cmd
+from tests.browser.harness import app_folder, chromium_browser, dashboard, dashboard_env, free_port, require_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real Chromium: seconds each
 
 
 def test_a_forwarded_request_to_a_loopback_local_mode_dashboard_is_refused(settings: Settings, tmp_path: Path) -> None:
     chromium = require_chromium()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        "DATA_ROOT": str(settings.data_root),
-        "MODELS_DIR": str(settings.models_dir),
-        "DATABASE_URL": "",
-        "GEMINI_API_KEY": "",
-        "AUTH_MODE": "",
-        "START_WORKER": "false",
-        "HOME": str(tmp_path / "home"),  # no ~/.streamlit/secrets.toml of this machine
-    }
-    cwd = tmp_path / "app"
-    (cwd / ".streamlit").mkdir(parents=True)
-    (cwd / ".streamlit" / "config.toml").write_text((ROOT / ".streamlit" / "config.toml").read_text())
+    env = dashboard_env(
+        settings,
+        AUTH_MODE="",
+        START_WORKER="false",
+        HOME=str(tmp_path / "home"),  # no ~/.streamlit/secrets.toml of this machine
+    )
     try:
         with (
-            server(
-                streamlit_cmd(ROOT / "streamlit_app.py", port),
-                f"{url}/_stcore/health",
-                env,
-                tmp_path / "st.log",
-                cwd=cwd,
-            ),
-            sync_playwright() as p,
+            dashboard(free_port(), env, tmp_path / "st.log", cwd=app_folder(tmp_path / "app")) as url,
+            chromium_browser(chromium) as browser,
         ):
-            browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"])
-            try:
-                direct = browser.new_context().new_page()
-                direct.goto(url, wait_until="domcontentloaded")
-                expect(direct.get_by_text("Local mode: you are the local user")).to_be_visible(timeout=60_000)
+            direct = browser.new_context().new_page()
+            direct.goto(url, wait_until="domcontentloaded")
+            expect(direct.get_by_text("Local mode: you are the local user")).to_be_visible(timeout=60_000)
 
-                # Each common proxy header alone is enough (nginx setups often send only X-Real-IP, say). Chromium
-                # will not send `Via` (a forbidden request header): the unit and API tests cover that one.
-                for header, value in PROXY_HEADER_SAMPLES.items():
-                    if header == "Via":
-                        continue
-                    context = browser.new_context(extra_http_headers={header: value})
-                    proxied = context.new_page()
-                    proxied.goto(url, wait_until="domcontentloaded")
-                    expect(proxied.get_by_text("through a reverse proxy")).to_be_visible(timeout=60_000)
-                    expect(proxied.get_by_text("needs team mode")).to_be_visible()
-                    assert proxied.get_by_text("Local mode: you are the local user").count() == 0, header
-                    assert proxied.get_by_role("link", name="Data").count() == 0, header
-                    context.close()
-            finally:
-                browser.close()
+            # Each common proxy header alone is enough (nginx setups often send only X-Real-IP, say). Chromium
+            # will not send `Via` (a forbidden request header): the unit and API tests cover that one.
+            for header, value in PROXY_HEADER_SAMPLES.items():
+                if header == "Via":
+                    continue
+                context = browser.new_context(extra_http_headers={header: value})
+                proxied = context.new_page()
+                proxied.goto(url, wait_until="domcontentloaded")
+                expect(proxied.get_by_text("through a reverse proxy")).to_be_visible(timeout=60_000)
+                expect(proxied.get_by_text("needs team mode")).to_be_visible()
+                assert proxied.get_by_text("Local mode: you are the local user").count() == 0, header
+                assert proxied.get_by_role("link", name="Data").count() == 0, header
+                context.close()
     finally:
         dispose_engine(settings.resolved_database_url)

@@ -18,8 +18,8 @@ from core.auth.users import list_users
 from core.db import dispose_engine
 from core.settings import Settings
 from core.store import Store
-from tests.auth.test_sign_in_browser import _provider_user, _secrets, oidc_provider
-from tests.browser.harness import ROOT, free_port, require_chromium, server, streamlit_cmd
+from tests.browser.harness import chromium_browser, dashboard_env, require_chromium
+from tests.browser.team import authorize, oidc_provider, provider_user, team_dashboard
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real Chromium: seconds each
 
@@ -40,87 +40,55 @@ new MutationObserver(() => {
 
 def test_first_paint_claims_deep_links_and_roles(settings: Settings, tmp_path: Path) -> None:
     chromium = require_chromium()
-    from playwright.sync_api import Page, expect, sync_playwright
+    from playwright.sync_api import expect
 
     store = Store(settings)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        "DATA_ROOT": str(settings.data_root),
-        "MODELS_DIR": str(settings.models_dir),
-        "DATABASE_URL": "",
-        "GEMINI_API_KEY": "",
-        "AUTH_MODE": "",
-        "START_WORKER": "false",
-        "ADMIN_EMAILS": ADMIN,
-        "HOME": str(tmp_path / "home"),
-    }
-
-    def authorize(page: Page, issuer: str, sub: str) -> None:
-        page.get_by_role("button", name="Sign in").click(timeout=60_000)
-        page.wait_for_url(f"**:{urlsplit(issuer).port}/**", timeout=30_000)
-        page.fill("input[name=sub]", sub)
-        page.get_by_role("button", name="Authorize").click()
-        page.wait_for_url(f"{url}/**", timeout=30_000)
-
+    env = dashboard_env(settings, AUTH_MODE="", START_WORKER="false", ADMIN_EMAILS=ADMIN, HOME=str(tmp_path / "home"))
     try:
-        with oidc_provider() as issuer, sync_playwright() as p:
-            _provider_user(issuer, ADMIN, email=None)  # the provider sends no email claim for this subject
-            _provider_user(issuer, VIEWER)
-            cwd = _secrets(tmp_path / "app", port, issuer)
-            with server(
-                streamlit_cmd(ROOT / "streamlit_app.py", port),
-                f"{url}/_stcore/health",
-                env,
-                tmp_path / "st.log",
-                cwd=cwd,
-            ):
-                browser = p.chromium.launch(
-                    executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"]
-                )
-                try:
-                    # The first visit after the start: no page is ever listed before sign-in.
-                    first = browser.new_context()
-                    first.add_init_script(SIDEBAR_WATCH)
-                    anon = first.new_page()
-                    anon.goto(url + "/Users", wait_until="commit")
-                    expect(anon.get_by_role("button", name="Sign in")).to_be_visible(timeout=90_000)
-                    anon.wait_for_timeout(500)
-                    assert anon.evaluate("window.__sidebarLinks") == []
-                    assert urlsplit(anon.url).path == "/Users"  # the address is kept, its page is not shown
-                    first.close()
+        with oidc_provider() as issuer:
+            provider_user(issuer, ADMIN, email=None)  # the provider sends no email claim for this subject
+            provider_user(issuer, VIEWER)
+            with team_dashboard(env, tmp_path, issuer) as url, chromium_browser(chromium) as browser:
+                # The first visit after the start: no page is ever listed before sign-in.
+                first = browser.new_context()
+                first.add_init_script(SIDEBAR_WATCH)
+                anon = first.new_page()
+                anon.goto(url + "/Users", wait_until="commit")
+                expect(anon.get_by_role("button", name="Sign in")).to_be_visible(timeout=90_000)
+                anon.wait_for_timeout(500)
+                assert anon.evaluate("window.__sidebarLinks") == []
+                assert urlsplit(anon.url).path == "/Users"  # the address is kept, its page is not shown
+                first.close()
 
-                    # `sub` shaped like an admin's address, no email claim: refused, and never made a user.
-                    attacker = browser.new_context().new_page()
-                    attacker.goto(url, wait_until="domcontentloaded")
-                    authorize(attacker, issuer, ADMIN)
-                    expect(attacker.get_by_text("did not send an e-mail address")).to_be_visible(timeout=60_000)
-                    assert attacker.get_by_text(f"{ADMIN} ·").count() == 0
-                    assert attacker.get_by_role("link", name="Users").count() == 0
+                # `sub` shaped like an admin's address, no email claim: refused, and never made a user.
+                attacker = browser.new_context().new_page()
+                attacker.goto(url, wait_until="domcontentloaded")
+                authorize(attacker, url, issuer, ADMIN)
+                expect(attacker.get_by_text("did not send an e-mail address")).to_be_visible(timeout=60_000)
+                assert attacker.get_by_text(f"{ADMIN} ·").count() == 0
+                assert attacker.get_by_role("link", name="Users").count() == 0
 
-                    # A deep link survives sign-in; a page the role may not open says which role it needs.
-                    context = browser.new_context()
-                    context.add_init_script(SIDEBAR_WATCH)
-                    viewer = context.new_page()
-                    viewer.goto(url + "/Data", wait_until="domcontentloaded")
-                    authorize(viewer, issuer, VIEWER)
-                    viewer.wait_for_url(f"{url}/Data", timeout=60_000)
-                    expect(viewer.get_by_text("Importing images needs the trainer role")).to_be_visible(timeout=60_000)
-                    expect(viewer.get_by_text(f"{VIEWER} · viewer")).to_be_visible()
-                    links = viewer.evaluate("window.__sidebarLinks")
-                    assert any(t.endswith("API keys") for t in links) and not any(t.endswith("Users") for t in links)
-                    viewer.goto(url + "/Users", wait_until="domcontentloaded")
-                    expect(viewer.get_by_text("Admins only")).to_be_visible(timeout=60_000)
-                    assert urlsplit(viewer.url).path == "/Users"
-                    assert viewer.get_by_role("button", name="Add").count() == 0
+                # A deep link survives sign-in; a page the role may not open says which role it needs.
+                context = browser.new_context()
+                context.add_init_script(SIDEBAR_WATCH)
+                viewer = context.new_page()
+                viewer.goto(url + "/Data", wait_until="domcontentloaded")
+                authorize(viewer, url, issuer, VIEWER)
+                viewer.wait_for_url(f"{url}/Data", timeout=60_000)
+                expect(viewer.get_by_text("Importing images needs the trainer role")).to_be_visible(timeout=60_000)
+                expect(viewer.get_by_text(f"{VIEWER} · viewer")).to_be_visible()
+                links = viewer.evaluate("window.__sidebarLinks")
+                assert any(t.endswith("API keys") for t in links) and not any(t.endswith("Users") for t in links)
+                viewer.goto(url + "/Users", wait_until="domcontentloaded")
+                expect(viewer.get_by_text("Admins only")).to_be_visible(timeout=60_000)
+                assert urlsplit(viewer.url).path == "/Users"
+                assert viewer.get_by_role("button", name="Add").count() == 0
 
-                    # API keys without the CLI: the key is shown once.
-                    viewer.goto(url + "/API_keys", wait_until="domcontentloaded")
-                    viewer.get_by_role("button", name="Create key").click(timeout=60_000)
-                    expect(viewer.get_by_text("shown only this once")).to_be_visible(timeout=60_000)
-                    expect(viewer.locator("code", has_text="esk_")).to_be_visible()
-                finally:
-                    browser.close()
+                # API keys without the CLI: the key is shown once.
+                viewer.goto(url + "/API_keys", wait_until="domcontentloaded")
+                viewer.get_by_role("button", name="Create key").click(timeout=60_000)
+                expect(viewer.get_by_text("shown only this once")).to_be_visible(timeout=60_000)
+                expect(viewer.locator("code", has_text="esk_")).to_be_visible()
     finally:
         dispose_engine(settings.resolved_database_url)
     people = {u.email for u in list_users(store.engine)}

@@ -15,11 +15,17 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 import numpy as np
 
 from tests.ci import skip_or_fail
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+    from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -121,6 +127,46 @@ def streamlit_cmd(script: Path, port: int) -> list[str]:
         "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
+
+
+def dashboard_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a dashboard process on the test's data root, with no database URL or Gemini key of this
+    machine; `extra` adds or overrides variables."""
+    return {
+        "DATA_ROOT": str(settings.data_root),
+        "MODELS_DIR": str(settings.models_dir),
+        "DATABASE_URL": "",
+        "GEMINI_API_KEY": "",
+        **extra,
+    }
+
+
+def app_folder(folder: Path) -> Path:
+    """A working directory for the dashboard with the project's .streamlit/config.toml and nothing else in it."""
+    (folder / ".streamlit").mkdir(parents=True)
+    (folder / ".streamlit" / "config.toml").write_text((ROOT / ".streamlit" / "config.toml").read_text())
+    return folder
+
+
+@contextmanager
+def dashboard(port: int, env: dict[str, str], log: Path, *, cwd: Path = ROOT) -> Iterator[str]:
+    """The Streamlit dashboard (streamlit_app.py) serving on `port` until the block ends; yields its URL."""
+    url = f"http://127.0.0.1:{port}"
+    with server(streamlit_cmd(ROOT / "streamlit_app.py", port), f"{url}/_stcore/health", env, log, cwd=cwd):
+        yield url
+
+
+@contextmanager
+def chromium_browser(chromium: str) -> Iterator[Browser]:
+    """A headless Chromium (the path from `require_chromium`) driven by Playwright, closed when the block ends."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def uvicorn_cmd(port: int) -> list[str]:

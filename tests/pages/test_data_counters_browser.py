@@ -16,7 +16,7 @@ from core.jobs.kinds import EXTRACTION, ExtractionParams
 from core.schema import EXTRACTION_NO_FACE
 from core.settings import Settings
 from core.store import Store
-from tests.browser.harness import ROOT, free_port, require_chromium, server, streamlit_cmd
+from tests.browser.harness import chromium_browser, dashboard, dashboard_env, free_port, require_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real Chromium: seconds each
 
@@ -25,7 +25,7 @@ def test_counters_follow_a_running_extraction(
     settings: Settings, tmp_path: Path, face_variants: list[np.ndarray]
 ) -> None:
     chromium = require_chromium()
-    from playwright.sync_api import Page, expect, sync_playwright
+    from playwright.sync_api import Page, expect
 
     store = Store(settings)
     ids = [
@@ -34,17 +34,7 @@ def test_counters_follow_a_running_extraction(
     ]
     with acting_as(LOCAL_USER):  # the page's user in local mode; no worker runs, so the job stays unfinished
         JobQueue(settings).submit(EXTRACTION, ExtractionParams())
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        "DATA_ROOT": str(settings.data_root),
-        "MODELS_DIR": str(settings.models_dir),
-        "DATABASE_URL": "",
-        "GEMINI_API_KEY": "",
-        "AUTH_MODE": "local",
-        "START_WORKER": "false",
-        "HOME": str(tmp_path / "home"),
-    }
+    env = dashboard_env(settings, AUTH_MODE="local", START_WORKER="false", HOME=str(tmp_path / "home"))
 
     def metric(page: Page, label: str):  # type: ignore[no-untyped-def]
         box = page.locator('[data-testid="stMetric"]').filter(has_text=label)
@@ -52,20 +42,16 @@ def test_counters_follow_a_running_extraction(
 
     try:
         with (
-            server(streamlit_cmd(ROOT / "streamlit_app.py", port), f"{url}/_stcore/health", env, tmp_path / "st.log"),
-            sync_playwright() as p,
+            dashboard(free_port(), env, tmp_path / "st.log") as url,
+            chromium_browser(chromium) as browser,
         ):
-            browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"])
-            try:
-                page = browser.new_page()
-                page.goto(f"{url}/Data", wait_until="domcontentloaded")
-                expect(metric(page, "Pending")).to_have_text("3", timeout=90_000)
-                expect(metric(page, "No face")).to_have_text("0")
-                # What a worker does as it goes: one image done (here: no face found).
-                store.save_extractions([(ids[0], EXTRACTION_NO_FACE, "no face found", 0, None)])
-                expect(metric(page, "Pending")).to_have_text("2", timeout=30_000)
-                expect(metric(page, "No face")).to_have_text("1")
-            finally:
-                browser.close()
+            page = browser.new_page()
+            page.goto(f"{url}/Data", wait_until="domcontentloaded")
+            expect(metric(page, "Pending")).to_have_text("3", timeout=90_000)
+            expect(metric(page, "No face")).to_have_text("0")
+            # What a worker does as it goes: one image done (here: no face found).
+            store.save_extractions([(ids[0], EXTRACTION_NO_FACE, "no face found", 0, None)])
+            expect(metric(page, "Pending")).to_have_text("2", timeout=30_000)
+            expect(metric(page, "No face")).to_have_text("1")
     finally:
         dispose_engine(settings.resolved_database_url)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -23,8 +22,8 @@ from core.records import FaceData
 from core.registry import Registry
 from core.settings import Settings
 from core.store import Store
-from tests.auth.test_sign_in_browser import _provider_user, _secrets, oidc_provider
-from tests.browser.harness import ROOT, free_port, require_chromium, server, streamlit_cmd
+from tests.browser.harness import chromium_browser, dashboard_env, require_chromium
+from tests.browser.team import authorize, oidc_provider, provider_user, team_dashboard
 from tests.training.conftest import fill_store
 
 pytestmark = pytest.mark.browser
@@ -43,7 +42,7 @@ def test_trainer_cancels_a_running_job_and_activates_a_model_in_team_mode(
     app_env: Settings, tmp_path: Path, variant_faces: list[tuple[bytes, FaceData, str]]
 ) -> None:
     chromium = require_chromium()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     store = Store(app_env)
     fill_store(store, variant_faces)
@@ -65,68 +64,46 @@ def test_trainer_cancels_a_running_job_and_activates_a_model_in_team_mode(
     for kind in (EXTRACTION, IMPORT):  # both running on a worker elsewhere
         assert queue.claim("another-machine:1", kinds=[kind]) is not None
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        "DATA_ROOT": str(app_env.data_root),
-        "MODELS_DIR": str(app_env.models_dir),
-        "DATABASE_URL": "",
-        "GEMINI_API_KEY": "",
-        "AUTH_MODE": "",
-        "START_WORKER": "false",  # no worker here: the job stays running, held by the one "elsewhere"
-        "JOB_STALE_AFTER_S": "3600",
-    }
+    env = dashboard_env(
+        app_env,
+        AUTH_MODE="",
+        START_WORKER="false",  # no worker here: the job stays running, held by the one "elsewhere"
+        JOB_STALE_AFTER_S="3600",
+    )
     try:
-        with oidc_provider() as issuer, sync_playwright() as p:
-            _provider_user(issuer, TRAINER)
-            cwd = _secrets(tmp_path / "app", port, issuer)
-            with server(
-                streamlit_cmd(ROOT / "streamlit_app.py", port),
-                f"{url}/_stcore/health",
-                env,
-                tmp_path / "st.log",
-                cwd=cwd,
-            ):
-                browser = p.chromium.launch(
-                    executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"]
-                )
-                try:
-                    page = browser.new_context().new_page()
-                    page.goto(url, wait_until="domcontentloaded")
-                    page.get_by_role("button", name="Sign in").click(timeout=60_000)
-                    page.wait_for_url(f"**:{urlsplit(issuer).port}/**", timeout=30_000)
-                    page.fill("input[name=sub]", TRAINER)
-                    page.get_by_role("button", name="Authorize").click()
-                    page.wait_for_url(f"{url}/**", timeout=30_000)
-                    expect(page.get_by_text(f"{TRAINER} · trainer")).to_be_visible(timeout=60_000)
+        with oidc_provider() as issuer:
+            provider_user(issuer, TRAINER)
+            with team_dashboard(env, tmp_path, issuer) as url, chromium_browser(chromium) as browser:
+                page = browser.new_context().new_page()
+                page.goto(url, wait_until="domcontentloaded")
+                authorize(page, url, issuer, TRAINER)
+                expect(page.get_by_text(f"{TRAINER} · trainer")).to_be_visible(timeout=60_000)
 
-                    # A page's job panel (the Data page's extraction) refreshes in a fragment: after several re-runs
-                    # its Cancel is still there, and works.
-                    page.goto(f"{url}/Data", wait_until="domcontentloaded")
-                    panel_cancel = page.locator(f".st-key-extract_cancel_{extraction_id} button")
-                    expect(panel_cancel).to_be_visible(timeout=60_000)
-                    page.wait_for_timeout(4_000)  # a few `run_every` re-runs of the fragment
-                    panel_cancel.click()
-                    _until(lambda: queue.get(extraction_id).cancel_requested, "the panel's cancel got lost")
+                # A page's job panel (the Data page's extraction) refreshes in a fragment: after several re-runs
+                # its Cancel is still there, and works.
+                page.goto(f"{url}/Data", wait_until="domcontentloaded")
+                panel_cancel = page.locator(f".st-key-extract_cancel_{extraction_id} button")
+                expect(panel_cancel).to_be_visible(timeout=60_000)
+                page.wait_for_timeout(4_000)  # a few `run_every` re-runs of the fragment
+                panel_cancel.click()
+                _until(lambda: queue.get(extraction_id).cancel_requested, "the panel's cancel got lost")
 
-                    # The Jobs page's table refreshes in a fragment too: the newest job (the import) is cancelled.
-                    page.goto(f"{url}/Jobs", wait_until="domcontentloaded")
-                    cancel = page.get_by_role("button", name="Cancel job")
-                    expect(cancel).to_be_visible(timeout=60_000)
-                    page.wait_for_timeout(5_000)  # a few `run_every` re-runs of the fragment
-                    cancel.click()
-                    _until(lambda: queue.get(running_id).cancel_requested, "the cancel never reached the job")
-                    assert queue.get(running_id).message.startswith(f"cancel requested by {TRAINER}")
+                # The Jobs page's table refreshes in a fragment too: the newest job (the import) is cancelled.
+                page.goto(f"{url}/Jobs", wait_until="domcontentloaded")
+                cancel = page.get_by_role("button", name="Cancel job")
+                expect(cancel).to_be_visible(timeout=60_000)
+                page.wait_for_timeout(5_000)  # a few `run_every` re-runs of the fragment
+                cancel.click()
+                _until(lambda: queue.get(running_id).cancel_requested, "the cancel never reached the job")
+                assert queue.get(running_id).message.startswith(f"cancel requested by {TRAINER}")
 
-                    # The Train page's results (a job panel's fragment): make the best model active.
-                    page.goto(f"{url}/Train", wait_until="domcontentloaded")
-                    make_active = page.get_by_role("button", name=f"Make {best} the active model")
-                    expect(make_active).to_be_visible(timeout=90_000)
-                    make_active.click()
-                    _until(lambda: registry.active_id() == best, "the model was not activated")
-                    [record] = registry.history()
-                    assert record.reason == "manual"
-                finally:
-                    browser.close()
+                # The Train page's results (a job panel's fragment): make the best model active.
+                page.goto(f"{url}/Train", wait_until="domcontentloaded")
+                make_active = page.get_by_role("button", name=f"Make {best} the active model")
+                expect(make_active).to_be_visible(timeout=90_000)
+                make_active.click()
+                _until(lambda: registry.active_id() == best, "the model was not activated")
+                [record] = registry.history()
+                assert record.reason == "manual"
     finally:
         dispose_engine(app_env.resolved_database_url)
