@@ -34,7 +34,7 @@ from core.progress import ProgressFn
 from core.schema import EMOTIONS, TRAINABLE_STATUSES
 from core.settings import Settings
 from core.store.repository import Filters, Store
-from core.training.best_epoch import BestEpoch, class_weights
+from core.training.best_epoch import BestEpoch, TrainingRun, class_weights
 from core.training.device import resolve_device
 from core.training.report import classification_metrics
 from core.training.resnet import split_train_val
@@ -145,19 +145,10 @@ class FineTuneEpoch:
 
 
 @dataclass
-class FineTuneResult:
+class FineTuneResult(TrainingRun[FineTuneEpoch]):
     net: FaceExpressionNet
     classes: list[str]
     config: FineTuneConfig
-    split_note: str
-    history: list[FineTuneEpoch] = field(default_factory=list)
-    best_epoch: int = 0
-    metrics: dict[str, Any] = field(default_factory=dict)
-    cancelled: bool = False
-    seconds: float = 0.0
-    data_hash: str = ""
-    num_train: int = 0
-    num_val: int = 0
 
 
 EpochCallback = Callable[[FineTuneEpoch, int], None]
@@ -216,7 +207,7 @@ def train_finetune(
     rng = np.random.default_rng(config.seed)
     net = with_classes(shipped_network(settings), data.classes).to(device)
     train_idx, val_idx, split_note = split_train_val(data.labels, data.groups, config.val_fraction, config.seed)
-    result = FineTuneResult(net, list(data.classes), config, split_note, data_hash=data.data_hash,
+    result = FineTuneResult(net, list(data.classes), config, split_note=split_note, data_hash=data.data_hash,
                             num_train=len(train_idx), num_val=len(val_idx))  # fmt: skip
     weights = class_weights(data.labels[train_idx], len(data.classes), device) if config.class_weighting else None
     optim = torch.optim.AdamW(trainable_parameters(net, config), weight_decay=config.weight_decay)

@@ -1,11 +1,12 @@
-"""Pieces the torch trainers (ResNet, face-api fine-tuning) share: inverse-frequency class weights and the
-best-epoch bookkeeping behind early stopping. Each trainer keeps its own batches, scores and checkpoints."""
+"""Pieces the torch trainers (ResNet, face-api fine-tuning) share: inverse-frequency class weights, the
+best-epoch bookkeeping behind early stopping and the run record their cards report. Each trainer keeps its own
+batches, scores and checkpoints."""
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 import torch
@@ -48,3 +49,38 @@ class BestEpoch:
     def patience_spent(self, patience: int) -> bool:
         """Whether `patience` epochs (0: never stop early) have passed without a better score."""
         return bool(patience) and self.since >= patience
+
+
+class EpochRow(Protocol):
+    def as_dict(self) -> dict[str, Any]: ...
+
+
+E = TypeVar("E", bound=EpochRow)
+
+
+@dataclass(kw_only=True)
+class TrainingRun(Generic[E]):
+    """What every trainer's result records of its run besides the net (keyword-only, after each result's own
+    fields)."""
+
+    split_note: str
+    history: list[E] = field(default_factory=list)
+    best_epoch: int = 0
+    metrics: dict[str, Any] = field(default_factory=dict)
+    cancelled: bool = False
+    seconds: float = 0.0
+    data_hash: str = ""
+    num_train: int = 0
+    num_val: int = 0
+
+    def card_metrics(self) -> dict[str, Any]:
+        """The model card's metrics: the best epoch's validation figures and the run's history and sizes."""
+        return {
+            **self.metrics,
+            "best_epoch": self.best_epoch,
+            "history": [h.as_dict() for h in self.history],
+            "train_seconds": self.seconds,
+            "num_train": self.num_train,
+            "num_val": self.num_val,
+            "validation": self.split_note,
+        }

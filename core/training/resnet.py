@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from core.auth import Permission, require
-from core.errors import ImageNotReadable, ModelFileCorrupt, ModelMismatch, StudioError, TrainingDataError
+from core.errors import ImageNotReadable, ModelFileCorrupt, StudioError, TrainingDataError
 from core.executors.cluster import worker_settings
 from core.executors.executor import executor_for
 from core.executors.fanout import net_to_cpu
@@ -33,12 +33,12 @@ from core.imaging import crop_box, decode_rgb
 from core.inference import FacePrediction, top_prediction
 from core.progress import ProgressFn
 from core.records import FaceData
-from core.registry import ModelCard, Registry, new_model_id
+from core.registry import ModelCard, Registry, check_emotions, new_model_id
 from core.schema import EMOTIONS
 from core.settings import Settings
 from core.store.repository import Filters, Store
 from core.training import checkpoint as checkpoint_state
-from core.training.best_epoch import BestEpoch, class_weights
+from core.training.best_epoch import BestEpoch, TrainingRun, class_weights
 from core.training.checkpoint import EpochCheckpoint
 from core.training.data import training_statuses
 from core.training.device import resolve_device
@@ -246,21 +246,12 @@ class ResNetEpoch:
 
 
 @dataclass
-class ResNetResult:
+class ResNetResult(TrainingRun[ResNetEpoch]):
     net: nn.Module
     classes: list[str]
     config: ResNetConfig
     pretrained: bool
     weights_note: str
-    split_note: str
-    history: list[ResNetEpoch] = field(default_factory=list)
-    best_epoch: int = 0
-    metrics: dict[str, Any] = field(default_factory=dict)
-    cancelled: bool = False
-    seconds: float = 0.0
-    data_hash: str = ""
-    num_train: int = 0
-    num_val: int = 0
 
 
 EpochCallback = Callable[[ResNetEpoch, int], None]  # (finished epoch, planned epochs)
@@ -349,7 +340,7 @@ def _train_resnet(
         config,
         pretrained,
         note,
-        split_note,
+        split_note=split_note,
         data_hash=data.data_hash,
         num_train=len(train_idx),
         num_val=len(val_idx),
@@ -480,15 +471,7 @@ def save_resnet(
         name=cfg.backbone,
         classes=list(result.classes),
         feature_sets=["face_crop"],
-        metrics={
-            **result.metrics,
-            "best_epoch": result.best_epoch,
-            "history": [h.as_dict() for h in result.history],
-            "train_seconds": result.seconds,
-            "num_train": result.num_train,
-            "num_val": result.num_val,
-            "validation": result.split_note,
-        },
+        metrics=result.card_metrics(),
         params={
             "image_size": cfg.image_size,
             "backbone": cfg.backbone,
@@ -555,9 +538,7 @@ class ResNetModel:
 
 def load_artifact(folder: Path, card: ModelCard, *, device: str = "cpu") -> ResNetModel:
     """Registry loader for kind "resnet"."""
-    unknown = [c for c in card.classes if c not in EMOTIONS]
-    if unknown:
-        raise ModelMismatch(f"model {card.id} predicts unknown emotions {unknown}; valid: {', '.join(EMOTIONS)}")
+    check_emotions(card)
     net = build_network(str(card.params.get("backbone", "resnet50")), len(card.classes))
     path = Path(folder) / card.artifact
     try:
