@@ -17,7 +17,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import cv2
@@ -34,7 +34,7 @@ from core.progress import ProgressFn
 from core.schema import EMOTIONS, TRAINABLE_STATUSES
 from core.settings import Settings
 from core.store.repository import Filters, Store
-from core.training.best_epoch import BestEpoch, TrainingRun, class_weights
+from core.training.best_epoch import BestEpoch, EpochStats, TrainingRun, class_weights
 from core.training.device import resolve_device
 from core.training.report import classification_metrics
 from core.training.resnet import split_train_val
@@ -133,15 +133,12 @@ class FineTuneConfig:
 
 
 @dataclass
-class FineTuneEpoch:
+class FineTuneEpoch(EpochStats):
     epoch: int  # 0: the network before any training
     train_loss: float | None
     val_accuracy: float | None
     val_macro_f1: float | None
     seconds: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass

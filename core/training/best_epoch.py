@@ -5,7 +5,7 @@ batches, scores and checkpoints."""
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
@@ -53,6 +53,13 @@ class BestEpoch:
 
 class EpochRow(Protocol):
     def as_dict(self) -> dict[str, Any]: ...
+
+
+class EpochStats:
+    """Base of a trainer's per-epoch dataclass: the row its history and checkpoints keep."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]  # every subclass is a dataclass
 
 
 E = TypeVar("E", bound=EpochRow)

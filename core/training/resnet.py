@@ -14,7 +14,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from core.schema import EMOTIONS
 from core.settings import Settings
 from core.store.repository import Filters, Store
 from core.training import checkpoint as checkpoint_state
-from core.training.best_epoch import BestEpoch, TrainingRun, class_weights
+from core.training.best_epoch import BestEpoch, EpochStats, TrainingRun, class_weights
 from core.training.checkpoint import EpochCheckpoint
 from core.training.data import training_statuses
 from core.training.device import resolve_device
@@ -231,7 +231,7 @@ class ResNetConfig:
 
 
 @dataclass
-class ResNetEpoch:
+class ResNetEpoch(EpochStats):
     epoch: int
     phase: str  # "head" (frozen backbone) or "full"
     train_loss: float
@@ -240,9 +240,6 @@ class ResNetEpoch:
     val_accuracy: float | None
     val_macro_f1: float | None
     seconds: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
