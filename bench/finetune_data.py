@@ -7,7 +7,6 @@ Faces MediaPipe misses are counted and left out (for the network alone and the f
 
 from __future__ import annotations
 
-import csv
 import sys
 import time
 from dataclasses import dataclass
@@ -18,14 +17,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.dev_sets import dev_set_rows  # noqa: E402
 from core.faceapi.network import CROP_SCALE, face_crop  # noqa: E402
-from core.imaging import crop_box, decode_rgb  # noqa: E402
-from core.labels import normalize_label  # noqa: E402
-from core.schema import EMOTIONS  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 DOMAINS = ("faces-dev", "fer-yolo", "ckplus-dev")
-BOX_PAD = 0.15
 
 
 @dataclass
@@ -36,33 +32,6 @@ class Crops:
     missed: int
 
 
-def _manifest_rows(root: Path) -> list[tuple[np.ndarray, str, str]]:
-    rows = []
-    with (root / "manifest.csv").open(newline="") as fh:
-        for rec in csv.DictReader(fh):
-            rows.append((decode_rgb((root / rec["path"]).read_bytes()), normalize_label(rec["label"]), rec["person"]))
-    return rows
-
-
-def _yolo_rows(root: Path) -> list[tuple[np.ndarray, str, str]]:
-    rows = []
-    for split in ("train", "valid"):
-        for img_path in sorted((root / split / "images").iterdir()):
-            label_path = root / split / "labels" / (img_path.stem + ".txt")
-            if not label_path.is_file():
-                continue
-            rgb = decode_rgb(img_path.read_bytes())
-            group = img_path.name.split(".rf.")[0]
-            for line in label_path.read_text().splitlines():
-                parts = line.split()
-                if len(parts) != 5:
-                    continue
-                cx, cy, w, h = (float(v) for v in parts[1:])
-                box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-                rows.append((crop_box(rgb, box, pad=BOX_PAD), EMOTIONS[int(parts[0])], group))
-    return rows
-
-
 def load_domain(name: str, cache: Path) -> Crops:
     path = cache / f"{name}-crops{CROP_SCALE:g}.npz"
     if path.is_file():
@@ -70,7 +39,7 @@ def load_domain(name: str, cache: Path) -> Crops:
         return Crops(z["crops"], z["labels"], z["groups"], int(z["missed"]))
     from core.landmarks.extractor import LandmarkExtractor
 
-    rows = _yolo_rows(DATA / name) if name == "fer-yolo" else _manifest_rows(DATA / name)
+    rows = dev_set_rows(name, DATA / name)
     crops, labels, groups, missed = [], [], [], 0
     t0 = time.perf_counter()
     with LandmarkExtractor(mode="image") as extractor:

@@ -8,26 +8,22 @@ whole image. Faces MediaPipe missed keep their label and whole-image outputs (th
 
 from __future__ import annotations
 
-import csv
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from bench.dev_sets import dev_set_rows
 from core.faceapi.framing import FRAMINGS, crop, whole_image_crop
 from core.faceapi.network import EMBEDDING_WIDTH, LOGITS_WIDTH, shared_network
 from core.features.raw import arrays_to_matrix
-from core.imaging import crop_box, decode_rgb
-from core.labels import normalize_label
 from core.landmarks.extractor import LandmarkExtractor
-from core.schema import EMOTIONS
 from core.settings import get_settings
 
 DATASETS = ("faces-dev", "fer-yolo", "ckplus-dev")
 # The domain each dev set stands for in the tables.
 DOMAIN = {"faces-dev": "web", "fer-yolo": "web crops", "ckplus-dev": "posed lab"}
-BOX_PAD = 0.15
 VERSION = "v3"
 
 
@@ -53,31 +49,6 @@ class DomainSet:
         return DOMAIN[self.name]
 
 
-def _rows(name: str, root: Path) -> list[tuple[np.ndarray, str, str]]:
-    rows: list[tuple[np.ndarray, str, str]] = []
-    if name == "fer-yolo":
-        for split in ("train", "valid"):
-            for img_path in sorted((root / split / "images").iterdir()):
-                label_path = root / split / "labels" / (img_path.stem + ".txt")
-                if not label_path.is_file():
-                    continue
-                rgb = decode_rgb(img_path.read_bytes())
-                group = img_path.name.split(".rf.")[0]
-                for line in label_path.read_text().splitlines():
-                    parts = line.split()
-                    if len(parts) != 5:
-                        continue
-                    cx, cy, w, h = (float(v) for v in parts[1:])
-                    box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-                    rows.append((crop_box(rgb, box, pad=BOX_PAD), EMOTIONS[int(parts[0])], group))
-        return rows
-    with (root / "manifest.csv").open(newline="") as fh:
-        for rec in csv.DictReader(fh):
-            rgb = decode_rgb((root / rec["path"]).read_bytes())
-            rows.append((rgb, normalize_label(rec["label"]), f"{name}:{rec['person']}"))
-    return rows
-
-
 def _is_gray(rgb: np.ndarray) -> bool:
     small = rgb[::4, ::4].astype(np.int16)
     return bool(np.abs(small[..., 0] - small[..., 1]).max() <= 2 and np.abs(small[..., 1] - small[..., 2]).max() <= 2)
@@ -85,7 +56,7 @@ def _is_gray(rgb: np.ndarray) -> bool:
 
 def extract(name: str, data_root: Path) -> DomainSet:
     network = shared_network()
-    rows = _rows(name, data_root / name)
+    rows = dev_set_rows(name, data_root / name, group_prefix=f"{name}:")
     raw, labels, groups, gray, side, logits, emb = [], [], [], [], [], [], []
     m_labels, m_groups, m_logits = [], [], []
     t0 = time.perf_counter()

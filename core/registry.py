@@ -9,6 +9,7 @@ model, why, and the comparison that justified it), which the Models tab shows an
 from __future__ import annotations
 
 import builtins
+import hashlib
 import importlib
 import json
 import logging
@@ -24,7 +25,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from core.auth import Permission, require
-from core.errors import ModelMismatch, StudioError
+from core.errors import ModelFileCorrupt, ModelMismatch, StudioError
+from core.schema import EMOTIONS
 from core.settings import PROJECT_ROOT, Settings
 from core.store.files import atomic_write_text
 
@@ -159,6 +161,26 @@ def _install_shipped(model_id: str, models_dir: Path) -> bool:
         if old is not None and old.parent.exists() and target.exists():
             shutil.rmtree(old.parent, ignore_errors=True)
     return True
+
+
+def check_emotions(card: ModelCard) -> None:
+    """Refuse a model that predicts a class this code does not know as an emotion."""
+    unknown = [c for c in card.classes if c not in EMOTIONS]
+    if unknown:
+        raise ModelMismatch(f"model {card.id} predicts unknown emotions {unknown}; valid: {', '.join(EMOTIONS)}")
+
+
+def read_artifact(folder: Path, card: ModelCard, sha_key: str) -> bytes:
+    """The model's artifact file, checked against the sha256 its card recorded under `sha_key` (when it did)."""
+    path = Path(folder) / card.artifact
+    try:
+        payload = path.read_bytes()
+    except OSError as exc:
+        raise ModelFileCorrupt(f"model {card.id}: cannot read {path.name} ({exc.strerror or exc})") from exc
+    expected = card.params.get(sha_key)
+    if expected and hashlib.sha256(payload).hexdigest() != expected:
+        raise ModelFileCorrupt(f"model {card.id}: {path.name} does not match the sha256 its card recorded")
+    return payload
 
 
 def new_model_id(kind: str, name: str) -> str:

@@ -12,7 +12,8 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -26,6 +27,29 @@ class ChunkWorker(Protocol):
     level, so processes and Ray actors can build it."""
 
     def run(self, chunk: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ChunkRun:
+    """One `map_chunks` call, as the executors' `_fan_out` spreads it."""
+
+    worker_cls: Callable[..., ChunkWorker]
+    init_args: tuple[Any, ...]
+    chunks: Iterable[Any]
+    on_result: Callable[[Any], None]
+    cancel: threading.Event | None
+
+
+@dataclass(frozen=True)
+class Task(Generic[T]):
+    """One `run_task` call, as the executors' `_run` runs it."""
+
+    fn: Callable[..., T]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    progress: Callable[..., None] | None
+    cancel: threading.Event | None
+    on_worker: Callable[[T], T]
 
 
 class Executor:
@@ -54,12 +78,19 @@ class Executor:
         """`worker_cls(*init_args).run(chunk)` for every chunk, `on_result` called here as each finishes (in any
         order); `count` (how many chunks, when `chunks` is lazy) keeps small runs from starting idle workers.
         Returns True when cancelled: chunks already started still finish and are passed on."""
-        worker = worker_cls(*init_args)
+        if count == 0:  # nothing to run: no worker to start
+            return False
+        n = self.workers(workers) if count is None else min(self.workers(workers), count)
+        return self._fan_out(ChunkRun(worker_cls, init_args, chunks, on_result, cancel), n)
+
+    def _fan_out(self, run: ChunkRun, n: int) -> bool:
+        """`map_chunks` on `n` workers; inline: one worker, in this process."""
+        worker = run.worker_cls(*run.init_args)
         try:
-            for chunk in chunks:
-                if cancel is not None and cancel.is_set():
+            for chunk in run.chunks:
+                if run.cancel is not None and run.cancel.is_set():
                     return True
-                on_result(worker.run(chunk))
+                run.on_result(worker.run(chunk))
             return False
         finally:
             close = getattr(worker, "close", None)
@@ -86,7 +117,11 @@ class Executor:
     ) -> T:
         """`fn(*args, progress=..., cancel=..., **kwargs)` as one task (torch training): here, or on a cluster's
         GPU. `on_worker` runs on the result before it leaves the task."""
-        return fn(*args, progress=progress, cancel=cancel, **kwargs)
+        return self._run(Task(fn, args, kwargs, progress, cancel, on_worker))
+
+    def _run(self, task: Task[T]) -> T:
+        """`run_task`'s task; inline: here, where `on_worker` has nothing to do."""
+        return task.fn(*task.args, progress=task.progress, cancel=task.cancel, **task.kwargs)
 
 
 class LocalExecutor(Executor):
@@ -97,25 +132,14 @@ class LocalExecutor(Executor):
     def workers(self, requested: int | None = None) -> int:
         return requested or self.settings.extract_workers or max(1, os.cpu_count() or 1)
 
-    def map_chunks(
-        self,
-        worker_cls: Callable[..., ChunkWorker],
-        init_args: tuple[Any, ...],
-        chunks: Iterable[Any],
-        *,
-        workers: int | None = None,
-        count: int | None = None,
-        on_result: Callable[[Any], None],
-        cancel: threading.Event | None = None,
-    ) -> bool:
-        if count == 0:
-            return False
-        n = self.workers(workers) if count is None else min(self.workers(workers), count)
+    def _fan_out(self, run: ChunkRun, n: int) -> bool:
         if n <= 1:  # no process to start for one worker
-            return super().map_chunks(worker_cls, init_args, chunks, on_result=on_result, cancel=cancel)
+            return super()._fan_out(run, n)
         from core.executors.local import map_in_processes
 
-        return map_in_processes(worker_cls, init_args, chunks, workers=n, on_result=on_result, cancel=cancel)
+        return map_in_processes(
+            run.worker_cls, run.init_args, run.chunks, workers=n, on_result=run.on_result, cancel=run.cancel
+        )
 
 
 class RayExecutor(Executor):
@@ -128,24 +152,17 @@ class RayExecutor(Executor):
 
         return requested or self.settings.extract_workers or cluster_cpus(self.settings)
 
-    def map_chunks(
-        self,
-        worker_cls: Callable[..., ChunkWorker],
-        init_args: tuple[Any, ...],
-        chunks: Iterable[Any],
-        *,
-        workers: int | None = None,
-        count: int | None = None,
-        on_result: Callable[[Any], None],
-        cancel: threading.Event | None = None,
-    ) -> bool:
+    def _fan_out(self, run: ChunkRun, n: int) -> bool:
         from core.executors.fanout import map_on_actors
 
-        if count == 0:
-            return False
-        actors = self.workers(workers) if count is None else min(self.workers(workers), count)
         return map_on_actors(
-            self.settings, worker_cls, init_args, chunks, actors=actors, on_result=on_result, cancel=cancel
+            self.settings,
+            run.worker_cls,
+            run.init_args,
+            run.chunks,
+            actors=n,
+            on_result=run.on_result,
+            cancel=run.cancel,
         )
 
     def predict_proba(self, model: Any, x: np.ndarray) -> np.ndarray:
@@ -160,18 +177,18 @@ class RayExecutor(Executor):
         with ray_grid_search(self.settings) as jobs:
             yield jobs
 
-    def run_task(
-        self,
-        fn: Callable[..., T],
-        *args: Any,
-        progress: Callable[..., None] | None = None,
-        cancel: threading.Event | None = None,
-        on_worker: Callable[[T], T] = lambda result: result,
-        **kwargs: Any,
-    ) -> T:
+    def _run(self, task: Task[T]) -> T:
         from core.executors.fanout import run_task
 
-        return run_task(self.settings, fn, *args, progress=progress, cancel=cancel, on_worker=on_worker, **kwargs)
+        return run_task(
+            self.settings,
+            task.fn,
+            *task.args,
+            progress=task.progress,
+            cancel=task.cancel,
+            on_worker=task.on_worker,
+            **task.kwargs,
+        )
 
 
 _EXECUTORS: dict[str, type[Executor]] = {"inline": Executor, "local": LocalExecutor, "ray": RayExecutor}

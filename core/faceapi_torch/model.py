@@ -13,12 +13,11 @@ from typing import Any, Final
 
 import numpy as np
 
-from core.errors import ModelFileCorrupt, ModelMismatch
+from core.errors import ModelFileCorrupt
 from core.faceapi.network import CROP_SCALE, INPUT_SIZE, face_crop, softmax
 from core.inference import FacePrediction, top_prediction
 from core.records import FaceData
-from core.registry import ModelCard, ModelKind, Registry, new_model_id
-from core.schema import EMOTIONS
+from core.registry import ModelCard, ModelKind, Registry, check_emotions, new_model_id, read_artifact
 
 KIND: Final[ModelKind] = "faceapi_finetuned"
 ARTIFACT = "model.onnx"
@@ -37,15 +36,7 @@ def save_finetuned(
         name=f"faceapi_{cfg.mode}",
         classes=list(result.classes),
         feature_sets=["face_crop"],
-        metrics={
-            **result.metrics,
-            "best_epoch": result.best_epoch,
-            "history": [h.as_dict() for h in result.history],
-            "train_seconds": result.seconds,
-            "num_train": result.num_train,
-            "num_val": result.num_val,
-            "validation": result.split_note,
-        },
+        metrics=result.card_metrics(),
         params={
             "mode": cfg.mode,
             "crop_scale": CROP_SCALE,
@@ -114,15 +105,5 @@ class FineTunedModel:
 
 def load_artifact(folder: Path, card: ModelCard) -> FineTunedModel:
     """Registry loader for kind "faceapi_finetuned": the ONNX file, checked against the hash its card recorded."""
-    unknown = [c for c in card.classes if c not in EMOTIONS]
-    if unknown:
-        raise ModelMismatch(f"model {card.id} predicts unknown emotions {unknown}; valid: {', '.join(EMOTIONS)}")
-    path = Path(folder) / card.artifact
-    try:
-        payload = path.read_bytes()
-    except OSError as exc:
-        raise ModelFileCorrupt(f"model {card.id}: cannot read {path.name} ({exc.strerror or exc})") from exc
-    expected = card.params.get("onnx_sha256")
-    if expected and hashlib.sha256(payload).hexdigest() != expected:
-        raise ModelFileCorrupt(f"model {card.id}: {path.name} does not match the sha256 its card recorded")
-    return FineTunedModel(card, payload)
+    check_emotions(card)
+    return FineTunedModel(card, read_artifact(folder, card, "onnx_sha256"))

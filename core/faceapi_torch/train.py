@@ -17,7 +17,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import cv2
@@ -34,6 +34,7 @@ from core.progress import ProgressFn
 from core.schema import EMOTIONS, TRAINABLE_STATUSES
 from core.settings import Settings
 from core.store.repository import Filters, Store
+from core.training.best_epoch import BestEpoch, EpochStats, TrainingRun, class_weights
 from core.training.device import resolve_device
 from core.training.report import classification_metrics
 from core.training.resnet import split_train_val
@@ -132,31 +133,19 @@ class FineTuneConfig:
 
 
 @dataclass
-class FineTuneEpoch:
+class FineTuneEpoch(EpochStats):
     epoch: int  # 0: the network before any training
     train_loss: float | None
     val_accuracy: float | None
     val_macro_f1: float | None
     seconds: float
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass
-class FineTuneResult:
+class FineTuneResult(TrainingRun[FineTuneEpoch]):
     net: FaceExpressionNet
     classes: list[str]
     config: FineTuneConfig
-    split_note: str
-    history: list[FineTuneEpoch] = field(default_factory=list)
-    best_epoch: int = 0
-    metrics: dict[str, Any] = field(default_factory=dict)
-    cancelled: bool = False
-    seconds: float = 0.0
-    data_hash: str = ""
-    num_train: int = 0
-    num_val: int = 0
 
 
 EpochCallback = Callable[[FineTuneEpoch, int], None]
@@ -215,21 +204,17 @@ def train_finetune(
     rng = np.random.default_rng(config.seed)
     net = with_classes(shipped_network(settings), data.classes).to(device)
     train_idx, val_idx, split_note = split_train_val(data.labels, data.groups, config.val_fraction, config.seed)
-    result = FineTuneResult(net, list(data.classes), config, split_note, data_hash=data.data_hash,
+    result = FineTuneResult(net, list(data.classes), config, split_note=split_note, data_hash=data.data_hash,
                             num_train=len(train_idx), num_val=len(val_idx))  # fmt: skip
-    weights = None
-    if config.class_weighting:
-        counts = np.bincount(data.labels[train_idx], minlength=len(data.classes)).astype(np.float64)
-        w = np.where(counts > 0, counts.sum() / (len(data.classes) * np.maximum(counts, 1)), 0.0)
-        weights = torch.tensor(w, dtype=torch.float32, device=device)
+    weights = class_weights(data.labels[train_idx], len(data.classes), device) if config.class_weighting else None
     optim = torch.optim.AdamW(trainable_parameters(net, config), weight_decay=config.weight_decay)
     started = time.perf_counter()
-    best_f1, best_state, since_best = -1.0, copy.deepcopy(net.state_dict()), 0
-    start_state = copy.deepcopy(best_state)
+    best = BestEpoch.start(net)
+    start_state = copy.deepcopy(best.state)
     if len(val_idx):
         m = _score(net, data, val_idx, device)
         result.history.append(FineTuneEpoch(0, None, m["accuracy"], m["macro_f1"], time.perf_counter() - started))
-        best_f1, result.metrics = m["macro_f1"], m
+        best.score, result.metrics = m["macro_f1"], m
         if progress is not None:
             progress(result.history[-1], config.epochs)
     for epoch in range(1, config.epochs + 1):
@@ -256,23 +241,19 @@ def train_finetune(
         if result.cancelled and not seen:
             break
         stats = FineTuneEpoch(epoch, total / max(seen, 1), None, None, 0.0)
-        if len(val_idx):
-            m = _score(net, data, val_idx, device)
-            stats.val_accuracy, stats.val_macro_f1 = m["accuracy"], m["macro_f1"]
-            if m["macro_f1"] > best_f1:
-                best_f1, best_state, since_best = m["macro_f1"], copy.deepcopy(net.state_dict()), 0
-                result.best_epoch, result.metrics = epoch, m
-            else:
-                since_best += 1
-        else:
-            best_state, result.best_epoch = copy.deepcopy(net.state_dict()), epoch
+        scored = _score(net, data, val_idx, device) if len(val_idx) else None
+        if scored is not None:
+            stats.val_accuracy, stats.val_macro_f1 = scored["accuracy"], scored["macro_f1"]
+        if best.update(net, stats.val_macro_f1):
+            result.best_epoch = epoch
+            result.metrics = scored if scored is not None else result.metrics
         stats.seconds = time.perf_counter() - t0
         result.history.append(stats)
         if progress is not None:
             progress(stats, config.epochs)
-        if result.cancelled or (config.patience and since_best >= config.patience):
+        if result.cancelled or best.patience_spent(config.patience):
             break
-    net.load_state_dict(interpolate(start_state, best_state, config.wise))
+    net.load_state_dict(interpolate(start_state, best.state, config.wise))
     net.eval()
     if config.wise < 1.0 and len(val_idx):  # the card's figures are those of the mixed weights that are saved
         result.metrics = _score(net, data, val_idx, device)

@@ -11,7 +11,7 @@ from pydantic import Field
 from core.auth import Permission
 from core.jobs.kinds import Activation, Params
 from core.jobs.registry import JobContext, JobKind, register
-from core.jobs.torch_kinds import _promote, _threads
+from core.jobs.torch_kinds import _promote_store_model, _start_store_training
 
 FACEAPI_FINETUNING = "faceapi_finetuning"
 
@@ -33,17 +33,10 @@ class FineTuneParams(Params):
 
 
 def run_faceapi_finetuning(params: FineTuneParams, ctx: JobContext) -> dict[str, Any]:
-    from core.auth import require
     from core.faceapi_torch.model import save_finetuned
     from core.faceapi_torch.train import FineTuneConfig, FineTuneEpoch, class_counts, load_face_crops, train_finetune
     from core.registry import Registry
-    from core.schema import EXTRACTION_OK, TRAINABLE_STATUSES
-    from core.store import Store
-    from core.store.repository import Filters
 
-    require(Permission.TRAIN)
-    _threads(params.threads)
-    store = Store()
     config = FineTuneConfig(
         mode=params.mode,
         epochs=params.epochs,
@@ -55,16 +48,9 @@ def run_faceapi_finetuning(params: FineTuneParams, ctx: JobContext) -> dict[str,
         wise=params.wise,
         device=params.device,
     )
-    filters = Filters(
-        emotions=params.emotions,
-        sources=params.sources,
-        statuses=list(TRAINABLE_STATUSES),
-        extraction_states=[EXTRACTION_OK],
-        labeled_only=True,
-    )
-    data = load_face_crops(
-        store, filters, progress=lambda d, t, _m="": ctx.progress(0, config.epochs, f"cropping faces {d}/{t}")
-    )
+    start = _start_store_training(params, ctx, config.epochs)
+    store = start.store
+    data = load_face_crops(store, start.filters, progress=start.cropping)
 
     def epoch(stats: FineTuneEpoch, total: int) -> None:
         f1 = stats.val_macro_f1
@@ -74,16 +60,14 @@ def run_faceapi_finetuning(params: FineTuneParams, ctx: JobContext) -> dict[str,
     result = train_finetune(data, store.settings, config, progress=epoch, cancel=ctx.cancel)
     registry = Registry(store.settings.models_dir)
     card = save_finetuned(registry, result, data_sources=["store"])
-    promotion = _promote(
-        registry, store, card.id, params.activation, ctx, Filters(emotions=params.emotions, sources=params.sources)
-    )
-    start = result.history[0].val_macro_f1 if result.history and result.history[0].epoch == 0 else None
+    promotion = _promote_store_model(registry, store, card.id, params, ctx)
+    alone = result.history[0].val_macro_f1 if result.history and result.history[0].epoch == 0 else None
     return {
         "model_id": card.id,
         **promotion,
         "metrics": result.metrics,
         "best_epoch": result.best_epoch,
-        "network_alone_val_macro_f1": start,
+        "network_alone_val_macro_f1": alone,
         "history": [h.as_dict() for h in result.history],
         "validation": result.split_note,
         "n_crops": len(data.labels),

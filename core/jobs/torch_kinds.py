@@ -4,14 +4,20 @@ runs it inline, the Train page through a worker)."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import Field
 
 from core.auth import Permission
 from core.jobs.kinds import Activation, Params
 from core.jobs.registry import JobContext, JobKind, register
+
+if TYPE_CHECKING:
+    from core.progress import ProgressFn
+    from core.store import Store
+    from core.store.repository import Filters
 
 RESNET_TRAINING = "resnet_training"
 DETECTOR_TRAINING = "detector_training"
@@ -87,17 +93,58 @@ def _promote(
     }
 
 
-def run_resnet_training(params: ResNetParams, ctx: JobContext) -> dict[str, Any]:
+class StoreTrainingParams(Protocol):
+    """What a job that trains on the store's labeled faces is asked: which faces, how many threads, activation."""
+
+    threads: int
+    emotions: list[str]
+    sources: list[str]
+    activation: Activation
+
+
+@dataclass(frozen=True)
+class StoreTraining:
+    """The start of a job that trains on the store's labeled faces."""
+
+    store: Store
+    filters: Filters  # the trainable faces of the asked emotions and sources
+    cropping: ProgressFn  # reports the crop loading as step 0 of `epochs`
+
+
+def _start_store_training(params: StoreTrainingParams, ctx: JobContext, epochs: int) -> StoreTraining:
+    """The role check, the thread count, the store, the faces to train on and the cropping progress."""
     from core.auth import require
-    from core.registry import Registry
     from core.schema import EXTRACTION_OK, TRAINABLE_STATUSES
     from core.store import Store
     from core.store.repository import Filters
-    from core.training.resnet import ResNetConfig, ResNetEpoch, load_crops, save_resnet, train_resnet
 
     require(Permission.TRAIN)
     _threads(params.threads)
-    store = Store()
+    filters = Filters(
+        emotions=params.emotions,
+        sources=params.sources,
+        statuses=list(TRAINABLE_STATUSES),
+        extraction_states=[EXTRACTION_OK],
+        labeled_only=True,
+    )
+    return StoreTraining(Store(), filters, lambda d, t, _m="": ctx.progress(0, epochs, f"cropping faces {d}/{t}"))
+
+
+def _promote_store_model(
+    registry: Any, store: Store, model_id: str, params: StoreTrainingParams, ctx: JobContext
+) -> dict[str, Any]:
+    """`_promote`, comparing on the held-out faces of the emotions and sources the model was trained on."""
+    from core.store.repository import Filters
+
+    return _promote(
+        registry, store, model_id, params.activation, ctx, Filters(emotions=params.emotions, sources=params.sources)
+    )
+
+
+def run_resnet_training(params: ResNetParams, ctx: JobContext) -> dict[str, Any]:
+    from core.registry import Registry
+    from core.training.resnet import ResNetConfig, ResNetEpoch, load_crops, save_resnet, train_resnet
+
     config = ResNetConfig(
         image_size=params.image_size,
         epochs=params.epochs,
@@ -110,19 +157,9 @@ def run_resnet_training(params: ResNetParams, ctx: JobContext) -> dict[str, Any]
         device=params.device,
         backbone=params.backbone,
     )
-    filters = Filters(
-        emotions=params.emotions,
-        sources=params.sources,
-        statuses=list(TRAINABLE_STATUSES),
-        extraction_states=[EXTRACTION_OK],
-        labeled_only=True,
-    )
-    data = load_crops(
-        store,
-        filters,
-        size=config.image_size,
-        progress=lambda d, t, _m="": ctx.progress(0, config.epochs, f"cropping faces {d}/{t}"),
-    )
+    start = _start_store_training(params, ctx, config.epochs)
+    store = start.store
+    data = load_crops(store, start.filters, size=config.image_size, progress=start.cropping)
     checkpoint, note = _checkpoint(params, data.data_hash, ctx)
     new: list[dict[str, Any]] = []  # epochs run by this attempt
 
@@ -143,9 +180,7 @@ def run_resnet_training(params: ResNetParams, ctx: JobContext) -> dict[str, Any]
         return {"history": history}
     registry = Registry(store.settings.models_dir)
     card = save_resnet(registry, result, data_sources=["store"])
-    promotion = _promote(
-        registry, store, card.id, params.activation, ctx, Filters(emotions=params.emotions, sources=params.sources)
-    )
+    promotion = _promote_store_model(registry, store, card.id, params, ctx)
     return {
         "model_id": card.id,
         **promotion,

@@ -17,12 +17,11 @@ import numpy as np
 import sklearn
 from sklearn.pipeline import Pipeline
 
-from core.errors import ModelFileCorrupt, ModelMismatch, StudioError
+from core.errors import ModelFileCorrupt, ModelMismatch
 from core.features import FEATURE_VERSION, faces_to_matrix
 from core.inference import FacePrediction, top_prediction
 from core.records import FaceData
-from core.registry import ModelCard, ModelKind, Registry, new_model_id
-from core.schema import EMOTIONS
+from core.registry import ModelCard, ModelKind, Registry, check_emotions, new_model_id, read_artifact
 from core.settings import get_settings
 from core.training.compare import ComparisonResult
 from core.training.report import ModelReport
@@ -160,21 +159,14 @@ def load_artifact(folder: Path, card: ModelCard) -> LandmarkModel:
             f"model {card.id} was built with feature version {card.feature_version}; this code computes version "
             f"{FEATURE_VERSION}. Retrain it."
         )
-    unknown = [c for c in card.classes if c not in EMOTIONS]
-    if unknown:
-        raise ModelMismatch(f"model {card.id} predicts unknown emotions {unknown}; valid: {', '.join(EMOTIONS)}")
-    path = Path(folder) / card.artifact
-    try:
-        payload = path.read_bytes()
-    except OSError as exc:
-        raise StudioError(f"model {card.id}: cannot read {path.name}: {exc.strerror or exc}") from exc
-    expected = card.params.get("artifact_sha256")
-    if expected and hashlib.sha256(payload).hexdigest() != expected:
-        raise ModelFileCorrupt(f"model {card.id}: {path.name} does not match the sha256 recorded in its card")
+    check_emotions(card)
+    payload = read_artifact(folder, card, "artifact_sha256")
     try:
         artifact = joblib.load(io.BytesIO(payload))
     except Exception as exc:  # a truncated file or one pickled by incompatible library versions
-        raise ModelFileCorrupt(f"model {card.id}: {path.name} cannot be loaded ({type(exc).__name__})") from exc
+        raise ModelFileCorrupt(
+            f"model {card.id}: {Path(card.artifact).name} cannot be loaded ({type(exc).__name__})"
+        ) from exc
     if artifact.get("feature_version") != FEATURE_VERSION:
         raise ModelMismatch(
             f"model {card.id}: artifact feature version {artifact.get('feature_version')} differs "

@@ -8,14 +8,13 @@ from scratch. Progress goes to a per-epoch callback; a threading.Event cancels b
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import logging
 import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from core.auth import Permission, require
-from core.errors import ImageNotReadable, ModelFileCorrupt, ModelMismatch, StudioError, TrainingDataError
+from core.errors import ImageNotReadable, ModelFileCorrupt, StudioError, TrainingDataError
 from core.executors.cluster import worker_settings
 from core.executors.executor import executor_for
 from core.executors.fanout import net_to_cpu
@@ -34,11 +33,12 @@ from core.imaging import crop_box, decode_rgb
 from core.inference import FacePrediction, top_prediction
 from core.progress import ProgressFn
 from core.records import FaceData
-from core.registry import ModelCard, Registry, new_model_id
+from core.registry import ModelCard, Registry, check_emotions, new_model_id
 from core.schema import EMOTIONS
 from core.settings import Settings
 from core.store.repository import Filters, Store
 from core.training import checkpoint as checkpoint_state
+from core.training.best_epoch import BestEpoch, EpochStats, TrainingRun, class_weights
 from core.training.checkpoint import EpochCheckpoint
 from core.training.data import training_statuses
 from core.training.device import resolve_device
@@ -231,7 +231,7 @@ class ResNetConfig:
 
 
 @dataclass
-class ResNetEpoch:
+class ResNetEpoch(EpochStats):
     epoch: int
     phase: str  # "head" (frozen backbone) or "full"
     train_loss: float
@@ -241,26 +241,14 @@ class ResNetEpoch:
     val_macro_f1: float | None
     seconds: float
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass
-class ResNetResult:
+class ResNetResult(TrainingRun[ResNetEpoch]):
     net: nn.Module
     classes: list[str]
     config: ResNetConfig
     pretrained: bool
     weights_note: str
-    split_note: str
-    history: list[ResNetEpoch] = field(default_factory=list)
-    best_epoch: int = 0
-    metrics: dict[str, Any] = field(default_factory=dict)
-    cancelled: bool = False
-    seconds: float = 0.0
-    data_hash: str = ""
-    num_train: int = 0
-    num_val: int = 0
 
 
 EpochCallback = Callable[[ResNetEpoch, int], None]  # (finished epoch, planned epochs)
@@ -339,11 +327,7 @@ def _train_resnet(
         )
     net = build_network(config.backbone, len(data.classes), weights_file, pretrained).to(device)
     train_idx, val_idx, split_note = split_train_val(data.labels, data.groups, config.val_fraction, config.seed)
-    counts = np.bincount(data.labels[train_idx], minlength=len(data.classes)).astype(np.float64)
-    weights = None
-    if config.class_weighting:
-        w = np.where(counts > 0, counts.sum() / (len(data.classes) * np.maximum(counts, 1)), 0.0)
-        weights = torch.tensor(w, dtype=torch.float32, device=device)
+    weights = class_weights(data.labels[train_idx], len(data.classes), device) if config.class_weighting else None
     head_epochs = (
         config.epochs if config.freeze_backbone else (min(config.head_epochs, config.epochs) if pretrained else 0)
     )
@@ -353,12 +337,12 @@ def _train_resnet(
         config,
         pretrained,
         note,
-        split_note,
+        split_note=split_note,
         data_hash=data.data_hash,
         num_train=len(train_idx),
         num_val=len(val_idx),
     )
-    best_f1, best_state, since_best = -1.0, copy.deepcopy(net.state_dict()), 0
+    best = BestEpoch.start(net)
     started = time.perf_counter()
     optim: torch.optim.Optimizer | None = None
     first, stopped = 1, False
@@ -366,7 +350,7 @@ def _train_resnet(
     if saved is not None:  # a requeued job: go on after the last finished epoch, as if never interrupted
         optim = _optimizer(net, saved["phase"], pretrained, config)
         resumed = checkpoint_state.restore(saved, net, optim, rng)
-        best_f1, best_state, since_best = saved["best_f1"], resumed.best_state, saved["since_best"]
+        best = BestEpoch(saved["best_f1"], resumed.best_state, saved["since_best"])
         result.history = [ResNetEpoch(**h) for h in saved["history"]]
         result.best_epoch, result.metrics = saved["best_epoch"], saved["metrics"]
         first, stopped = resumed.first_epoch, resumed.stopped
@@ -410,13 +394,10 @@ def _train_resnet(
                 [data.classes[i] for i in truth], [data.classes[i] for i in proba.argmax(1)], data.classes
             )
             stats.val_accuracy, stats.val_macro_f1 = m["accuracy"], m["macro_f1"]
-            if m["macro_f1"] > best_f1:
-                best_f1, best_state, since_best = m["macro_f1"], copy.deepcopy(net.state_dict()), 0
+            if best.update(net, m["macro_f1"]):
                 result.best_epoch, result.metrics = epoch, m
-            else:
-                since_best += 1
-        else:
-            best_state, result.best_epoch = copy.deepcopy(net.state_dict()), epoch
+        elif best.update(net, None):
+            result.best_epoch = epoch
         stats.seconds = time.perf_counter() - t0
         result.history.append(stats)
         log.info(
@@ -427,7 +408,7 @@ def _train_resnet(
             stats.train_loss,
             stats.val_macro_f1,
         )
-        stop = config.patience and since_best >= config.patience and phase == "full"
+        stop = best.patience_spent(config.patience) and phase == "full"
         if checkpoint is not None and not result.cancelled:  # a cut-short epoch is not one to resume after
             checkpoint.save(
                 epoch,
@@ -435,9 +416,9 @@ def _train_resnet(
                     "net": net.state_dict(),
                     "optim": optim.state_dict(),
                     "phase": phase,
-                    "best_f1": best_f1,
-                    "best_state": None if result.best_epoch == epoch else best_state,  # None: the net's
-                    "since_best": since_best,
+                    "best_f1": best.score,
+                    "best_state": None if result.best_epoch == epoch else best.state,  # None: the net's
+                    "since_best": best.since,
                     "best_epoch": result.best_epoch,
                     "metrics": result.metrics,
                     "rng": rng.bit_generator.state,
@@ -451,7 +432,7 @@ def _train_resnet(
             progress(stats, config.epochs)
         if result.cancelled or stop:
             break
-    net.load_state_dict(best_state)
+    net.load_state_dict(best.state)
     net.eval()
     result.seconds = time.perf_counter() - started
     return result
@@ -487,15 +468,7 @@ def save_resnet(
         name=cfg.backbone,
         classes=list(result.classes),
         feature_sets=["face_crop"],
-        metrics={
-            **result.metrics,
-            "best_epoch": result.best_epoch,
-            "history": [h.as_dict() for h in result.history],
-            "train_seconds": result.seconds,
-            "num_train": result.num_train,
-            "num_val": result.num_val,
-            "validation": result.split_note,
-        },
+        metrics=result.card_metrics(),
         params={
             "image_size": cfg.image_size,
             "backbone": cfg.backbone,
@@ -562,9 +535,7 @@ class ResNetModel:
 
 def load_artifact(folder: Path, card: ModelCard, *, device: str = "cpu") -> ResNetModel:
     """Registry loader for kind "resnet"."""
-    unknown = [c for c in card.classes if c not in EMOTIONS]
-    if unknown:
-        raise ModelMismatch(f"model {card.id} predicts unknown emotions {unknown}; valid: {', '.join(EMOTIONS)}")
+    check_emotions(card)
     net = build_network(str(card.params.get("backbone", "resnet50")), len(card.classes))
     path = Path(folder) / card.artifact
     try:
