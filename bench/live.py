@@ -57,6 +57,7 @@ class _BlendshapeLogReg:
 
     needs_landmarks = True
     needs_pixels = False
+    whole_image_fallback = False
 
     def __init__(self, frames: list[np.ndarray]) -> None:
         from sklearn.linear_model import LogisticRegression

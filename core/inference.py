@@ -43,12 +43,17 @@ class ExpressionModel(Protocol):
     """A loaded model. Landmark and ResNet models need MediaPipe faces; a detector finds its own.
 
     `needs_pixels` is False when the model predicts from the faces alone (landmark models): scoring stored faces
-    (`Recognizer.predict_stored`) then skips decoding the images. Every kind declares both.
+    (`Recognizer.predict_stored`) then skips decoding the images. `whole_image_fallback` is True when the model can
+    answer for a small still image in which MediaPipe found no face (face-api's network reads it as the crop). Every
+    kind declares all three.
     """
 
     card: ModelCard
     needs_landmarks: bool
     needs_pixels: bool
+
+    @property
+    def whole_image_fallback(self) -> bool: ...
 
     def predict_faces(self, rgb: np.ndarray, faces: Sequence[FaceData]) -> list[FacePrediction]:
         """One prediction per face (for a detector: per detected face; `faces` is ignored)."""
@@ -116,7 +121,7 @@ class Recognizer:
         found no face even upscaled: a model that can (face-api's network) answers for the whole image. Never for
         video frames or larger photos, where no face means no face."""
         small = max(rgb.shape[:2]) <= WHOLE_IMAGE_FALLBACK_MAX_SIDE
-        return small and bool(getattr(self.model, "whole_image_fallback", False))
+        return small and self.model.whole_image_fallback
 
     def _predict_faces(self, rgb: np.ndarray, faces: Sequence[FaceData]) -> list[FacePrediction]:
         predictions = self.model.predict_faces(rgb, faces)
@@ -146,7 +151,7 @@ class Recognizer:
             return [None if f is None else next(batch) for f in faces]
         out: list[FacePrediction | None] = []
         for i, face in enumerate(faces):
-            if face is None and self.model.needs_landmarks and not getattr(self.model, "whole_image_fallback", False):
+            if face is None and self.model.needs_landmarks and not self.model.whole_image_fallback:
                 out.append(None)  # no face, and the model cannot answer without one: nothing to decode
                 continue
             try:

@@ -29,6 +29,7 @@ class DetectorModel:
 
     needs_landmarks = False
     needs_pixels = True
+    whole_image_fallback = False
 
     def __init__(
         self,

@@ -70,6 +70,7 @@ class FineTunedModel:
 
     needs_landmarks = True
     needs_pixels = True
+    whole_image_fallback = False
 
     def __init__(self, card: ModelCard, payload: bytes, *, threads: int = 1) -> None:
         import onnxruntime as ort

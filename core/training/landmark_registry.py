@@ -136,6 +136,10 @@ class LandmarkModel:
         self._order = [own.index(c) for c in card.classes]
 
     @property
+    def whole_image_fallback(self) -> bool:
+        return False  # no face, no landmarks: nothing to read (the hybrid subclass may answer with its network)
+
+    @property
     def classes(self) -> list[str]:
         return list(self.card.classes)
 

@@ -503,6 +503,7 @@ class ResNetModel:
 
     needs_landmarks = True
     needs_pixels = True  # the crop is cut from the image
+    whole_image_fallback = False
 
     def __init__(
         self, card: ModelCard, net: nn.Module, *, image_size: int, pad: float, device: str = "cpu", session: Any = None

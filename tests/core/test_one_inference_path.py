@@ -122,6 +122,7 @@ def test_pool_scoring_works_with_a_model_that_reads_pixels(store: Store, face_va
         card = base.card
         needs_landmarks = True
         needs_pixels = True
+        whole_image_fallback = False
 
         def predict_faces(self, rgb, faces):  # type: ignore[no-untyped-def]
             seen_shapes.append(rgb.shape)

@@ -29,6 +29,7 @@ class BlendshapeModel:
 
     needs_landmarks = True
     needs_pixels = False  # blendshapes only
+    whole_image_fallback = False
 
     def __init__(self, clf: LogisticRegression, model_id: str = "test-blendshape-logreg") -> None:
         self.clf = clf

@@ -170,6 +170,7 @@ def test_image_models_are_judged_on_the_stored_image_files(two_models: tuple[Sto
     class ImageModel:
         needs_landmarks = True
         needs_pixels = True
+        whole_image_fallback = False
         card = ModelCard(id="image-model", kind="resnet", name="resnet50", classes=["happy", "surprise"])
 
         def predict_faces(self, rgb: np.ndarray, faces: Sequence[FaceData]) -> list[FacePrediction]:
