@@ -72,7 +72,11 @@ def upgrade() -> None:
     root = _data_root()
     conn = op.get_bind()
     # Only rows outside `images/<two characters>/` can be elsewhere (`_` matches one character in LIKE).
-    query = sa.select(_images.c.id, _images.c.sha256, _images.c.path).where(~_images.c.path.like("images/__/%"))
+    query = (
+        sa.select(_images.c.id, _images.c.sha256, _images.c.path)
+        .where(~_images.c.path.like("images/__/%"))
+        .order_by(_images.c.id)
+    )
     rows = conn.execute(query).all()
     missing = []
     for image_id, sha, path in rows:
