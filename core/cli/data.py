@@ -147,6 +147,22 @@ def cmd_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def _register_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write landmarks.csv and landmarks.parquet, or an emotion-folder view of the training images",
+        description="Without --emotion-folders: the landmark tables. With it: DEST/<emotion>/<file> for every "
+        "labeled training image, hard-linked (or copied) from the store; DEST must be new, empty, or an earlier "
+        "view, which is replaced at once.",
+    )
+    p.add_argument("--out", help="output folder of the landmark tables (default: <data_root>/exports)")
+    p.add_argument("--emotion-folders", metavar="DEST", default=None, help="write the emotion-folder view to DEST")
+    p.add_argument(
+        "--copy", action="store_true", help="with --emotion-folders: copy the files (a view you may edit freely)"
+    )
+    p.set_defaults(func=cmd_export)
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "import",
@@ -173,19 +189,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_submit_flag(p)
     p.set_defaults(func=cmd_extract)
 
-    p = sub.add_parser(
-        "export",
-        help="write landmarks.csv and landmarks.parquet, or an emotion-folder view of the training images",
-        description="Without --emotion-folders: the landmark tables. With it: DEST/<emotion>/<file> for every "
-        "labeled training image, hard-linked (or copied) from the store; DEST must be new, empty, or an earlier "
-        "view, which is replaced at once.",
-    )
-    p.add_argument("--out", help="output folder of the landmark tables (default: <data_root>/exports)")
-    p.add_argument("--emotion-folders", metavar="DEST", default=None, help="write the emotion-folder view to DEST")
-    p.add_argument(
-        "--copy", action="store_true", help="with --emotion-folders: copy the files (a view you may edit freely)"
-    )
-    p.set_defaults(func=cmd_export)
+    _register_export(sub)
 
     p = sub.add_parser("info", help="what is in the store")
     p.set_defaults(func=cmd_info)
