@@ -87,7 +87,8 @@ def check_destination(store: Store, dest: Path) -> None:
             f"{dest} is not empty and is not an earlier emotion-folder export (no {MARKER}): choose a new or empty "
             "folder; nothing was written"
         )
-    present = {p.relative_to(dest).as_posix() for p in dest.rglob("*") if not p.is_dir()} - {MARKER}
+    present = {p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_symlink() or not p.is_dir()}
+    present.discard(MARKER)
     unrelated = sorted(present - listed)
     if unrelated:
         raise ExportRefused(

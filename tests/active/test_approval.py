@@ -60,6 +60,8 @@ def test_approve_leaves_the_file_where_it_was_and_logs_who_when_old_and_new(stor
     assert after.path == before.path and after.version == before.version + 1
     assert _files(store) == files_before  # no file moved, copied or removed
     assert not (store.data_root / "images" / "train").exists()
+    with pytest.raises(ValueError, match="'path' cannot be changed"):  # nobody moves a file the store placed
+        store.update(image_id, path=f"images/train/surprise/{Path(before.path).name}")
 
     [entry] = approval.audit_log(store, image_id=image_id)
     assert entry.id == decision.audit_id and entry.actor == ALICE and entry.action == "approve"
