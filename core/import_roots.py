@@ -117,7 +117,7 @@ class StoredRoots:
 def _engine(settings: Settings) -> Engine:
     from core.migrations import open_database  # the migrations import the store, which imports this module
 
-    return open_database(settings.resolved_database_url)
+    return open_database(settings.resolved_database_url, settings.data_root)
 
 
 def stored_import_roots(settings: Settings) -> StoredRoots | None:

@@ -5,21 +5,14 @@ the version (and status) the reviewer saw, so when two people decide the same im
 other gets `Conflict`. This works the same on SQLite and PostgreSQL (on PostgreSQL the second UPDATE waits for the
 first transaction and then matches no row).
 
-Approve-and-move is one transaction: the status and label change, the audit entry and the file move into the training
-folder either all happen or none does. The file is moved while the transaction is open (the row lock is held), and
-moved back if anything after it fails, including the commit. A process killed between the move and the commit
-cannot move it back: the row still says "queued" at the old path while the file is already in the training folder.
-So a decision looks for the file where an interrupted decision would have put it (`locate_file`) and finishes the
-job; `repair_files` puts such files back where their rows say, for every image at once.
+A label lives in the database only: the image's file stays where the store put it (content-addressed), so a decision
+is one database transaction (status, label and audit entry) and nothing on disk has to be kept in step with it.
+`python -m core export --emotion-folders DEST` writes a folder-per-emotion view for tools that want one.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
 from sqlalchemy import select, update
@@ -39,20 +32,15 @@ from core.schema import (
     STATUS_SUITE,
     STATUS_TRAIN,
 )
-from core.store import Store, files
+from core.store import Store
 from core.store.repository import suite_refusal
 from core.store.tables import ImageRecord
 
-log = logging.getLogger(__name__)
-
 APPROVE, CORRECT, REJECT, SKIP, UNDO = "approve", "correct", "reject", "skip", "undo"
 ACTIONS: Final[tuple[str, ...]] = (APPROVE, CORRECT, REJECT, SKIP)
-# Approved files move out of the content-addressed area into the training set, one folder per emotion.
-TRAINING_FOLDER: Final[PurePosixPath] = PurePosixPath("images") / "train"
-_AUDITED_FIELDS: Final[tuple[str, ...]] = ("status", "emotion", "label_source", "path", "version")
-
-# Called with the name of each finished step ("status_changed", "audited", "file_moved"); tests inject failures here.
-StepHook = Callable[[str], None]
+# What a decision changes (and undo restores), plus the optimistic-locking version the audit entry records.
+_DECIDED_FIELDS: Final[tuple[str, ...]] = ("status", "emotion", "label_source")
+_AUDITED_FIELDS: Final[tuple[str, ...]] = (*_DECIDED_FIELDS, "version")
 
 
 class Conflict(StudioError):
@@ -79,41 +67,6 @@ def _snapshot(record: ImageRecord) -> dict[str, Any]:
     return {name: getattr(record, name) for name in _AUDITED_FIELDS}
 
 
-def training_path(record_path: str, emotion: str) -> str:
-    """Where an approved image's file lives: images/train/<emotion>/<file name>."""
-    return (TRAINING_FOLDER / emotion / PurePosixPath(record_path).name).as_posix()
-
-
-def locate_file(store: Store, path: str) -> Path | None:
-    """The file of a row whose path is `path`: there, or where an interrupted decision left it (in a training
-    folder of any emotion, or back in the content-addressed folder after an interrupted undo); None if nowhere."""
-    here = store.data_root / path
-    if here.is_file():
-        return here
-    name = PurePosixPath(path)
-    candidates = [store.data_root / files.relative_image_path(name.stem, name.suffix)]
-    training = store.data_root / TRAINING_FOLDER
-    if training.is_dir():
-        candidates += [folder / name.name for folder in sorted(training.iterdir())]
-    return next((c for c in candidates if c.is_file()), None)
-
-
-def repair_files(store: Store) -> list[int]:
-    """Move files that an interrupted decision left elsewhere back to where their rows say; the ids repaired.
-    It finishes what review decisions started, so it needs the labeler role."""
-    require(Permission.REVIEW)
-    repaired = []
-    for record in store.list_images():
-        found = locate_file(store, record.path)
-        target = store.data_root / record.path
-        if found is not None and found != target:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(found, target)
-            log.warning("image #%d: moved its file back from %s to %s", record.id, found, record.path)
-            repaired.append(record.id)
-    return repaired
-
-
 def _transition(
     store: Store,
     image_id: int,
@@ -125,11 +78,8 @@ def _transition(
     changes: dict[str, Any],
     undoes: int | None = None,
     note: dict[str, Any] | None = None,
-    on_step: StepHook | None = None,
 ) -> Decision:
-    """Apply `changes` to one image under the optimistic lock, write the audit entry and move the file if the path
-    changes, all in one transaction (with the move undone if the transaction fails)."""
-
+    """Apply `changes` to one image under the optimistic lock and write its audit entry, in one transaction."""
     record = store.get(image_id)
     if record is None:
         raise Conflict(f"image #{image_id} no longer exists")
@@ -137,51 +87,24 @@ def _transition(
         raise Conflict(f"image #{image_id} was changed by someone else (now {record.status}, version {record.version})")
     old = _snapshot(record)
     new = {**old, **changes, "version": record.version + 1}
-    note = note or {}
-    home, dst = store.data_root / old["path"], store.data_root / new["path"]
-    src = locate_file(store, old["path"]) if dst != home else home
-    step = on_step or (lambda _name: None)
-    moved = False
-    try:
-        with store.transaction() as session:
-            if not store.transition(
-                image_id,
-                expected_version=record.version,
-                expected_status=expected_status,
-                session=session,
-                **changes,
-            ):
-                raise Conflict(f"image #{image_id} was decided by someone else a moment ago")
-            step("status_changed")
-            entry = AuditEntry(
-                image_id=image_id,
-                action=action,
-                actor=actor,
-                old_value=_jsonable(old),
-                new_value=_jsonable({**new, **note}),
-                undoes=undoes,
-            )
-            session.add(entry)
-            if undoes is not None:
-                session.execute(update(AuditEntry).where(AuditEntry.id == undoes).values(undone=True))
-            session.flush()
-            audit_id = entry.id
-            step("audited")
-            if src is None:
-                raise StudioError(f"the file of image #{image_id} is missing ({old['path']})")
-            if src != dst:  # src == dst: an interrupted decision already moved it there
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(src, dst)
-                moved = True
-                step("file_moved")
-    except BaseException:
-        if moved:
-            try:  # compensation: the transaction rolled back, so the file goes back where the row says it is
-                os.replace(dst, home)
-            except OSError:
-                log.exception("could not move %s back to %s after a failed decision", dst, home)
-        raise
-    return Decision(image_id, action, audit_id, old, new)
+    with store.transaction() as session:
+        if not store.transition(
+            image_id, expected_version=record.version, expected_status=expected_status, session=session, **changes
+        ):
+            raise Conflict(f"image #{image_id} was decided by someone else a moment ago")
+        entry = AuditEntry(
+            image_id=image_id,
+            action=action,
+            actor=actor,
+            old_value=_jsonable(old),
+            new_value=_jsonable({**new, **(note or {})}),
+            undoes=undoes,
+        )
+        session.add(entry)
+        if undoes is not None:
+            session.execute(update(AuditEntry).where(AuditEntry.id == undoes).values(undone=True))
+        session.flush()
+        return Decision(image_id, action, entry.id, old, new)
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
@@ -202,7 +125,6 @@ def _approve(
     action: str,
     *,
     expected_version: int | None,
-    on_step: StepHook | None,
 ) -> Decision:
     actor = require(Permission.REVIEW).id
     record = store.get(image_id)
@@ -210,12 +132,7 @@ def _approve(
         raise Conflict(f"image #{image_id} no longer exists")
     if record.status == STATUS_SUITE:
         raise suite_refusal([image_id])
-    changes = {
-        "status": STATUS_TRAIN,
-        "emotion": _check_emotion(label),
-        "label_source": label_source,
-        "path": training_path(record.path, label),
-    }
+    changes = {"status": STATUS_TRAIN, "emotion": _check_emotion(label), "label_source": label_source}
     return _transition(
         store,
         image_id,
@@ -224,19 +141,12 @@ def _approve(
         expected_version=expected_version,
         expected_status=STATUS_QUEUED,
         changes=changes,
-        on_step=on_step,
     )
 
 
-def approve(
-    store: Store,
-    image_id: int,
-    *,
-    expected_version: int | None = None,
-    on_step: StepHook | None = None,
-) -> Decision:
-    """Accept the LLM's proposed emotion (or, without a usable proposal, the model's prediction) and move the image
-    into the training set. Recorded under the acting (signed-in) user."""
+def approve(store: Store, image_id: int, *, expected_version: int | None = None) -> Decision:
+    """Accept the LLM's proposed emotion (or, without a usable proposal, the model's prediction): the image becomes
+    training data, its file stays where it is. Recorded under the acting (signed-in) user."""
     require(Permission.REVIEW)
     items = queue_items(store, image_ids=[image_id])
     if not items:
@@ -255,20 +165,12 @@ def approve(
         source,
         APPROVE,
         expected_version=expected_version if expected_version is not None else item.version,
-        on_step=on_step,
     )
 
 
-def correct(
-    store: Store,
-    image_id: int,
-    label: str,
-    *,
-    expected_version: int | None = None,
-    on_step: StepHook | None = None,
-) -> Decision:
-    """Label the image with a reviewer-chosen emotion and move it into the training set."""
-    return _approve(store, image_id, label, LABEL_HUMAN, CORRECT, expected_version=expected_version, on_step=on_step)
+def correct(store: Store, image_id: int, label: str, *, expected_version: int | None = None) -> Decision:
+    """Label the image with a reviewer-chosen emotion; it becomes training data."""
+    return _approve(store, image_id, label, LABEL_HUMAN, CORRECT, expected_version=expected_version)
 
 
 def reject(store: Store, image_id: int, *, expected_version: int | None = None) -> Decision:
@@ -314,15 +216,7 @@ def bulk_approve(store: Store, *, min_confidence: float, image_ids: list[int] | 
         if p.confidence < min_confidence or item.confidence < min_confidence:
             continue
         try:
-            _approve(
-                store,
-                item.image_id,
-                p.emotion,
-                LABEL_LLM,
-                APPROVE,
-                expected_version=item.version,
-                on_step=None,
-            )
+            _approve(store, item.image_id, p.emotion, LABEL_LLM, APPROVE, expected_version=item.version)
         except Conflict:
             report.conflicts.append(item.image_id)
         except (StudioError, OSError) as exc:  # one bad item never stops the batch
@@ -346,8 +240,8 @@ def last_action(store: Store, actor: str) -> AuditEntry | None:
 
 def undo_last(store: Store, *, of: str | None = None) -> Decision | None:
     """Revert the last decision of `of` (default: the acting user's own; only an admin may undo someone else's, and
-    the undo entry then names whose decision it reverted). The file moves back and the label and status are
-    restored; None when there is nothing to undo. Refused with `Conflict` when someone changed the image since."""
+    the undo entry then names whose decision it reverted). The label and status are restored; None when there is
+    nothing to undo. Refused with `Conflict` when someone changed the image since."""
     user = require(Permission.REVIEW)
     owner = of or user.id
     if owner != user.id:
@@ -374,7 +268,7 @@ def undo_last(store: Store, *, of: str | None = None) -> Decision | None:
             session.flush()
             return Decision(entry.image_id, UNDO, audit.id, entry.new_value, entry.old_value)
     old, new = entry.old_value, entry.new_value
-    changes = {name: old[name] for name in ("status", "emotion", "label_source", "path")}
+    changes = {name: old[name] for name in _DECIDED_FIELDS}
     return _transition(
         store,
         entry.image_id,

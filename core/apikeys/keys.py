@@ -83,7 +83,7 @@ class ApiKeys:
     """The API keys in the project's database (SQLite or PostgreSQL)."""
 
     def __init__(self, settings: Settings) -> None:
-        self.engine = open_database(settings.resolved_database_url)
+        self.engine = open_database(settings.resolved_database_url, settings.data_root)
         self._last_written: dict[int, float] = {}
         self._lock = threading.Lock()
 

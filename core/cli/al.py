@@ -1,4 +1,4 @@
-"""`python -m core al pool|score|label|simulate|retrain|repair`: the active-learning loop from the command line."""
+"""`python -m core al pool|score|label|simulate|retrain`: the active-learning loop from the command line."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from core.settings import get_settings
 def register(subparsers: Any) -> None:
     from core.cli.activation import add_activation_flags
 
-    p = subparsers.add_parser("al", help="active learning: pool, score, label, simulate, retrain, repair")
+    p = subparsers.add_parser("al", help="active learning: pool, score, label, simulate, retrain")
     sub = p.add_subparsers(dest="al_command", metavar="STEP", required=True)
 
     pool = sub.add_parser("pool", help="import a folder into the unlabeled pool and extract landmarks")
@@ -66,9 +66,6 @@ def register(subparsers: Any) -> None:
     add_activation_flags(rt)
     add_submit_flag(rt)
     rt.set_defaults(func=run_retrain)
-
-    repair = sub.add_parser("repair", help="move files a killed approval left behind back to where their rows say")
-    repair.set_defaults(func=run_repair)
 
 
 def run_pool(args: argparse.Namespace) -> int:
@@ -173,13 +170,4 @@ def run_retrain(args: argparse.Namespace) -> int:
         f"{result['macro_f1']:.3f} on {result['n_held_out']} held-out faces"
     )
     print(result["activation_message"])
-    return 0
-
-
-def run_repair(args: argparse.Namespace) -> int:
-    from core.active.approval import repair_files
-    from core.store import Store
-
-    repaired = repair_files(Store(get_settings()))
-    print(f"repaired {len(repaired)} image files" + (f": #{', #'.join(map(str, repaired))}" if repaired else ""))
     return 0

@@ -38,7 +38,8 @@ def register(subparsers: Any) -> None:
 def _engine() -> Any:
     from core.migrations import open_database
 
-    return open_database(get_settings().resolved_database_url)
+    settings = get_settings()
+    return open_database(settings.resolved_database_url, settings.data_root)
 
 
 def run_list(args: argparse.Namespace) -> int:

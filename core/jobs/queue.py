@@ -150,7 +150,7 @@ class JobQueue:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
-        self.engine = open_database(self.settings.resolved_database_url)
+        self.engine = open_database(self.settings.resolved_database_url, self.settings.data_root)
         self._postgres = self.engine.dialect.name == "postgresql"
 
     # --- the submitting side (pages, CLI --submit) ---------------------------------------------------------------

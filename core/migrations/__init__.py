@@ -1,10 +1,11 @@
 """Schema migrations (Alembic) and `open_database`, the one place that prepares a database.
 
-`open_database(url)` runs `upgrade head` the first time a process opens a database (the Store does it, so every
-start-up path does): a new database gets every table, an existing one gets the migrations it lacks, and a database
+`open_database(url, data_root)` runs `upgrade head` the first time a process opens a database (the Store does it, so
+every start-up path does): a new database gets every table, an existing one gets the migrations it lacks, and a database
 made before migrations existed (tables, no `alembic_version`) is adopted in place by the baseline, which creates
 only the tables that are missing. Concurrent start-ups are serialized (an advisory lock on PostgreSQL, a lock file
-next to a SQLite database).
+next to a SQLite database). A migration that moves image files (0009_labels_db_only) finds them under `data_root`
+(the process-wide settings' when a caller gives none, as the `alembic` command line does).
 
 Adding a table or column (see README, "Schema migrations"):
 1. define or change the ORM class in the feature's `tables` module (on `core.db.Base`), and import that module in
@@ -42,11 +43,13 @@ _prepared: weakref.WeakSet[Engine] = weakref.WeakSet()
 _lock = threading.Lock()
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
-    """Alembic's configuration, without an ini file; `connection` is what env.py migrates."""
+def alembic_config(connection: Connection | None = None, data_root: Path | None = None) -> Config:
+    """Alembic's configuration, without an ini file; `connection` is what env.py migrates, `data_root` where the
+    migrations that touch image files find them."""
     config = Config()
     config.set_main_option("script_location", str(SCRIPTS))
     config.attributes["connection"] = connection
+    config.attributes["data_root"] = data_root
     return config
 
 
@@ -86,20 +89,21 @@ def _exclusive(engine: Engine, conn: Connection) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Migrate the database to `revision` (the latest by default)."""
+def upgrade(engine: Engine, revision: str = "head", *, data_root: Path | None = None) -> None:
+    """Migrate the database to `revision` (the latest by default); `data_root` holds the store's image files."""
     with engine.connect() as conn, _exclusive(engine, conn):
         conn.commit()  # the lock query opened a transaction; the migrations run in their own
         with conn.begin():
-            command.upgrade(alembic_config(conn), revision)
+            command.upgrade(alembic_config(conn, data_root), revision)
 
 
-def open_database(url: str) -> Engine:
-    """The engine of `url`, with its schema at the latest migration (checked once per process and engine)."""
+def open_database(url: str, data_root: Path | None = None) -> Engine:
+    """The engine of `url`, with its schema at the latest migration (checked once per process and engine).
+    `data_root` is where the database's image files live (default: the process-wide settings')."""
     engine = get_engine(url)
     with _lock:
         if engine not in _prepared:
             if current_revision(engine) != head_revision():
-                upgrade(engine)
+                upgrade(engine, data_root=data_root)
             _prepared.add(engine)
     return engine

@@ -46,8 +46,9 @@ from core.store.tables import Extraction, ImageRecord, utcnow
 
 log = logging.getLogger("core.store")
 
-# Fields no caller sets: identity, content hash, and the optimistic-locking bookkeeping the store maintains itself.
-_FIXED_FIELDS = frozenset({"id", "sha256", "version", "created_at", "updated_at", "extraction"})
+# Fields no caller sets: identity, content hash, the file's place (content-addressed: labels never move files), and
+# the optimistic-locking bookkeeping the store maintains itself.
+_FIXED_FIELDS = frozenset({"id", "sha256", "path", "version", "created_at", "updated_at", "extraction"})
 
 # A temp file this old is no write in progress (those are renamed within moments) but a crash's leftover.
 STALE_TEMP_AGE_S = 600.0
@@ -116,7 +117,8 @@ class Store:
         self.settings = settings or get_settings()
         self.data_root = Path(self.settings.data_root)
         self.url = self.settings.resolved_database_url
-        self.engine = open_database(self.url)  # the database is migrated to the latest schema on first use
+        # The database is migrated to the latest schema on first use (file moves of a migration under data_root).
+        self.engine = open_database(self.url, self.data_root)
 
     # ---- files -------------------------------------------------------------------------------------------------
     def absolute_path(self, record: ImageRecord) -> Path:
@@ -235,7 +237,7 @@ class Store:
         session: Session | None = None,
         **changes: Any,
     ) -> bool:
-        """Compare-and-set: apply `changes` (status, emotion, label source, path) and bump the version only if the
+        """Compare-and-set: apply `changes` (status, emotion, label source) and bump the version only if the
         image is still at `expected_version` and `expected_status`. False when someone changed it first.
 
         The UPDATE itself is the check, so two writers racing on SQLite or PostgreSQL never both win (on PostgreSQL

@@ -78,3 +78,11 @@ def test_pool_retrain_score_label_simulate(
 def test_score_without_a_model_says_what_to_do(app_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["al", "score"]) == 2
     assert "no model to score with" in capsys.readouterr().err
+
+
+def test_there_is_no_repair_step_any_more(app_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    """Labels never move files, so nothing is left to repair: `al repair` is an unknown step."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["al", "repair"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'repair'" in capsys.readouterr().err
