@@ -5,7 +5,8 @@
 - `core.training.compare`: grid-search comparison with (person-grouped) folds and a held-out report per model.
 - `core.training.landmark_registry`: saving landmark models to the registry and loading them back (kind "landmark").
 - `core.training.report`: per-model reports and the metrics shared with evaluation.
-- `core.training.resnet`: the ResNet-50 image model (needs torch).
+- `core.training.resnet`: the ResNet-50 image model (needs torch); its parts in `crop_data` (face crops),
+  `image_networks` (networks and ImageNet weights) and `resnet_training` (the training loop).
 
 Nothing is imported eagerly here, so importing one submodule stays cheap.
 """
