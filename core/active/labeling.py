@@ -34,6 +34,7 @@ from core.progress import ProgressFn
 from core.schema import EMOTIONS
 from core.settings import Settings
 from core.store import Store
+from core.store.tables import ImageRecord
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +188,23 @@ def label_queue(
     )
 
 
+@dataclass
+class _Run:
+    """What the concurrent labeling calls of one run share."""
+
+    store: Store
+    client: genai.Client
+    model: str
+    limiter: RequestLimiter
+    policy: RetryPolicy
+    secrets: tuple[str, ...]  # redacted from every recorded reason and answer
+    report: LabelReport
+    progress: ProgressFn | None
+    cancel: threading.Event | None
+    total: int
+    done: int = 0
+
+
 async def _label_all(
     store: Store,
     client: genai.Client,
@@ -201,55 +219,59 @@ async def _label_all(
     settings: Settings,
 ) -> LabelReport:
     limiter = limiter or RequestLimiter(settings.gemini_concurrency, settings.gemini_rpm)
-    total, done = len(ids), 0
-    secrets = (api_key,)
-
-    async def one(image_id: int) -> None:
-        nonlocal done
-        if cancel is not None and cancel.is_set():
-            report.cancelled = True
-            return
-        record = await asyncio.to_thread(store.get, image_id)
-        reason, raw = "", ""
-        try:
-            if record is None:
-                raise StudioError("the image was deleted")
-            part = image_part(await asyncio.to_thread(store.read_bytes, record))
-            text = await call_with_retry(
-                lambda: request_label(client, model=model, image=part),
-                limiter=limiter,
-                policy=policy,
-                secrets=secrets,
-            )
-            answer = parse_answer(text)
-        except BadAnswer as exc:
-            reason, raw = exc.reason, exc.raw
-        except RemoteCallFailed as exc:
-            reason = exc.reason
-        except ImageNotReadable as exc:
-            reason = f"image not readable: {exc}"
-        except OSError as exc:
-            reason = f"cannot read the image file: {exc.strerror or exc}"
-        except StudioError as exc:
-            reason = str(exc)
-        else:
-            await asyncio.to_thread(_save_proposal, store, image_id, model, answer)
-            report.proposed += 1
-        if reason:
-            reason = redact(reason, secrets)
-            log.info("labeling image %d failed: %s", image_id, reason)
-            if record is not None:
-                await asyncio.to_thread(_save_failure, store, image_id, model, reason, redact(raw, secrets))
-            report.failed += 1
-            report.failures.append((image_id, reason))
-        done += 1
-        if progress is not None:
-            progress(done, total)
-
-    if progress is not None:
-        progress(0, total)
+    run = _Run(store, client, model, limiter, policy, (api_key,), report, progress, cancel, total=len(ids))
+    if run.progress is not None:
+        run.progress(0, run.total)
     try:
-        await asyncio.gather(*(one(i) for i in ids))
+        await asyncio.gather(*(_label_one(run, i) for i in ids))
     finally:
-        await client.aio.aclose()
-    return report
+        await run.client.aio.aclose()
+    return run.report
+
+
+async def _label_one(run: _Run, image_id: int) -> None:
+    """Ask for one image's proposal and save it, or record why there is none."""
+    if run.cancel is not None and run.cancel.is_set():
+        run.report.cancelled = True
+        return
+    record = await asyncio.to_thread(run.store.get, image_id)
+    reason, raw = "", ""
+    try:
+        answer = await _ask(run, record)
+    except BadAnswer as exc:
+        reason, raw = exc.reason, exc.raw
+    except RemoteCallFailed as exc:
+        reason = exc.reason
+    except ImageNotReadable as exc:
+        reason = f"image not readable: {exc}"
+    except OSError as exc:
+        reason = f"cannot read the image file: {exc.strerror or exc}"
+    except StudioError as exc:
+        reason = str(exc)
+    else:
+        await asyncio.to_thread(_save_proposal, run.store, image_id, run.model, answer)
+        run.report.proposed += 1
+    if reason:
+        reason = redact(reason, run.secrets)
+        log.info("labeling image %d failed: %s", image_id, reason)
+        if record is not None:
+            await asyncio.to_thread(_save_failure, run.store, image_id, run.model, reason, redact(raw, run.secrets))
+        run.report.failed += 1
+        run.report.failures.append((image_id, reason))
+    run.done += 1
+    if run.progress is not None:
+        run.progress(run.done, run.total)
+
+
+async def _ask(run: _Run, record: ImageRecord | None) -> tuple[str, float, str]:
+    """The model's parsed answer for the image (StudioError when it was deleted meanwhile)."""
+    if record is None:
+        raise StudioError("the image was deleted")
+    part = image_part(await asyncio.to_thread(run.store.read_bytes, record))
+    text = await call_with_retry(
+        lambda: request_label(run.client, model=run.model, image=part),
+        limiter=run.limiter,
+        policy=run.policy,
+        secrets=run.secrets,
+    )
+    return parse_answer(text)

@@ -132,13 +132,7 @@ def build_queue(
         raise ValueError("the queue size k must be at least 1")
     uncertainty(np.full((1, 2), 0.5), strategy)  # an unknown strategy fails before any change
     report = QueueReport(returned=_return_to_pool(store))
-    pool = store.list_images(Filters(statuses=[STATUS_POOL]))
-    report.pool = len(pool)
-    pairs = store.faces(Filters(statuses=[STATUS_POOL]))
-    report.scored = len(pairs)
-    report.not_extracted = sum(1 for r in pool if r.extraction is None)
-    report.no_face = report.pool - len(pairs) - report.not_extracted
-    classes = list(model.card.classes)
+    pairs = _pool_faces(store, report)
     proba = _score(store, model, pairs)
     scorable = ~np.isnan(proba).any(axis=1)
     report.unscored = int((~scorable).sum())
@@ -151,9 +145,47 @@ def build_queue(
     shapes = aligned_shapes(np.stack([f.landmarks for _, f in pairs]))
     kept, skipped = select_diverse(order.tolist(), shapes, k, min_distance)
     report.near_duplicates = [(pairs[i][0].id, pairs[j][0].id) for i, j in skipped]
+    entries = [
+        _entry(pairs[i][0].id, rank, float(scores[i]), strategy, model_id, list(model.card.classes), proba[i])
+        for rank, i in enumerate(kept)
+    ]
+    report.queued = _enqueue(store, [pairs[i][0] for i in kept], entries)
+    return report
+
+
+def _pool_faces(store: Store, report: QueueReport) -> list[tuple[ImageRecord, FaceData]]:
+    """The pool's images with a face (their main face), counting in `report` those left out and why."""
+    pool = store.list_images(Filters(statuses=[STATUS_POOL]))
+    report.pool = len(pool)
+    pairs = store.faces(Filters(statuses=[STATUS_POOL]))
+    report.scored = len(pairs)
+    report.not_extracted = sum(1 for r in pool if r.extraction is None)
+    report.no_face = report.pool - len(pairs) - report.not_extracted
+    return pairs
+
+
+def _entry(
+    image_id: int, rank: int, score: float, strategy: str, model_id: str, classes: list[str], proba: np.ndarray
+) -> QueueEntry:
+    """The queue entry of one picked image: its rank and score, and the model's answer for the approval card."""
+    best = int(np.argmax(proba))
+    return QueueEntry(
+        image_id=image_id,
+        rank=rank,
+        score=score,
+        strategy=strategy,
+        model_id=model_id,
+        predicted=classes[best],
+        confidence=float(proba[best]),
+        probabilities={c: float(p) for c, p in zip(classes, proba, strict=True)},
+    )
+
+
+def _enqueue(store: Store, records: Sequence[ImageRecord], entries: Sequence[QueueEntry]) -> int:
+    """Queue the picked images in one transaction; how many were queued."""
+    queued = 0
     with store.transaction() as session:
-        for rank, i in enumerate(kept):
-            record = pairs[i][0]
+        for record, entry in zip(records, entries, strict=True):
             # Optimistic lock: only an image still in the pool at the version we scored is queued.
             if not store.transition(
                 record.id,
@@ -164,21 +196,9 @@ def build_queue(
             ):
                 continue
             session.execute(delete(QueueEntry).where(QueueEntry.image_id == record.id))
-            best = int(np.argmax(proba[i]))
-            session.add(
-                QueueEntry(
-                    image_id=record.id,
-                    rank=rank,
-                    score=float(scores[i]),
-                    strategy=strategy,
-                    model_id=model_id,
-                    predicted=classes[best],
-                    confidence=float(proba[i, best]),
-                    probabilities={c: float(p) for c, p in zip(classes, proba[i], strict=True)},
-                )
-            )
-            report.queued += 1
-    return report
+            session.add(entry)
+            queued += 1
+    return queued
 
 
 def queue_items(store: Store, *, limit: int | None = None, image_ids: Sequence[int] | None = None) -> list[QueueItem]:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.pipeline import Pipeline
 from sqlalchemy import select
 
 from core.active.tables import RoundRow
@@ -23,7 +24,7 @@ from core.registry import Registry
 from core.schema import STATUS_TEST, STATUS_TRAIN
 from core.store import Store
 from core.training.compare import check_trainable, holdout_split
-from core.training.data import from_store
+from core.training.data import TrainingData, from_store
 from core.training.landmark_registry import save_model
 from core.training.promotion import ActivationPolicy, promote
 from core.training.report import ModelReport, classification_metrics
@@ -84,7 +85,40 @@ def retrain(
     train, test = data.subset(~held), data.subset(held)
     if len(train.classes) < 2:
         raise TrainingDataError(f"retraining needs labeled faces of at least two emotions; found {train.classes}")
-    classes = data.classes  # scored over every emotion of the held-out set: one the model never saw counts as 0
+    # Scored over every emotion of the held-out set: one the model never saw counts as 0.
+    pipe, report = _fit_and_score(train, test, data.classes, model_name, feature_sets, seed)
+    card = save_model(
+        registry,
+        pipe,
+        report,
+        classes=train.classes,
+        data_hash=data.data_hash,
+        data_sources=data.sources,
+        notes="active-learning round",
+    )
+    round_id = _record_round(store, report, card.id, test.image_ids)
+    promotion = promote(registry, store, card.id, policy=activation, seed=seed)
+    return RoundResult(
+        round_id,
+        card.id,
+        len(train),
+        len(test),
+        report.macro_f1,
+        report.accuracy,
+        promotion.activated,
+        promotion.message,
+    )
+
+
+def _fit_and_score(
+    train: TrainingData,
+    test: TrainingData,
+    classes: list[str],
+    model_name: str,
+    feature_sets: Sequence[str],
+    seed: int,
+) -> tuple[Pipeline, ModelReport]:
+    """The model fitted on `train` and its report on `test` (no cross-validation: a round is one fit)."""
     started = time.perf_counter()
     pipe = make_pipeline(model_name, feature_sets, seed)
     if model_name == "svm":
@@ -112,39 +146,24 @@ def retrain(
         n_test=len(test),
         cv="active-learning round (no CV)",
     )
-    card = save_model(
-        registry,
-        pipe,
-        report,
-        classes=train.classes,
-        data_hash=data.data_hash,
-        data_sources=data.sources,
-        notes="active-learning round",
-    )
+    return pipe, report
+
+
+def _record_round(store: Store, report: ModelReport, model_id: str, held_out_ids: Sequence[int]) -> int:
+    """The round's row in the history (its id): labels used, held-out size and identity, scores, model."""
     with session_scope(store.engine) as session:
         row = RoundRow(
-            n_labels=len(train),
-            n_held_out=len(test),
+            n_labels=report.n_train,
+            n_held_out=report.n_test,
             macro_f1=report.macro_f1,
             accuracy=report.accuracy,
-            model_id=card.id,
-            model_name=model_name,
-            held_out_hash=held_out_hash(test.image_ids),
+            model_id=model_id,
+            model_name=report.name,
+            held_out_hash=held_out_hash(held_out_ids),
         )
         session.add(row)
         session.flush()
-        round_id = row.id
-    promotion = promote(registry, store, card.id, policy=activation, seed=seed)
-    return RoundResult(
-        round_id,
-        card.id,
-        len(train),
-        len(test),
-        report.macro_f1,
-        report.accuracy,
-        promotion.activated,
-        promotion.message,
-    )
+        return row.id
 
 
 def history(store: Store) -> list[RoundRow]:

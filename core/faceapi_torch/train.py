@@ -35,9 +35,9 @@ from core.schema import EMOTIONS, TRAINABLE_STATUSES
 from core.settings import Settings
 from core.store.repository import Filters, Store
 from core.training.best_epoch import BestEpoch, EpochStats, TrainingRun, class_weights
+from core.training.crop_data import split_train_val
 from core.training.device import resolve_device
 from core.training.report import classification_metrics
-from core.training.resnet import split_train_val
 
 Mode = Literal["head", "last", "all"]
 MODES: tuple[Mode, ...] = ("head", "last", "all")
@@ -199,6 +199,51 @@ def train_finetune(
             f"fine-tuning needs at least four labeled faces of two emotions; the data has {len(data.labels)} faces "
             f"of {data.classes or 'no emotion'}"
         )
+    run = _prepare(data, settings, config)
+    if len(run.val_idx):
+        _score_start(run, progress)
+    for epoch in range(1, config.epochs + 1):
+        t0 = time.perf_counter()
+        loss, seen = _fit_epoch(run, cancel)
+        if run.result.cancelled and not seen:
+            break
+        stats = FineTuneEpoch(epoch, loss, None, None, 0.0)
+        _validate(run, stats)
+        stats.seconds = time.perf_counter() - t0
+        run.result.history.append(stats)
+        if progress is not None:
+            progress(stats, config.epochs)
+        if run.result.cancelled or run.best.patience_spent(config.patience):
+            break
+    run.net.load_state_dict(interpolate(run.start_state, run.best.state, config.wise))
+    run.net.eval()
+    if config.wise < 1.0 and len(run.val_idx):  # the card's figures are those of the mixed weights that are saved
+        run.result.metrics = _score(run.net, data, run.val_idx, run.device)
+    run.result.seconds = time.perf_counter() - run.started
+    return run.result
+
+
+@dataclass
+class _Run:
+    """What the steps of one fine-tuning run share."""
+
+    data: FaceCrops
+    config: FineTuneConfig
+    net: FaceExpressionNet
+    device: str
+    rng: np.random.Generator
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    weights: torch.Tensor | None
+    optim: torch.optim.Optimizer
+    result: FineTuneResult
+    best: BestEpoch
+    start_state: dict[str, torch.Tensor]  # the shipped network's weights, for WiSE-FT
+    started: float
+
+
+def _prepare(data: FaceCrops, settings: Settings, config: FineTuneConfig) -> _Run:
+    """Seeds, the shipped network with the data's classes, the validation split, class weights and optimizer."""
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
@@ -211,54 +256,51 @@ def train_finetune(
     started = time.perf_counter()
     best = BestEpoch.start(net)
     start_state = copy.deepcopy(best.state)
-    if len(val_idx):
-        m = _score(net, data, val_idx, device)
-        result.history.append(FineTuneEpoch(0, None, m["accuracy"], m["macro_f1"], time.perf_counter() - started))
-        best.score, result.metrics = m["macro_f1"], m
-        if progress is not None:
-            progress(result.history[-1], config.epochs)
-    for epoch in range(1, config.epochs + 1):
-        t0 = time.perf_counter()
-        net.train()
-        order = rng.permutation(train_idx)
-        total = seen = 0.0
-        for start in range(0, len(order), config.batch_size):
-            if cancel is not None and cancel.is_set():
-                result.cancelled = True
-                break
-            chunk = order[start : start + config.batch_size]
-            imgs = [augment_face(data.crops[i], rng, flip=config.flip, gray=config.gray) for i in chunk] if (
-                config.augment
-            ) else [data.crops[i] for i in chunk]  # fmt: skip
-            batch = torch.from_numpy(np.stack(imgs)).to(device).float()
-            target = torch.as_tensor(data.labels[chunk], device=device)
-            loss = F.cross_entropy(net(batch)[0], target, weight=weights)
-            optim.zero_grad(set_to_none=True)
-            loss.backward()
-            optim.step()
-            total += float(loss.detach()) * len(chunk)
-            seen += len(chunk)
-        if result.cancelled and not seen:
+    return _Run(data, config, net, device, rng, train_idx, val_idx, weights, optim, result, best, start_state, started)
+
+
+def _score_start(run: _Run, progress: EpochCallback | None) -> None:
+    """Epoch 0: the network before any training, scored on the validation persons; the score to beat."""
+    m = _score(run.net, run.data, run.val_idx, run.device)
+    run.result.history.append(FineTuneEpoch(0, None, m["accuracy"], m["macro_f1"], time.perf_counter() - run.started))
+    run.best.score, run.result.metrics = m["macro_f1"], m
+    if progress is not None:
+        progress(run.result.history[-1], run.config.epochs)
+
+
+def _fit_epoch(run: _Run, cancel: threading.Event | None) -> tuple[float, float]:
+    """One pass over the shuffled training faces: (mean loss, faces seen); stops early on cancel."""
+    config, data, device = run.config, run.data, run.device
+    run.net.train()
+    order = run.rng.permutation(run.train_idx)
+    total = seen = 0.0
+    for start in range(0, len(order), config.batch_size):
+        if cancel is not None and cancel.is_set():
+            run.result.cancelled = True
             break
-        stats = FineTuneEpoch(epoch, total / max(seen, 1), None, None, 0.0)
-        scored = _score(net, data, val_idx, device) if len(val_idx) else None
-        if scored is not None:
-            stats.val_accuracy, stats.val_macro_f1 = scored["accuracy"], scored["macro_f1"]
-        if best.update(net, stats.val_macro_f1):
-            result.best_epoch = epoch
-            result.metrics = scored if scored is not None else result.metrics
-        stats.seconds = time.perf_counter() - t0
-        result.history.append(stats)
-        if progress is not None:
-            progress(stats, config.epochs)
-        if result.cancelled or best.patience_spent(config.patience):
-            break
-    net.load_state_dict(interpolate(start_state, best.state, config.wise))
-    net.eval()
-    if config.wise < 1.0 and len(val_idx):  # the card's figures are those of the mixed weights that are saved
-        result.metrics = _score(net, data, val_idx, device)
-    result.seconds = time.perf_counter() - started
-    return result
+        chunk = order[start : start + config.batch_size]
+        imgs = [augment_face(data.crops[i], run.rng, flip=config.flip, gray=config.gray) for i in chunk] if (
+            config.augment
+        ) else [data.crops[i] for i in chunk]  # fmt: skip
+        batch = torch.from_numpy(np.stack(imgs)).to(device).float()
+        target = torch.as_tensor(data.labels[chunk], device=device)
+        loss = F.cross_entropy(run.net(batch)[0], target, weight=run.weights)
+        run.optim.zero_grad(set_to_none=True)
+        loss.backward()
+        run.optim.step()
+        total += float(loss.detach()) * len(chunk)
+        seen += len(chunk)
+    return total / max(seen, 1), seen
+
+
+def _validate(run: _Run, stats: FineTuneEpoch) -> None:
+    """The epoch's validation figures; the network's weights are kept when they are the best so far."""
+    scored = _score(run.net, run.data, run.val_idx, run.device) if len(run.val_idx) else None
+    if scored is not None:
+        stats.val_accuracy, stats.val_macro_f1 = scored["accuracy"], scored["macro_f1"]
+    if run.best.update(run.net, stats.val_macro_f1):
+        run.result.best_epoch = stats.epoch
+        run.result.metrics = scored if scored is not None else run.result.metrics
 
 
 def interpolate(start: dict[str, torch.Tensor], tuned: dict[str, torch.Tensor], wise: float) -> dict[str, torch.Tensor]:

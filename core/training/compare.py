@@ -15,9 +15,7 @@ import joblib
 import numpy as np
 from sklearn.base import clone
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401  (registers HalvingGridSearchCV)
-from sklearn.metrics import f1_score
 from sklearn.model_selection import (
-    GridSearchCV,
     HalvingGridSearchCV,
     ParameterGrid,
     StratifiedGroupKFold,
@@ -35,6 +33,7 @@ from core.registry import ModelCard
 from core.schema import EMOTIONS
 from core.settings import Settings, get_settings
 from core.training.data import TrainingData
+from core.training.grid_search import FitProgress, make_search, planned_fits, uses_halving
 from core.training.report import ModelReport, classification_metrics
 from core.training.zoo import (
     DEFAULT_MODELS,
@@ -48,8 +47,6 @@ from core.training.zoo import (
     preset,
 )
 
-HALVING_ABOVE: Final[int] = 12  # grids with more candidates are searched by successive halving
-HALVING_FACTOR: Final[int] = 3
 HOLDOUT_FRACTION: Final[float] = 0.2
 
 
@@ -118,74 +115,20 @@ class ComparisonResult:
         return max(self.reports, key=lambda r: (r.macro_f1, r.cv_mean))
 
 
-def _uses_halving(grid: dict[str, list[Any]], cv: list[Any], y: np.ndarray) -> bool:
-    """Successive halving for big grids when there are enough faces for its first, smallest round (sklearn starts
-    at 2 x folds x classes samples)."""
-    min_resources = 2 * len(cv) * len(np.unique(y))
-    return len(ParameterGrid(grid)) > HALVING_ABOVE and len(y) >= HALVING_FACTOR * min_resources
+@dataclass(frozen=True)
+class _Setup:
+    """What the search of every model shares: the two parts of the data, the fixed folds, where the work runs."""
 
-
-def _search(
-    pipe: Pipeline, grid: dict[str, list[Any]], cv: list[Any], y: np.ndarray, seed: int, n_jobs: int, scoring: Any
-) -> Any:
-    """Successive halving for big grids (`_uses_halving`); an exhaustive grid search otherwise."""
-    if _uses_halving(grid, cv, y):
-        return HalvingGridSearchCV(
-            pipe,
-            grid,
-            cv=cv,
-            scoring=scoring,
-            factor=HALVING_FACTOR,
-            random_state=seed,
-            n_jobs=n_jobs,
-            refit=False,
-            error_score="raise",
-        )
-    return GridSearchCV(pipe, grid, cv=cv, scoring=scoring, n_jobs=n_jobs, refit=False, error_score="raise")
-
-
-def planned_fits(grid: dict[str, list[Any]], cv: list[Any], y: np.ndarray) -> int:
-    """How many fits the search of `grid` makes: candidates x folds, or the rounds of successive halving (each
-    keeps a third of the candidates)."""
-    candidates = len(ParameterGrid(grid))
-    if not _uses_halving(grid, cv, y):
-        return candidates * len(cv)
-    fits = 0
-    while True:
-        fits += candidates * len(cv)
-        if candidates <= HALVING_FACTOR - 1:
-            return fits
-        candidates = -(-candidates // HALVING_FACTOR)
-
-
-class FitProgress:
-    """The search's scorer (macro-F1, as "f1_macro") that also reports each finished fit: which candidate and fold,
-    and an estimate of the time left for this model. It runs where the fits run, so it is used only when the search
-    runs in this process; a parallel search reports per model."""
-
-    def __init__(self, report: Callable[[str], None], candidates: int, folds: int, fits: int, halving: bool) -> None:
-        self.report = report
-        self.candidates, self.folds, self.fits, self.halving = candidates, folds, fits, halving
-        self.done = 0
-        self.started = time.perf_counter()
-
-    def __call__(self, estimator: Any, x: np.ndarray, y: np.ndarray) -> float:
-        score = float(f1_score(y, estimator.predict(x), average="macro"))
-        self.done += 1
-        elapsed = time.perf_counter() - self.started
-        # What is left: the remaining fits at the mean pace so far, plus the final refit (about one fit).
-        left = elapsed / self.done * (max(0, self.fits - self.done) + 1)
-        if self.halving:
-            where = f"fit {self.done}/~{self.fits} (successive halving of {self.candidates} candidates)"
-        else:
-            where = f"candidate {min(self.candidates, (self.done - 1) // self.folds + 1)}/{self.candidates}, "
-            where += f"fold {(self.done - 1) % self.folds + 1}/{self.folds}"
-        self.report(f"{where}, about {_duration(left)} left")
-        return score
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+    feature_sets: list[str]
+    train: TrainingData
+    test: TrainingData
+    cv: list[Any]
+    cv_name: str
+    classes: list[str]  # what the models can predict (a class seen only in the store's test set cannot be)
+    seed: int
+    n_jobs: int
+    settings: Settings
+    memory: joblib.Memory | None = None
 
 
 def compare_models(
@@ -208,50 +151,29 @@ def compare_models(
     `on_model` runs as each model finishes (to save it at once, so an interrupted run loses only the model in
     progress). Cancelling stops between models; the finished ones are kept."""
     require(Permission.TRAIN)
-    chosen = list(dict.fromkeys(models))
-    for name in chosen:
-        make_model(name)  # unknown names fail before any work
-    if not chosen:
-        raise ValueError(f"choose at least one model: {', '.join(MODEL_ZOO)}")
+    chosen = _chosen_models(models)
     feature_sets = validate_feature_sets(feature_sets)
     spec = preset(preset_name)
     folds = folds or spec.folds
     if folds < 2:
         raise ValueError("cross-validation needs at least 2 folds")
-    check_trainable(data.y, folds, held_out=1)
-    train_idx, test_idx, holdout = holdout_split(data, seed)
-    train, test = data.subset(_mask(len(data), train_idx)), data.subset(_mask(len(data), test_idx))
-    try:
-        check_trainable(train.y, folds)
-    except TrainingDataError as exc:  # the held-out part took whole persons, and with them most of a rare emotion
-        raise TrainingDataError(f"after holding out {len(test_idx)} faces for the test ({holdout}): {exc}") from exc
-    classes = train.classes  # what the models can predict (a class seen only in the store's test set cannot be)
-    splitter, cv_name = _cv(train.y, train.groups, folds, seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # rare classes: sklearn warns, the folds are still valid
-        # Fixed folds, reused by every model and by the SVM's calibration (which cannot take groups itself).
-        cv = list(splitter.split(train.x, train.y, train.groups))
-    result = ComparisonResult([], {}, classes, feature_sets, holdout, data.data_hash)
+    train, test, holdout = _split_for_comparison(data, folds, seed)
+    cv, cv_name = _fixed_folds(train, folds, seed)
+    result = ComparisonResult([], {}, train.classes, feature_sets, holdout, data.data_hash)
     total = len(chosen)
+    settings = settings or get_settings()
     # The features of a training fold are the same for every candidate and every model: compute them once per fold
     # (the Pipeline's memory caches the fitted feature and scaling steps, keyed by their input and parameters).
-    settings = settings or get_settings()
     with tempfile.TemporaryDirectory(prefix="studio-cv-cache-") as cache_dir:
         memory = joblib.Memory(cache_dir, verbose=0)
+        setup = _Setup(feature_sets, train, test, cv, cv_name, train.classes, seed, n_jobs, settings, memory)
         for step, name in enumerate(chosen):
             if cancel is not None and cancel.is_set():
                 result.cancelled = True
                 break
-            head = f"tuning {name} ({step + 1}/{total})"
-            if progress is not None:
-                progress(step, total, head)
+            report_fit = _announce(progress, step, total, f"tuning {name} ({step + 1}/{total})")
             grid = (grids or {}).get(name) or spec.grids.get(name) or {}
-            report_fit = None
-            if progress is not None:
-                report_fit = _step_reporter(progress, step, total, head)
-            report, pipe = _fit_one(
-                name, feature_sets, grid, train, test, cv, cv_name, seed, n_jobs, classes, memory, settings, report_fit
-            )
+            report, pipe = _fit_one(name, grid, setup, report_fit)
             result.reports.append(report)
             result.pipelines[name] = pipe
             if on_model is not None:
@@ -261,7 +183,41 @@ def compare_models(
     return result
 
 
-def _step_reporter(progress: ProgressFn, step: int, total: int, head: str) -> Callable[[str], None]:
+def _chosen_models(models: Sequence[str]) -> list[str]:
+    """The models to compare, once each; unknown names fail before any work."""
+    chosen = list(dict.fromkeys(models))
+    for name in chosen:
+        make_model(name)
+    if not chosen:
+        raise ValueError(f"choose at least one model: {', '.join(MODEL_ZOO)}")
+    return chosen
+
+
+def _split_for_comparison(data: TrainingData, folds: int, seed: int) -> tuple[TrainingData, TrainingData, str]:
+    """The training and held-out parts (and the split in words), each emotion with enough faces for the folds."""
+    check_trainable(data.y, folds, held_out=1)
+    train_idx, test_idx, holdout = holdout_split(data, seed)
+    train, test = data.subset(_mask(len(data), train_idx)), data.subset(_mask(len(data), test_idx))
+    try:
+        check_trainable(train.y, folds)
+    except TrainingDataError as exc:  # the held-out part took whole persons, and with them most of a rare emotion
+        raise TrainingDataError(f"after holding out {len(test_idx)} faces for the test ({holdout}): {exc}") from exc
+    return train, test, holdout
+
+
+def _fixed_folds(train: TrainingData, folds: int, seed: int) -> tuple[list[Any], str]:
+    """Fixed folds, reused by every model and by the SVM's calibration (which cannot take groups itself)."""
+    splitter, cv_name = _cv(train.y, train.groups, folds, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # rare classes: sklearn warns, the folds are still valid
+        return list(splitter.split(train.x, train.y, train.groups)), cv_name
+
+
+def _announce(progress: ProgressFn | None, step: int, total: int, head: str) -> Callable[[str], None] | None:
+    """Report the start of a model's tuning; the returned function reports its fits (None without `progress`)."""
+    if progress is None:
+        return None
+    progress(step, total, head)
     return lambda detail: progress(step, total, f"{head}: {detail}")
 
 
@@ -272,57 +228,73 @@ def _mask(n: int, idx: np.ndarray) -> np.ndarray:
 
 
 def _fit_one(
-    name: str,
-    feature_sets: list[str],
-    grid: dict[str, list[Any]],
-    train: TrainingData,
-    test: TrainingData,
-    cv: Any,
-    cv_name: str,
-    seed: int,
-    n_jobs: int,
-    classes: list[str],
-    memory: joblib.Memory | None = None,
-    settings: Settings | None = None,
-    report_fit: Callable[[str], None] | None = None,
+    name: str, grid: dict[str, list[Any]], setup: _Setup, report_fit: Callable[[str], None] | None = None
 ) -> tuple[ModelReport, Pipeline]:
+    """Search `grid` for model `name` on the training part, refit its best parameters, report on the held-out part."""
     started = time.perf_counter()
     hybrid = name in HYBRID_MODELS
+    train, test = setup.train, setup.test
     train_x, test_x = train.inputs(hybrid), test.inputs(hybrid)
-    pipe = make_pipeline(name, feature_sets, seed).set_params(memory=memory)
+    pipe = make_pipeline(name, setup.feature_sets, setup.seed).set_params(memory=setup.memory)
     if name == "mlp" and min(Counter(train.y.tolist()).values()) < EARLY_STOPPING_MIN_PER_CLASS:
         pipe.set_params(clf__early_stopping=False)
     with warnings.catch_warnings():
         # Small classes and early-stopped MLPs warn on every fold; the report shows the outcome instead.
         warnings.simplefilter("ignore", UserWarning)
         warnings.filterwarnings("ignore", module="sklearn.neural_network")
-        # Only the search fans out (over Ray with EXECUTOR=ray); the single refit below stays in this process.
-        with executor_for(settings or get_settings()).grid_search(n_jobs) as search_jobs:
-            scoring: Any = "f1_macro"
-            if report_fit is not None and search_jobs == 1:
-                fits = planned_fits(grid, cv, train.y)
-                scoring = FitProgress(
-                    report_fit, len(ParameterGrid(grid)), len(cv), fits, _uses_halving(grid, cv, train.y)
-                )
-            elif report_fit is not None:
-                report_fit(f"{len(ParameterGrid(grid))} candidates x {len(cv)} folds, {search_jobs} in parallel")
-            search = _search(pipe, grid, cv, train.y, seed, search_jobs, scoring)
-            search.fit(train_x, train.y, groups=train.groups, **fit_params(name, train.y))
-        best_i = int(search.best_index_)
-        cv_mean = float(search.cv_results_["mean_test_score"][best_i])
-        cv_std = float(search.cv_results_["std_test_score"][best_i])
+        search = _run_search(name, pipe, grid, train_x, setup, report_fit)
         # The saved model must not point into the temporary cache.
-        final = final_pipeline(name, clone(pipe).set_params(**search.best_params_, memory=None), cv)
+        final = final_pipeline(name, clone(pipe).set_params(**search.best_params_, memory=None), setup.cv)
         final.fit(train_x, train.y, **fit_params(name, train.y))
     fit_time = time.perf_counter() - started
     predicted, latency = _timed_predict(final, test_x)
-    present = set(classes) | set(test.y.tolist())
+    return _report(name, grid, setup, search, predicted, fit_time, latency), final
+
+
+def _run_search(
+    name: str,
+    pipe: Pipeline,
+    grid: dict[str, list[Any]],
+    train_x: np.ndarray,
+    setup: _Setup,
+    report_fit: Callable[[str], None] | None,
+) -> Any:
+    """The fitted cross-validated search of `grid` (not refit)."""
+    y = setup.train.y
+    # Only the search fans out (over Ray with EXECUTOR=ray); the single refit after it stays in this process.
+    with executor_for(setup.settings).grid_search(setup.n_jobs) as search_jobs:
+        scoring: Any = "f1_macro"
+        if report_fit is not None and search_jobs == 1:
+            fits = planned_fits(grid, setup.cv, y)
+            scoring = FitProgress(
+                report_fit, len(ParameterGrid(grid)), len(setup.cv), fits, uses_halving(grid, setup.cv, y)
+            )
+        elif report_fit is not None:
+            report_fit(f"{len(ParameterGrid(grid))} candidates x {len(setup.cv)} folds, {search_jobs} in parallel")
+        search = make_search(pipe, grid, setup.cv, y, setup.seed, search_jobs, scoring)
+        search.fit(train_x, y, groups=setup.train.groups, **fit_params(name, y))
+    return search
+
+
+def _report(
+    name: str,
+    grid: dict[str, list[Any]],
+    setup: _Setup,
+    search: Any,
+    predicted: np.ndarray,
+    fit_time: float,
+    latency: float,
+) -> ModelReport:
+    """The model's report: its cross-validation score, held-out metrics, best parameters and costs."""
+    test = setup.test
+    best_i = int(search.best_index_)
+    present = set(setup.classes) | set(test.y.tolist())
     metrics = classification_metrics(test.y, predicted, [e for e in EMOTIONS if e in present])
-    report = ModelReport(
+    return ModelReport(
         name=name,
-        feature_sets=feature_sets,
-        cv_mean=cv_mean,
-        cv_std=cv_std,
+        feature_sets=setup.feature_sets,
+        cv_mean=float(search.cv_results_["mean_test_score"][best_i]),
+        cv_std=float(search.cv_results_["std_test_score"][best_i]),
         accuracy=metrics["accuracy"],
         macro_f1=metrics["macro_f1"],
         labels=metrics["labels"],
@@ -331,15 +303,14 @@ def _fit_one(
         best_params={k: _plain(v) for k, v in search.best_params_.items()},
         fit_time_s=fit_time,
         predict_ms_per_sample=latency,
-        n_train=len(train),
+        n_train=len(setup.train),
         n_test=len(test),
-        cv=cv_name,
+        cv=setup.cv_name,
         extra={
             "search": "successive halving" if isinstance(search, HalvingGridSearchCV) else "grid",
             "candidates": len(ParameterGrid(grid)),
         },
     )
-    return report, final
 
 
 def _timed_predict(pipe: Pipeline, x: np.ndarray) -> tuple[np.ndarray, float]:

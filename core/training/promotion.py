@@ -15,11 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Final, Literal
-
-import pandas as pd
-from pydantic import BaseModel, Field
+from typing import Final, Literal
 
 from core.auth import Permission, require
 from core.errors import StudioError, TrainingDataError
@@ -29,14 +25,42 @@ from core.schema import EMOTIONS, TRAINABLE_STATUSES
 from core.store.files import atomic_write_text
 from core.store.repository import FaceData, Filters, Store
 from core.suites.evaluate import (
-    NO_FACE,  # noqa: F401  (re-exported: what a model that found no face answers)
+    NO_FACE,  # re-exported: what a model that found no face answers
     ModelSuiteScore,
     predict_stored_labels,
     score_domain,
 )
 from core.training.compare import holdout_split
 from core.training.data import TrainingData, from_store
+from core.training.promotion_comparison import (
+    Comparison,
+    Disagreement,
+    ModelScore,
+    domain_versus,
+    side_by_side,
+)
 from core.training.report import classification_metrics
+
+__all__ = [
+    "ACTIVATION_POLICIES",
+    "COMPARISON_FILE",
+    "MAX_DISAGREEMENTS",
+    "NO_FACE",
+    "ActivationPolicy",
+    "Comparison",
+    "Disagreement",
+    "HeldOut",
+    "ModelScore",
+    "Promotion",
+    "activate_compared",
+    "compare_with_active",
+    "domain_versus",
+    "held_out_set",
+    "load_comparison",
+    "promote",
+    "side_by_side",
+    "suite_set",
+]
 
 log = logging.getLogger("core.training.promotion")
 
@@ -44,146 +68,6 @@ ActivationPolicy = Literal["never", "if_better", "always"]
 ACTIVATION_POLICIES: Final[tuple[str, ...]] = ("never", "if_better", "always")
 COMPARISON_FILE: Final[str] = "comparison.json"
 MAX_DISAGREEMENTS: Final[int] = 200  # kept in the record; the count is always exact
-
-
-class ModelScore(BaseModel):
-    model_id: str
-    accuracy: float | None = None
-    macro_f1: float | None = None
-    per_class_f1: dict[str, float] = Field(default_factory=dict)
-    error: str = ""  # why the model could not be scored (e.g. it no longer loads); its metrics are then None
-
-
-class Disagreement(BaseModel):
-    image_id: int
-    label: str
-    candidate: str
-    incumbent: str
-
-
-class Comparison(BaseModel):
-    """The new model against the active one on the same images: an evaluation suite's, or the held-out split."""
-
-    candidate: ModelScore
-    incumbent: ModelScore | None  # None when no model was active
-    holdout: str  # which images every figure is measured on, in words
-    n_images: int
-    image_ids: list[int]
-    n_disagreements: int = 0
-    disagreements: list[Disagreement] = Field(default_factory=list)
-    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    # On a suite: the suite's name, both models' per-domain scores, and the largest drop a domain may take.
-    suite: str | None = None
-    candidate_domains: ModelSuiteScore | None = None
-    incumbent_domains: ModelSuiteScore | None = None
-    margin: float = 0.0
-
-    def decision(self) -> tuple[bool, str]:
-        """Whether the candidate beats the active model, and why, in words. On a suite: a higher worst-domain
-        macro-F1 and no domain more than `margin` below the active model's. On the held-out split: higher macro-F1,
-        or equal macro-F1 and higher accuracy. An active model that cannot be scored loses; a candidate that cannot
-        be scored never wins."""
-        cand, inc = self.candidate, self.incumbent
-        if cand.macro_f1 is None or cand.accuracy is None:
-            return False, f"the new model could not be scored: {cand.error}"
-        if inc is None:
-            return True, "no model was active"
-        if inc.macro_f1 is None or inc.accuracy is None:
-            return True, f"the active model {inc.model_id} could not be scored: {inc.error}"
-        if self.suite is None:
-            if (cand.macro_f1, cand.accuracy) > (inc.macro_f1, inc.accuracy):
-                return True, f"macro-F1 {cand.macro_f1:.3f} vs {inc.macro_f1:.3f} on {self.holdout}"
-            return False, f"on {self.holdout}: macro-F1 {inc.macro_f1:.3f} vs {cand.macro_f1:.3f}"
-        new, old = self.candidate_domains, self.incumbent_domains
-        new_worst = None if new is None else new.worst
-        old_worst = None if old is None else old.worst
-        if new is None or new_worst is None:
-            return False, "the new model has no domain score on the suite"
-        if old is None or old_worst is None:
-            return True, f"the active model {inc.model_id} has no domain score on the suite"
-        for domain in new.domains:
-            before = old.domain(domain.domain)
-            if before is not None and domain.macro_f1 < before.macro_f1 - self.margin:
-                return False, (
-                    f"on domain {domain.domain} (macro-F1 {before.macro_f1:.3f} vs {domain.macro_f1:.3f}: the new "
-                    f"model drops more than the {self.margin:.2f} margin) of suite {self.suite}"
-                )
-        versus = (
-            f"worst-domain macro-F1 {new_worst.macro_f1:.3f} ({new_worst.domain}) vs {old_worst.macro_f1:.3f} "
-            f"({old_worst.domain}) on suite {self.suite}"
-        )
-        if new_worst.macro_f1 > old_worst.macro_f1:
-            return True, versus
-        return False, f"on its worst domain: {versus}"
-
-    @property
-    def better(self) -> bool:
-        return self.decision()[0]
-
-    def headline(self) -> str:
-        """e.g. "macro-F1 0.612 vs 0.589 (starter), accuracy 0.660 vs 0.653 on 50 images of the store's test set"."""
-        cand, inc = self.candidate, self.incumbent
-        where = f"{self.n_images} images of {self.holdout}"
-        if cand.macro_f1 is None or cand.accuracy is None:
-            return f"the new model could not be scored: {cand.error}"
-        worst = ""
-        if self.candidate_domains is not None and self.candidate_domains.worst is not None:
-            # Each model's own worst domain, named with its model: "web 0.23 vs posed 0.70" read as one model's two
-            # domains.
-            w = self.candidate_domains.worst
-            worst = f"worst-domain macro-F1 {w.macro_f1:.3f} ({w.domain})"
-            old = self.incumbent_domains.worst if self.incumbent_domains is not None else None
-            if old is not None and inc is not None:
-                worst += f" vs {old.macro_f1:.3f} ({old.domain}, {inc.model_id})"
-            worst += ", "
-        if inc is None:
-            return f"{worst}macro-F1 {cand.macro_f1:.3f}, accuracy {cand.accuracy:.3f} on {where} (none active)"
-        if inc.macro_f1 is None or inc.accuracy is None:
-            return (
-                f"{worst}macro-F1 {cand.macro_f1:.3f}; the active model {inc.model_id} could not be scored: {inc.error}"
-            )
-        return (
-            f"{worst}macro-F1 {cand.macro_f1:.3f} vs {inc.macro_f1:.3f} ({inc.model_id}), accuracy {cand.accuracy:.3f} "
-            f"vs {inc.accuracy:.3f} on {where}"
-        )
-
-    def outcome(self, active_now: str | None, *, activated: bool = False) -> str:
-        """What became of the comparison, worded for the model active *now* (a stale comparison never names a model
-        as active after another was activated)."""
-        better, why = self.decision()
-        cand = self.candidate.model_id
-        then = None if self.incumbent is None else self.incumbent.model_id
-        if active_now == cand:
-            return f"{cand} is the active model" + (f" ({why})" if activated or better else "")
-        if activated:
-            return f"{cand} became active after this comparison; {active_now or 'no model'} is active now"
-        if then is not None and active_now != then:
-            return (
-                f"Compared with {then}, which was active then; {active_now or 'no model'} is active now: compare "
-                f"again to judge {cand} against it"
-            )
-        if better:
-            return f"{cand} is better ({why}) but was not activated"
-        return f"The active model {then} stays: it is better {why}"
-
-    def summary(self) -> dict[str, Any]:
-        """What the activation history keeps: the two scores and the images, without per-image rows."""
-        return {
-            "candidate": self.candidate.model_dump(),
-            "incumbent": None if self.incumbent is None else self.incumbent.model_dump(),
-            "holdout": self.holdout,
-            "n_images": self.n_images,
-            "n_disagreements": self.n_disagreements,
-            "better": self.better,
-            "suite": self.suite,
-            "worst_domain": _worst_summary(self.candidate_domains),
-            "incumbent_worst_domain": _worst_summary(self.incumbent_domains),
-        }
-
-
-def _worst_summary(score: ModelSuiteScore | None) -> dict[str, Any] | None:
-    worst = None if score is None else score.worst
-    return None if worst is None else {"domain": worst.domain, "macro_f1": worst.macro_f1}
 
 
 @dataclass(frozen=True)
@@ -318,29 +202,9 @@ def compare_with_active(
     if held.suite is not None:
         mark_used(store, held.suite)
     active_id = registry.active_id()
-    scores: dict[str, ModelScore] = {}
-    predictions: dict[str, list[str]] = {}
-    for model_id in dict.fromkeys([candidate_id, active_id]):
-        if model_id is None:
-            continue
-        try:
-            predictions[model_id] = _predict_all(registry.load(model_id), store, held)
-            scores[model_id] = _score(model_id, held.labels, predictions[model_id])
-        except Exception as exc:  # e.g. an active model built for other features: it loses, visibly
-            log.warning("model could not be scored", extra={"model_id": model_id, "error": str(exc)})
-            scores[model_id] = ModelScore(model_id=model_id, error=str(exc) or type(exc).__name__)
-    disagreements: list[Disagreement] = []
-    if active_id is not None and active_id != candidate_id and candidate_id in predictions and active_id in predictions:
-        for i, image_id in enumerate(held.image_ids):
-            a, b = predictions[candidate_id][i], predictions[active_id][i]
-            if a != b:
-                disagreements.append(Disagreement(image_id=image_id, label=held.labels[i], candidate=a, incumbent=b))
-    per_domain: dict[str, ModelSuiteScore] = {}
-    if held.suite is not None:
-        for model_id, predicted in predictions.items():
-            per_domain[model_id] = _domain_scores(model_id, held, predicted)
-            # Model cards keep their suite results, whoever scored them.
-            registry.record_suite_result(model_id, held.suite, per_domain[model_id].card_summary(held.suite))
+    scores, predictions = _score_models(registry, store, held, [candidate_id, active_id])
+    disagreements = _disagreements(held, predictions, candidate_id, active_id)
+    per_domain = _record_domain_scores(registry, held, predictions)
     comparison = Comparison(
         candidate=scores[candidate_id],
         incumbent=None if active_id is None else scores[active_id],
@@ -358,37 +222,55 @@ def compare_with_active(
     return comparison
 
 
-def side_by_side(comparison: Comparison, *, stale: bool = False) -> pd.DataFrame:
-    """Rows: accuracy, macro-F1, F1 per emotion; columns: the new model and the active one (`stale`: the one that
-    was active then, when another has been activated since)."""
-    columns = {"new": comparison.candidate}
-    if comparison.incumbent is not None and comparison.incumbent.model_id != comparison.candidate.model_id:
-        columns["active then" if stale else "active"] = comparison.incumbent
-    emotions = [e for e in EMOTIONS if any(e in s.per_class_f1 for s in columns.values())]
-    index = ["accuracy", "macro-F1"] + [f"F1 {e}" for e in emotions]
-    data = {
-        f"{name} ({score.model_id})": [score.accuracy, score.macro_f1] + [score.per_class_f1.get(e) for e in emotions]
-        for name, score in columns.items()
-    }
-    return pd.DataFrame(data, index=index)
+def _score_models(
+    registry: Registry, store: Store, held: HeldOut, model_ids: Sequence[str | None]
+) -> tuple[dict[str, ModelScore], dict[str, list[str]]]:
+    """Each model's score and predictions on `held`; a model that fails gets a score with its error and no
+    predictions."""
+    scores: dict[str, ModelScore] = {}
+    predictions: dict[str, list[str]] = {}
+    for model_id in dict.fromkeys(model_ids):
+        if model_id is None:
+            continue
+        try:
+            predictions[model_id] = _predict_all(registry.load(model_id), store, held)
+            scores[model_id] = _score(model_id, held.labels, predictions[model_id])
+        except Exception as exc:  # e.g. an active model built for other features: it loses, visibly
+            log.warning("model could not be scored", extra={"model_id": model_id, "error": str(exc)})
+            scores[model_id] = ModelScore(model_id=model_id, error=str(exc) or type(exc).__name__)
+    return scores, predictions
 
 
-def domain_versus(comparison: Comparison) -> pd.DataFrame:
-    """On a suite: one row a domain, the two models' macro-F1 and the change (what the decision looks at)."""
-    new, old = comparison.candidate_domains, comparison.incumbent_domains
-    rows = []
-    for d in [] if new is None else new.domains:
-        before = None if old is None else old.domain(d.domain)
-        rows.append(
-            {
-                "domain": d.domain,
-                f"new ({new.model_id})" if new else "new": d.macro_f1,
-                f"active ({old.model_id})" if old else "active": None if before is None else before.macro_f1,
-                "change": None if before is None else d.macro_f1 - before.macro_f1,
-                "faces": f"{d.n_faces}/{d.n_images}",
-            }
-        )
-    return pd.DataFrame(rows).set_index("domain") if rows else pd.DataFrame()
+def _disagreements(
+    held: HeldOut, predictions: dict[str, list[str]], candidate_id: str, active_id: str | None
+) -> list[Disagreement]:
+    """The images where the candidate and the active model answer differently (none when either was not scored)."""
+    if (
+        active_id is None
+        or active_id == candidate_id
+        or candidate_id not in predictions
+        or active_id not in predictions
+    ):
+        return []
+    found = []
+    for i, image_id in enumerate(held.image_ids):
+        a, b = predictions[candidate_id][i], predictions[active_id][i]
+        if a != b:
+            found.append(Disagreement(image_id=image_id, label=held.labels[i], candidate=a, incumbent=b))
+    return found
+
+
+def _record_domain_scores(
+    registry: Registry, held: HeldOut, predictions: dict[str, list[str]]
+) -> dict[str, ModelSuiteScore]:
+    """On a suite: each scored model's per-domain scores, also recorded on its model card (whoever scored them)."""
+    per_domain: dict[str, ModelSuiteScore] = {}
+    if held.suite is None:
+        return per_domain
+    for model_id, predicted in predictions.items():
+        per_domain[model_id] = _domain_scores(model_id, held, predicted)
+        registry.record_suite_result(model_id, held.suite, per_domain[model_id].card_summary(held.suite))
+    return per_domain
 
 
 def load_comparison(registry: Registry, model_id: str) -> Comparison | None:

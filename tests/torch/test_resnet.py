@@ -145,16 +145,16 @@ def test_local_weights_train_the_head_first(
         seen.append((stats.phase, state["layer1.0.conv1.weight"].clone(), state["fc.1.weight"].clone()))
 
     net_holder: list[torch.nn.Module] = []
-    import core.training.resnet as resnet_module
+    import core.training.image_networks as image_networks
 
-    build = resnet_module.build_resnet50
+    build = image_networks.build_resnet50
 
     def keep(num_classes: int, weights_file: Path | None = None) -> torch.nn.Module:
         net = build(num_classes, weights_file)
         net_holder.append(net)
         return net
 
-    monkeypatch.setattr(resnet_module, "build_resnet50", keep)
+    monkeypatch.setattr(image_networks, "build_resnet50", keep)
     result = train_resnet(data, settings, config, progress=snapshot)
     assert result.pretrained and "found" in result.weights_note
     assert [phase for phase, _, _ in seen] == ["head", "full"]
