@@ -9,10 +9,8 @@ pixel count passed the limit; zip members are read in bounded chunks; paths are 
 from __future__ import annotations
 
 import csv
-import io
 import os
 import threading
-import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -20,19 +18,19 @@ from typing import Any
 
 import numpy as np
 
+from core.archives import ZipLimits, is_image_name, iter_zip
 from core.auth import Permission, require
-from core.errors import ImageNotReadable, PathNotAllowed, StudioError, UnsafeArchive
+from core.errors import ImageNotReadable, PathNotAllowed, StudioError
 from core.imaging import crop_box, decode_rgb, encode_png, verify_image
 from core.import_roots import ImportRoots
 from core.labels import label_for_path, normalize_label
 from core.paths import resolve_inside, resolve_path
 from core.progress import ProgressFn
-from core.schema import IMAGE_EXTENSIONS, STATUS_SUITE, STATUS_TEST, STATUS_TRAIN
-from core.settings import Settings, get_settings
+from core.schema import STATUS_POOL, STATUS_SUITE, STATUS_TEST, STATUS_TRAIN
+from core.settings import Settings
 from core.store import Store
 from core.yolo import read_yolo_dataset
 
-MAX_ZIP_MEMBERS = 100_000
 _MB = 1024 * 1024
 
 
@@ -77,6 +75,16 @@ class ImportReport:
             cancelled=bool(result.get("cancelled", False)),
         )
 
+    def merge(self, other: ImportReport) -> None:
+        """Add `other`'s counts and lists to this report (one report for an import made of several)."""
+        self.added += other.added
+        self.duplicates += other.duplicates
+        self.skipped += other.skipped
+        self.conflicts += other.conflicts
+        self.warnings += other.warnings
+        self.image_ids += other.image_ids
+        self.cancelled = self.cancelled or other.cancelled
+
     def summary(self) -> str:
         text = f"{self.added} added, {self.duplicates} already in the store, {len(self.skipped)} skipped"
         if self.conflicts:
@@ -96,11 +104,6 @@ class Incoming:
     person: str | None = None
     attributes: dict[str, object] | None = None
     status: str | None = None  # the dataset's own split (a public layout's train/test), else the import's
-
-
-def _is_image_name(name: str) -> bool:
-    base = PurePosixPath(name).name
-    return not base.startswith(".") and PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS
 
 
 def import_items(
@@ -177,122 +180,38 @@ def _note_conflict(
         report.conflicts.append((name, record.emotion or "unlabeled", emotion))
 
 
-# ---- zip archives ------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ZipLimits:
-    """Uncompressed bytes accepted per member and per archive (Settings.import_max_file_mb, zip_max_total_mb)."""
-
-    member_bytes: int
-    total_bytes: int
-
-    @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> ZipLimits:
-        settings = settings or get_settings()
-        return cls(int(settings.import_max_file_mb * _MB), int(settings.zip_max_total_mb * _MB))
-
-
-ESCAPING_MEMBER = 'refused: its name leads outside the archive\'s folder ("../" or an absolute path)'
-
-
-def _escapes(member: zipfile.ZipInfo) -> bool:
-    name = member.filename.replace("\\", "/")
-    return name.startswith("/") or (len(name) > 1 and name[1] == ":") or ".." in PurePosixPath(name).parts
-
-
-def _check_members(archive: zipfile.ZipFile) -> tuple[list[zipfile.ZipInfo], list[tuple[str, str]]]:
-    """The members that stay inside the archive's folder, and the (name, reason) of those refused: one bad member
-    is refused alone, like any other bad file, and the rest is imported."""
-    members = archive.infolist()
-    if len(members) > MAX_ZIP_MEMBERS:
-        raise UnsafeArchive(f"the archive has {len(members)} members; at most {MAX_ZIP_MEMBERS} are accepted")
-    refused = [(m.filename, ESCAPING_MEMBER) for m in members if _escapes(m)]
-    return [m for m in members if not _escapes(m)], refused
-
-
-def _open_zip(source: bytes | Path) -> zipfile.ZipFile:
-    try:
-        return zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ImageNotReadable("not a valid .zip archive") from exc
-
-
-def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limit: int, too_big: str) -> bytes | str:
-    """A member's bytes, or why it was skipped. The header's size is only a claim: at most `limit` + 1 bytes are
-    ever decompressed, and it is the real count that is judged."""
-    if member.file_size > limit:
-        return too_big
-    try:
-        with archive.open(member) as fh:
-            data = fh.read(limit + 1)
-    except (zipfile.BadZipFile, OSError, RuntimeError, EOFError, NotImplementedError) as exc:
-        return f"unreadable archive member: {exc}"
-    return too_big if len(data) > limit else data
-
-
-def iter_zip(
-    source: bytes | Path, limits: ZipLimits | None = None
-) -> tuple[int, Iterator[Incoming], list[tuple[str, str]]]:
-    """Image members of a zip (count, iterator, skipped members with their reason, filled while iterating).
-    Skips (and lists) `../` and absolute member paths, and members beyond the size limits."""
-    limits = limits or ZipLimits.from_settings()
-    archive = _open_zip(source)
-    members, refused = _check_members(archive)
-    images = [m for m in members if not m.is_dir() and _is_image_name(m.filename) and "__MACOSX" not in m.filename]
-    skipped = refused + [
-        (m.filename, "not an image file name")
-        for m in members
-        if not m.is_dir() and m not in images and not PurePosixPath(m.filename).name.startswith(".")
-    ]
-
-    member_too_big = f"expands to more than {limits.member_bytes / _MB:g} MB (IMPORT_MAX_FILE_MB)"
-    total_reached = f"the archive expands to more than {limits.total_bytes / _MB:g} MB (ZIP_MAX_TOTAL_MB)"
-
-    def gen() -> Iterator[Incoming]:
-        left = limits.total_bytes
-        with archive:
-            for member in images:
-                if member.file_size > limits.member_bytes:
-                    skipped.append((member.filename, member_too_big))
-                    continue
-                if left < limits.member_bytes:
-                    payload = _read_member(archive, member, left, total_reached)
-                else:
-                    payload = _read_member(archive, member, limits.member_bytes, member_too_big)
-                if isinstance(payload, str):
-                    skipped.append((member.filename, payload))
-                    continue
-                left -= len(payload)
-                yield Incoming(member.filename, payload)
-
-    return len(images), gen(), skipped
-
-
-def safe_extract_zip(
-    data: bytes | Path, dest: Path, limits: ZipLimits | None = None
-) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Extract a zip's image members under `dest` (`../` and absolute names are skipped, as are oversized members).
-    Returns their paths and the (member, reason) of those skipped."""
-    _, members, skipped = iter_zip(data, limits)
-    out = []
-    dest = Path(dest)
-    for item in members:
-        target = (dest / item.name).resolve()
-        if not target.is_relative_to(dest.resolve()):  # belt and braces after _check_members
-            raise UnsafeArchive(f"member {item.name!r} escapes the destination")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(item.data)
-        out.append(target)
-    return out, skipped
-
-
 def import_zip(store: Store, data: bytes | Path, **kwargs: object) -> ImportReport:
     """Import the images of a zip archive (bytes or a path); labels from member names and folders inside it."""
     require(Permission.IMPORT)  # before any decompression: a refused user costs the server nothing
     store.remove_stale_temp_files()  # a crashed earlier import may have left some
     count, members, skipped = iter_zip(data, ZipLimits.from_settings(store.settings))
     report = ImportReport()
-    import_items(store, members, total=count, report=report, **kwargs)  # type: ignore[arg-type]
+    items = (Incoming(name, payload) for name, payload in members)
+    import_items(store, items, total=count, report=report, **kwargs)  # type: ignore[arg-type]
     report.skipped.extend(skipped)
+    return report
+
+
+def import_uploads(
+    store: Store, files: Iterable[tuple[str, bytes]], *, emotion: str | None = None, pool: bool = False
+) -> ImportReport:
+    """Import files uploaded from a page, (name, bytes) each, into one report. An image gets `emotion` (a person's
+    choice) or else its file-name tag; a .zip's images get labels from their names and folders inside it. `pool`
+    sends everything to the unlabeled pool without a label (none from names either: pool labels come from review). A zip that cannot be read is skipped with its
+    reason and the other files are imported."""
+    require(Permission.IMPORT)
+    options: dict[str, Any] = {"status": STATUS_POOL, "labels_from_names": False} if pool else {}
+    report = ImportReport()
+    for name, data in files:
+        if name.lower().endswith(".zip"):
+            try:
+                report.merge(import_zip(store, data, **options))
+            except StudioError as exc:
+                report.skipped.append((name, str(exc)))
+            continue
+        chosen = None if pool else emotion
+        item = Incoming(name, data, emotion=chosen, label_source="human" if chosen else None)
+        import_items(store, [item], report=report, **options)
     return report
 
 
@@ -332,7 +251,7 @@ def _image_files(root: Path) -> list[Path]:
     out: list[Path] = []
     for folder, dirs, names in os.walk(root, followlinks=False):
         dirs.sort()
-        out.extend(Path(folder) / n for n in names if _is_image_name(n))
+        out.extend(Path(folder) / n for n in names if is_image_name(n))
     return sorted(out)
 
 
@@ -466,11 +385,7 @@ def import_yolo(
                     attributes={"yolo": {"file": name, "split": split, "line": box.line, "box": list(box.xyxy())}},
                 )
             )
-        sub = import_items(store, crops, status=status or (STATUS_TRAIN if split == "train" else STATUS_TEST))
-        report.added += sub.added
-        report.duplicates += sub.duplicates
-        report.skipped.extend(sub.skipped)
-        report.image_ids.extend(sub.image_ids)
+        report.merge(import_items(store, crops, status=status or (STATUS_TRAIN if split == "train" else STATUS_TEST)))
         if progress is not None:
             progress(done, len(images))
     return report
