@@ -197,8 +197,8 @@ def import_uploads(
 ) -> ImportReport:
     """Import files uploaded from a page, (name, bytes) each, into one report. An image gets `emotion` (a person's
     choice) or else its file-name tag; a .zip's images get labels from their names and folders inside it. `pool`
-    sends everything to the unlabeled pool without a label (none from names either: pool labels come from review). A zip that cannot be read is skipped with its
-    reason and the other files are imported."""
+    sends everything to the unlabeled pool without a label (none from names either: pool labels come from review).
+    A zip that cannot be read is skipped with its reason and the other files are imported."""
     require(Permission.IMPORT)
     options: dict[str, Any] = {"status": STATUS_POOL, "labels_from_names": False} if pool else {}
     report = ImportReport()
@@ -216,15 +216,6 @@ def import_uploads(
 
 
 # ---- folders and manifests ---------------------------------------------------------------------------------------
-def check_import_target(path: Path, kind: str) -> None:
-    """Refuse a path of the wrong sort for `kind` ("folder", "manifest", "yolo", "zip") with a message that says
-    what to do; the Data page calls it too, to say so before it queues the import."""
-    if kind == "manifest" and path.is_dir():
-        raise StudioError(f"{path} is a folder: import it as a folder, or give the path of a manifest .csv file")
-    if kind in ("folder", "yolo") and path.is_file():
-        raise StudioError(f"{path} is a file: choose its folder, or import a .csv file as a manifest")
-
-
 OUTSIDE_FOLDER = 'refused: it lies outside the imported folder (through a symlink, ".." or an absolute path)'
 
 
@@ -255,20 +246,15 @@ def _image_files(root: Path) -> list[Path]:
     return sorted(out)
 
 
-def list_folder_images(root: Path, roots: ImportRoots) -> tuple[Path, list[Path]]:
-    """The resolved folder (refused unless it lies inside `roots`) and the image files below it."""
-    folder = roots.check(Path(root).expanduser(), "folder")
+def import_folder(store: Store, root: Path, **kwargs: object) -> ImportReport:
+    """Import every image below `root`; labels from file-name tags, then the parent folder (relative to root).
+    A file that links outside `root` is skipped with its reason. A dashboard import's `root` has passed
+    `core.import_roots.check_import` (the import job checks it)."""
+    require(Permission.IMPORT)  # before walking the folder
+    folder = resolve_path(Path(root).expanduser())
     if not folder.is_dir():
         raise StudioError(f"{root} is not a folder")
-    return folder, _image_files(folder)
-
-
-def import_folder(store: Store, root: Path, *, roots: ImportRoots | None = None, **kwargs: object) -> ImportReport:
-    """Import every image below `root`; labels from file-name tags, then the parent folder (relative to root).
-    A file that links outside `root` is skipped with its reason. `roots` limits which folders may be read (default:
-    the settings' IMPORT_ROOTS policy; the CLI passes anywhere)."""
-    require(Permission.IMPORT)  # before walking the folder
-    folder, files = list_folder_images(root, ImportRoots.or_settings(roots, store.settings))
+    files = _image_files(folder)
     store.remove_stale_temp_files()  # a crashed earlier import may have left some
     items = (_read_file(p.relative_to(folder).as_posix(), p, folder, store.settings) for p in files)
     return import_items(store, items, total=len(files), **kwargs)  # type: ignore[arg-type]
@@ -278,12 +264,13 @@ def import_manifest(
     store: Store, manifest: Path, *, roots: ImportRoots | None = None, **kwargs: object
 ) -> ImportReport:
     """Import a CSV manifest with columns path,label[,person]; paths are relative to the CSV's folder and must
-    stay inside it. With import roots, the manifest and every file it names must lie inside them, or nothing is
-    imported."""
+    stay inside it. Every file it names must lie inside `roots` (default: the settings' IMPORT_ROOTS policy), or
+    nothing is imported; the manifest itself has passed `core.import_roots.check_import` in a dashboard import."""
     require(Permission.IMPORT)  # before reading the manifest
     roots = ImportRoots.or_settings(roots, store.settings)
-    manifest = roots.check(Path(manifest).expanduser(), "manifest")
-    check_import_target(manifest, "manifest")
+    manifest = resolve_path(Path(manifest).expanduser())
+    if manifest.is_dir():
+        raise StudioError(f"{manifest} is a folder, not a manifest .csv file")
     base = resolve_path(manifest.parent)
     rows = list(csv.DictReader(manifest.open(newline="", encoding="utf-8")))
     if rows and "path" not in rows[0]:
@@ -332,7 +319,6 @@ def import_yolo(
     root: Path,
     *,
     pad: float = 0.15,
-    roots: ImportRoots | None = None,
     status: str | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
@@ -342,8 +328,9 @@ def import_yolo(
     Images with a malformed label file, unreadable or too large are skipped with their reason; DatasetFormatError
     only when no image is usable."""
     require(Permission.IMPORT)
-    # The whole tree is checked: a label file linked to /etc/passwd would otherwise be read and quoted in an error.
-    folder = ImportRoots.or_settings(roots, store.settings).check_tree(Path(root), "dataset folder")
+    # A dashboard import's `root` has passed `core.import_roots.check_import`, which checks the whole tree: a label
+    # file linked to /etc/passwd would otherwise be read and quoted in an error.
+    folder = resolve_path(root)
     dataset = read_yolo_dataset(folder, strict=False)
     store.remove_stale_temp_files()  # a crashed earlier import may have left some
     report = ImportReport()

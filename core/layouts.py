@@ -24,9 +24,8 @@ import numpy as np
 from core.auth import Permission, require
 from core.errors import StudioError
 from core.imaging import encode_png
-from core.import_roots import ImportRoots
 from core.ingest import ImportReport, Incoming, _image_files, _read_file, import_items
-from core.paths import resolve_inside
+from core.paths import resolve_inside, resolve_path
 from core.progress import ProgressFn
 from core.schema import LABEL_MANIFEST, STATUS_TEST, STATUS_TRAIN
 from core.settings import Settings
@@ -464,15 +463,15 @@ def import_layout(
     path: Path,
     layout: str = AUTO,
     *,
-    roots: ImportRoots | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     status: str | None = None,
 ) -> ImportReport:
     """Import a public dataset in its own layout (a name of LAYOUTS, or `auto` to detect it). With `status` (an
-    evaluation suite's test set) every image gets it, whatever the dataset's own split says."""
+    evaluation suite's test set) every image gets it, whatever the dataset's own split says. A dashboard import's
+    `path` has passed `core.import_roots.check_import`."""
     require(Permission.IMPORT)
-    path = ImportRoots.or_settings(roots, store.settings).check(Path(path).expanduser(), "dataset")
+    path = resolve_path(path)
     if not path.exists():
         raise StudioError(f"{path} does not exist")
     name = resolve_layout(path, layout)

@@ -15,8 +15,8 @@ import streamlit as st
 import torch.nn  # without torch this fails, and the Train page shows a note instead of these tabs
 
 from core.auth import Permission, allowed
-from core.errors import PathNotAllowed
-from core.import_roots import ImportRoots
+from core.errors import StudioError
+from core.import_roots import ImportRoots, check_import
 from core.jobs import Job
 from core.jobs.compare_kinds import (
     MODEL_COMPARISON,
@@ -215,9 +215,9 @@ def _detector_data_ui() -> tuple[str, Path | None]:
         path = st.text_input("YOLO dataset folder (data.yaml, train/, valid/)", default, key="det_yolo")
         if not path.strip():
             return "yolo", None
-        try:  # a hosted dashboard reads datasets only under IMPORT_ROOTS
-            return "yolo", ImportRoots.from_settings(settings()).check_tree(Path(path), "dataset folder")
-        except PathNotAllowed as exc:
+        try:  # a hosted dashboard reads datasets only under IMPORT_ROOTS (the job checks the same)
+            return "yolo", check_import(ImportRoots.from_settings(settings()), path, "yolo")
+        except StudioError as exc:
             st.error(str(exc))
             return "yolo", None
     return "store", None
