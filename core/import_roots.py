@@ -159,6 +159,23 @@ def stored_import_roots(settings: Settings) -> StoredRoots | None:
     return StoredRoots(tuple(Path(p) for p in stored.value), stored.changed_by, stored.changed_at)
 
 
+def roots_origin(settings: Settings, stored: StoredRoots | None) -> str:
+    """Where the roots in force come from, for the Users page: an admin's list, IMPORT_ROOTS, or the default."""
+    if stored is not None:
+        return f"set here by {stored.changed_by} on {stored.changed_at:%Y-%m-%d %H:%M} UTC"
+    if settings.import_roots is not None:
+        return "from the server's IMPORT_ROOTS setting"
+    return "the default: " + ("<DATA_ROOT>/inbox in team mode" if settings.team_mode else "anywhere, in local mode")
+
+
+def editable_roots(settings: Settings, stored: StoredRoots | None) -> tuple[list[Path], list[Path]]:
+    """The roots in force split into (folders that exist, folders that do not), to pre-fill the Users page's form:
+    a default that does not exist (a team server's <DATA_ROOT>/inbox before anyone made it) could never be saved
+    as it stands, since `set_import_roots` accepts existing folders only."""
+    current = list(stored.roots) if stored is not None else (settings.resolved_import_roots or [])
+    return [p for p in current if p.is_dir()], [p for p in current if not p.is_dir()]
+
+
 def validate_roots(paths: Sequence[str | Path]) -> tuple[Path, ...]:
     """Each path absolute, an existing directory, and resolved (symlinks, `..`); duplicates once. StudioError
     naming every bad path otherwise."""
