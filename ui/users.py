@@ -53,15 +53,15 @@ def change_role_section(engine: Engine, people: list[UserInfo]) -> None:
     who = str(c1.selectbox("User", [u.email for u in people], key="users_pick"))
     current = next(u.role.label for u in people if u.email == who)
     role = c2.selectbox("Role", ROLES, index=ROLES.index(current), key="users_role")
-    saved = c3.button("Save", key="users_save", disabled=role == current) and run_safely(
-        lambda: set_role(engine, who, Role.parse(str(role))), what="Changing the role"
-    )
-    removed = st.button(f"Remove {who}", key="users_remove") and run_safely(
-        lambda: remove_user(engine, who), what="Removing"
-    )
-    if removed:
+    saved = None
+    if c3.button("Save", key="users_save", disabled=role == current):
+        saved = run_safely(lambda: set_role(engine, who, Role.parse(str(role))), what="Changing the role")
+    removed = None
+    if st.button(f"Remove {who}", key="users_remove"):
+        removed = run_safely(lambda: remove_user(engine, who), what="Removing")
+    if removed is not None:
         st.session_state[DONE_KEY] = f"Removed {removed.email} and revoked their {removed.keys_text}."
-    if saved or removed:
+    if saved is not None or removed is not None:
         st.rerun()
 
 
@@ -70,10 +70,9 @@ def add_user_section(engine: Engine, cfg: Settings) -> None:
     a1, a2, a3 = st.columns([3, 2, 1], vertical_alignment="bottom")
     email = a1.text_input("E-mail", key="users_new_email")
     new_role = a2.selectbox("Role", ROLES, index=ROLES.index(cfg.default_role), key="users_new_role")
-    added = a3.button("Add", key="users_add", disabled=not email.strip()) and run_safely(
-        lambda: add_user(engine, email, Role.parse(str(new_role))), what="Adding"
-    )
-    if added:
+    if a3.button("Add", key="users_add", disabled=not email.strip()) and (
+        run_safely(lambda: add_user(engine, email, Role.parse(str(new_role))), what="Adding") is not None
+    ):
         st.rerun()
 
 
@@ -101,10 +100,10 @@ def import_roots_section(cfg: Settings) -> None:
         "list allows no server-side import.",
     )
     r1, r2 = st.columns(2)
-    changed = r1.button("Save import roots", key="roots_save") and run_safely(
-        lambda: set_import_roots(cfg, text.splitlines()), what="Saving the import roots"
-    )
-    if changed:
+    changed = None
+    if r1.button("Save import roots", key="roots_save"):
+        changed = run_safely(lambda: set_import_roots(cfg, text.splitlines()), what="Saving the import roots")
+    if changed is not None:
         st.session_state[DONE_KEY] = "Import roots saved: " + (
             ", ".join(map(str, changed.roots)) or "none (no imports)"
         )
@@ -115,5 +114,5 @@ def import_roots_section(cfg: Settings) -> None:
     )
     if reset:
         st.session_state[DONE_KEY] = "Import roots: the server's setting applies again."
-    if changed or reset:
+    if changed is not None or reset:
         st.rerun()
