@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import ingest
 from core.db import dispose_engine
-from core.errors import PathNotAllowed
+from core.errors import PathNotAllowed, StudioError
 from core.imaging import encode_jpeg, encode_png
 from core.import_roots import ImportRoots, check_import
 from core.settings import Settings, get_settings
@@ -193,3 +193,17 @@ def test_data_page_refuses_a_path_outside_and_never_says_whether_it_exists(
         errors = " ".join(e.value for e in at.error)
         assert "outside the import folders" in errors and "does not exist" not in errors
     assert Store(get_settings()).count() == 0
+
+
+def test_the_boundary_check_says_what_is_wrong_with_a_path_inside(team_store: Store, inbox: Path) -> None:
+    roots = _dashboard(team_store)
+    assert check_import(roots, inbox / "happy" / ".." / "b.jpg", "manifest") == (inbox / "b.jpg").resolve()
+    with pytest.raises(StudioError, match="is a file"):
+        check_import(roots, inbox / "b.jpg", "folder")
+    with pytest.raises(StudioError, match="is a folder"):
+        check_import(roots, inbox, "manifest")
+    with pytest.raises(StudioError, match="does not exist"):
+        check_import(roots, inbox / "gone", "folder")
+    with pytest.raises(StudioError, match="unknown layout"):
+        check_import(roots, inbox, "layout", "no-such-layout")
+    assert check_import(roots, inbox, "layout") == inbox.resolve()  # without a layout: the job resolves it later
