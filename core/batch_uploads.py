@@ -23,9 +23,9 @@ from pathlib import Path, PurePath
 import cv2
 import numpy as np
 
+from core.archives import ZipLimits, safe_extract_zip
 from core.errors import ImageNotReadable, StudioError
 from core.imaging import decode_rgb, limit_size
-from core.ingest import ZipLimits, safe_extract_zip
 from core.schema import IMAGE_EXTENSIONS
 from core.settings import Settings
 

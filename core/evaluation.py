@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from core.atomic import atomic_write_text
 from core.errors import DatasetFormatError, ImageNotReadable
 from core.executors.cluster import worker_settings
 from core.executors.executor import executor_for
@@ -25,7 +26,6 @@ from core.landmarks.extractor import LandmarkExtractor
 from core.progress import ProgressFn
 from core.schema import EMOTIONS
 from core.settings import Settings, get_settings
-from core.store.files import atomic_write_text
 from core.training.report import classification_metrics
 
 _SIDE_FILES = frozenset({".csv", ".txt", ".json", ".md", ".yaml", ".yml", ".npz", ".db"})

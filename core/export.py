@@ -15,6 +15,7 @@ from core.store import Store
 from core.store.repository import Filters
 
 META_COLUMNS = ("image_id", "source", "status", "label_source", "person", "sha256")
+FLOAT_FORMAT = "%.6g"  # six significant digits: MediaPipe's float32 coordinates lose nothing that matters
 
 
 def landmark_table(store: Store, filters: Filters | None = None) -> pd.DataFrame:
@@ -56,7 +57,12 @@ def _atomic(path: Path, write: object) -> Path:
 
 def export_csv(table: pd.DataFrame, path: Path) -> Path:
     """Write the table as CSV, atomically (a reader never sees half a file)."""
-    return _atomic(Path(path), lambda tmp: table.to_csv(tmp, index=False, float_format="%.6g"))
+    return _atomic(Path(path), lambda tmp: table.to_csv(tmp, index=False, float_format=FLOAT_FORMAT))
+
+
+def csv_bytes(table: pd.DataFrame) -> bytes:
+    """The table as `export_csv` writes it, in memory (the Landmarks page's download)."""
+    return table.to_csv(index=False, float_format=FLOAT_FORMAT).encode()
 
 
 def export_parquet(table: pd.DataFrame, path: Path) -> Path:

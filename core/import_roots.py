@@ -7,6 +7,10 @@ under a root. The CLI is the operator's own tool and passes `ImportRoots.anywher
 Where the roots come from: an admin's list from the dashboard (`set_import_roots`, stored in the `server_settings`
 table with who set it and when) when there is one, else `Settings` (IMPORT_ROOTS, or its default). `from_settings`
 is the one entry point that every page and job uses.
+
+`check_import` is the one check of a path to import, made at the boundary: by a page before it queues the job (so
+the user hears at once) and by the job before it reads anything. The import functions of `core.ingest` and
+`core.layouts` take a path that passed it and do not check the roots again.
 """
 
 from __future__ import annotations
@@ -105,6 +109,31 @@ class ImportRoots:
         )
 
 
+# What a path is called in messages, per import kind.
+_WHAT: Final = {"manifest": "manifest", "yolo": "dataset folder", "layout": "dataset", "zip": "archive"}
+
+
+def check_import(roots: ImportRoots, path: str | Path, kind: str, layout: str | None = None) -> Path:
+    """`path` resolved, once it is inside `roots` and of the right sort for `kind` ("folder", "manifest", "yolo",
+    "zip", "layout"); a YOLO dataset must not link outside the roots anywhere below it. With `layout` (kind
+    "layout") the dataset must also fit that layout. The roots come first: a path outside them gets the same answer
+    whether it exists, is a file or a folder (the page never tells what lies outside)."""
+    raw = Path(path).expanduser()
+    what = _WHAT.get(kind, "folder")
+    real = roots.check_tree(raw, what) if kind == "yolo" else roots.check(raw, what)
+    if kind == "manifest" and real.is_dir():
+        raise StudioError(f"{raw} is a folder: import it as a folder, or give the path of a manifest .csv file")
+    if kind in ("folder", "yolo") and real.is_file():
+        raise StudioError(f"{raw} is a file: choose its folder, or import a .csv file as a manifest")
+    if not real.exists():
+        raise StudioError(f"{raw} does not exist")
+    if kind == "layout" and layout is not None:
+        from core.layouts import resolve_layout  # core.layouts imports this module
+
+        resolve_layout(real, layout)
+    return real
+
+
 @dataclass(frozen=True)
 class StoredRoots:
     """The roots an admin set from the dashboard, and who did it when."""
@@ -128,6 +157,23 @@ def stored_import_roots(settings: Settings) -> StoredRoots | None:
     if stored is None:
         return None
     return StoredRoots(tuple(Path(p) for p in stored.value), stored.changed_by, stored.changed_at)
+
+
+def roots_origin(settings: Settings, stored: StoredRoots | None) -> str:
+    """Where the roots in force come from, for the Users page: an admin's list, IMPORT_ROOTS, or the default."""
+    if stored is not None:
+        return f"set here by {stored.changed_by} on {stored.changed_at:%Y-%m-%d %H:%M} UTC"
+    if settings.import_roots is not None:
+        return "from the server's IMPORT_ROOTS setting"
+    return "the default: " + ("<DATA_ROOT>/inbox in team mode" if settings.team_mode else "anywhere, in local mode")
+
+
+def editable_roots(settings: Settings, stored: StoredRoots | None) -> tuple[list[Path], list[Path]]:
+    """The roots in force split into (folders that exist, folders that do not), to pre-fill the Users page's form:
+    a default that does not exist (a team server's <DATA_ROOT>/inbox before anyone made it) could never be saved
+    as it stands, since `set_import_roots` accepts existing folders only."""
+    current = list(stored.roots) if stored is not None else (settings.resolved_import_roots or [])
+    return [p for p in current if p.is_dir()], [p for p in current if not p.is_dir()]
 
 
 def validate_roots(paths: Sequence[str | Path]) -> tuple[Path, ...]:

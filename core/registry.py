@@ -24,11 +24,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from core.atomic import atomic_write_text
 from core.auth import Permission, require
 from core.errors import ModelFileCorrupt, ModelMismatch, StudioError
 from core.schema import EMOTIONS
 from core.settings import PROJECT_ROOT, Settings
-from core.store.files import atomic_write_text
 
 ModelKind = Literal["landmark", "resnet", "detector", "hybrid", "faceapi", "faceapi_finetuned"]
 CARD_FILE = "card.json"

@@ -15,7 +15,7 @@ from core.active.simulation import SimulationResult
 from core.active.uncertainty import STRATEGIES, STRATEGY_LABELS
 from core.auth import Permission, allowed
 from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
-from core.import_roots import ImportRoots
+from core.import_roots import ImportRoots, check_import
 from core.jobs import Job
 from core.jobs.active_kinds import (
     AL_POOL,
@@ -81,7 +81,7 @@ def pool_ui(store: Store) -> None:
         clicked = st.button("Import folder into the pool", key="al_folder_import", disabled=not path or _busy(AL_POOL))
         if (
             clicked
-            and run_safely(lambda: roots.check(Path(path), "folder"), what="Import") is not None
+            and run_safely(lambda: check_import(roots, path, "folder"), what="Import") is not None
             and submit(AL_POOL, PoolParams(folder=str(Path(path).expanduser()))) is not None
         ):
             st.rerun()

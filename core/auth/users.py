@@ -30,6 +30,11 @@ class RemovedUser:
     email: str
     keys_revoked: int  # their API keys that were still active, revoked with them
 
+    @property
+    def keys_text(self) -> str:
+        """ "1 API key", "3 API keys": for the messages of the CLI and the Users page."""
+        return f"{self.keys_revoked} API key{'' if self.keys_revoked == 1 else 's'}"
+
 
 def normalize_email(email: str) -> str:
     value = email.strip().lower()

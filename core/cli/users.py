@@ -74,6 +74,5 @@ def run_remove(args: argparse.Namespace) -> int:
     from core.auth.users import remove_user
 
     removed = remove_user(_engine(), args.email)
-    keys = f"{removed.keys_revoked} API key{'' if removed.keys_revoked == 1 else 's'}"
-    print(f"removed {removed.email} and revoked their {keys}")
+    print(f"removed {removed.email} and revoked their {removed.keys_text}")
     return 0

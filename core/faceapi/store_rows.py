@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from core.atomic import atomic_write_bytes
 from core.errors import ImageNotReadable
 from core.faceapi.network import CROP_SCALE, OUTPUT_WIDTH, face_crop, shared_network
 from core.imaging import decode_rgb
 from core.progress import ProgressFn
 from core.records import FaceData
-from core.store.files import atomic_write_bytes
 from core.store.repository import Store
 from core.store.tables import ImageRecord
 

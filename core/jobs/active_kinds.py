@@ -191,16 +191,16 @@ def run_al_pool(params: PoolParams, ctx: JobContext) -> dict[str, Any]:
     """Import a folder into the unlabeled pool, then extract the landmarks of what is not yet extracted. Resumable:
     images already in the store are recognised by their content and not added twice; extraction skips what is done."""
     from core.active.pool import extract_pool, import_pool_folder
-    from core.import_roots import ImportRoots
+    from core.import_roots import ImportRoots, check_import
     from core.store import Store
 
     store = Store()
-    roots = ImportRoots.for_acting_user(store.settings)
+    folder = check_import(ImportRoots.for_acting_user(store.settings), params.folder, "folder")
 
     def importing(done: int, total: int, message: str = "", /) -> None:
         ctx.progress(done, total, message or f"importing {done}/{total}")
 
-    report = import_pool_folder(store, Path(params.folder), roots=roots, progress=importing, cancel=ctx.cancel)
+    report = import_pool_folder(store, folder, progress=importing, cancel=ctx.cancel)
     batch = None
     if not ctx.cancelled():
         ctx.progress(0, 0, "extracting landmarks")

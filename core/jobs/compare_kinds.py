@@ -4,7 +4,6 @@ models and run them over many images, so they run in a worker like training does
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from pydantic import Field
@@ -44,12 +43,12 @@ class PipelineComparisonParams(Params):
 def run_pipeline_comparison(params: PipelineComparisonParams, ctx: JobContext) -> dict[str, Any]:
     """Score the pipelines on the same images of a YOLO dataset (under the import roots unless the operator's)."""
     from core.detector.compare import compare_on_yolo
-    from core.import_roots import ImportRoots
+    from core.import_roots import ImportRoots, check_import
     from core.registry import Registry
     from core.settings import get_settings
 
     settings = get_settings()
-    dataset = ImportRoots.for_acting_user(settings).check_tree(Path(params.dataset), "YOLO dataset")
+    dataset = check_import(ImportRoots.for_acting_user(settings), params.dataset, "yolo")
     scores = compare_on_yolo(
         Registry(settings.models_dir),
         settings,

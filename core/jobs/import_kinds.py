@@ -41,14 +41,12 @@ def import_kind_of(path: Path, *, yolo: bool = False, layout: str | None = None)
 def run_import(params: ImportParams, ctx: JobContext) -> dict[str, Any]:
     """Import under the import roots (anywhere for the operator); the result is the import report."""
     from core import ingest
-    from core.import_roots import ImportRoots
+    from core.import_roots import ImportRoots, check_import
     from core.store import Store
 
     store = Store()
     roots = ImportRoots.for_acting_user(store.settings)
-    # The roots first: a path outside them gets the same answer whether it exists, is a file or a folder.
-    path = roots.check(Path(params.path).expanduser(), "path")
-    ingest.check_import_target(path, params.kind)
+    path = check_import(roots, params.path, params.kind)  # the one check, before anything is read
     options: dict[str, Any] = {"progress": ctx.progress, "cancel": ctx.cancel}
     if (params.suite is None) != (params.domain is None):
         raise StudioError("a suite's test set needs both the suite and its domain")
@@ -58,15 +56,15 @@ def run_import(params: ImportParams, ctx: JobContext) -> dict[str, Any]:
         from core.layouts import import_layout, resolve_layout
 
         layout = resolve_layout(path, params.layout)
-        report = import_layout(store, path, layout, roots=roots, **options)
+        report = import_layout(store, path, layout, **options)
     elif params.kind == "yolo":
-        report = ingest.import_yolo(store, path, roots=roots, **options)
+        report = ingest.import_yolo(store, path, **options)
     elif params.kind == "manifest":
         report = ingest.import_manifest(store, path, roots=roots, **options)
     elif params.kind == "zip":
         report = ingest.import_zip(store, path, **options)
     else:
-        report = ingest.import_folder(store, path, roots=roots, **options)
+        report = ingest.import_folder(store, path, **options)
     if params.suite is not None and params.domain is not None:
         from core.suites.manage import add_images
 

@@ -238,11 +238,11 @@ def run_upload_test(params: UploadTestParams, ctx: JobContext) -> dict[str, Any]
     """The Batch test page's run: evaluate the uploads staged for this job. The table the page shows (with
     thumbnails, paths relative to the upload) and the predictions CSV go to the exports folder, since the staged
     folder is removed when the job ends (`cleanup_upload_test`)."""
+    from core.atomic import atomic_write_text
     from core.auth import require
     from core.batch_uploads import thumbnail_uri, upload_folder
     from core.errors import StudioError
     from core.settings import get_settings
-    from core.store.files import atomic_write_text
 
     require(Permission.EVALUATE)
     folder = upload_folder(get_settings(), params.upload_id)

@@ -264,9 +264,9 @@ def run_detector_training(params: DetectorParams, ctx: JobContext) -> dict[str, 
         return lambda d, t, _m="": ctx.progress(0, config.epochs, f"loading {what} images {d}/{t}")
 
     if params.yolo is not None:
-        from core.import_roots import ImportRoots
+        from core.import_roots import ImportRoots, check_import
 
-        root = ImportRoots.for_acting_user(settings).check_tree(Path(params.yolo), "YOLO dataset")
+        root = check_import(ImportRoots.for_acting_user(settings), params.yolo, "yolo")
         ds = read_yolo_dataset(root)
         classes = [e for e in EMOTIONS if e in ds.emotions]
         cmap = yolo_class_map(ds.emotions, classes)

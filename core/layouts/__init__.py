@@ -19,7 +19,6 @@ from pathlib import Path
 
 from core.auth import Permission, require
 from core.errors import StudioError
-from core.import_roots import ImportRoots
 from core.ingest import ImportReport, import_items
 from core.layouts import affectnet, ckplus, fer2013, jaffe, kdef, rafdb
 from core.layouts.affectnet import AFFECTNET_CODES
@@ -29,6 +28,7 @@ from core.layouts.fer2013 import FER2013_CODES
 from core.layouts.jaffe import JAFFE_CODES
 from core.layouts.kdef import KDEF_CODES
 from core.layouts.rafdb import RAFDB_CODES
+from core.paths import resolve_path
 from core.progress import ProgressFn
 from core.store import Store
 
@@ -103,15 +103,15 @@ def import_layout(
     path: Path,
     layout: str = AUTO,
     *,
-    roots: ImportRoots | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     status: str | None = None,
 ) -> ImportReport:
     """Import a public dataset in its own layout (a name of LAYOUTS, or `auto` to detect it). With `status` (an
-    evaluation suite's test set) every image gets it, whatever the dataset's own split says."""
+    evaluation suite's test set) every image gets it, whatever the dataset's own split says. A dashboard import's
+    `path` has passed `core.import_roots.check_import`."""
     require(Permission.IMPORT)
-    path = ImportRoots.or_settings(roots, store.settings).check(Path(path).expanduser(), "dataset")
+    path = resolve_path(path)
     if not path.exists():
         raise StudioError(f"{path} does not exist")
     name = resolve_layout(path, layout)

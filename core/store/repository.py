@@ -19,6 +19,7 @@ from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.atomic import write_temp
 from core.db import session_scope
 from core.errors import ImageNotReadable, StudioError
 from core.imaging import probe_image
@@ -167,7 +168,7 @@ class Store:
 
         rel = files.relative_image_path(sha, _EXT_BY_FORMAT.get(info.format, ".img"))
         final = self.data_root / rel
-        tmp = files.write_temp(final.parent, data)
+        tmp = write_temp(final.parent, data)
         placed = False
         try:
             with session_scope(self.engine) as session:

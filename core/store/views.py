@@ -7,8 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from core.records import FaceData
 from core.schema import EXTRACTION_ERROR, EXTRACTION_NO_FACE, EXTRACTION_OK, EXTRACTION_PENDING
-from core.store.repository import Filters, Store
+from core.store.repository import Filters, Store, face_from_row
 from core.store.tables import ImageRecord
 
 RECORD_COLUMNS = (
@@ -94,3 +95,12 @@ def placement_table(store: Store, image_ids: Sequence[int]) -> pd.DataFrame:
             where, why = "unlabeled pool", "no emotion in the file or folder name and no label chosen"
         rows.append({"file": r.original_name or r.path, "went to": where, "why": why})
     return pd.DataFrame(rows, columns=["file", "went to", "why"])
+
+
+def stored_face(store: Store, image_id: int) -> tuple[ImageRecord, FaceData] | None:
+    """An image's record and its face's arrays; None when it is gone or has no landmarks (any more)."""
+    record = store.get(image_id)
+    if record is None or record.extraction is None:
+        return None
+    face = face_from_row(record.extraction)
+    return None if face is None else (record, face)

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.atomic import atomic_write_text
 from core.settings import Settings
-from core.store.files import atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from core.atomic import atomic_write_text
 from core.registry import Registry
-from core.store.files import atomic_write_text
 
 FOLDER = ".comparisons"  # a dot folder: the registry's model listing skips it
 

@@ -17,12 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from core.atomic import atomic_write_text
 from core.auth import Permission, require
 from core.errors import StudioError, TrainingDataError
 from core.inference import ExpressionModel
 from core.registry import ActivationRecord, Registry
 from core.schema import EMOTIONS, TRAINABLE_STATUSES
-from core.store.files import atomic_write_text
 from core.store.repository import FaceData, Filters, Store
 from core.suites.evaluate import (
     NO_FACE,  # re-exported: what a model that found no face answers

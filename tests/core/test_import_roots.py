@@ -18,11 +18,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import ingest
-from core.active.pool import import_pool_folder
 from core.db import dispose_engine
-from core.errors import PathNotAllowed
+from core.errors import PathNotAllowed, StudioError
 from core.imaging import encode_jpeg, encode_png
-from core.import_roots import ImportRoots
+from core.import_roots import ImportRoots, check_import
 from core.settings import Settings, get_settings
 from core.store import Store
 
@@ -71,12 +70,17 @@ def test_folder_inside_the_inbox_imports(team_store: Store, inbox: Path) -> None
     assert sorted(r.original_name for r in team_store.list_images()) == ["b.jpg", "happy/a.png"]
 
 
+def _dashboard(store: Store) -> ImportRoots:
+    """The roots a dashboard import is checked against (by the page, and again by its job)."""
+    return ImportRoots.from_settings(store.settings)
+
+
 def test_absolute_path_outside_is_refused(team_store: Store, inbox: Path, private: Path) -> None:
     with pytest.raises(PathNotAllowed, match="outside the import folders") as err:
-        ingest.import_folder(team_store, private)
+        check_import(_dashboard(team_store), private, "folder")
     assert str(team_store.settings.data_root / "inbox") in str(err.value)  # it says where imports may come from
     with pytest.raises(PathNotAllowed):
-        ingest.import_folder(team_store, Path("/usr/share"))
+        check_import(_dashboard(team_store), Path("/usr/share"), "folder")
     assert team_store.count() == 0
 
 
@@ -84,7 +88,7 @@ def test_dotdot_out_of_the_inbox_is_refused(team_store: Store, inbox: Path, priv
     sneaky = inbox / ".." / ".." / ".." / private.name
     assert sneaky.resolve() == private.resolve()  # the path does lead to the private folder
     with pytest.raises(PathNotAllowed):
-        ingest.import_folder(team_store, sneaky)
+        check_import(_dashboard(team_store), sneaky, "folder")
     assert team_store.count() == 0
 
 
@@ -92,9 +96,7 @@ def test_symlinked_folder_pointing_out_is_refused(team_store: Store, inbox: Path
     link = inbox.parent / "looks-inside"
     link.symlink_to(private, target_is_directory=True)
     with pytest.raises(PathNotAllowed):
-        ingest.import_folder(team_store, link)
-    with pytest.raises(PathNotAllowed):
-        import_pool_folder(team_store, link)
+        check_import(_dashboard(team_store), link, "folder")
     assert team_store.count() == 0
 
 
@@ -130,7 +132,7 @@ def test_manifest_inside_imports_and_manifest_outside_is_refused(team_store: Sto
     report = ingest.import_manifest(team_store, _manifest(inbox, ["happy/a.png", "b.jpg"]))
     assert report.added == 2
     with pytest.raises(PathNotAllowed, match="manifest"):
-        ingest.import_manifest(team_store, _manifest(private, ["sad_holiday.png"]))
+        check_import(_dashboard(team_store), _manifest(private, ["sad_holiday.png"]), "manifest")
     assert team_store.count() == 2
 
 
@@ -149,13 +151,13 @@ def test_yolo_dataset_inside_imports_outside_or_linking_out_is_refused(
     dataset = _yolo(inbox.parent / "yolo", astronaut_rgb)
     assert ingest.import_yolo(team_store, dataset).added == 1
     with pytest.raises(PathNotAllowed):
-        ingest.import_yolo(team_store, _yolo(private / "yolo", astronaut_rgb))
+        check_import(_dashboard(team_store), _yolo(private / "yolo", astronaut_rgb), "yolo")
     # A label file linked to /etc/passwd would be parsed, and its first line quoted in the format error.
     evil = _yolo(inbox.parent / "evil-yolo", astronaut_rgb[:, ::-1].copy())
     (evil / "train" / "labels" / "a.txt").unlink()
     (evil / "train" / "labels" / "a.txt").symlink_to("/etc/passwd")
     with pytest.raises(PathNotAllowed, match="links outside") as err:
-        ingest.import_yolo(team_store, evil)
+        check_import(_dashboard(team_store), evil, "yolo")
     assert "root:" not in str(err.value)
     assert team_store.count() == 1
 
@@ -191,3 +193,17 @@ def test_data_page_refuses_a_path_outside_and_never_says_whether_it_exists(
         errors = " ".join(e.value for e in at.error)
         assert "outside the import folders" in errors and "does not exist" not in errors
     assert Store(get_settings()).count() == 0
+
+
+def test_the_boundary_check_says_what_is_wrong_with_a_path_inside(team_store: Store, inbox: Path) -> None:
+    roots = _dashboard(team_store)
+    assert check_import(roots, inbox / "happy" / ".." / "b.jpg", "manifest") == (inbox / "b.jpg").resolve()
+    with pytest.raises(StudioError, match="is a file"):
+        check_import(roots, inbox / "b.jpg", "folder")
+    with pytest.raises(StudioError, match="is a folder"):
+        check_import(roots, inbox, "manifest")
+    with pytest.raises(StudioError, match="does not exist"):
+        check_import(roots, inbox / "gone", "folder")
+    with pytest.raises(StudioError, match="unknown layout"):
+        check_import(roots, inbox, "layout", "no-such-layout")
+    assert check_import(roots, inbox, "layout") == inbox.resolve()  # without a layout: the job resolves it later

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import ingest
+from core import archives, ingest
 from core.export import export_all
 from core.imaging import encode_jpeg, encode_png
 from core.landmarks.batch import extract_store
@@ -75,16 +75,38 @@ def test_an_escaping_member_is_refused_alone_and_the_rest_imported(
     data = _zip({"happy/ok.png": encode_png(face_variants[0]), evil: astronaut_png})
     report = ingest.import_zip(store, data)
     assert report.added == 1 and [r.original_name for r in store.list_images()] == ["happy/ok.png"]
-    assert report.skipped == [(evil, ingest.ESCAPING_MEMBER)] and "outside" in report.skipped[0][1]
-    extracted, skipped = ingest.safe_extract_zip(data, tmp_path / "out")
+    assert report.skipped == [(evil, archives.ESCAPING_MEMBER)] and "outside" in report.skipped[0][1]
+    extracted, skipped = archives.safe_extract_zip(data, tmp_path / "out")
     assert extracted == [(tmp_path / "out" / "happy" / "ok.png").resolve()]
-    assert skipped == [(evil, ingest.ESCAPING_MEMBER)]
+    assert skipped == [(evil, archives.ESCAPING_MEMBER)]
     assert not (tmp_path / "escape.png").exists() and not (tmp_path / "evil.png").exists()
 
 
 def test_not_a_zip(store: Store) -> None:
     with pytest.raises(ValueError, match=r"not a valid \.zip"):
         ingest.import_zip(store, b"PK\x03\x04 broken")
+
+
+def test_uploads_make_one_report(store: Store, face_variants: list) -> None:
+    """What the Data page's upload does: images and zips, one bad zip among them, in one report."""
+    files = [
+        ("IMG_1.png", encode_png(face_variants[0])),  # no tag: the chosen label
+        ("bad.zip", b"PK\x03\x04 broken"),
+        ("faces.zip", _zip({"angry/x.png": encode_png(face_variants[1]), "readme.md": b"hi"})),
+        ("again.png", encode_png(face_variants[0])),  # the same bytes as IMG_1.png
+    ]
+    report = ingest.import_uploads(store, files, emotion="happy")
+    assert (report.added, report.duplicates) == (2, 1)
+    assert ("bad.zip", "not a valid .zip archive") in report.skipped and ("readme.md", "not an image file name") in (
+        report.skipped
+    )
+    by_name = {r.original_name: (r.emotion, r.label_source, r.status) for r in store.list_images()}
+    assert by_name == {"IMG_1.png": ("happy", "human", "train"), "angry/x.png": ("angry", "folder", "train")}
+    assert len(report.image_ids) == 3
+
+    pooled = ingest.import_uploads(store, [("sad_2.png", encode_png(face_variants[2]))], emotion="happy", pool=True)
+    [record] = [store.get(i) for i in pooled.image_ids]
+    assert record is not None and (record.emotion, record.status) == (None, "pool")  # no label, not even the tag
 
 
 def test_manifest_import_keeps_person(store: Store, tmp_path: Path, face_variants: list) -> None:

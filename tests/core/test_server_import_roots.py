@@ -15,7 +15,13 @@ from core import ingest
 from core.auth import PermissionDenied, Role, User, acting_as
 from core.errors import PathNotAllowed, StudioError
 from core.imaging import encode_png
-from core.import_roots import ImportRoots, reset_import_roots, set_import_roots, stored_import_roots
+from core.import_roots import (
+    ImportRoots,
+    check_import,
+    reset_import_roots,
+    set_import_roots,
+    stored_import_roots,
+)
 from core.settings import Settings
 from core.store import Store
 from tests.postgres import scratch_database
@@ -88,25 +94,25 @@ def test_roots_take_effect_on_dashboard_imports_and_reset_restores_the_settings(
     datasets = _faces(tmp_path / "datasets" / "new", face_variants[1:], n=2)
     # Before: the team-mode default, DATA_ROOT/inbox.
     with acting_as(TRAINER), pytest.raises(PathNotAllowed, match="outside the import folders"):
-        ingest.import_folder(store, datasets)
+        check_import(ImportRoots.from_settings(team), datasets, "folder")
     with acting_as(ADMIN):
         set_import_roots(team, [str(tmp_path / "datasets")])
     with acting_as(TRAINER):  # the dashboard's import (roots from the settings and the database) follows at once
-        assert ingest.import_folder(store, datasets).added == 2
+        assert ingest.import_folder(store, check_import(ImportRoots.from_settings(team), datasets, "folder")).added == 2
         with pytest.raises(PathNotAllowed, match=f"only imports from: {tmp_path / 'datasets'}"):
-            ingest.import_folder(store, inbox)  # the old root is no longer one
+            check_import(ImportRoots.from_settings(team), inbox, "folder")  # the old root is no longer one
         manifest = tmp_path / "datasets" / "list.csv"
         manifest.write_text(f"path,label\n{inbox / 'happy_old_0.png'},happy\n")
         with pytest.raises(PathNotAllowed):
             ingest.import_manifest(store, manifest)  # a manifest inside may not name a file outside
-        assert ingest.import_folder(store, datasets, roots=ImportRoots.anywhere()).duplicates == 2  # the CLI's way
+        assert ingest.import_folder(store, ImportRoots.anywhere().check(inbox)).added == 1  # the CLI's way
     with acting_as(ADMIN):
         set_import_roots(team, [])
     assert ImportRoots.from_settings(team).roots == ()  # an empty list: no server-side import at all
     with acting_as(TRAINER), pytest.raises(PathNotAllowed, match=r"\(none\)"):
-        ingest.import_folder(store, datasets)
+        check_import(ImportRoots.from_settings(team), datasets, "folder")
     with acting_as(ADMIN):
         assert reset_import_roots(team) and not reset_import_roots(team)
     with acting_as(TRAINER):
-        assert ingest.import_folder(store, inbox).added == 1
+        assert check_import(ImportRoots.from_settings(team), inbox, "folder") == inbox.resolve()
     assert stored_import_roots(team) is None

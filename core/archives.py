@@ -1,5 +1,8 @@
-"""Zip archives: members checked before anything is decompressed (no `../` or absolute names, a member count
-limit) and read in bounded chunks, the real decompressed size judged rather than the header's claim."""
+"""Reading zip archives safely: members that lead outside the archive's folder are refused, and at most the
+configured number of bytes is ever decompressed, per member and per archive (a zip bomb costs the server nothing).
+
+Shared by imports into the store (`core.ingest.import_zip`) and Batch test uploads (`core.batch_uploads`).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +12,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from core.auth import Permission, require
 from core.errors import ImageNotReadable, UnsafeArchive
-from core.ingest.items import MB, ImportReport, Incoming, import_items, is_image_name
+from core.schema import IMAGE_EXTENSIONS
 from core.settings import Settings, get_settings
-from core.store import Store
 
 MAX_ZIP_MEMBERS = 100_000
+_MB = 1024 * 1024
+
+
+def is_image_name(name: str) -> bool:
+    base = PurePosixPath(name).name
+    return not base.startswith(".") and PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS
 
 
 @dataclass(frozen=True)
@@ -28,7 +35,7 @@ class ZipLimits:
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> ZipLimits:
         settings = settings or get_settings()
-        return cls(int(settings.import_max_file_mb * MB), int(settings.zip_max_total_mb * MB))
+        return cls(int(settings.import_max_file_mb * _MB), int(settings.zip_max_total_mb * _MB))
 
 
 ESCAPING_MEMBER = 'refused: its name leads outside the archive\'s folder ("../" or an absolute path)'
@@ -71,8 +78,9 @@ def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limit: int, 
 
 def iter_zip(
     source: bytes | Path, limits: ZipLimits | None = None
-) -> tuple[int, Iterator[Incoming], list[tuple[str, str]]]:
-    """Image members of a zip (count, iterator, skipped members with their reason, filled while iterating).
+) -> tuple[int, Iterator[tuple[str, bytes]], list[tuple[str, str]]]:
+    """Image members of a zip (count, iterator of (name, bytes), skipped members with their reason, filled while
+    iterating).
     Skips (and lists) `../` and absolute member paths, and members beyond the size limits."""
     limits = limits or ZipLimits.from_settings()
     archive = _open_zip(source)
@@ -84,10 +92,10 @@ def iter_zip(
         if not m.is_dir() and m not in images and not PurePosixPath(m.filename).name.startswith(".")
     ]
 
-    member_too_big = f"expands to more than {limits.member_bytes / MB:g} MB (IMPORT_MAX_FILE_MB)"
-    total_reached = f"the archive expands to more than {limits.total_bytes / MB:g} MB (ZIP_MAX_TOTAL_MB)"
+    member_too_big = f"expands to more than {limits.member_bytes / _MB:g} MB (IMPORT_MAX_FILE_MB)"
+    total_reached = f"the archive expands to more than {limits.total_bytes / _MB:g} MB (ZIP_MAX_TOTAL_MB)"
 
-    def gen() -> Iterator[Incoming]:
+    def gen() -> Iterator[tuple[str, bytes]]:
         left = limits.total_bytes
         with archive:
             for member in images:
@@ -102,7 +110,7 @@ def iter_zip(
                     skipped.append((member.filename, payload))
                     continue
                 left -= len(payload)
-                yield Incoming(member.filename, payload)
+                yield member.filename, payload
 
     return len(images), gen(), skipped
 
@@ -115,22 +123,11 @@ def safe_extract_zip(
     _, members, skipped = iter_zip(data, limits)
     out = []
     dest = Path(dest)
-    for item in members:
-        target = (dest / item.name).resolve()
+    for name, payload in members:
+        target = (dest / name).resolve()
         if not target.is_relative_to(dest.resolve()):  # belt and braces after _check_members
-            raise UnsafeArchive(f"member {item.name!r} escapes the destination")
+            raise UnsafeArchive(f"member {name!r} escapes the destination")
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(item.data)
+        target.write_bytes(payload)
         out.append(target)
     return out, skipped
-
-
-def import_zip(store: Store, data: bytes | Path, **kwargs: object) -> ImportReport:
-    """Import the images of a zip archive (bytes or a path); labels from member names and folders inside it."""
-    require(Permission.IMPORT)  # before any decompression: a refused user costs the server nothing
-    store.remove_stale_temp_files()  # a crashed earlier import may have left some
-    count, members, skipped = iter_zip(data, ZipLimits.from_settings(store.settings))
-    report = ImportReport()
-    import_items(store, members, total=count, report=report, **kwargs)  # type: ignore[arg-type]
-    report.skipped.extend(skipped)
-    return report
