@@ -113,11 +113,11 @@ class ImportRoots:
 _WHAT: Final = {"manifest": "manifest", "yolo": "dataset folder", "layout": "dataset", "zip": "archive"}
 
 
-def check_import(roots: ImportRoots, path: str | Path, kind: str, layout: str | None = None) -> Path:
+def check_import(roots: ImportRoots, path: str | Path, kind: str) -> Path:
     """`path` resolved, once it is inside `roots` and of the right sort for `kind` ("folder", "manifest", "yolo",
-    "zip", "layout"); a YOLO dataset must not link outside the roots anywhere below it. With `layout` (kind
-    "layout") the dataset must also fit that layout. The roots come first: a path outside them gets the same answer
-    whether it exists, is a file or a folder (the page never tells what lies outside)."""
+    "zip", "layout"); a YOLO dataset must not link outside the roots anywhere below it. The roots come first: a path
+    outside them gets the same answer whether it exists, is a file or a folder (the page never tells what lies
+    outside). `core.layouts.check_layout_import` adds the check that a dataset fits its layout."""
     raw = Path(path).expanduser()
     what = _WHAT.get(kind, "folder")
     real = roots.check_tree(raw, what) if kind == "yolo" else roots.check(raw, what)
@@ -127,10 +127,6 @@ def check_import(roots: ImportRoots, path: str | Path, kind: str, layout: str | 
         raise StudioError(f"{raw} is a file: choose its folder, or import a .csv file as a manifest")
     if not real.exists():
         raise StudioError(f"{raw} does not exist")
-    if kind == "layout" and layout is not None:
-        from core.layouts import resolve_layout  # core.layouts imports this module
-
-        resolve_layout(real, layout)
     return real
 
 

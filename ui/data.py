@@ -12,7 +12,7 @@ from core.auth import Permission, allowed
 from core.import_roots import ImportRoots, check_import
 from core.jobs.import_kinds import IMPORT, ImportKind, ImportParams
 from core.jobs.kinds import EXTRACTION, ExtractionParams
-from core.layouts import AUTO, LAYOUTS
+from core.layouts import AUTO, LAYOUTS, check_layout_import
 from core.schema import EMOTIONS, EXTRACTION_ERROR, EXTRACTION_NO_FACE, EXTRACTION_OK, EXTRACTION_PENDING
 from core.store import Store
 from core.store.views import NOTE, PROBLEM, placement_table, problem_table
@@ -100,11 +100,15 @@ def server_section(store: Store) -> None:
     # panel below follows it, also after a reload.
     if (
         clicked
-        and run_safely(lambda: check_import(roots, path, kind, layout), what="Import") is not None
+        and run_safely(lambda: _check(roots, path, kind, layout), what="Import") is not None
         and submit(IMPORT, ImportParams(path=str(path), kind=kind, layout=layout)) is not None
     ):
         st.rerun()
     job_panel(IMPORT, lambda job: show_report(store, ingest.ImportReport.from_result(job.result or {})), key="import")
+
+
+def _check(roots: ImportRoots, path: Path, kind: str, layout: str | None) -> Path:
+    return check_layout_import(roots, path, layout) if kind == "layout" and layout else check_import(roots, path, kind)
 
 
 def import_section(store: Store) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from core.auth import Permission, require
 from core.errors import StudioError
+from core.import_roots import ImportRoots, check_import
 from core.ingest import ImportReport, import_items
 from core.layouts import affectnet, ckplus, fer2013, jaffe, kdef, rafdb
 from core.layouts.affectnet import AFFECTNET_CODES
@@ -96,6 +97,14 @@ def resolve_layout(path: Path, name: str) -> str:
     if not LAYOUTS[name].detect(path):
         raise StudioError(f"{path} does not look like a {name} dataset ({LAYOUTS[name].description})")
     return name
+
+
+def check_layout_import(roots: ImportRoots, path: str | Path, layout: str) -> Path:
+    """`core.import_roots.check_import` for a dataset folder, and then that the dataset fits `layout` (or, for
+    `auto`, that one layout recognises it): what the Data page says at once, before it queues the import."""
+    real = check_import(roots, path, "layout")
+    resolve_layout(real, layout)
+    return real
 
 
 def import_layout(

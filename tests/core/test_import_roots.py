@@ -22,6 +22,7 @@ from core.db import dispose_engine
 from core.errors import PathNotAllowed, StudioError
 from core.imaging import encode_jpeg, encode_png
 from core.import_roots import ImportRoots, check_import
+from core.layouts import check_layout_import
 from core.settings import Settings, get_settings
 from core.store import Store
 
@@ -205,5 +206,7 @@ def test_the_boundary_check_says_what_is_wrong_with_a_path_inside(team_store: St
     with pytest.raises(StudioError, match="does not exist"):
         check_import(roots, inbox / "gone", "folder")
     with pytest.raises(StudioError, match="unknown layout"):
-        check_import(roots, inbox, "layout", "no-such-layout")
+        check_layout_import(roots, inbox, "no-such-layout")
+    with pytest.raises(PathNotAllowed):
+        check_layout_import(roots, inbox.parent, "fer2013")  # the roots come first, before the layout
     assert check_import(roots, inbox, "layout") == inbox.resolve()  # without a layout: the job resolves it later
