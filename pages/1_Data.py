@@ -10,9 +10,10 @@ import streamlit as st
 
 from core import ingest
 from core.auth import Permission, allowed
+from core.import_job import IMPORT, ImportParams, ImportResult
 from core.import_roots import ImportRoots
-from core.jobs.import_kinds import IMPORT, ImportKind, ImportParams
-from core.jobs.kinds import EXTRACTION, ExtractionParams
+from core.import_targets import ImportKind
+from core.landmarks.kinds import EXTRACTION, ExtractionParams
 from core.layouts import AUTO, LAYOUTS, resolve_layout
 from core.schema import (
     EMOTIONS,
@@ -133,7 +134,7 @@ else:
             and submit(IMPORT, ImportParams(path=str(path), kind=kinds[kind], layout=layout)) is not None
         ):
             st.rerun()
-        job_panel(IMPORT, lambda job: show_report(ingest.ImportReport.from_result(job.result or {})), key="import")
+        job_panel(IMPORT, lambda job: show_report(ImportResult.report_of(job.result_as(ImportResult))), key="import")
 
 st.divider()
 st.subheader("Landmark extraction")

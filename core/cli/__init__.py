@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "core.cli.generate",  # generate
     "core.cli.al",  # al score|label|simulate
     "core.cli.detector",  # detector train|evaluate
+    "core.cli.resnet",  # resnet train
     "core.cli.image",  # image backbones|train
     "core.cli.apikeys",  # apikeys create|list|revoke
     "core.cli.users",  # users list|add|set-role|remove

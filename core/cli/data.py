@@ -14,8 +14,8 @@ from core.schema import EMOTIONS, EXTRACTION_OK, EXTRACTION_PENDING, EXTRACTION_
 
 def cmd_import(args: argparse.Namespace) -> int:
     from core.cli.jobs import run_job
-    from core.ingest import ImportReport
-    from core.jobs.import_kinds import IMPORT, ImportParams, import_kind_of
+    from core.import_job import IMPORT_KIND, ImportParams
+    from core.import_targets import import_kind_of
 
     path = Path(args.path)
     if not path.exists():
@@ -27,46 +27,43 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise StudioError("--yolo and --layout exclude each other: a YOLO dataset is not a public layout")
     kind = import_kind_of(path, yolo=args.yolo, layout=args.layout)
     params = ImportParams(path=str(path.resolve()), kind=kind, layout=args.layout or "auto")
-    result = run_job(args, IMPORT, params, unit="img")
+    result = run_job(args, IMPORT_KIND, params, unit="img")
     if result is None:  # queued
         return 0
-    report = ImportReport.from_result(result)
-    if "layout" in result:
-        print(f"read as the {result['layout']} layout")
-    print(result["summary"])
+    report = result.report()
+    if result.layout is not None:
+        print(f"read as the {result.layout} layout")
+    print(result.summary)
     for name, reason in report.skipped[:50]:
         print(f"  skipped {name}: {reason}")
-    if result["skipped_count"] > 50:
-        print(f"  ... and {result['skipped_count'] - 50} more skipped")
+    if result.skipped_count > 50:
+        print(f"  ... and {result.skipped_count - 50} more skipped")
     for name, stored, given in report.conflicts[:50]:
         print(f"  conflict {name}: already in the store as {stored}, labeled {given} here (kept {stored})")
     for warning in report.warnings[:50]:
         print(f"  warning: {warning}")
     if report.added == 0 and report.duplicates == 0 and not report.cancelled:
         # Nothing was done: say so where scripts look (the exit status, stderr), with the first reasons.
-        count = int(result.get("skipped_count", len(report.skipped)))
+        count = result.skipped_count
         reasons = "; ".join(f"{name}: {reason}" for name, reason in report.skipped[:3])
         what = f"all {count} files were refused (first: {reasons})" if count else f"no image file found in {path}"
         print(f"error: nothing imported: {what}", file=sys.stderr)
         return 1
     if args.extract and report.image_ids:
-        return cmd_extract(argparse.Namespace(workers=None, retry_failed=False, submit=False))
+        return cmd_extract(argparse.Namespace(submit=False))
     return 0
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
     from core.cli.jobs import run_job
-    from core.jobs.kinds import EXTRACTION, ExtractionParams
+    from core.cli.params import params_from
+    from core.landmarks.kinds import EXTRACTION_KIND, ExtractionParams
 
-    params = ExtractionParams(workers=args.workers, retry_failed=args.retry_failed)
-    result = run_job(args, EXTRACTION, params, unit="img")
+    result = run_job(args, EXTRACTION_KIND, params_from(args, ExtractionParams), unit="img")
     if result is None:
         return 0
-    print(
-        f"{result['processed']} processed: {result['ok']} faces, {result['no_face']} without a face, "
-        f"{result['errors']} errors"
-    )
-    problems = [tuple(p) for p in result["problems"]]
+    print(f"{result.processed} processed: {result.ok} faces, {result.no_face} without a face, {result.errors} errors")
+    problems = result.problems
     failed = [p for p in problems if p[1] != EXTRACTION_OK]
     for image_id, state, reason in failed[:50]:
         print(f"  image {image_id} [{state}] {reason}")
@@ -135,6 +132,9 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from core.cli.params import add_params
+    from core.landmarks.kinds import ExtractionParams
+
     p = sub.add_parser(
         "import",
         help="import a folder, .zip, manifest .csv or YOLO dataset",
@@ -155,8 +155,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("extract", help="extract MediaPipe landmarks of every image not yet done (resumable)")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: Settings.extract_workers)")
-    p.add_argument("--retry-failed", action="store_true", help="also retry images whose extraction errored")
+    add_params(p, ExtractionParams)
     add_submit_flag(p)
     p.set_defaults(func=cmd_extract)
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import contextvars
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.jobs.contract import JobKind, P, R
 
 
 def register(sub: Any) -> None:
@@ -83,9 +86,7 @@ def add_submit_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run_job(
-    args: argparse.Namespace, kind: str, params: Any, *, unit: str, threaded: bool = False
-) -> dict[str, Any] | None:
+def run_job(args: argparse.Namespace, kind: JobKind[P, R], params: P, *, unit: str, threaded: bool = False) -> R | None:
     """The CLI's two paths for a job kind: with `--submit`, queue it and print its id (returns None); else run the
     same job code here with a tqdm bar and return its result. `threaded` runs it in a thread so that Ctrl-C
     becomes a cancel (training then still saves the best epoch); otherwise Ctrl-C interrupts, and finished work is
@@ -94,16 +95,16 @@ def run_job(
 
     from tqdm import tqdm
 
-    from core.jobs import JobQueue
-    from core.jobs.registry import JobContext, get_kind
+    from core.jobs.contract import JobContext
+    from core.jobs.queue import JobQueue
     from core.jobs.worker import run_inline
 
     if getattr(args, "submit", False):
-        job_id = JobQueue().submit(kind, params)
-        print(f"queued job {job_id} ({get_kind(kind).title}); follow it with: python -m core jobs show {job_id}")
+        job_id = JobQueue().submit(kind.name, params)
+        print(f"queued job {job_id} ({kind.title}); follow it with: python -m core jobs show {job_id}")
         return None
     tqdm.monitor_interval = 0  # no monitor thread: a single-threaded CLI may fork extraction workers directly
-    bar = tqdm(desc=get_kind(kind).title, unit=unit, mininterval=0.5)
+    bar = tqdm(desc=kind.title, unit=unit, mininterval=0.5)
 
     def show(done: int, total: int, message: str = "", /) -> None:
         bar.total = total
@@ -125,7 +126,7 @@ def run_job(
 
         # A new thread starts with empty context variables: run it in a copy of ours, as the operator.
         thread = threading.Thread(
-            target=contextvars.copy_context().run, args=(target,), daemon=True, name=f"cli-{kind}"
+            target=contextvars.copy_context().run, args=(target,), daemon=True, name=f"cli-{kind.name}"
         )
         thread.start()
         while thread.is_alive():
@@ -136,7 +137,7 @@ def run_job(
                 ctx.cancel.set()
         if "error" in box:
             raise box["error"]
-        result: dict[str, Any] = box["value"]
+        result: R = box["value"]
         return result
     finally:
         bar.close()

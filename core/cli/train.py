@@ -46,18 +46,25 @@ def register(sub: Any) -> None:
 def _train_arguments(train: argparse.ArgumentParser) -> None:
     from core.cli.activation import add_activation_flags
     from core.cli.jobs import add_submit_flag
+    from core.cli.params import add_params
     from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
     from core.schema import EMOTIONS, SOURCES
+    from core.training.kinds import LandmarkTrainingParams
     from core.training.zoo import DEFAULT_MODELS, MODEL_ZOO, PRESETS
 
-    train.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), choices=list(MODEL_ZOO))
-    train.add_argument("--features", nargs="+", default=list(DEFAULT_FEATURE_SETS), choices=list(FEATURE_SETS))
-    train.add_argument("--preset", default="quick", choices=list(PRESETS))
-    train.add_argument("--folds", type=int, default=None, help="CV folds (default: the preset's)")
-    train.add_argument("--emotions", nargs="+", default=[], choices=EMOTIONS, help="train on these emotions only")
-    train.add_argument("--sources", nargs="+", default=[], choices=SOURCES, help="only images from these sources")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--jobs", type=int, default=1, help="parallel CV fits")
+    add_params(
+        train,
+        LandmarkTrainingParams,
+        exclude={"grids", "activation", "suite", "use_suite"},
+        flags={"feature_sets": "--features", "n_jobs": "--jobs"},
+        options={
+            "models": {"default": list(DEFAULT_MODELS), "choices": list(MODEL_ZOO)},
+            "feature_sets": {"default": list(DEFAULT_FEATURE_SETS), "choices": list(FEATURE_SETS)},
+            "preset": {"choices": list(PRESETS)},
+            "emotions": {"choices": EMOTIONS},
+            "sources": {"choices": SOURCES},
+        },
+    )
     add_activation_flags(train)
     compare = train.add_mutually_exclusive_group()
     compare.add_argument(
@@ -73,35 +80,24 @@ def _train_arguments(train: argparse.ArgumentParser) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from core.cli.activation import policy_of, report_promotion
+    from core.cli.activation import report_promotion
     from core.cli.jobs import run_job
-    from core.jobs.kinds import LANDMARK_TRAINING, LandmarkTrainingParams
+    from core.cli.params import params_from
+    from core.training.kinds import LANDMARK_TRAINING_KIND, LandmarkTrainingParams
     from core.training.report import ModelReport, comparison_table
 
-    params = LandmarkTrainingParams(
-        models=args.models,
-        feature_sets=args.features,
-        preset=args.preset,
-        folds=args.folds,
-        emotions=args.emotions,
-        sources=args.sources,
-        seed=args.seed,
-        n_jobs=args.jobs,
-        activation=policy_of(args),
-        suite=args.suite,
-        use_suite=not args.no_suite,
-    )
-    result = run_job(args, LANDMARK_TRAINING, params, unit="model")
+    params = params_from(args, LandmarkTrainingParams, suite=args.suite, use_suite=not args.no_suite)
+    result = run_job(args, LANDMARK_TRAINING_KIND, params, unit="model")
     if result is None:
         return 0
-    counts = result["class_counts"]
-    print(f"{result['n_faces']} labeled faces: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    print(f"held-out set: {result['holdout']}")
-    print(comparison_table([ModelReport(**r) for r in result["reports"]]).to_string(index=False))
-    if result["best"] is not None:
+    counts = result.class_counts
+    print(f"{result.n_faces} labeled faces: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    print(f"held-out set: {result.holdout}")
+    print(comparison_table([ModelReport(**r) for r in result.reports]).to_string(index=False))
+    if result.best is not None:
         print(
-            f"best by held-out macro-F1: {result['best_name']} ({result['best_macro_f1']:.3f} on the held-out split: "
-            f"{result['holdout']}) -> {result['best']}"
+            f"best by held-out macro-F1: {result.best_name} ({result.best_macro_f1 or 0:.3f} on the held-out split: "
+            f"{result.holdout}) -> {result.best}"
         )
         report_promotion(result)
     return 0
@@ -112,16 +108,16 @@ def cmd_evaluate_suite(args: argparse.Namespace) -> int:
     import sys
 
     from core.cli.jobs import run_job
-    from core.jobs.suite_kinds import SUITE_EVALUATION, SuiteEvaluationParams
     from core.suites.evaluate import SuiteEvaluation
+    from core.suites.kinds import SUITE_EVALUATION_KIND, SuiteEvaluationParams
 
     params = SuiteEvaluationParams(suite=args.suite, model_ids=[args.model] if args.model else [])
-    result = run_job(args, SUITE_EVALUATION, params, unit="model")
+    result = run_job(args, SUITE_EVALUATION_KIND, params, unit="model")
     if result is None:
         return 0
-    if result.get("warning"):
-        print(f"warning: {result['warning']}", file=sys.stderr)
-    evaluation = SuiteEvaluation.model_validate(result["evaluation"])
+    if result.warning:
+        print(f"warning: {result.warning}", file=sys.stderr)
+    evaluation = SuiteEvaluation.model_validate(result.evaluation)
     score = evaluation.models[0]
     if score.error:
         raise StudioError(f"model {score.model_id} could not be scored: {score.error}")
@@ -132,8 +128,8 @@ def cmd_evaluate_suite(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from core.batch_evaluation import BATCH_EVALUATION_KIND, BatchEvaluationParams
     from core.cli.jobs import run_job
-    from core.jobs.kinds import BATCH_EVALUATION, BatchEvaluationParams
 
     if args.suite is not None:
         if args.path is not None:
@@ -143,19 +139,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise StudioError("give a folder or manifest PATH to evaluate on, or --suite NAME")
 
     params = BatchEvaluationParams(path=str(args.path), model_id=args.model, out=str(args.out))
-    result = run_job(args, BATCH_EVALUATION, params, unit="img")
+    result = run_job(args, BATCH_EVALUATION_KIND, params, unit="img")
     if result is None:
         return 0
-    print(f"model {result['model_id']}: {result['n_images']} images, predictions written to {args.out}")
-    if result["no_face"]:
-        print(f"{len(result['no_face'])} image(s) without a face:")
-        for path in result["no_face"]:
+    print(f"model {result.model_id}: {result.n_images} images, predictions written to {args.out}")
+    if result.no_face:
+        print(f"{len(result.no_face)} image(s) without a face:")
+        for path in result.no_face:
             print(f"  {path}")
-    if result["errors"]:
-        print(f"{len(result['errors'])} unreadable file(s):")
-        for path, message in result["errors"]:
+    if result.errors:
+        print(f"{len(result.errors)} unreadable file(s):")
+        for path, message in result.errors:
             print(f"  {path}: {message}")
-    metrics = result["metrics"]
+    metrics = result.metrics
     if metrics is None:
         print("no labeled image with a face: no accuracy to report")
         return 0
