@@ -155,7 +155,7 @@ class Worker:
         if prepared is None:
             return
         spec, params, user = prepared
-        ctx = context or JobContext(settings=self.queue.settings)
+        ctx = context or JobContext()  # the process's settings, read now (a page's thread may outlive a change)
         ctx.job_id, ctx.attempt, ctx.secrets = job.id, job.attempts, dict(secrets or {})
         # A requeued job says so while it runs and once it is done (job.message holds why it was requeued).
         # The reason stays in the message to the end: the page says when and why a worker died.
@@ -244,7 +244,7 @@ def run_inline(
     as `on_progress`). Returns its result; a failed job raises its error (a StudioError, for the user)."""
     queue = queue or JobQueue()
     worker, job = start_here(queue, kind.name, params)
-    worker.execute(job, context=context or JobContext(on_progress=on_progress, settings=queue.settings))
+    worker.execute(job, context=context or JobContext(on_progress=on_progress))
     job = queue.get(job.id)
     if job.status == FAILED:
         raise StudioError(job.error)

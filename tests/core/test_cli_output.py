@@ -47,7 +47,11 @@ def test_quiet_by_default_and_everything_with_verbose(tmp_path: Path, face_varia
     quiet = _cli(["import", str(folder), "--extract"], tmp_path / "quiet")  # a new database: every migration runs
     assert quiet.returncode == 0, quiet.stderr
     assert "1 added" in quiet.stdout and "1 processed: 1 faces" in quiet.stdout
-    noise = [line for line in quiet.stderr.replace("\r", "\n").splitlines() if line.strip() and "img/s" not in line and "s/img" not in line]
+    noise = [
+        line
+        for line in quiet.stderr.replace("\r", "\n").splitlines()
+        if line.strip() and "img/s" not in line and "s/img" not in line
+    ]
     assert noise == []  # no alembic INFO, no "Created TensorFlow Lite XNNPACK delegate", no glog W lines
     loud = _cli(["import", str(folder), "--extract"], tmp_path / "loud", verbose=True)
     assert loud.returncode == 0, loud.stderr
