@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from core.cli.jobs import add_submit_flag
+from core.cli.inline import add_submit_flag
 from core.settings import get_settings
 
 # Heavy modules (sklearn, google-genai, MediaPipe) load inside the commands, so other commands start fast.
@@ -59,7 +59,7 @@ def register(subparsers: Any) -> None:
 
 def run_pool(args: argparse.Namespace) -> int:
     from core.active.kinds import AL_POOL_KIND, PoolParams
-    from core.cli.jobs import run_job
+    from core.cli.inline import run_job
 
     result = run_job(args, AL_POOL_KIND, PoolParams(folder=str(args.folder)), unit="img")
     if result is None:
@@ -76,7 +76,7 @@ def run_pool(args: argparse.Namespace) -> int:
 def run_score(args: argparse.Namespace) -> int:
     from core.active.kinds import AL_SCORING_KIND, ScoringParams
     from core.active.queue import queue_items
-    from core.cli.jobs import run_job
+    from core.cli.inline import run_job
     from core.cli.params import params_from
     from core.store import Store
 
@@ -94,7 +94,7 @@ def run_score(args: argparse.Namespace) -> int:
 
 def run_label(args: argparse.Namespace) -> int:
     from core.active.kinds import LLM_LABELING_KIND, LabelingParams
-    from core.cli.jobs import run_job
+    from core.cli.inline import run_job
     from core.cli.params import params_from
     from core.gemini.client import resolve_key
 
@@ -110,7 +110,7 @@ def run_label(args: argparse.Namespace) -> int:
 
 def run_simulate(args: argparse.Namespace) -> int:
     from core.active.kinds import AL_SIMULATION_KIND, SimulationParams
-    from core.cli.jobs import run_job
+    from core.cli.inline import run_job
     from core.cli.params import params_from
 
     result = run_job(args, AL_SIMULATION_KIND, params_from(args, SimulationParams), unit="round", threaded=True)
@@ -133,7 +133,7 @@ def run_simulate(args: argparse.Namespace) -> int:
 def run_retrain(args: argparse.Namespace) -> int:
     from core.active.kinds import AL_ROUND_KIND, RoundParams
     from core.active.rounds import make_held_out
-    from core.cli.jobs import run_job
+    from core.cli.inline import run_job
     from core.cli.params import params_from
     from core.store import Store
 

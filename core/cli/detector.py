@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Any, TypeVar
 
-from core.cli.jobs import add_submit_flag
+from core.cli.inline import add_submit_flag
 from core.errors import StudioError
 
 T = TypeVar("T")
@@ -50,7 +50,7 @@ def register(sub: Any) -> None:
 
 def cmd_detector_train(args: argparse.Namespace) -> int:
     from core.cli.activation import report_promotion
-    from core.cli.jobs import run_job
+    from core.cli.inline import run_job
     from core.cli.params import params_from
     from core.detector.kinds import DETECTOR_TRAINING_KIND, DetectorParams
 
@@ -100,7 +100,7 @@ def cmd_detector_evaluate(args: argparse.Namespace) -> int:
     for name, ap in m.per_class_ap.items():
         print(f"  AP {name:10s} {ap:.3f}")
     if args.compare:
-        from core.cli.jobs import run_job
+        from core.cli.inline import run_job
         from core.detector.kinds import PIPELINE_COMPARISON_KIND, PipelineComparisonParams
 
         models = {args.model: args.model} | {other: other for other in args.compare}

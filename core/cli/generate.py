@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.cli.jobs import add_submit_flag, run_job
+from core.cli.inline import add_submit_flag, run_job
 from core.schema import GEN_DONE, GEN_FAILED
 from core.settings import get_settings
 

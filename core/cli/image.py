@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from core.cli.activation import add_activation_flags
-from core.cli.jobs import add_submit_flag
+from core.cli.inline import add_submit_flag
 from core.errors import StudioError
 
 BACKBONES = ("faceapi", "efficientnet_lite0", "resnet50")
@@ -22,7 +22,7 @@ def cmd_backbones(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from core.cli.activation import report_promotion
-    from core.cli.jobs import run_job
+    from core.cli.inline import run_job
     from core.cli.params import params_from
 
     if args.backbone in ("resnet50", "efficientnet_lite0"):

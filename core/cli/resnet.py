@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from core.cli.jobs import add_submit_flag
+from core.cli.inline import add_submit_flag
 
 # The flags named otherwise than their field (kept from before the flags came from the Params model).
 RESNET_FLAGS = {"image_size": "--size", "batch_size": "--batch", "use_imagenet": "--no-imagenet"}
@@ -29,7 +29,7 @@ def register(sub: Any) -> None:
 
 def cmd_resnet_train(args: argparse.Namespace) -> int:
     from core.cli.activation import report_promotion
-    from core.cli.jobs import run_job
+    from core.cli.inline import run_job
     from core.cli.params import params_from
     from core.settings import get_settings
     from core.training.resnet import weights_status

@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_suites_create(args: argparse.Namespace) -> int:
-    from core.cli.jobs import run_job
+    from core.cli.inline import run_job
     from core.import_job import IMPORT_KIND, ImportParams
     from core.store import Store
     from core.suites.manage import create_suite, delete_suite, get_suite, overlap_warning, parse_sets, set_kind
