@@ -41,3 +41,7 @@ class TrainingDataError(StudioError):
 
 class PathNotAllowed(StudioError):
     """A server-side path outside the import folders (IMPORT_ROOTS) of a hosted dashboard."""
+
+
+class JobNotFound(StudioError):
+    """No job (a queued job, or a generation job) has that id."""

@@ -63,18 +63,6 @@ class ImportReport:
             "summary": self.summary(),
         }
 
-    @classmethod
-    def from_result(cls, result: dict[str, Any]) -> ImportReport:
-        return cls(
-            added=int(result.get("added", 0)),
-            duplicates=int(result.get("duplicates", 0)),
-            skipped=[(str(a), str(b)) for a, b in result.get("skipped", [])],
-            conflicts=[(str(a), str(b), str(c)) for a, b, c in result.get("conflicts", [])],
-            warnings=[str(w) for w in result.get("warnings", [])],
-            image_ids=[int(i) for i in result.get("image_ids", [])],
-            cancelled=bool(result.get("cancelled", False)),
-        )
-
     def merge(self, other: ImportReport) -> None:
         """Add `other`'s counts and lists to this report (one report for an import made of several)."""
         self.added += other.added

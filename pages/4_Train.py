@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import streamlit as st
 
 from core.auth import Permission, allowed
 from core.jobs import Job
-from core.jobs.kinds import LANDMARK_TRAINING
+from core.training.kinds import LANDMARK_TRAINING, LandmarkTrainingResult
 from core.training.promotion import activate_compared
 from core.training.report import comparison_table, per_class_table
 from core.viz.training import comparison_bar, confusion_heatmap, per_class_f1
@@ -36,14 +34,14 @@ landmark_tab, resnet_tab, detector_tab, registry_tab = st.tabs(
 )
 
 
-def show_payload(payload: dict[str, Any]) -> None:
+def show_payload(payload: LandmarkTrainingResult | None) -> None:
     """A landmark comparison: the table, the best new model beside the active one, charts, confusion matrices."""
-    if not payload.get("reports"):
+    if payload is None or not payload.reports:
         return
     reports = reports_from_state(payload)
     st.subheader("Results")
     st.caption(
-        f"{payload['n_faces']} faces. Held-out set: {payload['holdout']}. CV: {reports[0].cv}. "
+        f"{payload.n_faces} faces. Held-out set: {payload.holdout}. CV: {reports[0].cv}. "
         "Scores are macro-F1 unless named."
     )
     st.dataframe(comparison_table(reports), hide_index=True, key="train_table")
@@ -68,7 +66,7 @@ def show_payload(payload: dict[str, Any]) -> None:
 
 def show_results(job: Job) -> None:
     """The comparison a finished (or cancelled) landmark-training job saved."""
-    show_payload(job.result or {})
+    show_payload(job.result_as(LandmarkTrainingResult))
 
 
 with landmark_tab:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core.auth import Permission, allowed
+from core.batch_evaluation import BATCH_UPLOADS
 from core.jobs import Job
-from core.jobs.kinds import BATCH_UPLOADS
 from ui.auth import needs
 from ui.batch_page import REFUSED_KEY, outcome_of, show_batch, show_refused, start_batch
 from ui.common import get_registry, page_setup, run_safely, settings

@@ -10,27 +10,30 @@ import streamlit as st
 
 from core.active import approval, pool, rounds
 from core.active.diversity import DEFAULT_MIN_DISTANCE
+from core.active.kinds import (
+    AL_POOL,
+    AL_ROUND,
+    AL_SCORING,
+    AL_SIMULATION,
+    LLM_LABELING,
+    LabelingParams,
+    LabelingResult,
+    PoolParams,
+    PoolResult,
+    RoundParams,
+    ScoringParams,
+    SimulationJobResult,
+    SimulationParams,
+)
 from core.active.queue import QueueItem
 from core.active.simulation import SimulationResult
 from core.active.uncertainty import STRATEGIES, STRATEGY_LABELS
 from core.auth import Permission, allowed
 from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
+from core.generation.kinds import GEMINI_KEY
 from core.import_roots import ImportRoots, check_import
 from core.jobs import Job
-from core.jobs.active_kinds import (
-    AL_POOL,
-    AL_ROUND,
-    AL_SCORING,
-    AL_SIMULATION,
-    GEMINI_KEY,
-    LLM_LABELING,
-    LabelingParams,
-    PoolParams,
-    RoundParams,
-    ScoringParams,
-    SimulationParams,
-)
-from core.jobs.kinds import EXTRACTION, ExtractionParams
+from core.landmarks.kinds import EXTRACTION, ExtractionParams
 from core.live.figures import probability_figure
 from core.registry import Registry
 from core.schema import EMOTIONS
@@ -98,14 +101,16 @@ def pool_ui(store: Store) -> None:
 
 
 def _pool_job_result(job: Job) -> None:
-    result = job.result or {}
-    extracted = result.get("extracted") or {}
+    result = job.result_as(PoolResult)
+    if result is None:
+        return
+    extracted = result.extracted
     st.caption(
-        f"Pool import: {result.get('summary', '')}"
-        + (f"; landmarks: {extracted.get('ok', 0)} faces, {extracted.get('no_face', 0)} without" if extracted else "")
+        f"Pool import: {result.summary}"
+        + (f"; landmarks: {extracted.ok} faces, {extracted.no_face} without" if extracted else "")
     )
-    if result.get("skipped"):
-        st.dataframe([{"file": n, "reason": r} for n, r in result["skipped"]], hide_index=True, key="al_pool_skipped")
+    if result.skipped:
+        st.dataframe([{"file": n, "reason": r} for n, r in result.skipped], hide_index=True, key="al_pool_skipped")
 
 
 def _imported(report: object) -> None:
@@ -174,7 +179,8 @@ def labeling_ui(store: Store, settings: Settings, n_queued: int) -> None:
 
 
 def _label_report_ui(job: Job) -> None:
-    failures = (job.result or {}).get("failures") or []
+    result = job.result_as(LabelingResult)
+    failures = result.failures if result is not None else []
     if failures:
         st.warning(f"Labeling: {len(failures)} failure(s).")
         st.dataframe([{"image": i, "reason": r} for i, r in failures], hide_index=True, key="al_failures")
@@ -356,10 +362,10 @@ def simulation_ui(store: Store) -> None:
 
 
 def _simulation_result_ui(job: Job) -> None:
-    payload = job.result or {}
-    if not payload.get("labels"):
+    payload = job.result_as(SimulationJobResult)
+    if payload is None or not payload.labels:
         return
-    result = SimulationResult(**{f.name: payload[f.name] for f in fields(SimulationResult) if f.name in payload})
+    result = SimulationResult(**payload.model_dump(include={f.name for f in fields(SimulationResult)}))
     st.plotly_chart(simulation_figure(result), key="al_sim_chart")
     needed = result.labels_to_match_random()
     st.caption(

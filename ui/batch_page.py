@@ -1,5 +1,5 @@
-"""Widgets and the run of the Batch test page. The evaluation is a job (core.jobs.kinds.BATCH_UPLOADS) that a worker
-runs on the uploads staged under the data root; the page only stages, submits and shows the job's result."""
+"""Widgets and the run of the Batch test page. The evaluation is a job (core.batch_evaluation.BATCH_UPLOADS) that a
+worker runs on the uploads staged under the data root; the page only stages, submits and shows the job's result."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from core.batch_evaluation import BATCH_UPLOADS, UploadTestParams, UploadTestResult
 from core.batch_uploads import remove_upload, stage_upload_folder
 from core.evaluation import problem_of
 from core.jobs import Job
-from core.jobs.kinds import BATCH_UPLOADS, UploadTestParams
 from core.settings import Settings
 from core.viz.training import confusion_heatmap
 from ui.jobs import submit
@@ -44,15 +44,17 @@ def show_refused(refused: list[Any]) -> None:
 
 def outcome_of(job: Job) -> dict[str, Any]:
     """What `show_batch` shows, from a finished job's result and its files in the exports folder."""
-    result = job.result or {}
-    outcome: dict[str, Any] = {"refused": result.get("refused", []), "model_id": result.get("model_id")}
+    result = job.result_as(UploadTestResult)
+    if result is None:
+        return {"refused": [], "model_id": None, "missing": True}
+    outcome: dict[str, Any] = {"refused": result.refused, "model_id": result.model_id}
     try:
-        table = pd.DataFrame(json.loads(Path(result["table_json"]).read_text()))
-        csv = Path(result["predictions_csv"]).read_bytes()
-    except (KeyError, OSError, ValueError):
+        table = pd.DataFrame(json.loads(Path(result.table_json).read_text()))
+        csv = Path(result.predictions_csv).read_bytes()
+    except (OSError, ValueError):
         outcome["missing"] = True
         return outcome
-    outcome.update(table=table, metrics=result.get("metrics"), csv=csv)
+    outcome.update(table=table, metrics=result.metrics, csv=csv)
     return outcome
 
 

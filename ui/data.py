@@ -9,9 +9,10 @@ import streamlit as st
 
 from core import ingest
 from core.auth import Permission, allowed
+from core.import_job import IMPORT, ImportParams, ImportResult
 from core.import_roots import ImportRoots, check_import
-from core.jobs.import_kinds import IMPORT, ImportKind, ImportParams
-from core.jobs.kinds import EXTRACTION, ExtractionParams
+from core.import_targets import ImportKind
+from core.landmarks.kinds import EXTRACTION, ExtractionParams
 from core.layouts import AUTO, LAYOUTS, check_layout_import
 from core.schema import EMOTIONS, EXTRACTION_ERROR, EXTRACTION_NO_FACE, EXTRACTION_OK, EXTRACTION_PENDING
 from core.store import Store
@@ -104,7 +105,7 @@ def server_section(store: Store) -> None:
         and submit(IMPORT, ImportParams(path=str(path), kind=kind, layout=layout)) is not None
     ):
         st.rerun()
-    job_panel(IMPORT, lambda job: show_report(store, ingest.ImportReport.from_result(job.result or {})), key="import")
+    job_panel(IMPORT, lambda job: show_report(store, ImportResult.report_of(job.result_as(ImportResult))), key="import")
 
 
 def _check(roots: ImportRoots, path: Path, kind: str, layout: str | None) -> Path:

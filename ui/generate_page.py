@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from core.auth import Permission, require
 from core.generation.image_api import estimate_cost
 from core.generation.jobs import JobStore
+from core.generation.kinds import GEMINI_KEY, GENERATION, GenerationParams
 from core.generation.templates import (
     GenerationJob,
     GenerationTemplate,
@@ -25,7 +26,6 @@ from core.generation.templates import (
     parse_template,
 )
 from core.jobs import Job
-from core.jobs.active_kinds import GEMINI_KEY, GENERATION, GenerationParams
 from core.schema import EMOTIONS, GEN_DONE, GEN_FAILED, GEN_PENDING, GEN_RUNNING
 from core.settings import Settings
 from ui.gemini_key import gemini_key_ui

@@ -18,6 +18,7 @@ from core.auth import current_user, may_act_for
 from core.jobs import Job, JobQueue, get_kind
 from core.jobs.local import ensure_local_worker
 from core.jobs.worker import start_here
+from core.landmarks.kinds import ExtractionResult
 from ui.auth import fragment
 from ui.common import get_store, run_safely
 
@@ -81,10 +82,9 @@ def describe(job: Job) -> str:
 
 def extraction_result(job: Job) -> None:
     """How a finished extraction job shows (the Data page and the Active-learning pool run the same job)."""
-    result = job.result or {}
+    result = job.result_as(ExtractionResult) or ExtractionResult()
     st.caption(
-        f"{result.get('processed', 0)} processed: {result.get('ok', 0)} faces, {result.get('no_face', 0)} without a "
-        f"face, {result.get('errors', 0)} errors."
+        f"{result.processed} processed: {result.ok} faces, {result.no_face} without a face, {result.errors} errors."
     )
 
 

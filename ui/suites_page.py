@@ -8,10 +8,10 @@ import streamlit as st
 
 from core.auth import Permission, allowed
 from core.jobs import Job
-from core.jobs.suite_kinds import SUITE_EVALUATION, SuiteEvaluationParams
 from core.registry import Registry
 from core.store import Store
 from core.suites.evaluate import SuiteEvaluation
+from core.suites.kinds import SUITE_EVALUATION, SuiteEvaluationParams, SuiteEvaluationResult
 from core.suites.manage import last_used_suite, list_suites, overlap_warning
 from core.suites.views import domain_table, worst_cells, wrong_images
 from core.viz.training import confusion_heatmap
@@ -60,12 +60,12 @@ def suite_section(store: Store, registry: Registry) -> None:
 
 
 def show_evaluation(job: Job) -> None:
-    result = job.result or {}
-    if "evaluation" not in result:
+    result = job.result_as(SuiteEvaluationResult)
+    if result is None:
         return
-    evaluation = SuiteEvaluation.model_validate(result["evaluation"])
-    if result.get("warning"):
-        st.warning(result["warning"])
+    evaluation = SuiteEvaluation.model_validate(result.evaluation)
+    if result.warning:
+        st.warning(result.warning)
     st.caption(f"macro-F1 on suite {evaluation.suite}, one column a domain; each model's worst domain is highlighted.")
     table = domain_table(evaluation)
     st.dataframe(table.style.apply(worst_cells, axis=None).format(precision=3), key="suite_table")

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from core.backbones import list_backbones
-from core.jobs.finetune_kinds import FACEAPI_FINETUNING, FineTuneParams
+from core.faceapi_torch.kinds import FACEAPI_FINETUNING, FineTuneParams
 from core.schema import EMOTIONS, EXTRACTION_OK, SOURCES, TRAINABLE_STATUSES
 from core.store.repository import Filters
 from ui.common import get_store, settings

@@ -11,12 +11,12 @@ import streamlit as st
 
 from core.auth import Permission, allowed, current_user
 from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
-from core.jobs.kinds import LandmarkTrainingParams
 from core.registry import SHIPPED_IDS, ActivationRecord, ModelCard, Registry
 from core.schema import EMOTIONS, EXTRACTION_OK, SOURCES, TRAINABLE_STATUSES
 from core.store import Store
 from core.store.repository import Filters
 from core.suites.views import card_suites
+from core.training.kinds import LandmarkTrainingParams, LandmarkTrainingResult
 from core.training.last_comparison import load_last_comparison
 from core.training.promotion import Comparison, activate_compared, domain_versus, side_by_side
 from core.training.report import ModelReport
@@ -173,8 +173,8 @@ def training_params(choices: TrainChoices) -> LandmarkTrainingParams:
     )
 
 
-def reports_from_state(payload: dict[str, Any]) -> list[ModelReport]:
-    return [ModelReport(**r) for r in payload.get("reports", [])]
+def reports_from_state(payload: LandmarkTrainingResult) -> list[ModelReport]:
+    return [ModelReport(**r) for r in payload.reports]
 
 
 def best_index(reports: list[ModelReport]) -> int:
@@ -182,23 +182,23 @@ def best_index(reports: list[ModelReport]) -> int:
     return max(range(len(reports)), key=lambda i: reports[i].macro_f1) if reports else 0
 
 
-def last_result(registry: Registry) -> dict[str, Any] | None:
+def last_result(registry: Registry) -> LandmarkTrainingResult | None:
     """This session's comparison, else the user's last one from the registry (it survives a reload)."""
-    payload: dict[str, Any] | None = st.session_state.get(RESULT_KEY)
+    payload: LandmarkTrainingResult | None = st.session_state.get(RESULT_KEY)
     if payload is None:
-        payload = load_last_comparison(registry, current_user().id)
-        if payload is not None:
-            st.session_state[RESULT_KEY] = payload
+        kept = load_last_comparison(registry, current_user().id)
+        if kept is not None:
+            payload = st.session_state[RESULT_KEY] = LandmarkTrainingResult.model_validate(kept)
     return payload
 
 
-def comparison_ui(registry: Registry, payload: dict[str, Any]) -> None:
+def comparison_ui(registry: Registry, payload: LandmarkTrainingResult) -> None:
     """The best new model beside the active one on the same images, the outcome worded for the model active now,
     and the button that activates it."""
-    raw = payload.get("comparison")
+    raw = payload.comparison
     if not raw:
-        if payload.get("activation_message"):
-            st.info(payload["activation_message"])
+        if payload.activation_message:
+            st.info(payload.activation_message)
         return
     comparison = Comparison.model_validate(raw)
     st.subheader("New model against the active one")
@@ -216,7 +216,7 @@ def comparison_ui(registry: Registry, payload: dict[str, Any]) -> None:
                 hide_index=True,
                 key="train_disagreements",
             )
-    outcome = comparison.outcome(active, activated=bool(payload.get("activated")))
+    outcome = comparison.outcome(active, activated=payload.activated)
     if active == candidate:
         st.success(outcome)
     else:

@@ -8,27 +8,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import streamlit as st
 import torch.nn  # without torch this fails, and the Train page shows a note instead of these tabs
 
 from core.auth import Permission, allowed
+from core.detector.kinds import (
+    DETECTOR_TRAINING,
+    PIPELINE_COMPARISON,
+    DetectorParams,
+    PipelineComparisonParams,
+    PipelineComparisonResult,
+)
 from core.errors import StudioError
 from core.import_roots import ImportRoots, check_import
 from core.jobs import Job
-from core.jobs.compare_kinds import (
-    MODEL_COMPARISON,
-    PIPELINE_COMPARISON,
-    ModelComparisonParams,
-    PipelineComparisonParams,
-)
-from core.jobs.torch_kinds import DETECTOR_TRAINING, RESNET_TRAINING, DetectorParams, ResNetParams
+from core.jobs.contract import TrainedModelResult
 from core.registry import ModelCard, Registry
 from core.schema import EMOTIONS, EXTRACTION_OK, SOURCES, TRAINABLE_STATUSES
 from core.settings import PROJECT_ROOT
 from core.store.repository import Filters
+from core.training.kinds import MODEL_COMPARISON, ModelComparisonParams
+from core.training.resnet_kind import RESNET_TRAINING, ResNetParams
 from core.viz.curves import DETECTOR_LOSSES, DETECTOR_METRICS, comparison_chart, learning_curves
 from ui.common import get_registry, get_store, run_safely, settings
 from ui.jobs import job_panel, latest_job, submit
@@ -49,8 +51,10 @@ def _trained_model(key: str, title: str, losses: tuple[str, ...], metrics: tuple
     """How a finished (or cancelled) training job shows: the saved model, Activate, and its learning curves."""
 
     def render(job: Job) -> None:
-        result = job.result or {}
-        model_id = result.get("model_id")
+        result = job.result_as(TrainedModelResult)
+        if result is None:
+            return
+        model_id = result.model_id
         if model_id:
             word = "saved the best epoch so far" if job.status == "cancelled" else "saved"
             st.success(f"{title} {word} as model `{model_id}`. {_summary(result)}")
@@ -66,7 +70,7 @@ def _trained_model(key: str, title: str, losses: tuple[str, ...], metrics: tuple
 
                 if run_safely(activate, what="Activation"):
                     st.toast(f"{model_id} is now the active model")
-        history = result.get("history") or []
+        history = result.history
         if history:
             st.plotly_chart(learning_curves(history, losses=losses, metrics=metrics, title=title), key=f"{key}_fig")
 
@@ -88,8 +92,8 @@ def _curve_so_far(key: str, title: str, losses: tuple[str, ...], metrics: tuple[
     return render
 
 
-def _summary(result: dict[str, Any]) -> str:
-    m = result.get("metrics") or {}
+def _summary(result: TrainedModelResult) -> str:
+    m = result.metrics or {}
     if "map50" in m:
         return (
             f"mAP@0.5 {m['map50']:.3f}, face recall {m['face_recall']:.3f}, emotion accuracy on matched faces "
@@ -100,13 +104,13 @@ def _summary(result: dict[str, Any]) -> str:
     return "No validation images."
 
 
-def _comparison_view(key: str, model_id: str, result: dict[str, Any], registry: Registry) -> None:
+def _comparison_view(key: str, model_id: str, result: TrainedModelResult, registry: Registry) -> None:
     """The new model beside the active one on the store's held-out faces: what the job computed when it saved the
     model, or (on request: it runs both) a fresh comparison."""
     from core.training.promotion import Comparison, load_comparison, side_by_side
 
-    if result.get("activation_message"):
-        st.caption(result["activation_message"])
+    if result.activation_message:
+        st.caption(result.activation_message)
     compare = allowed(Permission.TRAIN) and st.button("Compare with the active model", key=f"{key}_compare")
     if compare and submit(MODEL_COMPARISON, ModelComparisonParams(candidate_id=model_id)) is not None:
         st.rerun()
@@ -114,8 +118,8 @@ def _comparison_view(key: str, model_id: str, result: dict[str, Any], registry: 
     if job is not None and job.params.get("candidate_id") == model_id and job.status != "done":
         job_panel(MODEL_COMPARISON, key=f"{key}_comparing")  # once done, the comparison below is the new one
     comparison = load_comparison(registry, model_id)
-    if comparison is None and result.get("comparison"):
-        comparison = Comparison.model_validate(result["comparison"])
+    if comparison is None and result.comparison:
+        comparison = Comparison.model_validate(result.comparison)
     if comparison is not None:
         active = registry.active_id()
         then = comparison.incumbent.model_id if comparison.incumbent is not None else None
@@ -298,11 +302,12 @@ def _comparison_ui(registry: Registry) -> None:
 
 
 def _pipeline_scores(job: Job) -> None:
-    scores = (job.result or {}).get("scores") or []
-    if not scores:
+    result = job.result_as(PipelineComparisonResult)
+    if result is None or not result.scores:
         return
+    scores = [s.model_dump() for s in result.scores]
     columns = ["name", "model_id", "emotion_accuracy", "face_recall", "face_precision", "ms_per_image", "matched"]
     table = pd.DataFrame(scores)[[*columns, "num_faces", "images"]]
-    st.caption(f"On {scores[0]['images']} images of {(job.result or {}).get('dataset', 'the dataset')}.")
+    st.caption(f"On {result.scores[0].images} images of {result.dataset}.")
     st.dataframe(table, hide_index=True, key="cmp_table")
     st.plotly_chart(comparison_chart(scores), key="cmp_fig")

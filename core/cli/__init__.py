@@ -22,16 +22,22 @@ from core.native_logs import VERBOSE_ENV
 # Modules that define `register(subparsers)`; each subcommand sets `func(args) -> int` as its default, and may set
 # `configure(parser)`: arguments whose choices or defaults need heavy imports, added only when that command runs.
 COMMAND_MODULES = (
-    "core.cli.data",  # import, extract, export, info
-    "core.cli.train",  # train, evaluate, models
+    "core.cli.importing",  # import
+    "core.cli.extract",  # extract
+    "core.cli.data",  # export, info, data delete
+    "core.cli.train",  # train
+    "core.cli.evaluate",  # evaluate
+    "core.cli.models",  # models list|activate|history|rollback|delete
     "core.cli.suites",  # suites create|list|delete
     "core.cli.generate",  # generate
     "core.cli.al",  # al score|label|simulate
     "core.cli.detector",  # detector train|evaluate
+    "core.cli.resnet",  # resnet train
     "core.cli.image",  # image backbones|train
     "core.cli.apikeys",  # apikeys create|list|revoke
     "core.cli.users",  # users list|add|set-role|remove
-    "core.cli.jobs",  # worker, jobs list|show|cancel
+    "core.cli.worker",  # worker
+    "core.cli.jobs",  # jobs list|show|cancel
 )
 
 

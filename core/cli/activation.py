@@ -10,7 +10,8 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the commands import the heavy modules only when they run
-    from core.training.promotion import ActivationPolicy
+    from core.jobs.contract import PromotionResult
+    from core.training.kinds import LandmarkTrainingResult
 
 
 def add_activation_flags(parser: Any) -> None:
@@ -20,7 +21,7 @@ def add_activation_flags(parser: Any) -> None:
         dest="activation",
         action="store_const",
         const="if_better",
-        default="never",
+        default=argparse.SUPPRESS,  # the job's Params say the default (never)
         help="make the new model active if it beats the active one on the same held-out images",
     )
     group.add_argument(
@@ -28,23 +29,18 @@ def add_activation_flags(parser: Any) -> None:
         dest="activation",
         action="store_const",
         const="always",
+        default=argparse.SUPPRESS,
         help="make the new model active even if it is not better",
     )
 
 
-def policy_of(args: argparse.Namespace) -> ActivationPolicy:
-    policy: ActivationPolicy = getattr(args, "activation", "never")
-    return policy
-
-
-def report_promotion(result: dict[str, Any]) -> None:
+def report_promotion(result: PromotionResult | LandmarkTrainingResult) -> None:
     """Print the comparison and the activation message a training job put in its result."""
     from core.training.promotion import Comparison, side_by_side
 
-    raw = result.get("comparison")
-    if raw:
-        comparison = Comparison.model_validate(raw)
+    if result.comparison:
+        comparison = Comparison.model_validate(result.comparison)
         print(f"against the active model, on {comparison.holdout}:")
         print(side_by_side(comparison).round(3).to_string())
-    if result.get("activation_message"):
-        print(result["activation_message"])
+    if result.activation_message:
+        print(result.activation_message)

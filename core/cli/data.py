@@ -1,81 +1,13 @@
-"""`python -m core import|extract|export|info|data delete`: getting images into the store, landmarks out of it, and
-images out again."""
+"""`python -m core export|info|data delete`: what is in the store, out of it, and away from it. (`import` and `extract`
+have their own modules.)"""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from core.cli.jobs import add_submit_flag
 from core.errors import StudioError
-from core.schema import EMOTIONS, EXTRACTION_OK, EXTRACTION_PENDING, EXTRACTION_STATES, SOURCES, STATUSES
-
-
-def cmd_import(args: argparse.Namespace) -> int:
-    from core.cli.jobs import run_job
-    from core.ingest import ImportReport
-    from core.jobs.import_kinds import IMPORT, ImportParams, import_kind_of
-
-    path = Path(args.path)
-    if not path.exists():
-        raise StudioError(f"{path} does not exist")
-    if args.extract and getattr(args, "submit", False):
-        raise StudioError("--extract runs after the import here; with --submit, queue the extraction once it is done")
-    # The same job code as the dashboard's server imports, as the operator: IMPORT_ROOTS only limits the dashboard.
-    if args.layout is not None and args.yolo:
-        raise StudioError("--yolo and --layout exclude each other: a YOLO dataset is not a public layout")
-    kind = import_kind_of(path, yolo=args.yolo, layout=args.layout)
-    params = ImportParams(path=str(path.resolve()), kind=kind, layout=args.layout or "auto")
-    result = run_job(args, IMPORT, params, unit="img")
-    if result is None:  # queued
-        return 0
-    report = ImportReport.from_result(result)
-    if "layout" in result:
-        print(f"read as the {result['layout']} layout")
-    print(result["summary"])
-    for name, reason in report.skipped[:50]:
-        print(f"  skipped {name}: {reason}")
-    if result["skipped_count"] > 50:
-        print(f"  ... and {result['skipped_count'] - 50} more skipped")
-    for name, stored, given in report.conflicts[:50]:
-        print(f"  conflict {name}: already in the store as {stored}, labeled {given} here (kept {stored})")
-    for warning in report.warnings[:50]:
-        print(f"  warning: {warning}")
-    if report.added == 0 and report.duplicates == 0 and not report.cancelled:
-        # Nothing was done: say so where scripts look (the exit status, stderr), with the first reasons.
-        count = int(result.get("skipped_count", len(report.skipped)))
-        reasons = "; ".join(f"{name}: {reason}" for name, reason in report.skipped[:3])
-        what = f"all {count} files were refused (first: {reasons})" if count else f"no image file found in {path}"
-        print(f"error: nothing imported: {what}", file=sys.stderr)
-        return 1
-    if args.extract and report.image_ids:
-        return cmd_extract(argparse.Namespace(workers=None, retry_failed=False, submit=False))
-    return 0
-
-
-def cmd_extract(args: argparse.Namespace) -> int:
-    from core.cli.jobs import run_job
-    from core.jobs.kinds import EXTRACTION, ExtractionParams
-
-    params = ExtractionParams(workers=args.workers, retry_failed=args.retry_failed)
-    result = run_job(args, EXTRACTION, params, unit="img")
-    if result is None:
-        return 0
-    print(
-        f"{result['processed']} processed: {result['ok']} faces, {result['no_face']} without a face, "
-        f"{result['errors']} errors"
-    )
-    problems = [tuple(p) for p in result["problems"]]
-    failed = [p for p in problems if p[1] != EXTRACTION_OK]
-    for image_id, state, reason in failed[:50]:
-        print(f"  image {image_id} [{state}] {reason}")
-    if len(failed) > 50:
-        print(f"  ... and {len(failed) - 50} more (the Data page lists them all)")
-    noted = len(problems) - len(failed)
-    if noted:
-        print(f"{noted} images found with a note (tight crop padded, downscaled, or several faces)")
-    return 0
+from core.schema import EMOTIONS, EXTRACTION_PENDING, EXTRACTION_STATES, SOURCES, STATUSES
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -164,31 +96,6 @@ def _register_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "import",
-        help="import a folder, .zip, manifest .csv or YOLO dataset",
-        description="Labels come from the file-name tag (happy_0042.jpg), else the parent folder, else the image "
-        "goes to the unlabeled pool. A manifest CSV has columns path,label[,person].",
-    )
-    p.add_argument("path", help="folder, .zip archive, manifest .csv, or YOLO dataset folder (with --yolo)")
-    p.add_argument("--yolo", action="store_true", help="PATH is a YOLO dataset: each box becomes a face crop")
-    p.add_argument(
-        "--layout",
-        metavar="NAME",
-        default=None,
-        help="PATH is a public dataset in its own layout: fer2013, ckplus, jaffe, rafdb, affectnet, kdef, or auto "
-        "(labels, person ids and splits from the dataset's own files)",
-    )
-    p.add_argument("--extract", action="store_true", help="extract landmarks of the new images afterwards")
-    add_submit_flag(p)
-    p.set_defaults(func=cmd_import)
-
-    p = sub.add_parser("extract", help="extract MediaPipe landmarks of every image not yet done (resumable)")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: Settings.extract_workers)")
-    p.add_argument("--retry-failed", action="store_true", help="also retry images whose extraction errored")
-    add_submit_flag(p)
-    p.set_defaults(func=cmd_extract)
-
     _register_export(sub)
 
     p = sub.add_parser("info", help="what is in the store")

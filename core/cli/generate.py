@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.cli.jobs import add_submit_flag, run_job
+from core.cli.inline import add_submit_flag, run_job
 from core.schema import GEN_DONE, GEN_FAILED
 from core.settings import get_settings
 
@@ -15,6 +15,9 @@ from core.settings import get_settings
 
 
 def register(subparsers: Any) -> None:
+    from core.cli.params import add_params
+    from core.generation.kinds import GenerationParams
+
     p = subparsers.add_parser(
         "generate",
         help="generate labeled portraits with Gemini from a template (re-run to resume)",
@@ -28,8 +31,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--dry-run", action="store_true", help="show the item count, cost and sample prompts; no calls")
     p.add_argument("--retry-failed", action="store_true", help="put failed items back in the queue first")
     p.add_argument("--failures", action="store_true", help="list the failed items of the job and exit")
-    p.add_argument("--concurrency", type=int, default=None, help="requests in flight (default GEMINI_CONCURRENCY)")
-    p.add_argument("--rpm", type=float, default=None, help="requests per minute (default GEMINI_RPM)")
+    add_params(p, GenerationParams, exclude={"generation_job_id", "extract_landmarks"})
     p.add_argument("--extract", action="store_true", help="extract landmarks of the new images afterwards")
     add_submit_flag(p)
     p.set_defaults(func=run)
@@ -69,21 +71,20 @@ def run(args: argparse.Namespace) -> int:
     if args.retry_failed:
         print(f"job {job_id}: {jobs.retry_failed(job_id)} failed items queued again")
     resolve_key(settings)  # before queuing or running: MissingApiKey explains how to set one
-    from core.jobs.active_kinds import GENERATION, GenerationParams
+    from core.cli.params import params_from
+    from core.generation.kinds import GENERATION_KIND, GenerationParams
 
     # The same job code a worker runs (with --submit, a worker does, with the server's key, which it reads itself).
-    params = GenerationParams(
-        generation_job_id=job_id, concurrency=args.concurrency, rpm=args.rpm, extract_landmarks=args.extract
-    )
-    result = run_job(args, GENERATION, params, unit="img")
+    params = params_from(args, GenerationParams, generation_job_id=job_id, extract_landmarks=args.extract)
+    result = run_job(args, GENERATION_KIND, params, unit="img")
     if result is None:  # queued
         return 0
     counts = jobs.counts(job_id)
     print(
-        f"job {job_id}: {result['generated']} generated this run ({result['rate']:.2f}/s), "
+        f"job {job_id}: {result.generated} generated this run ({result.rate:.2f}/s), "
         f"{counts[GEN_DONE]}/{sum(counts.values())} done, {counts[GEN_FAILED]} failed"
-        + (f", {result['recovered']} recovered from a previous crash" if result["recovered"] else "")
-        + (f", landmarks extracted for {result['extracted']}" if result["extracted"] else "")
+        + (f", {result.recovered} recovered from a previous crash" if result.recovered else "")
+        + (f", landmarks extracted for {result.extracted}" if result.extracted else "")
     )
     if counts[GEN_FAILED]:
         print(

@@ -1,32 +1,13 @@
-"""`python -m core worker` and `python -m core jobs list|show|cancel`: the workers that run queued jobs."""
+"""`python -m core jobs list|show|cancel`: the job queue from the shell."""
 
 from __future__ import annotations
 
 import argparse
-import contextvars
 import json
 from typing import Any
 
 
 def register(sub: Any) -> None:
-    w = sub.add_parser(
-        "worker", help="supervise runner processes that run queued jobs (several may run, on several machines)"
-    )
-    w.add_argument(
-        "--concurrency",
-        type=int,
-        default=None,
-        metavar="N",
-        help="jobs at once (default: this machine's cores), plus one runner kept for short jobs",
-    )
-    w.add_argument("--once", action="store_true", help="run at most one job, then exit")
-    w.add_argument("--poll", type=float, default=2.0, metavar="SECONDS", help="how often to look for a job when idle")
-    w.add_argument("--kinds", nargs="+", default=[], metavar="KIND", help="only these job kinds (default: all)")
-    w.add_argument(
-        "--idle-exit", type=float, default=None, metavar="SECONDS", help="exit when no job came for this long"
-    )
-    w.set_defaults(func=cmd_worker)
-
     jobs = sub.add_parser("jobs", help="list, show or cancel jobs")
     jsub = jobs.add_subparsers(dest="jobs_command", metavar="ACTION", required=True)
     ls = jsub.add_parser("list", help="recent jobs, newest first")
@@ -38,15 +19,6 @@ def register(sub: Any) -> None:
     cancel = jsub.add_parser("cancel", help="cancel a job (a queued one never starts)")
     cancel.add_argument("job_id", type=int)
     cancel.set_defaults(func=cmd_jobs_cancel)
-
-
-def cmd_worker(args: argparse.Namespace) -> int:
-    from core.jobs.supervisor import run_supervisor
-
-    run_supervisor(
-        concurrency=args.concurrency, once=args.once, poll_s=args.poll, kinds=args.kinds, idle_exit_s=args.idle_exit
-    )
-    return 0
 
 
 def cmd_jobs_list(args: argparse.Namespace) -> int:
@@ -75,68 +47,3 @@ def cmd_jobs_cancel(args: argparse.Namespace) -> int:
     job = JobQueue().request_cancel(args.job_id)
     print(f"job {job.id}: {job.status}: {job.message}")
     return 0
-
-
-def add_submit_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--submit", action="store_true", help="queue it for the workers (python -m core worker) and print the job id"
-    )
-
-
-def run_job(
-    args: argparse.Namespace, kind: str, params: Any, *, unit: str, threaded: bool = False
-) -> dict[str, Any] | None:
-    """The CLI's two paths for a job kind: with `--submit`, queue it and print its id (returns None); else run the
-    same job code here with a tqdm bar and return its result. `threaded` runs it in a thread so that Ctrl-C
-    becomes a cancel (training then still saves the best epoch); otherwise Ctrl-C interrupts, and finished work is
-    kept by the resumable kinds."""
-    import threading
-
-    from tqdm import tqdm
-
-    from core.jobs import JobQueue
-    from core.jobs.registry import JobContext, get_kind
-    from core.jobs.worker import run_inline
-
-    if getattr(args, "submit", False):
-        job_id = JobQueue().submit(kind, params)
-        print(f"queued job {job_id} ({get_kind(kind).title}); follow it with: python -m core jobs show {job_id}")
-        return None
-    tqdm.monitor_interval = 0  # no monitor thread: a single-threaded CLI may fork extraction workers directly
-    bar = tqdm(desc=get_kind(kind).title, unit=unit, mininterval=0.5)
-
-    def show(done: int, total: int, message: str = "", /) -> None:
-        bar.total = total
-        bar.n = done
-        bar.set_postfix_str(message[:80], refresh=False)
-        bar.refresh()
-
-    try:
-        if not threaded:
-            return run_inline(kind, params, show)
-        ctx = JobContext(on_progress=show)
-        box: dict[str, Any] = {}
-
-        def target() -> None:
-            try:
-                box["value"] = run_inline(kind, params, context=ctx)
-            except BaseException as exc:  # re-raised in the main thread below
-                box["error"] = exc
-
-        # A new thread starts with empty context variables: run it in a copy of ours, as the operator.
-        thread = threading.Thread(
-            target=contextvars.copy_context().run, args=(target,), daemon=True, name=f"cli-{kind}"
-        )
-        thread.start()
-        while thread.is_alive():
-            try:
-                thread.join(0.2)
-            except KeyboardInterrupt:
-                print("\nstopping after the current step; finished work is kept")
-                ctx.cancel.set()
-        if "error" in box:
-            raise box["error"]
-        result: dict[str, Any] = box["value"]
-        return result
-    finally:
-        bar.close()

@@ -30,8 +30,8 @@ def register(sub: Any) -> None:
 
 
 def cmd_suites_create(args: argparse.Namespace) -> int:
-    from core.cli.jobs import run_job
-    from core.jobs.import_kinds import IMPORT, ImportParams
+    from core.cli.inline import run_job
+    from core.import_job import IMPORT_KIND, ImportParams
     from core.store import Store
     from core.suites.manage import create_suite, delete_suite, get_suite, overlap_warning, parse_sets, set_kind
 
@@ -45,13 +45,13 @@ def cmd_suites_create(args: argparse.Namespace) -> int:
     try:
         for domain, path in paths.items():
             params = ImportParams(path=str(path.resolve()), kind=set_kind(path), suite=args.name, domain=domain)
-            result = run_job(argparse.Namespace(submit=False), IMPORT, params, unit="img")
+            result = run_job(argparse.Namespace(submit=False), IMPORT_KIND, params, unit="img")
             assert result is not None  # run here, never queued
-            print(f"{domain}: {result['summary']}")
-            for name, reason in result["skipped"][:20]:
+            print(f"{domain}: {result.summary}")
+            for name, reason in result.skipped[:20]:
                 print(f"  skipped {name}: {reason}")
-            if result["skipped_count"] > 20:
-                print(f"  ... and {result['skipped_count'] - 20} more skipped")
+            if result.skipped_count > 20:
+                print(f"  ... and {result.skipped_count - 20} more skipped")
     except BaseException:
         delete_suite(store, args.name)  # all or nothing: a half-imported suite would score on part of a domain
         raise

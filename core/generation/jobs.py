@@ -15,9 +15,9 @@ from sqlalchemy import func, select, update
 
 from core.auth import Permission, User, require, require_owner
 from core.db import session_scope
+from core.errors import JobNotFound
 from core.generation.tables import GenerationItemRow, GenerationJobRow
 from core.generation.templates import GenerationItem, GenerationJob, GenerationTemplate, ItemSpec
-from core.jobs.queue import JobNotFound
 from core.schema import GEN_DONE, GEN_FAILED, GEN_PENDING, GEN_RUNNING, GENERATION_STATES, SOURCE_GENERATED
 from core.store import Store
 from core.store.tables import ImageRecord, utcnow

@@ -11,8 +11,7 @@ import logging
 import os
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -21,9 +20,11 @@ from sqlalchemy.orm import Session
 
 from core.auth import require, require_owner
 from core.db import session_scope
-from core.errors import StudioError
-from core.jobs.registry import UnknownJobKind, all_kinds, get_kind, kinds_in_lane
-from core.jobs.tables import CANCELLED, DONE, FAILED, FINISHED, QUEUED, RUNNING, JobRow, WorkerRow
+from core.errors import JobNotFound, StudioError
+from core.jobs.contract import UnknownJobKind
+from core.jobs.job import Job, WorkerInfo, aware
+from core.jobs.registry import all_kinds, get_kind, kinds_in_lane
+from core.jobs.tables import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobRow, WorkerRow
 from core.migrations import open_database
 from core.settings import Settings, get_settings
 from core.store.tables import utcnow
@@ -42,96 +43,10 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back without a zone; they were written in UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
 def _changed(session: Session, statement: Any) -> int:
     """Rows an UPDATE changed: how a conditional update tells who won."""
     # No ORM synchronisation: the session holds no rows to refresh, and SQLite's naive datetimes can't be compared.
     return int(session.execute(statement.execution_options(synchronize_session=False)).rowcount or 0)  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class Job:
-    """A snapshot of one job row, safe to hold after its session closed."""
-
-    id: int
-    kind: str
-    params: dict[str, Any]
-    status: str
-    done: int
-    total: int
-    message: str
-    started_by: str
-    started_role: str
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    error: str
-    cancel_requested: bool
-    heartbeat_at: datetime | None
-    worker_id: str | None
-    attempts: int
-    result: dict[str, Any] | None
-
-    @classmethod
-    def of(cls, row: JobRow) -> Job:
-        return cls(
-            id=row.id,
-            kind=row.kind,
-            params=dict(row.params or {}),
-            status=row.status,
-            done=row.done,
-            total=row.total,
-            message=row.message,
-            started_by=row.started_by,
-            started_role=row.started_role,
-            created_at=_aware(row.created_at) or utcnow(),
-            started_at=_aware(row.started_at),
-            finished_at=_aware(row.finished_at),
-            error=row.error,
-            cancel_requested=row.cancel_requested,
-            heartbeat_at=_aware(row.heartbeat_at),
-            worker_id=row.worker_id,
-            attempts=row.attempts,
-            result=dict(row.result) if row.result is not None else None,
-        )
-
-    @property
-    def finished(self) -> bool:
-        return self.status in FINISHED
-
-    @property
-    def fraction(self) -> float:
-        return min(1.0, self.done / self.total) if self.total > 0 else 0.0
-
-    @property
-    def duration_s(self) -> float | None:
-        if self.started_at is None:
-            return None
-        return ((self.finished_at or utcnow()) - self.started_at).total_seconds()
-
-
-@dataclass(frozen=True)
-class WorkerInfo:
-    """A worker (a supervisor of runner processes) as the Jobs page shows it."""
-
-    id: str
-    host: str
-    pid: int
-    kinds: str
-    started_at: datetime
-    heartbeat_at: datetime
-    alive: bool
-    jobs: list[int]
-
-
-class JobNotFound(StudioError):
-    """No job has that id."""
 
 
 class JobAlreadyActive(StudioError):
@@ -447,9 +362,9 @@ class JobQueue:
                     host=r.host,
                     pid=r.pid,
                     kinds=r.kinds,
-                    started_at=_aware(r.started_at) or utcnow(),
-                    heartbeat_at=_aware(r.heartbeat_at) or utcnow(),
-                    alive=(_aware(r.heartbeat_at) or utcnow()) >= cutoff,
+                    started_at=aware(r.started_at) or utcnow(),
+                    heartbeat_at=aware(r.heartbeat_at) or utcnow(),
+                    alive=(aware(r.heartbeat_at) or utcnow()) >= cutoff,
                     jobs=[i for i, w in running if w is not None and (w == r.id or w.startswith(f"{r.id}/"))],
                 )
                 for r in rows

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.auth import acting_as
+from core.jobs.contract import LONG, SHORT, JobContext, Lane
 from core.jobs.queue import Job, JobQueue
-from core.jobs.registry import LONG, SHORT, Lane, get_kind, kinds_in_lane
+from core.jobs.registry import get_kind, kinds_in_lane
 from core.jobs.tables import CANCELLED, FAILED, RUNNING
 from core.jobs.worker import SWEEP_EVERY_S, Worker, new_worker_id
 from core.settings import PROJECT_ROOT
@@ -235,7 +236,8 @@ class Supervisor:
             spec = get_kind(job.kind)
             if spec.on_killed is not None:
                 with acting_as(Worker(self.queue).starter(job)):
-                    spec.on_killed(spec.params.model_validate(job.params), job.id)
+                    ctx = JobContext(job_id=job.id, attempt=job.attempts, settings=self.settings)
+                    spec.on_killed(spec.params.model_validate(job.params), ctx)
         except Exception:  # tidying must never stop the supervisor
             log.warning("job %s: undoing its killed attempt failed", job.id, exc_info=True)
 

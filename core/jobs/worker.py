@@ -16,13 +16,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from core.auth import LOCAL_USER, OPERATOR, PermissionDenied, Role, User, acting_as
 from core.auth.users import lookup
 from core.errors import StudioError
+from core.jobs.contract import JobContext, JobKind, P, Params, R
 from core.jobs.queue import Job, JobQueue
-from core.jobs.registry import JobContext, UnknownJobKind, get_kind
+from core.jobs.registry import AnyKind, get_kind
 from core.jobs.tables import CANCELLED, DONE, FAILED, QUEUED
 from core.progress import ProgressFn
 
@@ -83,7 +84,7 @@ class Worker:
         return ran
 
     def sweep(self) -> None:
-        from core.jobs.kinds import sweep_job_files
+        from core.jobs.sweep import sweep_job_files
 
         try:
             sweep_job_files(self.queue)
@@ -101,39 +102,27 @@ class Worker:
             raise PermissionDenied(f"{recorded.id} started this job but is no longer a user here (removed by an admin)")
         return current
 
-    def execute(self, job: Job, *, secrets: dict[str, str] | None = None, context: JobContext | None = None) -> None:
-        """Run one claimed job to a final state; nothing it raises escapes (the worker goes on with the next).
-        `secrets` reach the job's code in memory only (a page's session key), never the database; `context` is the
-        caller's (the CLI's progress bar and its Ctrl-C cancel)."""
+    def _prepare(self, job: Job) -> tuple[AnyKind, Params, User] | None:
+        """The job's kind, its validated parameters and who it runs as; None when it cannot run (then it is
+        closed as failed, with the reason)."""
         try:
             spec = get_kind(job.kind)
-        except UnknownJobKind as exc:
+            try:
+                params = spec.params.model_validate(job.params)
+            except ValidationError as exc:
+                raise StudioError(
+                    f"the parameters of this {spec.title.lower()} job are no longer valid (the code changed since it "
+                    f"was queued): {_validation_summary(exc)}. Submit it again."
+                ) from None
+            return spec, params, self.starter(job)
+        except StudioError as exc:  # an unknown kind too
+            log.warning("job %s: %s", job.id, exc)
             self.queue.finish(job.id, self.id, FAILED, message="failed", error=str(exc))
-            return
-        try:
-            params = spec.params.model_validate(job.params)
-        except ValidationError as exc:
-            error = (
-                f"the parameters of this {spec.title.lower()} job are no longer valid (the code changed since it was "
-                f"queued): {_validation_summary(exc)}. Submit it again."
-            )
-            log.warning("job %s: %s", job.id, error)
-            self.queue.finish(job.id, self.id, FAILED, message="failed", error=error)
-            return
-        try:
-            user = self.starter(job)
-        except StudioError as exc:
-            self.queue.finish(job.id, self.id, FAILED, message="failed", error=str(exc))
-            return
+            return None
 
-        ctx = context or JobContext()
-        ctx.job_id, ctx.attempt, ctx.secrets = job.id, job.attempts, dict(secrets or {})
-        # A requeued job says so while it runs and once it is done (job.message holds why it was requeued).
-        # The reason stays in the message to the end: the page says when and why a worker died.
-        why = job.message.removeprefix("requeued: ").split("; the next worker")[0]
-        resumed = f"resumed after a requeue (attempt {job.attempts}; {why}): " if job.attempts > 1 else ""
-        ctx.message = resumed
-        lost = threading.Event()
+    def _heartbeat(self, job: Job, ctx: JobContext, lost: threading.Event) -> tuple[threading.Thread, threading.Event]:
+        """A started thread that records the job's progress every beat and stops it when it is cancelled, no longer
+        this worker's (`lost`), or the worker shuts down; set the returned event to end it."""
         beat_stop = threading.Event()
 
         def beat() -> None:
@@ -156,12 +145,31 @@ class Worker:
 
         beater = threading.Thread(target=beat, name=f"job-{job.id}-heartbeat", daemon=True)
         beater.start()
+        return beater, beat_stop
+
+    def execute(self, job: Job, *, secrets: dict[str, str] | None = None, context: JobContext | None = None) -> None:
+        """Run one claimed job to a final state; nothing it raises escapes (the worker goes on with the next).
+        `secrets` reach the job's code in memory only (a page's session key), never the database; `context` is the
+        caller's (the CLI's progress bar and its Ctrl-C cancel)."""
+        prepared = self._prepare(job)
+        if prepared is None:
+            return
+        spec, params, user = prepared
+        ctx = context or JobContext()  # the process's settings, read now (a page's thread may outlive a change)
+        ctx.job_id, ctx.attempt, ctx.secrets = job.id, job.attempts, dict(secrets or {})
+        # A requeued job says so while it runs and once it is done (job.message holds why it was requeued).
+        # The reason stays in the message to the end: the page says when and why a worker died.
+        why = job.message.removeprefix("requeued: ").split("; the next worker")[0]
+        resumed = f"resumed after a requeue (attempt {job.attempts}; {why}): " if job.attempts > 1 else ""
+        ctx.message = resumed
+        lost = threading.Event()
+        beater, beat_stop = self._heartbeat(job, ctx, lost)
         log.info("job %s (%s) started for %s (attempt %d)", job.id, job.kind, job.started_by, job.attempts)
         result: dict[str, Any] | None = None
         error = ""
         try:
             with acting_as(user):
-                result = spec.run(params, ctx)
+                result = spec.run(params, ctx).model_dump(mode="json")
         except StudioError as exc:  # a message meant for the user
             error = str(exc)
         except Exception as exc:
@@ -173,13 +181,12 @@ class Worker:
         finally:
             beat_stop.set()
             beater.join()
-
         if lost.is_set():
             log.warning("job %s: no longer this worker's (requeued after a stall); its result is dropped", job.id)
             return
         if self._close(job, ctx, resumed, result, error) and spec.on_finish is not None:
             try:
-                spec.on_finish(params, job.id)
+                spec.on_finish(params, ctx)
             except Exception:
                 log.warning("job %s: tidying up after it failed", job.id, exc_info=True)
         log.info("job %s finished", job.id)
@@ -216,7 +223,7 @@ class Worker:
 
 
 def start_here(
-    queue: JobQueue, kind: str, params: BaseModel | dict[str, Any], *, where: str = "inline"
+    queue: JobQueue, kind: str, params: Params | dict[str, Any], *, where: str = "inline"
 ) -> tuple[Worker, Job]:
     """Queue a job already claimed by a worker of this process, to execute here (`Worker.execute`, as a runner
     does): the CLI, and a page's job that holds a key only its session has. It is a job row like any other."""
@@ -226,22 +233,25 @@ def start_here(
 
 
 def run_inline(
-    kind: str,
-    params: BaseModel | dict[str, Any],
+    kind: JobKind[P, R],
+    params: P | dict[str, Any],
     on_progress: ProgressFn | None = None,
     *,
     context: JobContext | None = None,
     queue: JobQueue | None = None,
-) -> dict[str, Any]:
+) -> R:
     """Execute a job in this process, through the same code as a worker's runner (the CLI's path, with a tqdm bar
     as `on_progress`). Returns its result; a failed job raises its error (a StudioError, for the user)."""
     queue = queue or JobQueue()
-    worker, job = start_here(queue, kind, params)
+    worker, job = start_here(queue, kind.name, params)
     worker.execute(job, context=context or JobContext(on_progress=on_progress))
     job = queue.get(job.id)
     if job.status == FAILED:
         raise StudioError(job.error)
-    return job.result or {}
+    result = job.result_as(kind.result)
+    if result is None:
+        raise StudioError(f"job {job.id} ended {job.status} without a result: {job.message}")
+    return result
 
 
 def wait_for(queue: JobQueue, job_id: int, *, timeout_s: float, poll_s: float = 0.2) -> Job:

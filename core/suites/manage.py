@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from core.auth import Permission, require
 from core.errors import StudioError
-from core.jobs.import_kinds import ImportKind, import_kind_of
+from core.import_targets import ImportKind, import_kind_of
 from core.schema import STATUS_SUITE, TRAINABLE_STATUSES
 from core.store import Store
 from core.store.tables import ImageRecord, utcnow

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.active.kinds import AL_SIMULATION_KIND, SimulationParams
 from core.auth import OPERATOR, acting_as
 from core.cli import main
 from core.features.raw import split_raw
 from core.imaging import encode_png
 from core.jobs import DONE, JobQueue
-from core.jobs.active_kinds import AL_SIMULATION, SimulationParams
 from core.jobs.worker import Worker, run_inline
 from core.settings import Settings
 from tests.active.test_simulation import labeled_set
@@ -57,7 +57,7 @@ def test_simulate_inline_and_as_a_job_agree(
     ] == (table)
     params = SimulationParams(initial=8, batch=8, rounds=2, seed=3, npz=str(npz))
     with acting_as(OPERATOR):
-        assert run_inline(AL_SIMULATION, params) == result  # exactly, float for float
+        assert run_inline(AL_SIMULATION_KIND, params).model_dump(mode="json") == result  # exactly, float for float
 
 
 def test_simulate_says_what_is_wrong_with_a_bad_cache(

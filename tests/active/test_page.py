@@ -10,13 +10,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.active import approval
+from core.active.kinds import AL_POOL, AL_ROUND, LLM_LABELING
 from core.active.queue import build_queue, queue_items
 from core.active.rounds import make_held_out, retrain
 from core.active.scoring_model import load_scoring_model
 from core.auth import LOCAL_USER
 from core.imaging import encode_png
 from core.jobs import JobQueue
-from core.jobs.active_kinds import AL_POOL, AL_ROUND, LLM_LABELING
 from core.landmarks.batch import extract_store
 from core.registry import Registry
 from core.settings import Settings, get_settings

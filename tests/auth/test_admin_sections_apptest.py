@@ -17,9 +17,9 @@ from core.apikeys import ApiKeys
 from core.auth import OPERATOR, Role, User, acting_as
 from core.auth.users import add_user, list_users
 from core.imaging import encode_png
+from core.import_job import IMPORT
 from core.import_roots import stored_import_roots
 from core.jobs import JobQueue
-from core.jobs.import_kinds import IMPORT
 from core.jobs.worker import Worker
 from core.migrations import open_database
 from core.settings import get_settings

@@ -54,6 +54,7 @@ def test_a_viewer_sees_no_button_that_changes_anything(
 
 def _comparison_script() -> None:
     # Runs inside AppTest: the comparison a finished training saved, its candidate not active.
+    from core.training.kinds import LandmarkTrainingResult
     from core.training.promotion import Comparison, ModelScore
     from ui.auth import signed_in_user
     from ui.common import get_registry
@@ -70,7 +71,7 @@ def _comparison_script() -> None:
         n_disagreements=0,
         disagreements=[],
     )
-    comparison_ui(get_registry(), {"comparison": comparison.model_dump(mode="json")})
+    comparison_ui(get_registry(), LandmarkTrainingResult(comparison=comparison.model_dump(mode="json")))
 
 
 @pytest.mark.parametrize(("user", "offered"), [(VIEWER, False), (TRAINER, True)])

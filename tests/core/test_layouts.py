@@ -220,7 +220,7 @@ def test_data_page_imports_a_public_layout(app_env: Settings, tmp_path: Path) ->
     """The Data page's server import: a mismatched layout is said before queueing; a JAFFE folder imports as a job."""
     from streamlit.testing.v1 import AppTest
 
-    from core.jobs.import_kinds import IMPORT
+    from core.import_job import IMPORT
     from tests.pages.test_home_data_landmarks import wait_for_job
 
     root = tmp_path / "incoming" / "jaffe"

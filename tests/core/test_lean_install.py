@@ -27,12 +27,12 @@ def test_a_model_kind_whose_library_is_missing_is_refused_clearly(
 def test_a_command_whose_library_is_missing_says_what_to_install(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import core.cli.train as train_cli
+    import core.cli.models as models_cli
 
     def needs_torch(_args: object) -> int:
         raise ModuleNotFoundError("No module named 'torch'", name="torch")
 
-    monkeypatch.setattr(train_cli, "cmd_models_list", needs_torch)
+    monkeypatch.setattr(models_cli, "cmd_models_list", needs_torch)
     assert main(["models", "list"]) == 2
     assert "needs torch: install requirements.txt" in capsys.readouterr().err
 

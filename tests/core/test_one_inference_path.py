@@ -20,10 +20,10 @@ from streamlit.testing.v1 import AppTest
 from core.active.queue import build_queue, queue_items
 from core.api.factory import create_app
 from core.auth import LOCAL_USER
+from core.batch_evaluation import BATCH_UPLOADS
 from core.imaging import encode_png
 from core.ingest import Incoming, import_items
 from core.jobs import DONE, JobQueue
-from core.jobs.kinds import BATCH_UPLOADS
 from core.jobs.worker import wait_for
 from core.landmarks.batch import extract_store
 from core.live import FrameProcessor

@@ -17,10 +17,10 @@ from core.auth import LOCAL_USER, acting_as
 from core.db import session_scope
 from core.gemini.ratelimit import RetryPolicy
 from core.generation.jobs import JobStore
+from core.generation.kinds import GENERATION
 from core.generation.runner import JobRunner, RunReport
 from core.generation.templates import GenerationTemplate
 from core.jobs import JobQueue
-from core.jobs.active_kinds import GENERATION
 from core.jobs.queue import JobAlreadyActive
 from core.jobs.tables import JobRow
 from core.schema import GEN_DONE, GEN_FAILED, GEN_PENDING, GEN_RUNNING

@@ -8,10 +8,10 @@ import pytest
 from pydantic import ValidationError
 
 from core.auth import PermissionDenied, Role, User, acting_as
+from core.batch_evaluation import BATCH_EVALUATION, BATCH_UPLOADS
 from core.batch_uploads import stage_upload_folder
 from core.imaging import encode_png
 from core.jobs import FAILED, JobQueue
-from core.jobs.kinds import BATCH_EVALUATION, BATCH_UPLOADS
 from core.jobs.worker import Worker
 from core.settings import Settings
 

@@ -10,12 +10,13 @@ import pytest
 
 from core.auth import OPERATOR, Role, User, acting_as
 from core.auth.users import add_user, remove_user, set_role
+from core.batch_evaluation import BATCH_EVALUATION
+from core.detector.kinds import DETECTOR_TRAINING
+from core.import_job import IMPORT
 from core.jobs import CANCELLED, FAILED, JobQueue
-from core.jobs.import_kinds import IMPORT
-from core.jobs.kinds import BATCH_EVALUATION, EXTRACTION
 from core.jobs.queue import JobAlreadyActive
-from core.jobs.torch_kinds import DETECTOR_TRAINING
 from core.jobs.worker import Worker, run_inline
+from core.landmarks.kinds import EXTRACTION, EXTRACTION_KIND
 from core.settings import Settings, get_settings
 from core.store import Store
 from tests.jobs.conftest import fill_store
@@ -121,8 +122,8 @@ def test_an_extraction_also_does_images_imported_while_it_runs(
 
             added.append(store.add_image(encode_png(late), original_name="late.png", emotion="sad").image_id)
 
-    result = run_inline(EXTRACTION, {}, progress)
-    assert added and result["processed"] == 3
+    result = run_inline(EXTRACTION_KIND, {}, progress)
+    assert added and result.processed == 3
     assert store.pending_extraction_ids() == []
 
 

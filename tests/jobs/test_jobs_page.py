@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.auth import Role, User, acting_as
 from core.jobs import CANCELLED, JobQueue
-from core.jobs.kinds import EXTRACTION
+from core.landmarks.kinds import EXTRACTION
 from core.settings import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 
 from core.auth import LOCAL_USER, acting_as
+from core.batch_evaluation import BATCH_UPLOADS
 from core.imaging import encode_png
+from core.import_job import IMPORT
 from core.jobs import DONE, JobQueue
-from core.jobs.import_kinds import IMPORT
-from core.jobs.kinds import BATCH_UPLOADS, EXTRACTION
 from core.jobs.worker import wait_for
+from core.landmarks.kinds import EXTRACTION
 from core.settings import Settings
 from core.store import Store
 from tests.jobs.conftest import fill_store, wait_until

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.auth import LOCAL_USER
 from core.jobs import DONE, JobQueue
-from core.jobs.kinds import EXTRACTION
+from core.landmarks.kinds import EXTRACTION
 from core.settings import Settings, get_settings
 from core.store import Store
 from tests.jobs.conftest import fill_store

@@ -9,13 +9,13 @@ import time
 import pytest
 from sqlalchemy import update
 
+from core.active.kinds import AL_SCORING
 from core.auth import LOCAL_USER, PermissionDenied, Role, User, acting_as
 from core.db import session_scope
 from core.jobs import DONE, FAILED, QUEUED, RUNNING, JobQueue
-from core.jobs.active_kinds import AL_SCORING
-from core.jobs.kinds import EXTRACTION
 from core.jobs.tables import JobRow
 from core.jobs.worker import Worker
+from core.landmarks.kinds import EXTRACTION
 from core.settings import Settings
 
 

@@ -14,8 +14,8 @@ import pytest
 
 from core.auth import LOCAL_USER, acting_as
 from core.jobs import CANCELLED, DONE, FAILED, JobQueue
-from core.jobs.kinds import EXTRACTION
 from core.jobs.worker import wait_for
+from core.landmarks.kinds import EXTRACTION
 from core.settings import Settings
 from core.store import Store
 from tests.jobs.conftest import fill_store, wait_until

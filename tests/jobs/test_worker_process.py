@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from core.auth import LOCAL_USER, acting_as
 from core.db import session_scope
 from core.jobs import CANCELLED, DONE, QUEUED, RUNNING, JobQueue
-from core.jobs.kinds import EXTRACTION
 from core.jobs.worker import wait_for
+from core.landmarks.kinds import EXTRACTION
 from core.settings import Settings
 from core.store import Store
 from core.store.tables import Extraction

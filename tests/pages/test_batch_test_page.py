@@ -12,9 +12,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.auth import LOCAL_USER
+from core.batch_evaluation import BATCH_UPLOADS
 from core.imaging import encode_png
 from core.jobs import DONE, JobQueue
-from core.jobs.kinds import BATCH_UPLOADS
 from core.jobs.worker import wait_for
 from core.settings import Settings
 from tests.jobs.conftest import wait_until

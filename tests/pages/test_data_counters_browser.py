@@ -12,7 +12,7 @@ from core.auth import LOCAL_USER, acting_as
 from core.db import dispose_engine
 from core.imaging import encode_png
 from core.jobs import JobQueue
-from core.jobs.kinds import EXTRACTION, ExtractionParams
+from core.landmarks.kinds import EXTRACTION, ExtractionParams
 from core.schema import EXTRACTION_NO_FACE
 from core.settings import Settings
 from core.store import Store

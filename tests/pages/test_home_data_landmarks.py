@@ -10,10 +10,10 @@ from streamlit.testing.v1 import AppTest
 
 from core.auth import LOCAL_USER
 from core.imaging import encode_png
+from core.import_job import IMPORT
 from core.jobs import Job, JobQueue
-from core.jobs.import_kinds import IMPORT
-from core.jobs.kinds import EXTRACTION
 from core.landmarks.batch import extract_store
+from core.landmarks.kinds import EXTRACTION
 from core.settings import Settings, get_settings
 from core.store import Store
 

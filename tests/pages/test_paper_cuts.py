@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.auth import LOCAL_USER
 from core.imaging import encode_png
-from core.jobs.kinds import EXTRACTION
+from core.landmarks.kinds import EXTRACTION
 from core.live.model_choices import FOLLOW_ACTIVE_LABEL
 from core.registry import ModelCard, Registry
 from core.schema import EMOTIONS

@@ -152,7 +152,7 @@ def test_train_page_fine_tunes_face_api(face_store: Store, app_env: Settings) ->
     """The image tab: the backbones table, then a fine-tuning job run by the worker the page starts."""
     from streamlit.testing.v1 import AppTest
 
-    from core.jobs.finetune_kinds import FACEAPI_FINETUNING
+    from core.faceapi_torch.kinds import FACEAPI_FINETUNING
     from tests.torch.test_train_page_torch import PAGE, _wait
 
     at = AppTest.from_file(PAGE, default_timeout=60).run()

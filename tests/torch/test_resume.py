@@ -17,14 +17,15 @@ import pytest
 
 from core.auth import LOCAL_USER, acting_as
 from core.detector.data import samples_from_yolo, yolo_class_map
+from core.detector.kinds import DETECTOR_TRAINING
 from core.detector.train import DetectorConfig, train_detector
 from core.jobs import DONE, QUEUED, RUNNING, JobQueue
-from core.jobs.torch_kinds import DETECTOR_TRAINING, RESNET_TRAINING
 from core.jobs.worker import wait_for
 from core.registry import Registry
 from core.settings import Settings
 from core.store import Store
 from core.training.checkpoint import EpochCheckpoint, job_folder, read_curve
+from core.training.resnet_kind import RESNET_TRAINING
 from core.yolo import read_yolo_dataset
 from tests.jobs.conftest import start_worker, wait_until  # noqa: F401  (start_worker is a fixture)
 from tests.torch.conftest import write_dataset

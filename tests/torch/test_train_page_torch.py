@@ -11,16 +11,17 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.auth import LOCAL_USER, acting_as
+from core.detector.kinds import DETECTOR_TRAINING, PIPELINE_COMPARISON_KIND
 from core.imaging import encode_png
 from core.jobs import Job, JobQueue
-from core.jobs.compare_kinds import MODEL_COMPARISON, PIPELINE_COMPARISON
-from core.jobs.torch_kinds import DETECTOR_TRAINING, RESNET_TRAINING
 from core.jobs.worker import run_inline
 from core.landmarks.extractor import LandmarkExtractor
 from core.registry import Registry
 from core.settings import Settings, get_settings
 from core.store import Store
 from core.training.checkpoint import read_curve
+from core.training.kinds import MODEL_COMPARISON
+from core.training.resnet_kind import RESNET_TRAINING
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "4_Train.py")
 
@@ -102,9 +103,9 @@ def test_detector_section_trains_on_a_yolo_folder(synthetic_yolo: Path, app_env:
     # No landmark model yet: the comparison explains what it needs instead of failing.
     assert any("comparison needs" in i.value for i in at.info)
     # The comparison's job code, as the page submits it (here with the detector alone), on the dataset's images.
-    compared = run_inline(PIPELINE_COMPARISON, {"dataset": str(synthetic_yolo), "models": {"det": card.id}})
-    (score,) = compared["scores"]
-    assert score["name"] == "det" and score["model_id"] == card.id and score["images"] > 0
+    compared = run_inline(PIPELINE_COMPARISON_KIND, {"dataset": str(synthetic_yolo), "models": {"det": card.id}})
+    (score,) = compared.scores
+    assert score.name == "det" and score.model_id == card.id and score.images > 0
 
 
 def test_detector_section_reads_yolo_folders_only_under_import_roots(

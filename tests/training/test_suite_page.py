@@ -12,11 +12,11 @@ from streamlit.testing.v1 import AppTest
 
 from core.auth import Role, User
 from core.auth.identity import set_current_user
-from core.jobs.import_kinds import IMPORT, ImportParams
-from core.jobs.suite_kinds import SUITE_EVALUATION
+from core.import_job import IMPORT_KIND, ImportParams
 from core.jobs.worker import run_inline
 from core.settings import Settings
 from core.store import Store
+from core.suites.kinds import SUITE_EVALUATION
 from core.suites.manage import create_suite
 from core.suites.views import WORST
 from tests.training.conftest import wait_for_latest_job
@@ -40,7 +40,7 @@ def test_evaluate_on_a_suite_from_the_models_tab(
 
     create_suite(store, "demo", [(d, str(p)) for d, p in suite_sets.items()])
     for domain, path in suite_sets.items():
-        run_inline(IMPORT, ImportParams(path=str(path), kind="folder", suite="demo", domain=domain))
+        run_inline(IMPORT_KIND, ImportParams(path=str(path), kind="folder", suite="demo", domain=domain))
 
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception
@@ -79,7 +79,7 @@ def test_a_viewer_sees_the_suite_but_cannot_evaluate(
 ) -> None:
     """Evaluating writes into the models' cards: the trainer's role, as for comparisons. A viewer is told so."""
     create_suite(Store(app_env), "demo", [("web", str(suite_sets["web"]))])
-    run_inline(IMPORT, ImportParams(path=str(suite_sets["web"]), kind="folder", suite="demo", domain="web"))
+    run_inline(IMPORT_KIND, ImportParams(path=str(suite_sets["web"]), kind="folder", suite="demo", domain="web"))
     monkeypatch.setattr("ui.auth.signed_in_user", lambda sidebar=True: _as(User("vera@example.org", Role.VIEWER)))
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception

@@ -17,7 +17,6 @@ from core.auth.identity import PermissionDenied
 from core.cli import main
 from core.errors import StudioError
 from core.imaging import encode_png
-from core.jobs.suite_kinds import SUITE_EVALUATION, SuiteEvaluationParams
 from core.jobs.worker import run_inline
 from core.records import FaceData
 from core.registry import Registry
@@ -26,6 +25,7 @@ from core.settings import Settings
 from core.store import Store
 from core.store.repository import Filters, SuiteImageRefused
 from core.suites.evaluate import DomainScore, ModelSuiteScore
+from core.suites.kinds import SUITE_EVALUATION_KIND, SuiteEvaluationParams
 from core.suites.manage import (
     add_images,
     create_suite,
@@ -194,12 +194,12 @@ def test_suite_roles(trained: tuple[Store, Registry], suite_sets: dict[str, Path
     for role in (Role.VIEWER, Role.LABELER):
         with acting_as(User("someone@example.org", role)):
             with pytest.raises(PermissionDenied):
-                run_inline(SUITE_EVALUATION, params)
+                run_inline(SUITE_EVALUATION_KIND, params)
             with pytest.raises(PermissionDenied):
                 delete_suite(store, "demo")
     with acting_as(User("trainer@example.org", Role.TRAINER)):
-        result = run_inline(SUITE_EVALUATION, params)
-        assert result["evaluation"]["models"][0]["model_id"] == "constant"
+        result = run_inline(SUITE_EVALUATION_KIND, params)
+        assert result.evaluation["models"][0]["model_id"] == "constant"
         delete_suite(store, "demo")
     assert list_suites(store) == []
 
@@ -369,12 +369,13 @@ def test_without_a_suite_the_training_figure_and_the_decision_use_the_same_image
     trained: tuple[Store, Registry],
 ) -> None:
     """Issue 21: the best model's held-out macro-F1 and the comparison's figure for it are one measurement."""
-    from core.jobs.kinds import LANDMARK_TRAINING, LandmarkTrainingParams
+    from core.training.kinds import LANDMARK_TRAINING_KIND, LandmarkTrainingParams
 
     params = LandmarkTrainingParams(models=["random_forest"], feature_sets=["landmarks"], use_suite=False)
-    result = run_inline(LANDMARK_TRAINING, params)
-    comparison = result["comparison"]
-    report = result["reports"][0]
-    assert comparison["holdout"] == f"the held-out split ({result['holdout']})"
+    result = run_inline(LANDMARK_TRAINING_KIND, params)
+    comparison = result.comparison
+    assert comparison is not None
+    report = result.reports[0]
+    assert comparison["holdout"] == f"the held-out split ({result.holdout})"
     assert comparison["n_images"] == report["n_test"]
-    assert comparison["candidate"]["macro_f1"] == pytest.approx(result["best_macro_f1"])
+    assert comparison["candidate"]["macro_f1"] == pytest.approx(result.best_macro_f1)

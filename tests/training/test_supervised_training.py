@@ -16,12 +16,12 @@ import pytest
 from core.auth import LOCAL_USER, acting_as
 from core.features import DEFAULT_FEATURE_SETS
 from core.jobs import DONE, JobQueue
-from core.jobs.kinds import LANDMARK_TRAINING, LandmarkTrainingParams
 from core.jobs.worker import wait_for
 from core.records import FaceData
 from core.registry import Registry
 from core.settings import Settings
 from core.store import Store
+from core.training.kinds import LANDMARK_TRAINING, LandmarkTrainingParams
 from tests.jobs.conftest import ROOT, wait_until, worker_env
 from tests.jobs.proctree import group, processes, runners_of
 from tests.training.conftest import fill_store

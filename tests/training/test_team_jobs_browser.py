@@ -14,14 +14,15 @@ from core.auth import OPERATOR, Role, User, acting_as
 from core.auth.users import add_user
 from core.db import dispose_engine
 from core.features import DEFAULT_FEATURE_SETS
+from core.import_job import IMPORT
 from core.jobs import JobQueue
-from core.jobs.import_kinds import IMPORT
-from core.jobs.kinds import EXTRACTION, LANDMARK_TRAINING, LandmarkTrainingParams
 from core.jobs.worker import Worker
+from core.landmarks.kinds import EXTRACTION
 from core.records import FaceData
 from core.registry import Registry
 from core.settings import Settings
 from core.store import Store
+from core.training.kinds import LANDMARK_TRAINING, LandmarkTrainingParams
 from tests.browser.harness import chromium_browser, dashboard_env, require_chromium
 from tests.browser.team import authorize, oidc_provider, provider_user, team_dashboard
 from tests.training.conftest import fill_store

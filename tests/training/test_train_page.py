@@ -9,11 +9,11 @@ import pytest
 from sklearn.neighbors import KNeighborsClassifier
 from streamlit.testing.v1 import AppTest
 
-from core.jobs.kinds import LANDMARK_TRAINING
 from core.records import FaceData
 from core.registry import Registry
 from core.settings import Settings
 from core.store import Store
+from core.training.kinds import LANDMARK_TRAINING
 from tests.training.conftest import fill_store, save_landmark_model, wait_for_latest_job
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "4_Train.py")

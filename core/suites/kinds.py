@@ -9,8 +9,7 @@ from typing import Any
 from pydantic import Field
 
 from core.auth import Permission
-from core.jobs.kinds import Params
-from core.jobs.registry import SHORT, JobContext, JobKind, register
+from core.jobs.contract import SHORT, JobContext, JobKind, Params, Result
 
 SUITE_EVALUATION = "suite_evaluation"
 
@@ -20,30 +19,33 @@ class SuiteEvaluationParams(Params):
     model_ids: list[str] = Field(default_factory=list, max_length=20)  # empty: the active model
 
 
-def run_suite_evaluation(params: SuiteEvaluationParams, ctx: JobContext) -> dict[str, Any]:
+class SuiteEvaluationResult(Result):
+    evaluation: dict[str, Any]  # core.suites.evaluate.SuiteEvaluation as JSON
+    warning: str | None = None  # the suite's images overlap training data
+
+
+def run_suite_evaluation(params: SuiteEvaluationParams, ctx: JobContext) -> SuiteEvaluationResult:
     from core.errors import StudioError
-    from core.registry import Registry
-    from core.store import Store
     from core.suites.evaluate import evaluate_suite
     from core.suites.manage import get_suite, overlap_warning
 
-    store = Store()
+    store = ctx.store
     get_suite(store, params.suite)  # an unknown suite is the first thing to say
-    registry = Registry(store.settings.models_dir)
-    model_ids = params.model_ids or [m for m in [registry.active_id()] if m]
+    model_ids = params.model_ids or [m for m in [ctx.registry.active_id()] if m]
     if not model_ids:
         raise StudioError("no active model to evaluate: name one (--model ID)")
-    result = evaluate_suite(store, registry, params.suite, model_ids, progress=ctx.progress, cancel=ctx.cancel)
-    return {"evaluation": result.model_dump(mode="json"), "warning": overlap_warning(store, params.suite)}
-
-
-register(
-    JobKind(
-        SUITE_EVALUATION,
-        "Evaluation on a suite",
-        SuiteEvaluationParams,
-        Permission.TRAIN,
-        run_suite_evaluation,
-        lane=SHORT,
+    result = evaluate_suite(store, ctx.registry, params.suite, model_ids, progress=ctx.progress, cancel=ctx.cancel)
+    return SuiteEvaluationResult(
+        evaluation=result.model_dump(mode="json"), warning=overlap_warning(store, params.suite)
     )
+
+
+SUITE_EVALUATION_KIND = JobKind(
+    SUITE_EVALUATION,
+    "Evaluation on a suite",
+    SuiteEvaluationParams,
+    SuiteEvaluationResult,
+    Permission.TRAIN,
+    run_suite_evaluation,
+    lane=SHORT,
 )
