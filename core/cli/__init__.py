@@ -24,7 +24,9 @@ from core.native_logs import VERBOSE_ENV
 COMMAND_MODULES = (
     "core.cli.importing",  # import
     "core.cli.extract",  # extract
-    "core.cli.data",  # export, info, data delete
+    "core.cli.export",  # export
+    "core.cli.info",  # info
+    "core.cli.data",  # data delete
     "core.cli.train",  # train
     "core.cli.evaluate",  # evaluate
     "core.cli.models",  # models list|activate|history|rollback|delete
