@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from core.imaging import encode_jpeg
+from core.schema import EXTRACTION_PENDING
 from core.settings import Settings
 from core.store import Store
 
@@ -55,6 +56,10 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+def _extracted(store: Store) -> int:
+    return sum(n for state, n in store.extraction_counts().items() if state != EXTRACTION_PENDING)
+
+
 def test_extraction_workers_exit_when_the_cli_is_killed(settings: Settings, astronaut_rgb: np.ndarray) -> None:
     store = Store(settings)
     for i in range(300):  # enough work that the workers are busy when the parent dies
@@ -77,8 +82,11 @@ def test_extraction_workers_exit_when_the_cli_is_killed(settings: Settings, astr
             time.sleep(0.2)
             workers = _descendants(proc.pid)
         assert len(workers) >= 2, "the workers did not start"
-        time.sleep(1.0)  # let them get going (kept short: a fast machine finishes 300 images in a few seconds)
-        assert proc.poll() is None, "extraction finished before the test could kill it; give it more images"
+        # Kill once the workers are at work: the first extractions are stored (a counter, not a guessed sleep).
+        while _extracted(store) == 0 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert 0 < _extracted(store) < 300, "the extraction did not start, or finished before the test could kill it"
+        assert proc.poll() is None
         workers = _descendants(proc.pid)  # the whole tree: workers, their fork server, the resource tracker
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
