@@ -137,7 +137,7 @@ def _insert_one(store: Store, planned: _Planned) -> list[AddResult]:
 
 def _insert(store: Store, planned: list[_Planned]) -> list[AddResult]:
     """The files are written to temporary names (each fsynced) first, renamed into place inside the open
-    transaction, their folders fsynced, then the rows commit; on any failure the placed files are removed again.
+    transaction, then the rows commit; on any failure the placed files are removed again.
     A crash can leave a file without a row (`orphan_files`), never a row without its file."""
     temps: list[Path] = []
     placed: list[Path] = []
@@ -159,7 +159,6 @@ def _insert(store: Store, planned: list[_Planned]) -> list[AddResult]:
                 if not final.exists():
                     os.replace(tmp, final)
                     placed.append(final)
-            files.fsync_dirs({f.parent for f in placed})  # the renames are durable before the rows are
             ids = {sha: record.id for sha, (_, record) in new.items()}
         placed.clear()  # committed: the files stay
         created: set[str] = set()

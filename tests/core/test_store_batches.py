@@ -1,0 +1,55 @@
+"""`Store.add_images`: many images in one transaction, with the same guarantees as `add_image`."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event
+
+from core.errors import ImageNotReadable
+from core.imaging import encode_png
+from core.store import Store
+
+
+def _images(store: Store) -> list:
+    return sorted(p for p in (store.data_root / "images").rglob("*") if p.is_file())
+
+
+def test_a_batch_stores_every_image_once_in_order(store: Store, face_variants: list) -> None:
+    a, b, c = (encode_png(v) for v in face_variants[:3])
+    before = store.add_image(c, original_name="c.png")
+    results = store.add_images([(a, {"original_name": "a.png", "emotion": "happy"}), (b, {}), (a, {}), (c, {})])
+    assert [r.created for r in results] == [True, True, False, False]
+    assert results[2].image_id == results[0].image_id  # the same bytes twice in one batch: one image
+    assert results[3].image_id == before.image_id  # already stored: a no-op
+    assert store.count() == 3
+    record = store.get(results[0].image_id)
+    assert record is not None and (record.original_name, record.emotion, record.status) == ("a.png", "happy", "train")
+    assert store.read_bytes(record) == a
+    assert len(_images(store)) == 3 and store.orphan_files() == []
+
+
+def test_one_bad_item_stores_nothing(store: Store, face_variants: list) -> None:
+    good = encode_png(face_variants[0])
+    with pytest.raises(ImageNotReadable):
+        store.add_images([(good, {}), (b"not an image", {})])
+    with pytest.raises(ValueError, match="unknown status"):
+        store.add_images([(good, {}), (good, {"status": "archived"})])
+    assert store.count() == 0
+    assert not (store.data_root / "images").exists() or _images(store) == []
+
+
+def test_a_failed_commit_leaves_no_row_and_no_file(store: Store, face_variants: list) -> None:
+    pngs = [encode_png(v) for v in face_variants[:4]]
+
+    def boom(session: object) -> None:
+        raise RuntimeError("injected failure before commit")
+
+    event.listen(store.engine, "commit", boom)
+    try:
+        with pytest.raises(RuntimeError, match="injected"):
+            store.add_images([(p, {}) for p in pngs])
+    finally:
+        event.remove(store.engine, "commit", boom)
+    assert store.count() == 0
+    assert _images(store) == []
+    assert all(r.created for r in store.add_images([(p, {}) for p in pngs]))  # the store works afterwards
