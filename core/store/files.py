@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -30,16 +29,6 @@ def write_temp(folder: Path, data: bytes) -> Path:
         Path(name).unlink(missing_ok=True)
         raise
     return Path(name)
-
-
-def fsync_dirs(folders: Iterable[Path]) -> None:
-    """Make renames into `folders` durable (a rename is an entry of its folder, not of the file)."""
-    for folder in folders:
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
