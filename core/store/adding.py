@@ -148,10 +148,10 @@ def _insert(store: Store, planned: list[_Planned]) -> list[AddResult]:
                 session.execute(select(ImageRecord.sha256, ImageRecord.id).where(ImageRecord.sha256.in_(shas))).all()
             )
             new: dict[str, tuple[_Planned, ImageRecord]] = {}
-            for p in planned:
+            for p in planned:  # the first of the same bytes twice in a batch gives the record its fields
                 if p.sha not in known and p.sha not in new:
-                    temps.append(files.write_temp((store.data_root / p.rel).parent, p.data))
                     new[p.sha] = (p, ImageRecord(**p.row))
+            temps += files.write_temps([((store.data_root / p.rel).parent, p.data) for p, _ in new.values()])
             session.add_all([record for _, record in new.values()])
             session.flush()  # the unique sha256 constraint fires here, before any file moves
             for (p, _), tmp in zip(new.values(), temps, strict=True):

@@ -53,3 +53,14 @@ def test_a_failed_commit_leaves_no_row_and_no_file(store: Store, face_variants: 
     assert store.count() == 0
     assert _images(store) == []
     assert all(r.created for r in store.add_images([(p, {}) for p in pngs]))  # the store works afterwards
+
+
+def test_a_failed_temp_write_leaves_no_temp_file(tmp_path) -> None:
+    from core.store import files
+
+    (tmp_path / "not-a-folder").write_bytes(b"")
+    with pytest.raises(OSError):
+        files.write_temps([(tmp_path / "a", b"1"), (tmp_path / "not-a-folder", b"2"), (tmp_path / "b", b"3")])
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["not-a-folder"]
+    written = files.write_temps([(tmp_path / "a", b"1"), (tmp_path / "b", b"3")])
+    assert [p.read_bytes() for p in written] == [b"1", b"3"]
