@@ -64,3 +64,26 @@ def test_a_failed_temp_write_leaves_no_temp_file(tmp_path) -> None:
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["not-a-folder"]
     written = files.write_temps([(tmp_path / "a", b"1"), (tmp_path / "b", b"3")])
     assert [p.read_bytes() for p in written] == [b"1", b"3"]
+
+
+def test_a_race_with_another_writer_gives_the_existing_id(store: Store, face_variants: list) -> None:
+    """Another writer stores the same bytes between the batch's look-up and its insert: the batch falls back to one
+    image at a time, and the raced image is a no-op giving the other writer's id."""
+    from sqlalchemy.orm import Session
+
+    a, b = (encode_png(v) for v in face_variants[:2])
+    raced: list[int] = []
+
+    def race(session: Session, *_: object) -> None:
+        if not raced:
+            raced.append(0)
+            raced[0] = store.add_image(a, original_name="other.png").image_id
+
+    event.listen(Session, "before_flush", race)
+    try:
+        results = store.add_images([(a, {"original_name": "a.png"}), (b, {"original_name": "b.png"})])
+    finally:
+        event.remove(Session, "before_flush", race)
+    assert [r.created for r in results] == [False, True]
+    assert results[0].image_id == raced[0]
+    assert store.count() == 2 and store.orphan_files() == []
