@@ -81,6 +81,9 @@ class _Planned:
 
 def _plan(data: bytes, fields: ImageFields) -> _Planned:
     """Check the fields and the bytes (ImageNotReadable for empty and non-image bytes) before anything is written."""
+    unknown = set(fields) - ImageFields.__optional_keys__
+    if unknown:
+        raise TypeError(f"unknown image field(s): {', '.join(sorted(unknown))}")
     source, emotion = fields.get("source", SOURCE_IMPORTED), fields.get("emotion")
     label_source = fields.get("label_source")
     check_value(source, SOURCES, "source")
