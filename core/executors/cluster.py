@@ -75,7 +75,8 @@ def connect(settings: Settings) -> Any:
             if address:
                 ray.init(address=address, runtime_env=runtime_env, **quiet)
             else:
-                ray.init(include_dashboard=False, runtime_env=runtime_env, _system_config=LEAN, **quiet)
+                # "local": a new Ray of our own, never another cluster that happens to run on this machine.
+                ray.init("local", include_dashboard=False, runtime_env=runtime_env, _system_config=LEAN, **quiet)
         except Exception as exc:  # ConnectionError, RuntimeError, timeouts: all mean "no cluster here"
             where = f"RAY_ADDRESS={address}" if address else "a Ray started in this process"
             message = f"Ray is unreachable at {where}: {str(exc).rstrip('.')}. {_how_to_start(address or 'auto')}"
