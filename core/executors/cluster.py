@@ -13,6 +13,9 @@ from core.settings import PROJECT_ROOT, Settings
 
 CONNECT_TIMEOUT_S = 3.0
 _lock = threading.Lock()
+# A Ray started in this process serves this process alone: no metrics to export (no dashboard, no Prometheus reads
+# them), which saves its agents' CPU for the work (they compete with the workers for this machine's cores).
+LEAN: dict[str, Any] = {"enable_metrics_collection": False}
 _connected_to: str | None = None  # the RAY_ADDRESS this process joined ("" = a Ray started in-process)
 
 
@@ -72,7 +75,8 @@ def connect(settings: Settings) -> Any:
             if address:
                 ray.init(address=address, runtime_env=runtime_env, **quiet)
             else:
-                ray.init(include_dashboard=False, runtime_env=runtime_env, **quiet)
+                # "local": a new Ray of our own, never another cluster that happens to run on this machine.
+                ray.init("local", include_dashboard=False, runtime_env=runtime_env, _system_config=LEAN, **quiet)
         except Exception as exc:  # ConnectionError, RuntimeError, timeouts: all mean "no cluster here"
             where = f"RAY_ADDRESS={address}" if address else "a Ray started in this process"
             message = f"Ray is unreachable at {where}: {str(exc).rstrip('.')}. {_how_to_start(address or 'auto')}"

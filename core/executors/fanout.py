@@ -20,7 +20,7 @@ from core.settings import Settings
 C = TypeVar("C")
 R = TypeVar("R")
 T = TypeVar("T")
-IN_FLIGHT_PER_ACTOR = 3  # as the local pool: each actor busy while the driver saves; bounds the driver's memory
+IN_FLIGHT_PER_ACTOR = 2  # one running, one queued at the actor: busy while the driver saves; bounds the tail
 SCORE_BLOCK_ROWS = 2048
 
 
@@ -55,31 +55,36 @@ def map_on_actors(
 ) -> bool:
     """Run `worker_cls(*init_args).run(chunk)` for every chunk over `actors` Ray actors, calling `on_result` on the
     driver as each finishes (in completion order). Returns True when cancelled: chunks already sent still finish
-    and are passed on (their work is done), the rest are never sent."""
-    ray = connect(settings)
-    from ray.util import ActorPool
+    and are passed on (their work is done), the rest are never sent.
 
+    Each actor has IN_FLIGHT_PER_ACTOR chunks queued at it, and gets its next one as soon as one of its own returns:
+    it starts the queued chunk while the driver saves the result, never idle for a round trip to the driver (with
+    one chunk at a time, as `ray.util.ActorPool` sends them, each actor waited a few ms per chunk)."""
+    ray = connect(settings)
     remote_cls = ray.remote(num_cpus=1)(worker_cls)
     handles = [remote_cls.remote(*init_args) for _ in range(actors)]
-    pool = ActorPool(handles)
-    pending: Iterator[C] = iter(chunks)
-    in_flight = 0
-    cancelled = False
+    source: Iterator[C] = iter(chunks)
+    owner: dict[Any, Any] = {}  # in-flight result ref -> the actor running it
+    done = object()
+
+    def send(handle: Any) -> None:
+        if cancel is not None and cancel.is_set():
+            return
+        chunk = next(source, done)
+        if chunk is not done:
+            owner[handle.run.remote(chunk)] = handle
+
     with worker_errors():
         try:
-            while True:
-                cancelled = cancelled or (cancel is not None and cancel.is_set())
-                while not cancelled and in_flight < IN_FLIGHT_PER_ACTOR * actors:
-                    chunk = next(pending, None)
-                    if chunk is None:
-                        break
-                    pool.submit(lambda actor, c: actor.run.remote(c), chunk)
-                    in_flight += 1
-                if in_flight == 0:
-                    return cancelled
-                result = pool.get_next_unordered()
-                in_flight -= 1
-                on_result(result)
+            for _ in range(IN_FLIGHT_PER_ACTOR):  # round-robin: every actor starts at once
+                for handle in handles:
+                    send(handle)
+            while owner:
+                [ref], _ = ray.wait(list(owner), num_returns=1)
+                handle = owner.pop(ref)
+                on_result(ray.get(ref))
+                send(handle)
+            return cancel is not None and cancel.is_set()
         finally:
             for handle in handles:  # the actors hold landmarkers or models: free their CPUs for the next job
                 ray.kill(handle)

@@ -1,7 +1,7 @@
 """Runs a generation job: asyncio workers under a `RequestLimiter`, results saved item by item.
 
 The event loop only waits on the network. Image decoding, database writes and file writes (with their fsync) run
-on a small writer thread pool, so a slow disk write never stalls the other requests in flight.
+on two writer threads (images in batches, job states), so a slow disk write never stalls the requests in flight.
 """
 
 from __future__ import annotations
@@ -26,12 +26,13 @@ from core.gemini.client import make_client
 from core.gemini.ratelimit import RemoteCallFailed, RequestLimiter, RetryPolicy, call_with_retry, redact
 from core.generation.image_api import generate_image
 from core.generation.jobs import JobStore
-from core.generation.store_writer import store_generated
-from core.generation.templates import GenerationItem
+from core.generation.store_writer import BatchWriter
+from core.generation.templates import GenerationItem, GenerationTemplate
 from core.progress import ProgressFn
 from core.schema import GEN_DONE, GEN_FAILED, GEN_PENDING, LABEL_PROMPT, SOURCE_GENERATED
 from core.settings import Settings
 from core.store import Store
+from core.store.adding import ImageFields
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -127,23 +128,12 @@ class JobRunner:
                 making_client.cancel()
 
     async def _run_with(self, making_client: asyncio.Task[genai.Client]) -> RunReport:
-        job = await asyncio.to_thread(self.jobs.get_job, self.job_id)
-        template = job.template
-        model = template.model or await asyncio.to_thread(self.jobs.job_model, self.job_id)
-        model = model or self.settings.gemini_image_model
-        self.report.recovered = await asyncio.to_thread(self.jobs.recover, self.job_id)
-        pending = collections.deque(await asyncio.to_thread(self.jobs.items, self.job_id, states=[GEN_PENDING]))
-        counts = await asyncio.to_thread(self.jobs.counts, self.job_id)
-        self._total = sum(counts.values())
-        self._done_before = counts[GEN_DONE]
-        self._failed_before = counts[GEN_FAILED]
-        self._emit()
+        template, model, pending = await self._load()
+        client = await making_client
         if not pending:
-            await _close(await making_client)
+            await _close(client)
             self.report.elapsed_s = time.monotonic() - self._started
             return self.report
-
-        client = await making_client
         limiter = RequestLimiter(self.concurrency, self.rpm)
 
         async def generate(item: GenerationItem, seed: int) -> bytes:
@@ -151,23 +141,53 @@ class JobRunner:
                 client, model=model, prompt=item.prompt, seed=seed, aspect_ratio=template.aspect_ratio
             )
 
-        # One writer thread: storing an image is about 1.5 ms of Python (hash, SQLAlchemy) beside its fsync, and every
-        # extra writer took the GIL from the event loop more than it overlapped fsyncs (measured, bench/generate.py);
-        # one writer stores some 400 images a second, far above what the service returns.
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="generation-store")
+        # One writer thread stores images in batches (core.generation.store_writer): every extra writer took the GIL
+        # from the event loop more than it overlapped fsyncs (measured, bench/generate.py).
+        self._writer = BatchWriter(self.store, template.output_size)
         # Job-state writes (claims, done marks, failures) get their own thread, never queued behind image stores.
         self._state_writer = ThreadPoolExecutor(1, thread_name_prefix="generation-state")
         self._store_slots = asyncio.Semaphore(2 * self.concurrency)
         self._store_tasks: set[asyncio.Task[None]] = set()
         workers = [
-            asyncio.create_task(self._worker(pending, generate, limiter, template.output_size))
+            asyncio.create_task(self._worker(pending, generate, limiter))
             for _ in range(min(self.concurrency, len(pending)))
         ]
+        try:
+            outcomes = await self._drive(workers)
+        finally:
+            await _close(client)
+            self.report.elapsed_s = time.monotonic() - self._started
+        if self.cancel.is_set():
+            self.report.cancelled = True
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                raise outcome
+        if self.extract_landmarks and self.report.new_image_ids and not self.report.cancelled:
+            self.report.extracted = await asyncio.to_thread(self._extract, self.report.new_image_ids)
+        self._emit()
+        return self.report
+
+    async def _load(self) -> tuple[GenerationTemplate, str, collections.deque[GenerationItem]]:
+        """The job's template, model and pending items, after recovering what a crashed run had stored."""
+        job = await asyncio.to_thread(self.jobs.get_job, self.job_id)
+        template = job.template
+        model = template.model or await asyncio.to_thread(self.jobs.job_model, self.job_id)
+        self.report.recovered = await asyncio.to_thread(self.jobs.recover, self.job_id)
+        pending = collections.deque(await asyncio.to_thread(self.jobs.items, self.job_id, states=[GEN_PENDING]))
+        counts = await asyncio.to_thread(self.jobs.counts, self.job_id)
+        self._total = sum(counts.values())
+        self._done_before = counts[GEN_DONE]
+        self._failed_before = counts[GEN_FAILED]
+        self._emit()
+        return template, model or self.settings.gemini_image_model, pending
+
+    async def _drive(self, workers: list[asyncio.Task[None]]) -> list[BaseException | None]:
+        """Wait for the workers, then for the images being stored, and settle the job's items."""
         watcher = asyncio.create_task(self._watch_cancel(workers))
         flusher = asyncio.create_task(self._flush_periodically())
         try:
             # Workers end when the queue is empty or their task is cancelled by the watcher (the cancel event).
-            outcomes = await asyncio.gather(*workers, return_exceptions=True)
+            return await asyncio.gather(*workers, return_exceptions=True)
         except asyncio.CancelledError:  # the run itself was cancelled (Ctrl-C in the CLI)
             self.report.cancelled = True
             for task in workers:
@@ -181,20 +201,9 @@ class JobRunner:
                 await asyncio.gather(*self._store_tasks, return_exceptions=True)
             # In a thread: the loop stays free, and the settling completes even if this task is cancelled again.
             await asyncio.to_thread(self._settle)
-            await _close(client)
-            self.report.elapsed_s = time.monotonic() - self._started
-        if self.cancel.is_set():
-            self.report.cancelled = True
-        for outcome in outcomes:
-            if isinstance(outcome, Exception):
-                raise outcome
-        if self.extract_landmarks and self.report.new_image_ids and not self.report.cancelled:
-            self.report.extracted = await asyncio.to_thread(self._extract, self.report.new_image_ids)
-        self._emit()
-        return self.report
 
     def _settle(self) -> None:
-        self._writer.shutdown(wait=True)
+        self._writer.close()
         self._state_writer.shutdown(wait=True)
         self._flush_done()  # done marks first, so that release() below only touches unsettled items
         if self._in_flight:
@@ -228,7 +237,6 @@ class JobRunner:
         pending: collections.deque[GenerationItem],
         generate: GenerateFn,
         limiter: RequestLimiter,
-        output_size: int,
     ) -> None:
         while not self.cancel.is_set():
             item = await self._next_item(pending)
@@ -250,22 +258,21 @@ class JobRunner:
                 # holds a request slot. The slots bound how many images wait in memory; the task is not tied to
                 # this worker, so cancelling the run lets paid-for images finish storing.
                 await self._store_slots.acquire()
-                task = asyncio.create_task(self._store_and_settle(item, data, output_size))
+                task = asyncio.create_task(self._store_and_settle(item, data))
                 self._store_tasks.add(task)
                 task.add_done_callback(self._store_tasks.discard)
 
-    async def _store_and_settle(self, item: GenerationItem, data: bytes, output_size: int) -> None:
+    async def _store_and_settle(self, item: GenerationItem, data: bytes) -> None:
         try:
-            await self._store_result(item, data, output_size)
+            await self._store_result(item, data)
         finally:
             self._store_slots.release()
         self._in_flight.discard(item.id)
         self._emit()
 
-    async def _store_result(self, item: GenerationItem, data: bytes, output_size: int) -> None:
-        fields = self._fields(item)
+    async def _store_result(self, item: GenerationItem, data: bytes) -> None:
         try:
-            image_id, created = await self._store_write(store_generated, self.store, data, output_size, fields)
+            image_id, created = await self._writer.store(data, self._fields(item))
         except ImageNotReadable as exc:
             await self._state(self._fail, item, f"the service returned data that is not a usable image: {exc}")
             return
@@ -281,10 +288,6 @@ class JobRunner:
 
     async def _state(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._state_writer, functools.partial(fn, *args))
-
-    async def _store_write(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a store/database write on the writer thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._writer, functools.partial(fn, *args))
 
     async def _flush_periodically(self) -> None:
         while True:
@@ -305,7 +308,7 @@ class JobRunner:
         self.report.failures.append((item.id, reason))
         log.warning("item %s failed: %s", item.key, reason)
 
-    def _fields(self, item: GenerationItem) -> dict[str, Any]:
+    def _fields(self, item: GenerationItem) -> ImageFields:
         attrs = item.attributes
         return {
             "original_name": item.file_name,

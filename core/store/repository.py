@@ -6,42 +6,39 @@ their own transaction when they record related rows (`Store.transaction`).
 from __future__ import annotations
 
 import logging
-import os
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 from sqlalchemy import Select, delete, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.atomic import write_temp
 from core.db import session_scope
 from core.errors import ImageNotReadable, StudioError
-from core.imaging import probe_image
 from core.migrations import open_database
 from core.records import ExtractionRow, FaceData
 from core.schema import (
     EXTRACTION_ERROR,
     EXTRACTION_PENDING,
-    LABEL_MODEL,
     LABEL_SOURCES,
     NUM_BLENDSHAPES,
     NUM_LANDMARKS,
-    SOURCE_IMPORTED,
-    SOURCES,
-    STATUS_POOL,
     STATUS_SUITE,
-    STATUS_TRAIN,
     STATUSES,
-    TRAINABLE_STATUSES,
 )
 from core.settings import Settings, get_settings
-from core.store import files
+from core.store.adding import (
+    STALE_TEMP_AGE_S,
+    AddResult,
+    ImageFields,
+    add_images,
+    check_value,
+    orphan_files,
+    remove_stale_temp_files,
+)
 from core.store.deletion import DeleteReport, delete_images
 from core.store.tables import Extraction, ImageRecord, utcnow
 
@@ -51,17 +48,6 @@ log = logging.getLogger("core.store")
 # the optimistic-locking bookkeeping the store maintains itself.
 _FIXED_FIELDS = frozenset({"id", "sha256", "path", "version", "created_at", "updated_at", "extraction"})
 
-# A temp file this old is no write in progress (those are renamed within moments) but a crash's leftover.
-STALE_TEMP_AGE_S = 600.0
-
-_EXT_BY_FORMAT = {"jpeg": ".jpg", "png": ".png", "bmp": ".bmp", "webp": ".webp", "tiff": ".tif", "gif": ".gif"}
-
-
-@dataclass(frozen=True)
-class AddResult:
-    image_id: int
-    created: bool  # False when the same bytes were already in the store (a no-op)
-
 
 @dataclass(frozen=True)
 class Filters:
@@ -70,11 +56,6 @@ class Filters:
     statuses: Sequence[str] = ()
     extraction_states: Sequence[str] = ()
     labeled_only: bool = False
-
-
-def _check(value: str | None, allowed: Sequence[str], what: str) -> None:
-    if value is not None and value not in allowed:
-        raise ValueError(f"unknown {what} {value!r}; valid: {', '.join(allowed)}")
 
 
 class SuiteImageRefused(StudioError):
@@ -129,85 +110,14 @@ class Store:
         return self.absolute_path(record).read_bytes()
 
     # ---- writes ------------------------------------------------------------------------------------------------
-    def add_image(
-        self,
-        data: bytes,
-        *,
-        original_name: str = "",
-        source: str = SOURCE_IMPORTED,
-        emotion: str | None = None,
-        label_source: str | None = None,
-        status: str | None = None,
-        person: str | None = None,
-        age: str | None = None,
-        sex: str | None = None,
-        ethnicity: str | None = None,
-        tags: Iterable[str] = (),
-        attributes: dict[str, Any] | None = None,
-    ) -> AddResult:
-        """Store image bytes with their record. Same bytes twice is a no-op that returns the existing id.
+    def add_image(self, data: bytes, **fields: Unpack[ImageFields]) -> AddResult:
+        """Store image bytes with their record. Same bytes twice is a no-op that returns the existing id. The file and
+        the row land together or not at all (`core.store.adding`)."""
+        return add_images(self, [(data, fields)])[0]
 
-        The file and the row land together or not at all: the file is written to a temporary name first, renamed
-        into place inside the open transaction, and removed again if the commit fails.
-        """
-        _check(source, SOURCES, "source")
-        _check(label_source, LABEL_SOURCES, "label source")
-        status = status or (STATUS_TRAIN if emotion and label_source != LABEL_MODEL else STATUS_POOL)
-        _check(status, STATUSES, "status")
-        if emotion and label_source == LABEL_MODEL and status in TRAINABLE_STATUSES:
-            # A model's label is a suggestion: it reaches training only through a person's review (active learning).
-            raise StudioError(
-                "a label predicted by a model is not training data: store the image in the pool, where a person "
-                "confirms or corrects it"
-            )
-        info = probe_image(data)  # raises ImageNotReadable for empty and non-image bytes
-        sha = files.sha256_bytes(data)
-        existing = self.find_by_sha(sha)
-        if existing is not None:
-            return AddResult(existing, False)
-
-        rel = files.relative_image_path(sha, _EXT_BY_FORMAT.get(info.format, ".img"))
-        final = self.data_root / rel
-        tmp = write_temp(final.parent, data)
-        placed = False
-        try:
-            with session_scope(self.engine) as session:
-                record = ImageRecord(
-                    sha256=sha,
-                    path=rel.as_posix(),
-                    original_name=original_name,
-                    width=info.width,
-                    height=info.height,
-                    source=source,
-                    emotion=emotion,
-                    label_source=label_source if emotion else None,
-                    status=status,
-                    person=person,
-                    age=age,
-                    sex=sex,
-                    ethnicity=ethnicity,
-                    tags=list(tags),
-                    attributes=attributes or {},
-                )
-                session.add(record)
-                session.flush()  # the unique sha256 constraint fires here, before the file moves
-                new_id = record.id
-                if not final.exists():
-                    os.replace(tmp, final)
-                    placed = True
-            return AddResult(new_id, True)
-        except IntegrityError:
-            # Another writer stored the same bytes between our check and our insert.
-            found = self.find_by_sha(sha)
-            if found is None:
-                raise
-            return AddResult(found, False)
-        except BaseException:
-            if placed:
-                final.unlink(missing_ok=True)
-            raise
-        finally:
-            tmp.unlink(missing_ok=True)
+    def add_images(self, items: Sequence[tuple[bytes, ImageFields]]) -> list[AddResult]:
+        """`add_image` for many images in one transaction; one bad item raises and stores none."""
+        return add_images(self, items)
 
     def update(self, image_id: int, **fields: Any) -> None:
         """Change record fields (emotion, status, person, tags, attributes, ...), bumping the version."""
@@ -268,8 +178,8 @@ class Store:
     ) -> int:
         """Move every image of `image_ids` (None: all images) that is in `from_status` to `to_status`, bumping
         their versions; returns how many moved. Images in another status are left alone."""
-        _check(from_status, STATUSES, "status")
-        _check(to_status, STATUSES, "status")
+        check_value(from_status, STATUSES, "status")
+        check_value(to_status, STATUSES, "status")
         _guard_suite_status(from_status, to_status, "suite images" if image_ids is None else image_ids)
         query = update(ImageRecord).where(ImageRecord.status == from_status)
         if image_ids is not None:
@@ -289,8 +199,8 @@ class Store:
 
     @staticmethod
     def _check_changes(changes: dict[str, Any]) -> None:
-        _check(changes.get("status"), STATUSES, "status")
-        _check(changes.get("label_source"), LABEL_SOURCES, "label source")
+        check_value(changes.get("status"), STATUSES, "status")
+        check_value(changes.get("label_source"), LABEL_SOURCES, "label source")
         for key in changes:
             if not hasattr(ImageRecord, key):
                 raise ValueError(f"unknown image field {key!r}")
@@ -423,36 +333,11 @@ class Store:
 
     def orphan_files(self) -> list[Path]:
         """Files under images/ that no record names (left by a crash between rename and commit)."""
-        root = self.data_root / "images"
-        if not root.exists():
-            return []
-        with session_scope(self.engine) as session:
-            known = set(session.scalars(select(ImageRecord.path)))
-        return [
-            p
-            for p in root.rglob("*")
-            if p.is_file()
-            and (p.name.startswith(".incoming-") or p.relative_to(self.data_root).as_posix() not in known)
-        ]
+        return orphan_files(self)
 
     def remove_stale_temp_files(self, older_than_s: float = STALE_TEMP_AGE_S) -> int:
-        """Delete `.incoming-*.part` files a crashed import left behind; returns how many. Only old ones: a young
-        one may belong to an import running right now in another process (a rename follows its write within
-        moments)."""
-        cutoff = time.time() - older_than_s
-        removed = 0
-        for path in self.orphan_files():
-            if not (path.name.startswith(".incoming-") and path.name.endswith(".part")):
-                continue
-            try:
-                if path.stat().st_mtime < cutoff:
-                    path.unlink()
-                    removed += 1
-            except FileNotFoundError:  # another process cleaned it first
-                continue
-        if removed:
-            log.info("removed stale temporary files", extra={"count": removed})
-        return removed
+        """Delete `.incoming-*.part` files a crashed import left behind (old ones only); returns how many."""
+        return remove_stale_temp_files(self, older_than_s)
 
 
 __all__ = [
