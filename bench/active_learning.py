@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from core.active.diversity import DEFAULT_MIN_DISTANCE, aligned_shapes, select_diverse  # noqa: E402
-from core.active.simulation import simulate  # noqa: E402
-from core.active.uncertainty import uncertainty  # noqa: E402
+from core.active_learning.diversity import DEFAULT_MIN_DISTANCE, aligned_shapes, select_diverse  # noqa: E402
+from core.active_learning.simulation import simulate  # noqa: E402
+from core.active_learning.uncertainty import uncertainty  # noqa: E402
 from core.features.raw import arrays_to_matrix  # noqa: E402
 from core.training.zoo import make_pipeline  # noqa: E402
 

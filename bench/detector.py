@@ -34,7 +34,7 @@ from core.detector.model import DetectorModel, model_params, save_detector  # no
 from core.detector.train import DetectorConfig, EpochStats, evaluate_net, train_detector  # noqa: E402
 from core.inference import Recognizer  # noqa: E402
 from core.landmarks.extractor import LandmarkExtractor  # noqa: E402
-from core.registry import ModelCard, Registry  # noqa: E402
+from core.models.registry import ModelCard, Registry  # noqa: E402
 from core.schema import EMOTIONS  # noqa: E402
 from core.settings import get_settings  # noqa: E402
 from core.yolo import read_yolo_dataset  # noqa: E402
@@ -140,7 +140,7 @@ def main() -> int:
         labelled = label_faces(extractor.detect, train_images, ds.emotions, iou_threshold=args.iou)
         print(f"MediaPipe matched {len(labelled)} training faces in {time.perf_counter() - t0:.0f}s")
         from core.features import DEFAULT_FEATURE_SETS, FEATURE_VERSION, faces_to_matrix
-        from core.training.landmark_registry import LandmarkModel
+        from core.training.landmark_artifact import LandmarkModel
         from core.training.zoo import make_pipeline
 
         y = np.array([e for _, _, e in labelled])

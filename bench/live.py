@@ -31,7 +31,7 @@ from mediapipe.tasks.python import BaseOptions, vision
 from core.inference import ExpressionModel, top_prediction
 from core.landmarks.model_file import load_verified
 from core.live import FrameProcessor
-from core.registry import ModelCard, Registry
+from core.models.registry import ModelCard, Registry
 from core.settings import get_settings
 
 W, H = 640, 480

@@ -397,9 +397,9 @@ def save_domain_starter(cache: Path, result: dict, seed: int) -> None:
     )
     from core.faceapi.blend import VoteBlend, vote_rows
     from core.faceapi.framing import NETWORK_FRAMING, STORE_FRAMING
-    from core.registry import STARTER_ID, Registry
+    from core.models.registry import STARTER_ID, Registry
     from core.training.data import snapshot_hash
-    from core.training.landmark_registry import save_model
+    from core.training.landmark_artifact import save_model
     from core.training.report import ModelReport, classification_metrics
 
     recipe = result["chosen"]["recipe"]

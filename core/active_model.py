@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Hashable
 
 from core.inference import ExpressionModel
-from core.registry import Registry
+from core.models.registry import Registry
 
 log = logging.getLogger("core.active_model")
 

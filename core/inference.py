@@ -13,8 +13,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from core.landmarks.extractor import LandmarkExtractor
+from core.models.registry import ModelCard
 from core.records import FaceData
-from core.registry import ModelCard
 
 # The largest still image treated as a possible tight face crop when MediaPipe finds no face (see Recognizer).
 WHOLE_IMAGE_FALLBACK_MAX_SIDE = 400

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.active.queue import queue_items
+from core.active_learning.review_queue import queue_items
 from core.auth import Permission, allowed
-from ui.active_page import (
+from ui.active_learning_page import (
     audit_ui,
     bulk_ui,
     card_ui,

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from core.errors import StudioError
-from core.registry import Registry, install_starter
+from core.models.registry import Registry, install_starter
 from core.settings import Settings, get_settings
 from core.store import Store
 

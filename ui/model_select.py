@@ -11,7 +11,7 @@ from core.active_model import ActiveModelWatcher
 from core.inference import ExpressionModel
 from core.live import FrameProcessor
 from core.live.model_choices import ModelChoice, model_choices
-from core.registry import SHIPPED_IDS, STARTER_ID, Registry, coverage_note
+from core.models.registry import SHIPPED_IDS, STARTER_ID, Registry, coverage_note
 from ui.common import run_safely, settings
 
 WATCHER_KEY = "active_model_watcher"

@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.auth import Permission, allowed
 from core.jobs import Job
-from core.registry import Registry
+from core.models.registry import Registry
 from core.store import Store
 from core.suites.evaluate import SuiteEvaluation
 from core.suites.kinds import SUITE_EVALUATION, SuiteEvaluationParams, SuiteEvaluationResult

@@ -1,4 +1,4 @@
-"""Widgets and runs of the Train page. Training: `core.training.compare`; saving: `core.training.landmark_registry`."""
+"""Widgets and runs of the Train page. Training: `core.training.compare`; saving: `core.training.landmark_artifact`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import streamlit as st
 
 from core.auth import Permission, allowed, current_user
 from core.features import DEFAULT_FEATURE_SETS, FEATURE_SETS
-from core.registry import SHIPPED_IDS, ActivationRecord, ModelCard, Registry
+from core.models.registry import SHIPPED_IDS, ActivationRecord, ModelCard, Registry
 from core.schema import EMOTIONS, EXTRACTION_OK, SOURCES, TRAINABLE_STATUSES
 from core.store import Store
 from core.store.repository import Filters

@@ -25,7 +25,7 @@ from core.errors import StudioError
 from core.import_roots import ImportRoots, check_import
 from core.jobs import Job
 from core.jobs.contract import TrainedModelResult
-from core.registry import ModelCard, Registry
+from core.models.registry import ModelCard, Registry
 from core.schema import EMOTIONS, EXTRACTION_OK, SOURCES, TRAINABLE_STATUSES
 from core.settings import PROJECT_ROOT
 from core.store.repository import Filters

@@ -15,7 +15,7 @@ import numpy as np
 from core.active_model import ActiveModelWatcher
 from core.inference import ExpressionModel, FacePrediction, Recognizer
 from core.landmarks.extractor import LandmarkExtractor
-from core.registry import Registry, install_starter
+from core.models.registry import Registry, install_starter
 from core.settings import Settings
 
 log = logging.getLogger("core.api.service")

@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         from core.auth import OPERATOR, acting_as
-        from core.registry import install_starter
+        from core.models.registry import install_starter
         from core.settings import get_settings
 
         # The CLI is the operator's tool: whoever has a shell on the server acts with admin rights.

@@ -13,7 +13,7 @@ from core.settings import get_settings
 
 
 def register(subparsers: Any) -> None:
-    from core.active.kinds import LabelingParams, RoundParams, ScoringParams, SimulationParams
+    from core.active_learning.kinds import LabelingParams, RoundParams, ScoringParams, SimulationParams
     from core.cli.activation import add_activation_flags
     from core.cli.params import add_params
 
@@ -55,7 +55,7 @@ def register(subparsers: Any) -> None:
 
 
 def run_pool(args: argparse.Namespace) -> int:
-    from core.active.kinds import AL_POOL_KIND, PoolParams
+    from core.active_learning.kinds import AL_POOL_KIND, PoolParams
     from core.cli.inline import run_job
 
     result = run_job(args, AL_POOL_KIND, PoolParams(folder=str(args.folder)), unit="img")
@@ -71,8 +71,8 @@ def run_pool(args: argparse.Namespace) -> int:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from core.active.kinds import AL_SCORING_KIND, ScoringParams
-    from core.active.queue import queue_items
+    from core.active_learning.kinds import AL_SCORING_KIND, ScoringParams
+    from core.active_learning.review_queue import queue_items
     from core.cli.inline import run_job
     from core.cli.params import params_from
     from core.store import Store
@@ -90,7 +90,7 @@ def run_score(args: argparse.Namespace) -> int:
 
 
 def run_label(args: argparse.Namespace) -> int:
-    from core.active.kinds import LLM_LABELING_KIND, LabelingParams
+    from core.active_learning.kinds import LLM_LABELING_KIND, LabelingParams
     from core.cli.inline import run_job
     from core.cli.params import params_from
     from core.gemini.client import resolve_key
@@ -106,7 +106,7 @@ def run_label(args: argparse.Namespace) -> int:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    from core.active.kinds import AL_SIMULATION_KIND, SimulationParams
+    from core.active_learning.kinds import AL_SIMULATION_KIND, SimulationParams
     from core.cli.inline import run_job
     from core.cli.params import params_from
 
@@ -128,8 +128,8 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 
 def run_retrain(args: argparse.Namespace) -> int:
-    from core.active.kinds import AL_ROUND_KIND, RoundParams
-    from core.active.rounds import make_held_out
+    from core.active_learning.kinds import AL_ROUND_KIND, RoundParams
+    from core.active_learning.rounds import make_held_out
     from core.cli.inline import run_job
     from core.cli.params import params_from
     from core.store import Store

@@ -74,7 +74,7 @@ def cmd_detector_evaluate(args: argparse.Namespace) -> int:
     from core.detector.data import samples_from_yolo, yolo_class_map
     from core.detector.model import DetectorModel
     from core.detector.train import evaluate_net
-    from core.registry import Registry
+    from core.models.registry import Registry
     from core.settings import get_settings
     from core.yolo import read_yolo_dataset
 

@@ -25,7 +25,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:
-    from core.registry import Registry
+    from core.models.registry import Registry
     from core.settings import get_settings
 
     registry = Registry(get_settings().models_dir)
@@ -43,7 +43,7 @@ def cmd_models_list(args: argparse.Namespace) -> int:
 
 
 def cmd_models_activate(args: argparse.Namespace) -> int:
-    from core.registry import Registry
+    from core.models.registry import Registry
     from core.settings import get_settings
     from core.training.promotion import activate_compared
 
@@ -53,7 +53,7 @@ def cmd_models_activate(args: argparse.Namespace) -> int:
 
 
 def cmd_models_history(args: argparse.Namespace) -> int:
-    from core.registry import Registry
+    from core.models.registry import Registry
     from core.settings import get_settings
 
     records = Registry(get_settings().models_dir).history()
@@ -72,7 +72,7 @@ def cmd_models_history(args: argparse.Namespace) -> int:
 
 
 def cmd_models_rollback(args: argparse.Namespace) -> int:
-    from core.registry import Registry
+    from core.models.registry import Registry
     from core.settings import get_settings
 
     record = Registry(get_settings().models_dir).rollback(args.to)
@@ -81,7 +81,7 @@ def cmd_models_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_models_delete(args: argparse.Namespace) -> int:
-    from core.registry import Registry
+    from core.models.registry import Registry
     from core.settings import get_settings
 
     Registry(get_settings().models_dir).delete(args.model_id)

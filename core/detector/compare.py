@@ -25,7 +25,7 @@ from core.settings import Settings
 from core.yolo import YoloImage
 
 if TYPE_CHECKING:
-    from core.registry import Registry
+    from core.models.registry import Registry
 
 # A MediaPipe landmark box hugs brows to chin while annotators draw looser boxes: a face counts as found when the
 # boxes overlap this much (the detector is scored with the same threshold in the comparison).

@@ -18,8 +18,8 @@ from core.detector.data import resize_square, to_tensor
 from core.detector.net import STRIDE, GridDetector
 from core.errors import ModelFileCorrupt
 from core.inference import FacePrediction
+from core.models.registry import ModelCard, Registry, new_model_id
 from core.records import FaceData
-from core.registry import ModelCard, Registry, new_model_id
 
 ARTIFACT = "model.pt"
 

@@ -1,6 +1,6 @@
 """Registry kind "hybrid": face-api's network rows beside the landmark rows (`core.faceapi.blend`).
 
-Saved by `core.training.landmark_registry.save_model` like the landmark models (same artifact, same card); loading
+Saved by `core.training.landmark_artifact.save_model` like the landmark models (same artifact, same card); loading
 adds the network. A hybrid model satisfies `core.inference.ExpressionModel`: given an image and its MediaPipe faces
 it crops each face, runs the network once for all of them, and predicts from both views. A model whose classifier
 votes on its own framing (`VoteBlend`, the starter) reads the vote's 7 logits instead of the stored-crop row.
@@ -21,13 +21,13 @@ from core.faceapi.network import ExpressionNetwork, shared_network, zero_shot_pr
 from core.faceapi.network_model import LIVE_NOTE, WHOLE_IMAGE, network_logits, vote_and_rows
 from core.features import faces_to_matrix
 from core.inference import FacePrediction, top_prediction
+from core.models.registry import ModelCard
 from core.records import FaceData
-from core.registry import ModelCard
 from core.settings import get_settings
-from core.training import landmark_registry
+from core.training import landmark_artifact
 
 
-class HybridModel(landmark_registry.LandmarkModel):
+class HybridModel(landmark_artifact.LandmarkModel):
     """A loaded hybrid model (needs_landmarks is True: the crops come from the MediaPipe landmark box)."""
 
     needs_pixels = True  # unlike its landmark base: the network reads the face crop from the image
@@ -85,5 +85,5 @@ def load_artifact(folder: Path, card: ModelCard) -> HybridModel:
             f"model {card.id} was trained on the face-api network with sha256 {trained_on[:12]}…, but the "
             f"configured one is {settings.faceapi_model_sha256[:12]}…; retrain it"
         )
-    base = landmark_registry.load_artifact(folder, card)
+    base = landmark_artifact.load_artifact(folder, card)
     return HybridModel(card, base.pipeline, shared_network(settings))

@@ -19,8 +19,8 @@ from core.errors import ModelMismatch
 from core.faceapi.framing import NETWORK_FRAMING, STORE_FRAMING, Framing, crop, whole_image_crop
 from core.faceapi.network import NETWORK_EMOTIONS, ExpressionNetwork, shared_network, zero_shot_proba
 from core.inference import FacePrediction, top_prediction
+from core.models.registry import ModelCard, Registry
 from core.records import FaceData
-from core.registry import ModelCard, Registry
 from core.schema import EMOTIONS
 from core.settings import get_settings
 

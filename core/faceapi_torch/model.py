@@ -16,8 +16,8 @@ import numpy as np
 from core.errors import ModelFileCorrupt
 from core.faceapi.network import CROP_SCALE, INPUT_SIZE, face_crop, softmax
 from core.inference import FacePrediction, top_prediction
+from core.models.registry import ModelCard, ModelKind, Registry, check_emotions, new_model_id, read_artifact
 from core.records import FaceData
-from core.registry import ModelCard, ModelKind, Registry, check_emotions, new_model_id, read_artifact
 
 KIND: Final[ModelKind] = "faceapi_finetuned"
 ARTIFACT = "model.onnx"

@@ -1,7 +1,7 @@
 """One job system for all long work: jobs are database rows, run by worker processes (`python -m core worker`).
 
 `core.jobs.contract` is what a job kind declares (Params, Result, JobContext); the kinds live beside their domain and
-`core.jobs.registry` lists them. `JobQueue` submits, lists and cancels jobs; `core.jobs.worker` executes a job (the
+`core.jobs.catalog` lists them. `JobQueue` submits, lists and cancels jobs; `core.jobs.worker` executes a job (the
 one path: runners, the CLI inline, a page's thread); `core.jobs.supervisor` is the supervised pool of runner
 processes (`core.jobs.runner`); `core.jobs.local` starts a supervisor for the dashboard when none is alive.
 
@@ -15,16 +15,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from core.jobs.catalog import all_kinds, get_kind
     from core.jobs.job import Job
     from core.jobs.queue import JobQueue
-    from core.jobs.registry import all_kinds, get_kind
     from core.jobs.tables import CANCELLED, DONE, FAILED, QUEUED, RUNNING
 
 _WHERE = {
     "Job": "core.jobs.job",
     "JobQueue": "core.jobs.queue",
-    "all_kinds": "core.jobs.registry",
-    "get_kind": "core.jobs.registry",
+    "all_kinds": "core.jobs.catalog",
+    "get_kind": "core.jobs.catalog",
     "CANCELLED": "core.jobs.tables",
     "DONE": "core.jobs.tables",
     "FAILED": "core.jobs.tables",

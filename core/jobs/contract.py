@@ -2,7 +2,7 @@
 
 A kind is a name, a `Params` model (what it is asked), a `Result` model (what it returns), the role it needs and the
 function that runs it. The kinds live beside their domain (e.g. `core.generation.kinds`) and import only this module
-from `core.jobs`; `core.jobs.registry` lists them all. Pages and the CLI read a finished job's `Result` fields
+from `core.jobs`; `core.jobs.catalog` lists them all. Pages and the CLI read a finished job's `Result` fields
 (`Job.result_as`), never string keys of a dict.
 """
 
@@ -23,7 +23,7 @@ from core.progress import ProgressFn
 from core.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from core.registry import Registry
+    from core.models.registry import Registry
     from core.store import Store
 
 # How a trained model is promoted (core.training.promotion.ActivationPolicy, spelled out so listing kinds stays cheap).
@@ -90,7 +90,7 @@ class JobContext:
 
     @cached_property
     def registry(self) -> Registry:
-        from core.registry import Registry
+        from core.models.registry import Registry
 
         return Registry(self.settings.models_dir)
 

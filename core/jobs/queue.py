@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 from core.auth import require, require_owner
 from core.db import session_scope
 from core.errors import JobNotFound, StudioError
+from core.jobs.catalog import all_kinds, get_kind, kinds_in_lane
 from core.jobs.contract import UnknownJobKind
 from core.jobs.job import Job, WorkerInfo, aware
-from core.jobs.registry import all_kinds, get_kind, kinds_in_lane
 from core.jobs.tables import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobRow, WorkerRow
 from core.migrations import open_database
 from core.settings import Settings, get_settings

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.auth import acting_as
+from core.jobs.catalog import get_kind, kinds_in_lane
 from core.jobs.contract import LONG, SHORT, JobContext, Lane
 from core.jobs.queue import Job, JobQueue
-from core.jobs.registry import get_kind, kinds_in_lane
 from core.jobs.tables import CANCELLED, FAILED, RUNNING
 from core.jobs.worker import SWEEP_EVERY_S, Worker, new_worker_id
 from core.settings import PROJECT_ROOT

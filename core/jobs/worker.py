@@ -21,9 +21,9 @@ from pydantic import ValidationError
 from core.auth import LOCAL_USER, OPERATOR, PermissionDenied, Role, User, acting_as
 from core.auth.users import lookup
 from core.errors import StudioError
+from core.jobs.catalog import AnyKind, get_kind
 from core.jobs.contract import JobContext, JobKind, P, Params, R
 from core.jobs.queue import Job, JobQueue
-from core.jobs.registry import AnyKind, get_kind
 from core.jobs.tables import CANCELLED, DONE, FAILED, QUEUED
 from core.progress import ProgressFn
 

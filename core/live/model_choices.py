@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.registry import SHIPPED_IDS, STARTER_ID, ModelCard, Registry
+from core.models.registry import SHIPPED_IDS, STARTER_ID, ModelCard, Registry
 
 
 @dataclass(frozen=True)

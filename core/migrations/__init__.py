@@ -13,7 +13,7 @@ Adding a table or column (see README, "Schema migrations"):
 2. write `core/migrations/scripts/versions/NNNN_<what>.py` with `revision = "NNNN"` (the next number) and
    `down_revision` = the previous head; `alembic revision --autogenerate --rev-id NNNN -m "<what>"` drafts it
    against a scratch database at the previous head;
-3. the tests in tests/core/test_migrations.py check that the migrated schema matches the metadata.
+3. the tests in tests/migrations/test_migrations.py check that the migrated schema matches the metadata.
 """
 
 from __future__ import annotations

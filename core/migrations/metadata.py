@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
-import core.active.tables
+import core.active_learning.tables
 import core.apikeys.tables
 import core.auth.tables
 import core.generation.tables
@@ -20,7 +20,7 @@ from core.db import Base
 
 TABLE_MODULES = (
     core.store.tables,
-    core.active.tables,
+    core.active_learning.tables,
     core.generation.tables,
     core.apikeys.tables,
     core.auth.tables,

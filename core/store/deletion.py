@@ -72,7 +72,7 @@ def _old_value(record: ImageRecord, state: str | None) -> dict[str, object]:
 
 def delete_images(store: Store, image_ids: Iterable[int], *, chunk_size: int = CHUNK) -> DeleteReport:
     """Delete the images `image_ids` (admin only; see the module docstring). Duplicate ids count once."""
-    from core.active.tables import AuditEntry  # the active-learning package imports the store
+    from core.active_learning.tables import AuditEntry  # the active-learning package imports the store
 
     actor = require(Permission.DELETE)
     ids = sorted({int(i) for i in image_ids})

@@ -21,9 +21,9 @@ from core.auth import Permission, require
 from core.errors import StudioError
 from core.imaging import decode_rgb
 from core.inference import ExpressionModel, Recognizer
+from core.models.registry import Registry
 from core.progress import ProgressFn
 from core.records import FaceData
-from core.registry import Registry
 from core.schema import EMOTIONS, STATUS_SUITE
 from core.store import Store
 from core.store.repository import Filters, face_from_row

@@ -28,8 +28,8 @@ from core.auth import Permission, require
 from core.errors import TrainingDataError
 from core.executors.executor import executor_for
 from core.features import DEFAULT_FEATURE_SETS, validate_feature_sets
+from core.models.registry import ModelCard
 from core.progress import ProgressFn
-from core.registry import ModelCard
 from core.schema import EMOTIONS
 from core.settings import Settings, get_settings
 from core.training.data import TrainingData

@@ -67,7 +67,7 @@ def _load_data(params: LandmarkTrainingParams, ctx: JobContext) -> TrainingData:
 def _compare(params: LandmarkTrainingParams, ctx: JobContext, data: TrainingData) -> ComparisonResult:
     """The grid search; each model is saved as it finishes, so a cancel keeps those."""
     from core.training.compare import compare_models
-    from core.training.landmark_registry import save_report
+    from core.training.landmark_artifact import save_report
 
     def save(result: Any, report: Any) -> None:
         save_report(ctx.registry, result, report, data_sources=data.sources, job_id=ctx.job_id)
@@ -92,7 +92,7 @@ def run_landmark_training(params: LandmarkTrainingParams, ctx: JobContext) -> La
     as `activation` says (never, by default)."""
     from core.auth import require
     from core.store.repository import Filters
-    from core.training.landmark_registry import save_comparison
+    from core.training.landmark_artifact import save_comparison
     from core.training.last_comparison import save_last_comparison
     from core.training.promotion import promote
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from core.atomic import atomic_write_text
-from core.registry import Registry
+from core.models.registry import Registry
 
 FOLDER = ".comparisons"  # a dot folder: the registry's model listing skips it
 

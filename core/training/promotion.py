@@ -21,7 +21,7 @@ from core.atomic import atomic_write_text
 from core.auth import Permission, require
 from core.errors import StudioError, TrainingDataError
 from core.inference import ExpressionModel
-from core.registry import ActivationRecord, Registry
+from core.models.registry import ActivationRecord, Registry
 from core.schema import EMOTIONS, TRAINABLE_STATUSES
 from core.store.repository import FaceData, Filters, Store
 from core.suites.evaluate import (

@@ -26,8 +26,8 @@ from core.executors.cluster import worker_settings
 from core.executors.executor import executor_for
 from core.executors.fanout import net_to_cpu
 from core.inference import FacePrediction, top_prediction
+from core.models.registry import ModelCard, Registry, check_emotions, new_model_id
 from core.records import FaceData
-from core.registry import ModelCard, Registry, check_emotions, new_model_id
 from core.settings import Settings
 from core.training.checkpoint import EpochCheckpoint
 from core.training.crop_data import (

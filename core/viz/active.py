@@ -7,7 +7,7 @@ from typing import Protocol
 
 import plotly.graph_objects as go
 
-from core.active.simulation import SimulationResult
+from core.active_learning.simulation import SimulationResult
 
 
 class RoundPoint(Protocol):

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.registry import STARTER_ID, Registry
+from core.models.registry import STARTER_ID, Registry
 from core.settings import PROJECT_ROOT
 from tests.browser.harness import free_port, server, uvicorn_cmd
 from tests.live.real_model import save_registry_model

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from core.api.factory import create_app
 from core.api.logs import JsonFormatter
 from core.imaging import encode_jpeg, encode_png
-from core.registry import Registry
+from core.models.registry import Registry
 from core.settings import PROJECT_ROOT, Settings
 from tests.auth.test_identity_and_exposure import PROXY_HEADER_SAMPLES
 from tests.live.real_model import BlendshapeModel, shared_model

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.active import approval
+from core.active_learning import approval
 from core.apikeys import ApiKeys
 from core.auth import OPERATOR, Role, User, acting_as
 from core.auth.users import add_user, list_users
@@ -25,7 +25,7 @@ from core.migrations import open_database
 from core.settings import get_settings
 from core.store import Store
 from tests.browser.harness import ROOT
-from tests.core.test_delete_images import _populate
+from tests.store.test_delete_images import _populate
 
 DATA_PAGE = str(ROOT / "pages" / "1_Data.py")
 USERS_PAGE = str(ROOT / "pages" / "8_Users.py")

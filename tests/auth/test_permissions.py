@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from core import ingest
-from core.active import approval
-from core.active.queue import build_queue, queue_items
+from core.active_learning import approval
+from core.active_learning.review_queue import build_queue, queue_items
 from core.apikeys import ApiKeys
 from core.auth import LOCAL_USER, PermissionDenied, Role, User, acting_as, current_user, require
 from core.auth import Permission as P
@@ -23,11 +23,11 @@ from core.auth.users import add_user
 from core.generation.jobs import JobStore
 from core.generation.templates import GenerationTemplate
 from core.imaging import encode_png
-from core.registry import ModelCard, Registry
+from core.models.registry import ModelCard, Registry
 from core.settings import Settings
 from core.store import Store
 from core.training.promotion import COMPARISON_FILE, compare_with_active
-from tests.active.helpers import fill_pool, tiny_model
+from tests.active_learning.helpers import fill_pool, tiny_model
 
 VIEWER = User("vera@example.org", Role.VIEWER)
 LABELER = User("lena@example.org", Role.LABELER)

@@ -12,14 +12,14 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 
-from core.active import approval
-from core.active.queue import queue_items
+from core.active_learning import approval
+from core.active_learning.review_queue import queue_items
 from core.auth import OPERATOR, Role, acting_as
 from core.auth.users import add_user, list_users
 from core.db import dispose_engine
 from core.settings import Settings
 from core.store import Store
-from tests.active.test_page import _setup
+from tests.active_learning.test_page import _setup
 from tests.browser.harness import chromium_browser, dashboard_env, require_chromium
 from tests.browser.team import authorize, oidc_provider, provider_user, team_dashboard
 

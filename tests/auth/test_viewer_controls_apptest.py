@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.auth import Role, User
 from core.settings import get_settings
-from tests.active.test_page import _setup
+from tests.active_learning.test_page import _setup
 from tests.browser.harness import ROOT
 
 VIEWER = User("vera@example.org", Role.VIEWER)

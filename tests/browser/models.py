@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.registry import Registry
+from core.models.registry import Registry
 from core.settings import PROJECT_ROOT
 from tests.live.real_model import save_registry_model
 

@@ -219,7 +219,7 @@ def test_cli_import_extract_export(tmp_path: Path, face_variants: list) -> None:
 
 def test_pool_import_ignores_name_labels(store: Store, face_variants: list) -> None:
     """Active-learning pool images stay unlabeled whatever their names say: labels come from review only."""
-    from core.active.pool import add_to_pool
+    from core.active_learning.pool import add_to_pool
 
     report = add_to_pool(store, [("happy_01.png", encode_png(face_variants[0])), ("bad.png", b"")])
     assert report.added == 1 and report.skipped == [("bad.png", "the file is empty")]

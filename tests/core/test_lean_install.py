@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from core import registry as registry_module
 from core.cli import main
 from core.errors import StudioError
-from core.registry import ModelCard, Registry
+from core.models import registry as registry_module
+from core.models.registry import ModelCard, Registry
 from core.settings import PROJECT_ROOT
 
 

@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from streamlit.testing.v1 import AppTest
 
-from core.active.queue import build_queue, queue_items
+from core.active_learning.review_queue import build_queue, queue_items
 from core.api.factory import create_app
 from core.auth import LOCAL_USER
 from core.batch_evaluation import BATCH_UPLOADS
@@ -27,7 +27,7 @@ from core.jobs import DONE, JobQueue
 from core.jobs.worker import wait_for
 from core.landmarks.batch import extract_store
 from core.live import FrameProcessor
-from core.registry import Registry
+from core.models.registry import Registry
 from core.settings import PROJECT_ROOT, Settings
 from core.store import Store
 
@@ -112,7 +112,7 @@ def test_live_api_batch_evaluate_and_pool_scoring_agree(
 def test_pool_scoring_works_with_a_model_that_reads_pixels(store: Store, face_variants: list[np.ndarray]) -> None:
     # Scoring used to refuse every model but landmark models; a model that needs the image (as ResNet and the
     # detector do) now scores the pool from the decoded images, through the same Recognizer.
-    from tests.active.helpers import fill_pool, tiny_model
+    from tests.active_learning.helpers import fill_pool, tiny_model
 
     fill_pool(store, face_variants, n=4)
     base = tiny_model(store)
@@ -140,7 +140,7 @@ def test_a_model_that_needs_landmarks_refuses_to_predict_without_a_landmarker(as
 
     class Unfitted(BlendshapeModel):
         def __init__(self) -> None:
-            from core.registry import ModelCard
+            from core.models.registry import ModelCard
 
             self.card = ModelCard(id="m", kind="landmark", name="x", classes=["happy"])
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from core.errors import StudioError
+from core.jobs.catalog import all_kinds
 from core.jobs.contract import JobContext, Params, Result
 from core.jobs.job import Job
-from core.jobs.registry import all_kinds
 from core.landmarks.kinds import ExtractionResult
 from core.settings import Settings
 

@@ -9,7 +9,7 @@ import time
 import pytest
 from sqlalchemy import update
 
-from core.active.kinds import AL_SCORING
+from core.active_learning.kinds import AL_SCORING
 from core.auth import LOCAL_USER, PermissionDenied, Role, User, acting_as
 from core.db import session_scope
 from core.jobs import DONE, FAILED, QUEUED, RUNNING, JobQueue

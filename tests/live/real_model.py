@@ -16,8 +16,8 @@ from sklearn.linear_model import LogisticRegression
 
 from core.inference import FacePrediction, top_prediction
 from core.landmarks.extractor import LandmarkExtractor
+from core.models.registry import ModelCard
 from core.records import FaceData
-from core.registry import ModelCard
 from core.schema import BLENDSHAPE_NAMES
 from core.settings import Settings
 
@@ -67,9 +67,9 @@ def shared_model(images: Sequence[np.ndarray]) -> BlendshapeModel:
 def save_registry_model(models_dir: Path, images: Sequence[np.ndarray], settings: Settings | None = None) -> ModelCard:
     """The same smile rule as a REAL registry model of kind "landmark" (the project's feature pipeline and loader),
     saved and activated in `models_dir`: for pages and servers that load models only through the registry."""
+    from core.models.registry import Registry
     from core.records import FaceData
-    from core.registry import Registry
-    from core.training.landmark_registry import save_model
+    from core.training.landmark_artifact import save_model
     from core.training.report import ModelReport
     from core.training.zoo import make_pipeline
 

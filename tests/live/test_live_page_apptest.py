@@ -16,7 +16,7 @@ import streamlit_webrtc
 from streamlit.testing.v1 import AppTest
 
 from core.live.model_choices import FOLLOW_ACTIVE_LABEL
-from core.registry import STARTER_ID, Registry
+from core.models.registry import STARTER_ID, Registry
 from core.settings import PROJECT_ROOT, Settings
 from core.store import Store
 from tests.live.frames import frame_640

@@ -16,7 +16,7 @@ from core.live.model_choices import FOLLOW_ACTIVE_LABEL, model_choices
 from core.live.processor import FrameResult, LiveFace
 from core.live.snapshot import save_snapshot
 from core.live.stats import FrameStats, StatsSnapshot
-from core.registry import ModelCard, Registry
+from core.models.registry import ModelCard, Registry
 from core.schema import EMOTIONS
 from core.store import Store
 from core.training.data import from_store

@@ -144,7 +144,7 @@ def test_too_large_and_truncated_images_say_so_not_no_face(
     from core.imaging import encode_jpeg
     from core.inference import Recognizer
     from core.landmarks.extractor import LandmarkExtractor
-    from core.registry import Registry
+    from core.models.registry import Registry
     from tests.core.hostile import png_bomb
 
     folder = app_env.data_root / "bt"

@@ -14,7 +14,7 @@ from core.auth import LOCAL_USER
 from core.imaging import encode_png
 from core.landmarks.kinds import EXTRACTION
 from core.live.model_choices import FOLLOW_ACTIVE_LABEL
-from core.registry import ModelCard, Registry
+from core.models.registry import ModelCard, Registry
 from core.schema import EMOTIONS
 from core.settings import PROJECT_ROOT, Settings
 from core.store import Store

@@ -17,11 +17,12 @@ from core.features.raw import faces_to_matrix
 from core.imaging import encode_png
 from core.jobs import Job, JobQueue
 from core.landmarks.extractor import LandmarkExtractor
+from core.models.registry import Registry
 from core.records import FaceData
-from core.registry import Registry
 from core.settings import Settings
 from core.store import Store
 from core.training.data import TrainingData
+from tests.torch_data import _one_torch_thread, face_store  # noqa: F401  (fixtures of the torch tests here)
 
 # Plumbing labels: unflipped variants are "happy", mirrored ones "surprise" (the models need not learn this).
 CLASSES = ("happy", "surprise")
@@ -72,14 +73,14 @@ def models_dir(tmp_path: Path) -> Path:
     return tmp_path / "models"
 
 
-# ---- evaluation suites (tests/training/test_suites.py, test_suite_page.py) -------------------------------------
+# ---- evaluation suites (tests/suites/test_suites.py, test_suite_page.py) -------------------------------------
 def save_landmark_model(registry: Registry, store: Store, clf: object, name: str) -> str:
     """A landmark model (landmark features + `clf`) fitted on the store's training faces, saved as `name`."""
     from sklearn.pipeline import Pipeline
 
     from core.features import build_features
     from core.training.data import from_store
-    from core.training.landmark_registry import save_model
+    from core.training.landmark_artifact import save_model
     from core.training.report import ModelReport
 
     data = from_store(store)

@@ -10,8 +10,8 @@ import pytest
 
 from core.cli import main
 from core.imaging import encode_png
+from core.models.registry import Registry
 from core.records import FaceData
-from core.registry import Registry
 from core.settings import Settings
 from core.store import Store
 from tests.training.conftest import fill_store

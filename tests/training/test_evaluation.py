@@ -14,11 +14,11 @@ from core.evaluation import EvalItem, evaluate_items, items_from_path
 from core.imaging import encode_jpeg, encode_png
 from core.inference import Recognizer
 from core.landmarks.extractor import LandmarkExtractor
-from core.registry import Registry
+from core.models.registry import Registry
 from core.settings import Settings
 from core.training.compare import compare_models
 from core.training.data import TrainingData
-from core.training.landmark_registry import save_comparison
+from core.training.landmark_artifact import save_comparison
 
 
 @pytest.fixture

@@ -5,22 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.active.queue import build_queue
-from core.active.scoring_model import load_scoring_model
+from core.active_learning.review_queue import build_queue
+from core.active_learning.scoring_model import load_scoring_model
 from core.faceapi.blend import BlendedLogistic, HybridFeatures, hybrid_rows
 from core.faceapi.network import NETWORK_EMOTIONS, OUTPUT_WIDTH
 from core.features.raw import RAW_WIDTH
 from core.imaging import decode_rgb, encode_png
 from core.inference import Recognizer
 from core.landmarks.extractor import LandmarkExtractor
+from core.models.registry import Registry
 from core.records import FaceData
-from core.registry import Registry
 from core.schema import NUM_BLENDSHAPES
 from core.settings import Settings
 from core.store import Store
 from core.training.compare import compare_models
 from core.training.data import TrainingData, from_store
-from core.training.landmark_registry import save_report
+from core.training.landmark_artifact import save_report
 from tests.training.conftest import fill_store
 
 CLASSES = ("angry", "happy", "sad", "surprise")

@@ -13,11 +13,11 @@ from core.errors import ModelFileCorrupt, ModelMismatch, TrainingDataError
 from core.features import FEATURE_VERSION
 from core.inference import ExpressionModel, Recognizer
 from core.landmarks.extractor import LandmarkExtractor
+from core.models.registry import Registry
 from core.records import FaceData
-from core.registry import Registry
 from core.training.compare import ComparisonResult, compare_models
 from core.training.data import TrainingData
-from core.training.landmark_registry import LandmarkModel, save_comparison, save_report
+from core.training.landmark_artifact import LandmarkModel, save_comparison, save_report
 from core.training.report import ModelReport
 from core.training.zoo import make_model
 

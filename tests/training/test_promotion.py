@@ -17,7 +17,7 @@ from core.auth import LOCAL_USER, Role, User, acting_as
 from core.cli import main
 from core.errors import StudioError
 from core.inference import FacePrediction, top_prediction
-from core.registry import HISTORY_FILE, ModelCard, Registry
+from core.models.registry import HISTORY_FILE, ModelCard, Registry
 from core.settings import PROJECT_ROOT, Settings
 from core.store import Store
 from core.store.repository import FaceData

@@ -13,7 +13,7 @@ from core.faceapi.network_model import FACEAPI_ID
 from core.features import FEATURE_VERSION
 from core.inference import Recognizer
 from core.landmarks.extractor import LandmarkExtractor
-from core.registry import SHIPPED_IDS, STARTER_ID, Registry, coverage_note
+from core.models.registry import SHIPPED_IDS, STARTER_ID, Registry, coverage_note
 from core.schema import EMOTIONS
 from core.settings import PROJECT_ROOT, Settings
 
@@ -139,7 +139,7 @@ def test_a_separate_models_folder_starts_with_the_starter(tmp_path: Path, monkey
     whole); STARTER_MODEL=false leaves the folder empty."""
     from core.api.service import load_active_model
     from core.cli import main
-    from core.registry import install_starter
+    from core.models.registry import install_starter
     from core.settings import get_settings
 
     elsewhere = Settings(_env_file=None, models_dir=tmp_path / "models", data_root=tmp_path / "data")  # type: ignore[call-arg]
@@ -171,7 +171,7 @@ def test_an_older_shipped_release_in_a_separate_models_folder_is_replaced(tmp_pa
     already holds this release is left alone (its suite results stay)."""
     import json
 
-    from core.registry import install_starter
+    from core.models.registry import install_starter
 
     folder = tmp_path / "models"
     here = Settings(_env_file=None, models_dir=folder, data_root=tmp_path / "data")  # type: ignore[call-arg]

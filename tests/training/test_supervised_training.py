@@ -17,8 +17,8 @@ from core.auth import LOCAL_USER, acting_as
 from core.features import DEFAULT_FEATURE_SETS
 from core.jobs import DONE, JobQueue
 from core.jobs.worker import wait_for
+from core.models.registry import Registry
 from core.records import FaceData
-from core.registry import Registry
 from core.settings import Settings
 from core.store import Store
 from core.training.kinds import LANDMARK_TRAINING, LandmarkTrainingParams

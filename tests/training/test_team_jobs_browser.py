@@ -18,8 +18,8 @@ from core.import_job import IMPORT
 from core.jobs import JobQueue
 from core.jobs.worker import Worker
 from core.landmarks.kinds import EXTRACTION
+from core.models.registry import Registry
 from core.records import FaceData
-from core.registry import Registry
 from core.settings import Settings
 from core.store import Store
 from core.training.kinds import LANDMARK_TRAINING, LandmarkTrainingParams

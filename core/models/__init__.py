@@ -1,0 +1,1 @@
+"""The model registry: cards, artifacts and the active model."""

@@ -1,0 +1,5 @@
+"""Fixtures shared with other test folders."""
+
+from tests.torch_data import _one_torch_thread, face_store
+
+__all__ = ["_one_torch_thread", "face_store"]
