@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import Field
 
+from core.active_learning.round_result import RoundResult
 from core.auth import Permission
 from core.generation.kinds import GEMINI_KEY
 from core.jobs.contract import SHORT, Activation, JobContext, JobKind, Params, Result
@@ -211,20 +212,7 @@ class RoundParams(Params):
     activation: Activation = "never"  # the round's model against the active one
 
 
-class RoundJobResult(Result):
-    """core.active_learning.rounds.RoundResult's fields."""
-
-    round_id: int
-    model_id: str
-    n_labels: int
-    n_held_out: int
-    macro_f1: float
-    accuracy: float
-    activated: bool = False
-    activation_message: str = ""
-
-
-def run_al_round(params: RoundParams, ctx: JobContext) -> RoundJobResult:
+def run_al_round(params: RoundParams, ctx: JobContext) -> RoundResult:
     """Retrain on every labeled training face, score on the held-out set, record the round; the model is compared
     with the active one and activated as `activation` says (never, by default)."""
     from core.active_learning.rounds import retrain
@@ -242,7 +230,7 @@ def run_al_round(params: RoundParams, ctx: JobContext) -> RoundJobResult:
         f"Round {result.round_id}: macro-F1 {result.macro_f1:.3f} with {result.n_labels} labels "
         f"(model {result.model_id}); {result.activation_message}",
     )
-    return RoundJobResult.model_validate(asdict(result))
+    return result
 
 
 LLM_LABELING_KIND = JobKind(
@@ -254,7 +242,7 @@ AL_SCORING_KIND = JobKind(
 AL_SIMULATION_KIND = JobKind(
     AL_SIMULATION, "Sampling simulation", SimulationParams, SimulationJobResult, Permission.TRAIN, run_al_simulation
 )
-AL_ROUND_KIND = JobKind(AL_ROUND, "Retraining round", RoundParams, RoundJobResult, Permission.TRAIN, run_al_round)
+AL_ROUND_KIND = JobKind(AL_ROUND, "Retraining round", RoundParams, RoundResult, Permission.TRAIN, run_al_round)
 AL_POOL_KIND = JobKind(
     AL_POOL, "Pool import and extraction", PoolParams, PoolResult, Permission.IMPORT, run_al_pool, True
 )

@@ -9,12 +9,12 @@ import hashlib
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from sklearn.pipeline import Pipeline
 from sqlalchemy import select
 
+from core.active_learning.round_result import RoundResult
 from core.active_learning.tables import RoundRow
 from core.auth import Permission, require
 from core.db import session_scope
@@ -31,18 +31,6 @@ from core.training.report import ModelReport, classification_metrics
 from core.training.zoo import make_pipeline
 
 DEFAULT_MODEL = "logistic_regression"  # fast and well calibrated: uncertainty scores need honest probabilities
-
-
-@dataclass(frozen=True)
-class RoundResult:
-    round_id: int
-    model_id: str
-    n_labels: int
-    n_held_out: int
-    macro_f1: float
-    accuracy: float
-    activated: bool = False
-    activation_message: str = ""
 
 
 def held_out_hash(image_ids: Sequence[int]) -> str:
@@ -99,14 +87,14 @@ def retrain(
     round_id = _record_round(store, report, card.id, test.image_ids)
     promotion = promote(registry, store, card.id, policy=activation, seed=seed)
     return RoundResult(
-        round_id,
-        card.id,
-        len(train),
-        len(test),
-        report.macro_f1,
-        report.accuracy,
-        promotion.activated,
-        promotion.message,
+        round_id=round_id,
+        model_id=card.id,
+        n_labels=len(train),
+        n_held_out=len(test),
+        macro_f1=report.macro_f1,
+        accuracy=report.accuracy,
+        activated=promotion.activated,
+        activation_message=promotion.message,
     )
 
 

@@ -29,6 +29,18 @@ def no_face_png() -> bytes:
     return encode_png(rgb)
 
 
+def add_labeled(store: Store, variants: list[np.ndarray]) -> None:
+    """Each variant as a human-labeled training image (happy and sad in turn), one person each."""
+    for i, rgb in enumerate(variants):
+        store.add_image(
+            encode_png(rgb),
+            original_name=f"l{i}.png",
+            emotion="happy" if i % 2 else "sad",
+            label_source="human",
+            person=f"p{i}",
+        )
+
+
 def fill_pool(store: Store, variants: list[np.ndarray], n: int = 8) -> dict[str, list[int]]:
     """`n` face variants, a resized copy of the first (a near-duplicate) and a no-face image, all extracted."""
     items = [(f"face_{i:02d}.png", encode_png(v)) for i, v in enumerate(variants[:n])]

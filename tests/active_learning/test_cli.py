@@ -12,7 +12,7 @@ from core.cli import main
 from core.imaging import encode_png
 from core.settings import Settings
 from core.store import Store
-from tests.active_learning.helpers import no_face_png
+from tests.active_learning.helpers import add_labeled, no_face_png
 from tests.active_learning.test_simulation import labeled_set
 from tests.fakes.gemini_server import FakeGemini, Reply
 
@@ -27,14 +27,7 @@ def test_pool_retrain_score_label_simulate(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     store = Store(app_env)
-    for i, rgb in enumerate(face_variants[:8]):
-        store.add_image(
-            encode_png(rgb),
-            original_name=f"l{i}.png",
-            emotion="happy" if i % 2 else "sad",
-            label_source="human",
-            person=f"p{i}",
-        )
+    add_labeled(store, face_variants[:8])
     folder = tmp_path / "random_expressions"
     folder.mkdir()
     for i, rgb in enumerate(face_variants[8:]):

@@ -21,7 +21,7 @@ from core.landmarks.batch import extract_store
 from core.models.registry import Registry
 from core.settings import Settings, get_settings
 from core.store import Store
-from tests.active_learning.helpers import fill_pool
+from tests.active_learning.helpers import add_labeled, fill_pool
 from tests.fakes.gemini_server import FakeGemini, Reply
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "5_Active_Learning.py")
@@ -29,14 +29,7 @@ PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "5_Active_Learning.py
 
 def _setup(settings: Settings, variants: list[np.ndarray]) -> Store:
     store = Store(settings)
-    for i, rgb in enumerate(variants[6:]):
-        store.add_image(
-            encode_png(rgb),
-            original_name=f"l{i}.png",
-            emotion="happy" if i % 2 else "sad",
-            label_source="human",
-            person=f"p{i}",
-        )
+    add_labeled(store, variants[6:])
     extract_store(store, workers=1)
     fill_pool(store, variants, n=4)
     make_held_out(store, fraction=0.34)
