@@ -1,7 +1,8 @@
-"""The detector as a registry model: artifact save/load and the ExpressionModel that Live, Batch test and the API use.
+"""The detector as a registry model: the ExpressionModel that Live, Batch test and the API use, and saving it.
 
-The artifact is a torch file of plain tensors and numbers (loaded with `weights_only=True`, so a model file cannot
-run code). Its card's params hold what rebuilds the network: input size, anchors, stage widths, thresholds.
+The artifact is a torch file of plain tensors and numbers (loaded with `weights_only=True` by
+`core.detector.artifact`, so a model file cannot run code). Its card's params hold what rebuilds the network: input
+size, backbone, anchors, stage widths, thresholds.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ import torch
 
 from core.detector.boxes import Detection, GridSpec, decode_predictions
 from core.detector.data import resize_square, to_tensor
-from core.detector.net import STRIDE, GridDetector
-from core.errors import ModelFileCorrupt
+from core.detector.net import GridDetector
 from core.inference import FacePrediction
 from core.records import FaceData
 from core.registry import ModelCard, Registry, new_model_id
@@ -44,7 +44,7 @@ class DetectorModel:
         self.card = card
         self.net = net.to(device).eval()
         self.input_size = int(input_size)
-        self.spec = GridSpec(self.input_size // STRIDE, tuple((float(a[0]), float(a[1])) for a in anchors))
+        self.spec = GridSpec(self.input_size // net.stride, tuple((float(a[0]), float(a[1])) for a in anchors))
         self.conf_threshold = conf_threshold
         self.iou_threshold = iou_threshold
         self.device = device
@@ -128,37 +128,3 @@ def save_detector(
         torch.save(state, path)
 
     return registry.save(card, write)
-
-
-def build_net(card: ModelCard) -> GridDetector:
-    widths = tuple(int(w) for w in card.params.get("widths", ()))
-    anchors = card.params.get("anchors") or []
-    if len(widths) != 5 or not anchors:
-        raise ModelFileCorrupt(f"model {card.id}: card params lack the network layout (widths, anchors)")
-    # pretrained=False: the artifact holds every weight, the backbone's included.
-    return GridDetector(len(card.classes), len(anchors), widths, str(card.params.get("backbone", "grid")), False)
-
-
-def load_artifact(folder: Path, card: ModelCard, *, device: str = "cpu") -> DetectorModel:
-    """Registry loader for kind "detector"."""
-    net = build_net(card)
-    path = Path(folder) / card.artifact
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        net.load_state_dict(state)
-    except (OSError, RuntimeError, KeyError, ValueError) as exc:
-        raise ModelFileCorrupt(f"model {card.id}: cannot load {path.name} ({exc})") from exc
-    model = DetectorModel(
-        card,
-        net,
-        input_size=int(card.params["input_size"]),
-        anchors=card.params["anchors"],
-        conf_threshold=float(card.params.get("conf_threshold", 0.25)),
-        iou_threshold=float(card.params.get("iou_threshold", 0.45)),
-        device=device,
-    )
-    if card.params.get("expression_head") == "faceapi":  # boxes from the grid, expressions from face-api's network
-        from core.detector.faceapi_head import DEFAULT_SCALE, with_faceapi_head
-
-        return with_faceapi_head(model, float(card.params.get("faceapi_scale", DEFAULT_SCALE)))
-    return model
