@@ -61,7 +61,7 @@ def average_precision(recall: np.ndarray, precision: np.ndarray) -> float:
     return float(np.sum((r[steps + 1] - r[steps]) * p[steps + 1]))
 
 
-def _greedy_match(pred: ImagePredictions, truth: ImageTruth, iou_threshold: float) -> list[tuple[int, int]]:
+def match_faces(pred: ImagePredictions, truth: ImageTruth, iou_threshold: float) -> list[tuple[int, int]]:
     """Pairs (prediction, truth), highest score first, each truth used once (class-agnostic)."""
     ious = iou_numpy(pred.boxes, truth.boxes)
     used: set[int] = set()
@@ -107,7 +107,7 @@ def evaluate_detections(
         kept = ImagePredictions(pred.boxes[keep], pred.scores[keep], pred.classes[keep])
         num_faces += len(truth.boxes)
         num_preds += len(kept.boxes)
-        for p, t in _greedy_match(kept, truth, iou_threshold):
+        for p, t in match_faces(kept, truth, iou_threshold):
             matched += 1
             correct += int(kept.classes[p] == truth.classes[t])
             confusion[int(truth.classes[t]), int(kept.classes[p])] += 1
