@@ -34,7 +34,7 @@ def register(sub: Any) -> None:
     t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     t.add_argument("--no-augment", action="store_true")
     t.add_argument("--backbone", choices=("grid", "efficientnet_lite0"), default="grid",
-                   help="efficientnet_lite0: ImageNet features (frozen), only the neck and head train")  # fmt: skip
+                   help="efficientnet_lite0: frozen ImageNet features, stride 16 (try --size 256)")  # fmt: skip
     t.add_argument("--expression-head", choices=("grid", "faceapi"), default="grid",
                    help="faceapi: face-api's network names the expression of each detected box")  # fmt: skip
     add_activation_flags(t)
