@@ -3,17 +3,22 @@ and count as found under the comparison's IoU rule; the cached frozen features p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from core.detector.boxes import GridSpec, decode_predictions, encode_targets
-from core.detector.compare import COMPARE_IOU
+from core.detector.compare import COMPARE_IOU, compare_pipelines
 from core.detector.data import DetectionSample, flipped, samples_from_yolo, yolo_class_map
 from core.detector.evaluate import ImagePredictions, evaluate_detections, truth_from_cxcywh
 from core.detector.net import GridDetector
 from core.detector.train import InputSet, cache_features, predict_samples
+from core.inference import FacePrediction, Recognizer
+from core.records import FaceData
+from core.registry import ModelCard
+from core.schema import EMOTIONS
 from core.yolo import read_yolo_dataset
 
 ANCHORS = ((0.2, 0.22), (0.45, 0.5), (0.8, 0.9))
@@ -98,3 +103,37 @@ def test_a_flipped_sample_mirrors_pixels_and_boxes_together() -> None:
     again = flipped(mirror)
     np.testing.assert_array_equal(again.image, image)
     np.testing.assert_allclose(again.boxes, sample.boxes)
+
+
+class _Answers:
+    """A one-pass model that answers the given faces, one image after the other (what compare_pipelines sees)."""
+
+    needs_landmarks = False
+    needs_pixels = True
+
+    def __init__(self, name: str, answers: list[list[FacePrediction]]) -> None:
+        self.card = ModelCard(id=name, kind="detector", name=name, classes=list(EMOTIONS))
+        self.answers = answers
+
+    def predict_faces(self, rgb: np.ndarray, faces: Sequence[FaceData] = ()) -> list[FacePrediction]:
+        return self.answers.pop(0)
+
+
+def test_the_comparison_scores_every_pipeline_on_the_faces_all_of_them_found(synthetic_yolo: Path) -> None:
+    """A pipeline that finds only the easy face keeps a high accuracy on its own faces; on the faces both found, the
+    two are scored alike."""
+    ds = read_yolo_dataset(synthetic_yolo)
+    item = next(i for i in ds.splits["train"] if len(i.boxes) == 2)
+    truth = [(b.xyxy(), ds.emotions[b.class_id]) for b in item.boxes]
+    wrong = next(e for e in EMOTIONS if e != truth[1][1])
+
+    def face(k: int, emotion: str) -> FacePrediction:
+        return FacePrediction(box=tuple(truth[k][0]), emotion=emotion, confidence=0.9, probabilities={})  # type: ignore[arg-type]
+
+    both = _Answers("both", [[face(0, truth[0][1]), face(1, wrong)]])
+    easy = _Answers("easy", [[face(0, truth[0][1])]])
+    scores = compare_pipelines({"both": Recognizer(both), "easy": Recognizer(easy)}, [item], ds.emotions)
+    by_name = {s.name: s for s in scores}
+    assert by_name["both"].emotion_accuracy == 0.5 and by_name["both"].face_recall == 1.0
+    assert by_name["easy"].emotion_accuracy == 1.0 and by_name["easy"].face_recall == 0.5
+    assert all(s.common_faces == 1 and s.common_accuracy == 1.0 for s in scores)
