@@ -4,7 +4,7 @@ the landmark classifier and MediaPipe plus the ResNet on crops (the two-stage pi
     python bench/detector.py [--data ../shared/data/fer-yolo] [--epochs 40] [--size 256] [--threads 1]
                              [--backbone efficientnet_lite0|grid] [--resnet-epochs 2] [--resnet-size 64]
                              [--max-faces 16] [--device cpu|cuda|auto] [--save]
-    python bench/detector.py --quick      # 8 epochs, no ResNet, 2 training threads: within 8 minutes on 2 cores
+    python bench/detector.py --quick      # 8 epochs, no ResNet: within 8 minutes on 2 cores
 
 The detector runs on EfficientNet-Lite0's frozen ImageNet features at stride 16 (256 px: a 16 x 16 grid; `--backbone
 grid` is the small network trained from scratch, at 160 px). Besides the detector alone, it scores the detector with
@@ -50,7 +50,7 @@ def main() -> int:
     p.add_argument("--size", type=int, default=None, help="input px (default: 256 for efficientnet_lite0, else 160)")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--threads", type=int, default=1, help="torch threads for training (--quick: at least 2)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads for training")
     p.add_argument("--device", default="cpu")
     p.add_argument("--landmark-model", default="random_forest", help="landmark classifier trained for the baseline")
     p.add_argument("--resnet-epochs", type=int, default=2, help="0 skips the MediaPipe+ResNet pipeline")
@@ -66,7 +66,6 @@ def main() -> int:
     args = p.parse_args()
     if args.quick:
         args.epochs, args.resnet_epochs = min(args.epochs, 8), 0
-        args.threads = max(args.threads, 2)  # training only: every pipeline is timed on one thread
     args.size = args.size or (256 if args.backbone == "efficientnet_lite0" else 160)
     torch.set_num_threads(args.threads)
     if not args.data.is_dir():
