@@ -108,19 +108,28 @@ class InputSet:
 
 @torch.no_grad()
 def cache_features(
-    net: GridDetector, samples: Sequence[DetectionSample], *, device: str, flip: bool = False, batch_size: int = 16
+    net: GridDetector,
+    samples: Sequence[DetectionSample],
+    *,
+    device: str,
+    flip: bool = False,
+    batch_size: int = 16,
+    cancel: threading.Event | None = None,
 ) -> InputSet:
     """The frozen backbone's output of each sample (and of its mirror image with `flip`), kept as float16 on the
-    CPU (about 220 kB an image at 256 px). A network whose backbone trains gets its images back, uncached."""
+    CPU (about 220 kB an image at 256 px). A network whose backbone trains gets its images back, uncached. A cancel
+    stops after the batch (the set then holds the samples cached so far; training stops at its first batch)."""
     views = list(samples) + ([flipped(s) for s in samples] if flip else [])
     if not net.frozen_features:
         return InputSet(views)
     net.eval()
     features: list[torch.Tensor] = []
     for start in range(0, len(views), batch_size):
+        if cancel is not None and cancel.is_set():
+            break
         x = to_tensor([v.image for v in views[start : start + batch_size]]).to(device)
         features.extend(net.features(x).to("cpu", torch.float16).clone().unbind(0))
-    return InputSet(views, features)
+    return InputSet(views[: len(features)], features)
 
 
 @torch.no_grad()
@@ -242,8 +251,11 @@ def _train_detector(
     cfg = run.config
     # A frozen backbone sees each image once (and its mirror image as the augmentation); a trained one every epoch.
     frozen = run.net.frozen_features
-    train_in = cache_features(run.net, train, device=run.device, flip=cfg.augment) if frozen else InputSet(list(train))
-    val_in = cache_features(run.net, val, device=run.device)
+    if frozen:
+        train_in = cache_features(run.net, train, device=run.device, flip=cfg.augment, cancel=cancel)
+    else:
+        train_in = InputSet(list(train))
+    val_in = cache_features(run.net, val, device=run.device, cancel=cancel)
     for epoch in range(first, 0 if stopped else cfg.epochs + 1):
         t0 = time.perf_counter()
         total, seen = _train_epoch(run, train_in, augment_images=cfg.augment and not frozen, cancel=cancel)
@@ -327,7 +339,6 @@ def _train_epoch(
     total, seen = 0.0, 0
     for start in range(0, len(order), run.config.batch_size):
         if cancel is not None and cancel.is_set():
-            run.result.cancelled = True
             break
         idx = order[start : start + run.config.batch_size].tolist()
         chunk = [inputs.samples[i] for i in idx]
@@ -345,6 +356,8 @@ def _train_epoch(
         run.sched.step()
         total += float(loss.detach()) * len(chunk)
         seen += len(chunk)
+    # Also when the feature cache was cancelled and left nothing to train on.
+    run.result.cancelled = cancel is not None and cancel.is_set()
     return total, seen
 
 

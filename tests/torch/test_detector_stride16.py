@@ -137,3 +137,30 @@ def test_the_comparison_scores_every_pipeline_on_the_faces_all_of_them_found(syn
     assert by_name["both"].emotion_accuracy == 0.5 and by_name["both"].face_recall == 1.0
     assert by_name["easy"].emotion_accuracy == 1.0 and by_name["easy"].face_recall == 0.5
     assert all(s.common_faces == 1 and s.common_accuracy == 1.0 for s in scores)
+
+
+def test_a_cancel_while_the_frozen_features_are_cached_stops_before_any_epoch(synthetic_yolo: Path) -> None:
+    import threading
+
+    from core.detector.train import DetectorConfig, train_detector
+
+    ds = read_yolo_dataset(synthetic_yolo)
+    samples = samples_from_yolo(ds.splits["train"], yolo_class_map(ds.emotions, ds.emotions), 64)
+    net = GridDetector(len(ds.emotions), 3, (8, 8, 8, 8, 16), "efficientnet_lite0", pretrained=False)
+    cancel = threading.Event()
+    calls = 0
+    features = net.features
+
+    def cancel_after_one_batch(x: torch.Tensor) -> torch.Tensor:
+        nonlocal calls
+        calls += 1
+        cancel.set()
+        return features(x)
+
+    net.features = cancel_after_one_batch  # type: ignore[method-assign]
+    cached = cache_features(net, samples, device="cpu", flip=True, batch_size=2, cancel=cancel)
+    assert calls == 1 and len(cached.samples) == len(cached.features or []) == 2  # views and features stay paired
+    config = DetectorConfig(input_size=64, epochs=2, batch_size=4, widths=(8, 8, 8, 8, 16),
+                            backbone="efficientnet_lite0", device="cpu")  # fmt: skip
+    result = train_detector(samples, samples, ds.emotions, config, cancel=cancel)
+    assert result.cancelled and result.history == []
