@@ -183,11 +183,20 @@ def make_batch(
     samples: Sequence[DetectionSample], spec: GridSpec
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Images and stacked grid targets of a batch."""
+    return (to_tensor([s.image for s in samples]), *make_targets(samples, spec))
+
+
+def make_targets(samples: Sequence[DetectionSample], spec: GridSpec) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Stacked grid targets (objectness, offsets, classes) of a batch."""
     targets = [encode_targets(s.boxes, s.classes, spec) for s in samples]
-    obj = torch.stack([t[0] for t in targets])
-    off = torch.stack([t[1] for t in targets])
-    cls = torch.stack([t[2] for t in targets])
-    return to_tensor([s.image for s in samples]), obj, off, cls
+    return tuple(torch.stack([t[k] for t in targets]) for k in range(3))  # type: ignore[return-value]
+
+
+def flipped(sample: DetectionSample) -> DetectionSample:
+    """The sample mirrored left-right, boxes with it."""
+    boxes = sample.boxes.copy()
+    boxes[:, 0] = 1.0 - boxes[:, 0]
+    return DetectionSample(np.ascontiguousarray(sample.image[:, ::-1]), boxes, sample.classes.copy(), sample.name)
 
 
 def class_counts(samples: Sequence[DetectionSample], num_classes: int) -> np.ndarray:

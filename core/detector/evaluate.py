@@ -61,7 +61,7 @@ def average_precision(recall: np.ndarray, precision: np.ndarray) -> float:
     return float(np.sum((r[steps + 1] - r[steps]) * p[steps + 1]))
 
 
-def _greedy_match(pred: ImagePredictions, truth: ImageTruth, iou_threshold: float) -> list[tuple[int, int]]:
+def match_faces(pred: ImagePredictions, truth: ImageTruth, iou_threshold: float) -> list[tuple[int, int]]:
     """Pairs (prediction, truth), highest score first, each truth used once (class-agnostic)."""
     ious = iou_numpy(pred.boxes, truth.boxes)
     used: set[int] = set()
@@ -93,50 +93,21 @@ def evaluate_detections(
     """
     if len(predictions) != len(truths):
         raise ValueError("one prediction set per image is needed")
-    num_classes = len(classes)
-    # ---- mAP: per class, rank detections and mark each true positive once ----
     per_class: dict[str, float] = {}
-    for c in range(num_classes):
-        scores: list[float] = []
-        hits: list[int] = []
-        total = 0
-        for pred, truth in zip(predictions, truths, strict=True):
-            t_mask = truth.classes == c
-            total += int(t_mask.sum())
-            p_mask = pred.classes == c
-            if not p_mask.any():
-                continue
-            p_boxes, p_scores = pred.boxes[p_mask], pred.scores[p_mask]
-            t_boxes = truth.boxes[t_mask]
-            ious = iou_numpy(p_boxes, t_boxes)
-            used: set[int] = set()
-            for p in np.argsort(-p_scores):
-                scores.append(float(p_scores[p]))
-                hit = 0
-                if ious.shape[1]:
-                    t = int(np.argmax(ious[p]))
-                    if ious[p, t] >= iou_threshold and t not in used:
-                        used.add(t)
-                        hit = 1
-                hits.append(hit)
-        if total == 0:
-            continue
-        order = np.argsort(-np.asarray(scores)) if scores else np.array([], dtype=int)
-        tp = np.cumsum(np.asarray(hits, dtype=np.float64)[order]) if scores else np.array([])
-        fp = np.cumsum(1.0 - np.asarray(hits, dtype=np.float64)[order]) if scores else np.array([])
-        recall = tp / total if scores else np.array([])
-        precision = tp / np.maximum(tp + fp, 1e-9) if scores else np.array([])
-        per_class[str(classes[c])] = average_precision(recall, precision) if scores else 0.0
+    for c, name in enumerate(classes):
+        ap = _class_ap(predictions, truths, c, iou_threshold)
+        if ap is not None:
+            per_class[str(name)] = ap
     map50 = float(np.mean(list(per_class.values()))) if per_class else 0.0
     # ---- faces: class-agnostic matching at the operating threshold ----
     matched = correct = num_faces = num_preds = 0
-    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    confusion = np.zeros((len(classes), len(classes)), dtype=np.int64)
     for pred, truth in zip(predictions, truths, strict=True):
         keep = pred.scores >= score_threshold
         kept = ImagePredictions(pred.boxes[keep], pred.scores[keep], pred.classes[keep])
         num_faces += len(truth.boxes)
         num_preds += len(kept.boxes)
-        for p, t in _greedy_match(kept, truth, iou_threshold):
+        for p, t in match_faces(kept, truth, iou_threshold):
             matched += 1
             correct += int(kept.classes[p] == truth.classes[t])
             confusion[int(truth.classes[t]), int(kept.classes[p])] += 1
@@ -151,6 +122,38 @@ def evaluate_detections(
         num_predictions=num_preds,
         confusion=confusion.tolist(),
     )
+
+
+def _class_ap(
+    predictions: Sequence[ImagePredictions], truths: Sequence[ImageTruth], c: int, iou_threshold: float
+) -> float | None:
+    """AP of class `c`: its detections ranked by score, each true face of the class hit once; None without any."""
+    scores: list[float] = []
+    hits: list[int] = []
+    total = 0
+    for pred, truth in zip(predictions, truths, strict=True):
+        t_mask = truth.classes == c
+        total += int(t_mask.sum())
+        p_mask = pred.classes == c
+        if not p_mask.any():
+            continue
+        p_scores = pred.scores[p_mask]
+        ious = iou_numpy(pred.boxes[p_mask], truth.boxes[t_mask])
+        used: set[int] = set()
+        for p in np.argsort(-p_scores):
+            scores.append(float(p_scores[p]))
+            t = int(np.argmax(ious[p])) if ious.shape[1] else -1
+            hit = t >= 0 and ious[p, t] >= iou_threshold and t not in used
+            if hit:
+                used.add(t)
+            hits.append(int(hit))
+    if total == 0:
+        return None
+    if not scores:
+        return 0.0
+    ranked = np.asarray(hits, dtype=np.float64)[np.argsort(-np.asarray(scores), kind="stable")]
+    tp, fp = np.cumsum(ranked), np.cumsum(1.0 - ranked)
+    return average_precision(tp / total, tp / np.maximum(tp + fp, 1e-9))
 
 
 def truth_from_cxcywh(boxes: np.ndarray, classes: np.ndarray) -> ImageTruth:

@@ -45,7 +45,7 @@ ActivationReason = Literal["manual", "better", "forced", "rollback"]
 LOADER_MODULES: dict[str, str] = {
     "landmark": "core.training.landmark_artifact",
     "resnet": "core.training.resnet",
-    "detector": "core.detector.model",
+    "detector": "core.detector.artifact",
     "hybrid": "core.faceapi.hybrid",  # face-api network + landmark features
     "faceapi": "core.faceapi.network_model",  # face-api's network alone, zero-shot (the baseline)
     "faceapi_finetuned": "core.faceapi_torch.model",  # face-api's network fine-tuned (ONNX, onnxruntime)
