@@ -13,7 +13,7 @@ from core.detector.faceapi_head import DEFAULT_SCALE, HEAD, with_faceapi_head
 from core.detector.model import DetectorModel
 from core.detector.net import GridDetector
 from core.errors import ModelFileCorrupt
-from core.registry import ModelCard
+from core.models.registry import ModelCard
 
 
 def build_net(card: ModelCard) -> GridDetector:

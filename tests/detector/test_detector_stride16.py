@@ -16,8 +16,8 @@ from core.detector.evaluate import ImagePredictions, evaluate_detections, truth_
 from core.detector.net import GridDetector
 from core.detector.train import InputSet, cache_features, predict_samples
 from core.inference import FacePrediction, Recognizer
+from core.models.registry import ModelCard
 from core.records import FaceData
-from core.registry import ModelCard
 from core.schema import EMOTIONS
 from core.yolo import read_yolo_dataset
 
