@@ -7,36 +7,17 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
 from core.auth import Permission
-from core.jobs.contract import SHORT, Activation, JobContext, JobKind, Params, Result, TrainedModelResult
+from core.detector.params import DetectorParams
+from core.jobs.contract import SHORT, JobContext, JobKind, Params, Result, TrainedModelResult
 from core.training.store_training import job_checkpoint, promote_new_model, remove_checkpoint, resumed_from, set_threads
 
 DETECTOR_TRAINING = "detector_training"
 PIPELINE_COMPARISON = "pipeline_comparison"
-
-
-class DetectorParams(Params):
-    yolo: str | None = Field(default=None, description="YOLO dataset folder (data.yaml + train/ + valid/)")
-    # Sizes are checked by DetectorConfig itself, with its own messages.
-    epochs: int = Field(default=30, description="training epochs")
-    input_size: int = Field(default=192, description="input size, a multiple of 32")
-    batch_size: int = Field(default=16, description="batch size")
-    lr: float = Field(default=3e-3, gt=0, description="learning rate")
-    patience: int = Field(default=0, ge=0, description="stop after N epochs without a better mAP (0: never)")
-    device: str = Field(default="auto", description="cpu, cuda or auto")
-    threads: int = Field(default=0, ge=0, description="torch CPU threads (0: torch's default)")
-    augment: bool = Field(default=True, description="augment the training images")
-    backbone: Literal["grid", "efficientnet_lite0"] = Field(
-        default="grid", description="efficientnet_lite0: ImageNet features (frozen), only the neck and head train"
-    )
-    expression_head: Literal["grid", "faceapi"] = Field(
-        default="grid", description="faceapi: face-api's network names the expression of each detected box"
-    )
-    activation: Activation = "never"  # compared with the active model; activated as this says
 
 
 class DetectorResult(TrainedModelResult):

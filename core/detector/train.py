@@ -21,6 +21,7 @@ from core.detector.data import DetectionSample, augment, class_counts, flipped, 
 from core.detector.evaluate import DetectionMetrics, ImagePredictions, evaluate_detections, truth_from_cxcywh
 from core.detector.loss import detection_loss
 from core.detector.net import DEFAULT_WIDTHS, INPUT_MULTIPLE, GridDetector
+from core.detector.params import DetectorParams
 from core.errors import StudioError, TrainingDataError
 from core.executors.executor import executor_for
 from core.executors.fanout import net_to_cpu
@@ -32,21 +33,24 @@ from core.training.device import resolve_device
 log = logging.getLogger(__name__)
 
 
+_DEFAULTS = DetectorParams()  # the job's Params hold each default once; the config reads them
+
+
 @dataclass
 class DetectorConfig:
-    input_size: int = 192
-    epochs: int = 30
-    batch_size: int = 16
-    lr: float = 3e-3
+    input_size: int = _DEFAULTS.input_size
+    epochs: int = _DEFAULTS.epochs
+    batch_size: int = _DEFAULTS.batch_size
+    lr: float = _DEFAULTS.lr
     weight_decay: float = 5e-4
     num_anchors: int = 3
     widths: tuple[int, ...] = DEFAULT_WIDTHS
-    backbone: str = "grid"  # or "efficientnet_lite0": ImageNet features, frozen, stride 16 (core.detector.net)
-    augment: bool = True
+    backbone: str = _DEFAULTS.backbone
+    augment: bool = _DEFAULTS.augment
     class_weighting: bool = True
-    patience: int = 0  # epochs without a better validation mAP before stopping; 0 never stops early
+    patience: int = _DEFAULTS.patience
     seed: int = 0
-    device: str = "cpu"
+    device: str = _DEFAULTS.device
     eval_every: int = 1
 
     def __post_init__(self) -> None:

@@ -27,6 +27,8 @@ def test_cli_train_then_evaluate(synthetic_yolo: Path, app_env: Settings, capsys
             "4",
             "--device",
             "cpu",
+            "--backbone",
+            "grid",
             "--force-activate",
         ]
     )

@@ -20,7 +20,14 @@ from core.store import Store
 from core.yolo import YoloDataset, read_yolo_dataset
 
 TINY = DetectorConfig(
-    input_size=96, batch_size=8, epochs=60, widths=(8, 16, 32, 48, 64), augment=False, lr=3e-3, eval_every=10
+    input_size=96,
+    batch_size=8,
+    epochs=60,
+    widths=(8, 16, 32, 48, 64),
+    augment=False,
+    lr=3e-3,
+    eval_every=10,
+    backbone="grid",
 )
 
 
@@ -194,7 +201,9 @@ def test_training_as_a_ray_task_matches_local(synthetic_yolo: Path, settings: Se
 
     ds = read_yolo_dataset(synthetic_yolo)
     samples = samples_from_yolo(ds.splits["train"], [0, 1, 2], 96)
-    config = DetectorConfig(input_size=96, batch_size=8, epochs=3, widths=(8, 16, 32, 48, 64), augment=False)
+    config = DetectorConfig(
+        input_size=96, batch_size=8, epochs=3, widths=(8, 16, 32, 48, 64), augment=False, backbone="grid"
+    )
     local = train_detector(samples, samples, ds.emotions, config, settings=settings)
     seen: list[tuple[int, int]] = []
     remote = train_detector(

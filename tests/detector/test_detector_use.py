@@ -20,7 +20,13 @@ def test_api_serves_the_active_detector(synthetic_yolo: Path, settings: Settings
     ds = read_yolo_dataset(synthetic_yolo)
     samples = samples_from_yolo(ds.splits["train"], yolo_class_map(ds.emotions, ds.emotions), 96)
     config = DetectorConfig(
-        input_size=96, epochs=40, batch_size=8, widths=(8, 16, 32, 48, 64), augment=False, eval_every=40
+        input_size=96,
+        epochs=40,
+        batch_size=8,
+        widths=(8, 16, 32, 48, 64),
+        augment=False,
+        eval_every=40,
+        backbone="grid",
     )
     result = train_detector(samples, samples, ds.emotions, config)
     registry = Registry(settings.models_dir)

@@ -88,6 +88,7 @@ def test_detector_job_resumes_from_its_checkpoint_after_its_worker_dies(
     yolo = write_dataset(_mkdir(tmp_path / "yolo"), n_train=8, n_valid=2, size=64)
     epochs = 25
     params = {"yolo": str(yolo), "epochs": epochs, "input_size": 64, "batch_size": 4, "device": "cpu", "threads": 1}
+    params["backbone"] = "grid"  # the scratch network: every epoch is a full pass, so a checkpoint comes early
     with acting_as(LOCAL_USER):
         job_id = JobQueue(settings).submit(DETECTOR_TRAINING, params)
     seen = _kill_after_first_checkpoint(settings, job_id, start_worker, epochs, sig)
@@ -126,7 +127,7 @@ def test_a_resumed_detector_run_equals_an_uninterrupted_one_and_a_foreign_checkp
     cmap = yolo_class_map(ds.emotions, classes)
     train = samples_from_yolo(ds.splits["train"], cmap, 64)
     val = samples_from_yolo(ds.splits["valid"], cmap, 64)
-    config = DetectorConfig(input_size=64, epochs=3, batch_size=3, device="cpu")
+    config = DetectorConfig(input_size=64, epochs=3, batch_size=3, device="cpu", backbone="grid")
     with acting_as(LOCAL_USER):
         whole = train_detector(train, val, classes, config)
 
@@ -166,7 +167,7 @@ def test_on_ray_the_training_task_writes_the_checkpoint(ray_settings: Settings, 
     cmap = yolo_class_map(ds.emotions, classes)
     train = samples_from_yolo(ds.splits["train"], cmap, 64)
     val = samples_from_yolo(ds.splits["valid"], cmap, 64)
-    config = DetectorConfig(input_size=64, epochs=2, batch_size=2, device="cpu")
+    config = DetectorConfig(input_size=64, epochs=2, batch_size=2, device="cpu", backbone="grid")
     checkpoint = EpochCheckpoint(job_folder(ray_settings, 7), "key")
     seen: list[int] = []
     with acting_as(LOCAL_USER):
