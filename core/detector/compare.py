@@ -8,13 +8,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.detector.evaluate import ImagePredictions, ImageTruth, evaluate_detections, match_faces
+from core.detector.scores import PipelineScore
 from core.errors import ImageNotReadable, StudioError
 from core.imaging import decode_rgb
 from core.inference import FacePrediction, Recognizer
@@ -30,27 +30,6 @@ if TYPE_CHECKING:
 # A MediaPipe landmark box hugs brows to chin while annotators draw looser boxes: a face counts as found when the
 # boxes overlap this much (the detector is scored with the same threshold in the comparison).
 COMPARE_IOU = 0.4
-
-
-@dataclass
-class PipelineScore:
-    name: str
-    model_id: str
-    emotion_accuracy: float
-    face_recall: float
-    face_precision: float
-    map50: float
-    matched: int
-    num_faces: int
-    images: int
-    ms_per_image: float
-    # Emotion accuracy on the faces that every compared pipeline found: the same faces for all, where a pipeline
-    # that finds only the easy faces cannot gain from it (emotion_accuracy counts each pipeline's own matches).
-    common_accuracy: float = 0.0
-    common_faces: int = 0
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 def _truth(item: YoloImage, dataset_emotions: Sequence[str]) -> ImageTruth:

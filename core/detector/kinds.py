@@ -13,6 +13,7 @@ from pydantic import Field
 
 from core.auth import Permission
 from core.detector.params import DetectorParams
+from core.detector.scores import PipelineScore
 from core.jobs.contract import SHORT, JobContext, JobKind, Params, Result, TrainedModelResult
 from core.training.store_training import job_checkpoint, promote_new_model, remove_checkpoint, resumed_from, set_threads
 
@@ -166,24 +167,9 @@ class PipelineComparisonParams(Params):
     limit: int | None = Field(default=None, ge=1)
 
 
-class PipelineScoreRow(Result):
-    """core.detector.compare.PipelineScore's fields."""
-
-    name: str
-    model_id: str
-    emotion_accuracy: float
-    face_recall: float
-    face_precision: float
-    map50: float
-    matched: int
-    num_faces: int
-    images: int
-    ms_per_image: float
-
-
 class PipelineComparisonResult(Result):
     dataset: str
-    scores: list[PipelineScoreRow] = Field(default_factory=list)
+    scores: list[PipelineScore] = Field(default_factory=list)
 
 
 def run_pipeline_comparison(params: PipelineComparisonParams, ctx: JobContext) -> PipelineComparisonResult:
@@ -202,8 +188,7 @@ def run_pipeline_comparison(params: PipelineComparisonParams, ctx: JobContext) -
         progress=ctx.progress,
         cancel=ctx.cancel,
     )
-    rows = [PipelineScoreRow.model_validate(s.as_dict()) for s in scores]
-    return PipelineComparisonResult(dataset=str(dataset), scores=rows)
+    return PipelineComparisonResult(dataset=str(dataset), scores=scores)
 
 
 DETECTOR_TRAINING_KIND = JobKind(
