@@ -61,7 +61,7 @@ def _batch_page_row(settings: Settings, png: bytes) -> pd.Series:
     job = JobQueue(settings).latest(BATCH_UPLOADS, LOCAL_USER.id)
     assert job is not None and wait_for(JobQueue(settings), job.id, timeout_s=180).status == DONE
     at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "7_Batch_Test.py"), default_timeout=120).run()
-    return at.dataframe[0].value.set_index("path").loc["astronaut.png"]
+    return cast(pd.Series, at.dataframe[0].value.set_index("path").loc["astronaut.png"])
 
 
 def _cli_evaluate_row(settings: Settings, png: bytes, tmp_path: Path) -> pd.Series:
