@@ -18,6 +18,7 @@ from core.schema import (
     SOURCES,
     STATUSES,
 )
+from core.store import Store
 from core.viz.landmarks import counts_bar
 from ui.auth import resume_deep_link, signed_in_user
 from ui.common import get_registry, get_store, page_setup, settings
@@ -68,8 +69,18 @@ def home() -> None:
         "From no data to a live facial-expression recognizer: generate or import faces, extract landmarks, "
         "train and compare models, improve them with active learning, and detect expressions live."
     )
-
     store = get_store()
+    _store_summary(store)
+    _models_table()
+    st.subheader("Where to go next")
+    for path, label, what, icon in visible:
+        if (ROOT / path).is_file():
+            st.page_link(path, label=f"{label}: {what}", icon=icon)
+    _configuration(store)
+
+
+def _store_summary(store: Store) -> None:
+    """What is in the store: counts, extraction state, and charts by emotion, source and status."""
     total = store.count()
     extraction = store.extraction_counts()
 
@@ -92,37 +103,37 @@ def home() -> None:
         mid.plotly_chart(counts_bar(store.counts_by("source"), title="By source", order=SOURCES), key="by_source")
         right.plotly_chart(counts_bar(store.counts_by("status"), title="By status", order=STATUSES), key="by_status")
 
+
+def _models_table() -> None:
+    """The models on disk, the active one ticked."""
     st.subheader("Models")
     registry = get_registry()
     cards = registry.list()
     active = registry.active_id()
     if not cards:
         st.info("No trained models yet. Train one on the **Train** page.")
-    else:
-        st.dataframe(
-            [
-                {
-                    "id": c.id,
-                    "active": "✓" if c.id == active else "",
-                    "kind": c.kind,
-                    "name": c.name,
-                    "classes": len(c.classes),
-                    "macro-F1": c.metrics.get("macro_f1"),
-                    "mAP@0.5": c.metrics.get("map50"),
-                    "accuracy": c.metrics.get("accuracy", c.metrics.get("emotion_accuracy")),
-                    "created": c.created_at.strftime("%Y-%m-%d %H:%M"),
-                }
-                for c in cards
-            ],
-            hide_index=True,
-            key="models_table",
-        )
+        return
+    st.dataframe(
+        [
+            {
+                "id": c.id,
+                "active": "✓" if c.id == active else "",
+                "kind": c.kind,
+                "name": c.name,
+                "classes": len(c.classes),
+                "macro-F1": c.metrics.get("macro_f1"),
+                "mAP@0.5": c.metrics.get("map50"),
+                "accuracy": c.metrics.get("accuracy", c.metrics.get("emotion_accuracy")),
+                "created": c.created_at.strftime("%Y-%m-%d %H:%M"),
+            }
+            for c in cards
+        ],
+        hide_index=True,
+        key="models_table",
+    )
 
-    st.subheader("Where to go next")
-    for path, label, what, icon in visible:
-        if (ROOT / path).is_file():
-            st.page_link(path, label=f"{label}: {what}", icon=icon)
 
+def _configuration(store: Store) -> None:
     with st.expander("Configuration"):
         s = settings()
         st.write(f"Data root: `{s.data_root}`")

@@ -183,6 +183,97 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def unpack(tarball: Path | None, work: Path) -> tuple[Path, dict[str, Any]]:
+    """The package folder (packed now unless a tarball is given) and its package.json, checked to be VERSION."""
+    if tarball is None:
+        name = (
+            subprocess.run(
+                ["npm", "pack", f"{PACKAGE}@{VERSION}"], cwd=work, check=True, capture_output=True, text=True
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        tarball = work / name
+    with tarfile.open(tarball) as tar:
+        tar.extractall(work / "pkg", filter="data")
+    package = work / "pkg" / "package"
+    meta: dict[str, Any] = json.loads((package / "package.json").read_text())
+    if (meta["name"], meta["version"]) != (PACKAGE, VERSION):
+        raise SystemExit(f"expected {PACKAGE}@{VERSION}, the tarball holds {meta['name']}@{meta['version']}")
+    return package, meta
+
+
+def torch_diffs(net: FaceExpressionNet, inputs: np.ndarray, ref: dict[str, np.ndarray]) -> dict[str, float]:
+    """The torch port's largest differences from face-api's logits, probabilities and embeddings."""
+    with torch.no_grad():
+        logits, emb = net(torch.from_numpy(inputs.astype(np.float32)))
+    torch_proba = torch.softmax(logits, dim=1).numpy()
+    return {
+        "torch_logits": _max_diff(logits.numpy(), ref["logits"]),
+        "torch_probabilities": _max_diff(torch_proba, ref["probabilities"]),
+        "torch_embedding": _max_diff(emb.numpy(), ref["embedding"]),
+    }
+
+
+def export_onnx(net: FaceExpressionNet, inputs: np.ndarray, ref: dict[str, np.ndarray], out: Path) -> dict[str, float]:
+    """Write `face_expression.onnx` to `out`; onnxruntime's largest differences from face-api on the same inputs."""
+    out.mkdir(parents=True, exist_ok=True)
+    onnx_path = out / "face_expression.onnx"
+    torch.onnx.export(
+        net,
+        (torch.zeros(1, INPUT_SIZE, INPUT_SIZE, 3),),
+        str(onnx_path),
+        dynamo=False,
+        input_names=["crops"],
+        output_names=["logits", "embedding"],
+        dynamic_axes={"crops": {0: "n"}, "logits": {0: "n"}, "embedding": {0: "n"}},
+        opset_version=17,
+    )
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    ort_logits, ort_emb = session.run(None, {"crops": inputs.astype(np.float32)})
+    ort_proba = torch.softmax(torch.from_numpy(ort_logits), dim=1).numpy()
+    return {
+        "onnx_logits": _max_diff(ort_logits, ref["logits"]),
+        "onnx_probabilities": _max_diff(ort_proba, ref["probabilities"]),
+        "onnx_embedding": _max_diff(ort_emb, ref["embedding"]),
+    }
+
+
+def source_record(
+    package: Path,
+    meta: dict[str, Any],
+    onnx_path: Path,
+    reference: dict[str, Any],
+    n_crops: int,
+    diffs: dict[str, float],
+) -> dict[str, Any]:
+    """SOURCE.json: where the weights came from, their licence and hashes, and how the port was checked."""
+    import onnxruntime as ort
+
+    return {
+        "package": PACKAGE,
+        "version": VERSION,
+        "file": MODEL_FILE,
+        "manifest": MANIFEST_FILE,
+        "licence": meta.get("license", "MIT"),
+        "licence_file": "LICENSE (copied from the package)",
+        "homepage": "https://github.com/vladmandic/face-api",
+        "source_sha256": sha256(package / MODEL_FILE),
+        "manifest_sha256": sha256(package / MANIFEST_FILE),
+        "onnx_file": onnx_path.name,
+        "onnx_sha256": sha256(onnx_path),
+        "onnx_bytes": onnx_path.stat().st_size,
+        "classes": list(FACEAPI_CLASSES),
+        "input": "crops: float32 (n, 112, 112, 3) RGB in 0..255 (face-api's mean-RGB normalisation is inside)",
+        "outputs": ["logits: float32 (n, 7) in the classes' order", "embedding: float32 (n, 256)"],
+        "checked_against": f"face-api {VERSION} in node (tfjs {reference['tfjs']}, {reference['backend']} "
+        f"backend) on {n_crops} reference crops; max abs differences {diffs}",
+        "converted_with": {"torch": torch.__version__, "onnxruntime": ort.__version__},
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tarball", type=Path, help="an `npm pack` of the package (default: packed now)")
@@ -192,61 +283,15 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="faceapi-convert-") as tmp:
         work = Path(tmp)
-        tarball = args.tarball
-        if tarball is None:
-            name = (
-                subprocess.run(
-                    ["npm", "pack", f"{PACKAGE}@{VERSION}"], cwd=work, check=True, capture_output=True, text=True
-                )
-                .stdout.strip()
-                .splitlines()[-1]
-            )
-            tarball = work / name
-        with tarfile.open(tarball) as tar:
-            tar.extractall(work / "pkg", filter="data")
-        package = work / "pkg" / "package"
-        meta = json.loads((package / "package.json").read_text())
-        if (meta["name"], meta["version"]) != (PACKAGE, VERSION):
-            raise SystemExit(f"expected {PACKAGE}@{VERSION}, the tarball holds {meta['name']}@{meta['version']}")
-
+        package, meta = unpack(args.tarball, work)
         net = FaceExpressionNet().eval()
         load_tfjs(net, read_weights(package))
         inputs, names = reference_inputs()
         reference = run_faceapi(package, work, inputs)
-        ref_logits = np.asarray(reference["logits"], np.float32)
-        ref_proba = np.asarray(reference["probabilities"], np.float32)
-        ref_emb = np.asarray(reference["embedding"], np.float32)
-        with torch.no_grad():
-            logits, emb = net(torch.from_numpy(inputs.astype(np.float32)))
-        torch_proba = torch.softmax(logits, dim=1).numpy()
-        diffs = {
-            "torch_logits": _max_diff(logits.numpy(), ref_logits),
-            "torch_probabilities": _max_diff(torch_proba, ref_proba),
-            "torch_embedding": _max_diff(emb.numpy(), ref_emb),
-        }
-
-        args.out.mkdir(parents=True, exist_ok=True)
+        ref = {key: np.asarray(reference[key], np.float32) for key in ("logits", "probabilities", "embedding")}
+        diffs = torch_diffs(net, inputs, ref)
+        diffs |= export_onnx(net, inputs, ref, args.out)
         onnx_path = args.out / "face_expression.onnx"
-        torch.onnx.export(
-            net,
-            (torch.zeros(1, INPUT_SIZE, INPUT_SIZE, 3),),
-            str(onnx_path),
-            dynamo=False,
-            input_names=["crops"],
-            output_names=["logits", "embedding"],
-            dynamic_axes={"crops": {0: "n"}, "logits": {0: "n"}, "embedding": {0: "n"}},
-            opset_version=17,
-        )
-        import onnxruntime as ort
-
-        session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-        ort_logits, ort_emb = session.run(None, {"crops": inputs.astype(np.float32)})
-        ort_proba = torch.softmax(torch.from_numpy(ort_logits), dim=1).numpy()
-        diffs |= {
-            "onnx_logits": _max_diff(ort_logits, ref_logits),
-            "onnx_probabilities": _max_diff(ort_proba, ref_proba),
-            "onnx_embedding": _max_diff(ort_emb, ref_emb),
-        }
         for key, value in diffs.items():
             print(f"max |{key} - face-api| = {value:.2e}")
         bad = {k: v for k, v in diffs.items() if v > TOLERANCE}
@@ -255,35 +300,16 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"the port does not reproduce face-api within {TOLERANCE}: {bad}")
 
         (args.out / "LICENSE").write_text((package / "LICENSE").read_text())
-        source = {
-            "package": PACKAGE,
-            "version": VERSION,
-            "file": MODEL_FILE,
-            "manifest": MANIFEST_FILE,
-            "licence": meta.get("license", "MIT"),
-            "licence_file": "LICENSE (copied from the package)",
-            "homepage": "https://github.com/vladmandic/face-api",
-            "source_sha256": sha256(package / MODEL_FILE),
-            "manifest_sha256": sha256(package / MANIFEST_FILE),
-            "onnx_file": onnx_path.name,
-            "onnx_sha256": sha256(onnx_path),
-            "onnx_bytes": onnx_path.stat().st_size,
-            "classes": list(FACEAPI_CLASSES),
-            "input": "crops: float32 (n, 112, 112, 3) RGB in 0..255 (face-api's mean-RGB normalisation is inside)",
-            "outputs": ["logits: float32 (n, 7) in the classes' order", "embedding: float32 (n, 256)"],
-            "checked_against": f"face-api {VERSION} in node (tfjs {reference['tfjs']}, {reference['backend']} "
-            f"backend) on {len(names)} reference crops; max abs differences {diffs}",
-            "converted_with": {"torch": torch.__version__, "onnxruntime": ort.__version__},
-        }
+        source = source_record(package, meta, onnx_path, reference, len(names), diffs)
         (args.out / "SOURCE.json").write_text(json.dumps(source, indent=2) + "\n")
         args.reference.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(
             args.reference,
             inputs=inputs,
             names=np.asarray(names),
-            logits=ref_logits,
-            probabilities=ref_proba,
-            embedding=ref_emb,
+            logits=ref["logits"],
+            probabilities=ref["probabilities"],
+            embedding=ref["embedding"],
             source=np.asarray(f"{PACKAGE}@{VERSION} {MODEL_FILE}, tfjs {reference['tfjs']} {reference['backend']}"),
         )
         print(f"wrote {onnx_path} (sha256 {source['onnx_sha256']}), {args.out / 'SOURCE.json'}, {args.reference}")

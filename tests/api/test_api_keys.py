@@ -189,6 +189,74 @@ def frame_body(face_variants: list[np.ndarray]) -> dict[str, str]:
     return {"image": base64.b64encode(encode_jpeg(face_variants[0], quality=85)).decode()}
 
 
+def _keys_from_the_cli(capsys: pytest.CaptureFixture[str]) -> tuple[str, str, str, str]:
+    """Alice's and Bob's valid keys, Carol's revoked key and removed Dave's key, all made with the CLI."""
+    for person in ("alice", "bob", "carol", "dave"):
+        assert cli_main(["users", "add", f"{person}@example.org"]) == 0
+    # Keys come from the CLI, which prints the key alone on stdout.
+    alice = _cli(capsys, "create", "--user", "alice@example.org", "--name", "camera page").strip()
+    bob = _cli(capsys, "create", "--user", "bob@example.org").strip()
+    gone = _cli(capsys, "create", "--user", "carol@example.org").strip()
+    listing = _cli(capsys, "list")
+    assert "carol@example.org" in listing and "camera page" in listing and alice not in listing
+    gone_id = gone.split("_")[1]
+    _cli(capsys, "revoke", gone_id)
+    removed = _cli(capsys, "create", "--user", "dave@example.org").strip()
+    assert cli_main(["users", "remove", "dave@example.org"]) == 0  # revokes dave's key with him
+    assert "revoked" in _cli(capsys, "list", "--user", "carol@example.org")
+    return alice, bob, gone, removed
+
+
+def _check_refused_keys(url: str, frame_body: dict[str, str], alice: str, gone: str, removed: str) -> None:
+    """No key, wrong, revoked and removed users' keys: 401, on the stream and the upload route."""
+    predict = f"{url}/api/predict/stream"
+    status, headers, body = _post(predict, frame_body, {})
+    assert status == 401 and "API key is required" in str(body["detail"])
+    assert headers.get("www-authenticate", headers.get("WWW-Authenticate")) == "Bearer"
+    for wrong in (alice[:-2] + "zz", "esk_000000000000_" + "a" * 43, gone, removed):
+        status, _, body = _post(predict, frame_body, {"Authorization": f"Bearer {wrong}"})
+        assert (status, body) == (401, {"detail": "the API key is not valid, was revoked, or its user was removed"})
+    status, _, _ = _post(predict, frame_body, {"X-API-Key": gone})
+    assert status == 401
+    multipart = urllib.request.Request(f"{url}/api/predict", data=b"", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(multipart, timeout=10)
+    assert err.value.code == 401  # the upload route is guarded too
+
+
+def _check_valid_keys_and_rate_limit(url: str, frame_body: dict[str, str], alice: str, bob: str) -> None:
+    """Valid keys answer 200 (Bearer and X-API-Key) until the per-key limit, then 429 with Retry-After."""
+    predict = f"{url}/api/predict/stream"
+    ok = [_post(predict, frame_body, {"Authorization": f"Bearer {alice}"}) for _ in range(2)]
+    ok.append(_post(predict, frame_body, {"X-API-Key": alice}))
+    assert [s for s, _, _ in ok] == [200, 200, 200]
+    assert all(isinstance(b["faces"], list) and b["width"] > 0 for _, _, b in ok)
+    status, headers, body = _post(predict, frame_body, {"Authorization": f"Bearer {alice}"})
+    assert status == 429 and "3 requests a minute" in str(body["detail"])
+    assert 1 <= int(headers["retry-after" if "retry-after" in headers else "Retry-After"]) <= 60
+    status, _, _ = _post(predict, frame_body, {"Authorization": f"Bearer {bob}"})
+    assert status == 200  # the limit is per key
+
+
+def _check_no_key_leaks(log: Path, data_root: Path, alice: str, bob: str, gone: str, removed: str) -> None:
+    """The access log counts every answer and names key ids; no key is in the logs or the database files."""
+    logged = log.read_text()
+    lines = [json.loads(line) for line in logged.splitlines() if line.startswith("{")]
+    access = [
+        line for line in lines if line["component"] == "core.api.access" and line["path"] == "/api/predict/stream"
+    ]
+    statuses = [line["status"] for line in access]
+    assert (statuses.count(401), statuses.count(429), statuses.count(200)) == (6, 1, 4)
+    assert {line.get("key_id") for line in access if line["status"] == 200} == {alice.split("_")[1], bob.split("_")[1]}
+    for key in (alice, bob, gone, removed):
+        assert key not in logged and key.split("_", 2)[2] not in logged
+    # Nor in the database, in any file SQLite wrote (main file and write-ahead log).
+    db_bytes = b"".join(p.read_bytes() for p in data_root.glob("studio.db*"))
+    assert b"alice@example.org" in db_bytes  # the rows are there...
+    for key in (alice, bob, gone):
+        assert key.split("_", 2)[2].encode() not in db_bytes  # ...but no key
+
+
 @pytest.mark.slow
 def test_api_with_keys_on_a_real_server(
     tmp_path: Path,
@@ -209,68 +277,19 @@ def test_api_with_keys_on_a_real_server(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
-    for person in ("alice", "bob", "carol", "dave"):
-        assert cli_main(["users", "add", f"{person}@example.org"]) == 0
-    # Keys come from the CLI, which prints the key alone on stdout.
-    alice = _cli(capsys, "create", "--user", "alice@example.org", "--name", "camera page").strip()
-    bob = _cli(capsys, "create", "--user", "bob@example.org").strip()
-    gone = _cli(capsys, "create", "--user", "carol@example.org").strip()
-    listing = _cli(capsys, "list")
-    assert "carol@example.org" in listing and "camera page" in listing and alice not in listing
-    gone_id = gone.split("_")[1]
-    _cli(capsys, "revoke", gone_id)
-    removed = _cli(capsys, "create", "--user", "dave@example.org").strip()
-    assert cli_main(["users", "remove", "dave@example.org"]) == 0  # revokes dave's key with him
-    assert "revoked" in _cli(capsys, "list", "--user", "carol@example.org")
+    alice, bob, gone, removed = _keys_from_the_cli(capsys)
     get_settings.cache_clear()
     dispose_engine(f"sqlite:///{data_root / 'studio.db'}")
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    predict = f"{url}/api/predict/stream"
     log = tmp_path / "api.log"
     with server(uvicorn_cmd(port), f"{url}/health", env, log):
         with urllib.request.urlopen(f"{url}/health", timeout=10) as response:
             assert json.loads(response.read())["api_key_required"] is True  # /health stays open and says so
-
-        status, headers, body = _post(predict, frame_body, {})
-        assert status == 401 and "API key is required" in str(body["detail"])
-        assert headers.get("www-authenticate", headers.get("WWW-Authenticate")) == "Bearer"
-        for wrong in (alice[:-2] + "zz", "esk_000000000000_" + "a" * 43, gone, removed):
-            status, _, body = _post(predict, frame_body, {"Authorization": f"Bearer {wrong}"})
-            assert (status, body) == (401, {"detail": "the API key is not valid, was revoked, or its user was removed"})
-        status, _, _ = _post(predict, frame_body, {"X-API-Key": gone})
-        assert status == 401
-        multipart = urllib.request.Request(f"{url}/api/predict", data=b"", method="POST")
-        with pytest.raises(urllib.error.HTTPError) as err:
-            urllib.request.urlopen(multipart, timeout=10)
-        assert err.value.code == 401  # the upload route is guarded too
-
-        ok = [_post(predict, frame_body, {"Authorization": f"Bearer {alice}"}) for _ in range(2)]
-        ok.append(_post(predict, frame_body, {"X-API-Key": alice}))
-        assert [s for s, _, _ in ok] == [200, 200, 200]
-        assert all(isinstance(b["faces"], list) and b["width"] > 0 for _, _, b in ok)
-        status, headers, body = _post(predict, frame_body, {"Authorization": f"Bearer {alice}"})
-        assert status == 429 and "3 requests a minute" in str(body["detail"])
-        assert 1 <= int(headers["retry-after" if "retry-after" in headers else "Retry-After"]) <= 60
-        status, _, _ = _post(predict, frame_body, {"Authorization": f"Bearer {bob}"})
-        assert status == 200  # the limit is per key
-
-    logged = log.read_text()
-    lines = [json.loads(line) for line in logged.splitlines() if line.startswith("{")]
-    access = [
-        line for line in lines if line["component"] == "core.api.access" and line["path"] == "/api/predict/stream"
-    ]
-    statuses = [line["status"] for line in access]
-    assert (statuses.count(401), statuses.count(429), statuses.count(200)) == (6, 1, 4)
-    assert {line.get("key_id") for line in access if line["status"] == 200} == {alice.split("_")[1], bob.split("_")[1]}
-    for key in (alice, bob, gone, removed):
-        assert key not in logged and key.split("_", 2)[2] not in logged
-    # Nor in the database, in any file SQLite wrote (main file and write-ahead log).
-    db_bytes = b"".join(p.read_bytes() for p in data_root.glob("studio.db*"))
-    assert b"alice@example.org" in db_bytes  # the rows are there...
-    for key in (alice, bob, gone):
-        assert key.split("_", 2)[2].encode() not in db_bytes  # ...but no key
+        _check_refused_keys(url, frame_body, alice, gone, removed)
+        _check_valid_keys_and_rate_limit(url, frame_body, alice, bob)
+    _check_no_key_leaks(log, data_root, alice, bob, gone, removed)
 
 
 def test_wrong_keys_are_throttled_per_client(

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from streamlit.testing.v1 import AppTest
 
-from core.active_learning.review_queue import build_queue, queue_items
+from core.active_learning.review_queue import QueueItem, build_queue, queue_items
 from core.api.factory import create_app
 from core.auth import LOCAL_USER
 from core.batch_evaluation import BATCH_UPLOADS
@@ -41,36 +42,35 @@ def starter_env(app_env: Settings) -> Settings:
 
 
 @pytest.mark.slow
-def test_live_api_batch_evaluate_and_pool_scoring_agree(
-    starter_env: Settings, astronaut_rgb: np.ndarray, tmp_path: Path
-) -> None:
-    png = encode_png(astronaut_rgb)
-    model = Registry(starter_env.models_dir).load("starter")
-
-    # REST API (its default loader: the registry's active model, the starter here).
-    with TestClient(create_app(starter_env), client=("127.0.0.1", 50000)) as client:
+def _api_face(settings: Settings, png: bytes) -> dict[str, Any]:
+    """REST API (its default loader: the registry's active model, the starter here)."""
+    with TestClient(create_app(settings), client=("127.0.0.1", 50000)) as client:
         body = client.post("/api/predict", files={"file": ("astronaut.png", png, "image/png")}).json()
     [api_face] = body["faces"]
-    api_proba = api_face["probabilities"]
+    return cast(dict[str, Any], api_face)
 
-    # Batch test page.
+
+def _batch_page_row(settings: Settings, png: bytes) -> pd.Series:
+    """Batch test page."""
     at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "7_Batch_Test.py"), default_timeout=120).run()
     at.file_uploader(key="bt_files").upload("astronaut.png", png, "image/png")
     at.run()
     at.button(key="bt_run").click().run()
     assert not at.exception, at.exception
     # The test runs as a job in the worker the page started; a reload shows its result.
-    job = JobQueue(starter_env).latest(BATCH_UPLOADS, LOCAL_USER.id)
-    assert job is not None and wait_for(JobQueue(starter_env), job.id, timeout_s=180).status == DONE
+    job = JobQueue(settings).latest(BATCH_UPLOADS, LOCAL_USER.id)
+    assert job is not None and wait_for(JobQueue(settings), job.id, timeout_s=180).status == DONE
     at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "7_Batch_Test.py"), default_timeout=120).run()
-    batch_row = at.dataframe[0].value.set_index("path").loc["astronaut.png"]
+    return cast(pd.Series, at.dataframe[0].value.set_index("path").loc["astronaut.png"])
 
-    # `python -m core evaluate`, a real process.
+
+def _cli_evaluate_row(settings: Settings, png: bytes, tmp_path: Path) -> pd.Series:
+    """`python -m core evaluate`, a real process."""
     folder = tmp_path / "eval"
     folder.mkdir()
     (folder / "surprise_astronaut.png").write_bytes(png)  # labeled, so that a confusion matrix is printed
     out_csv = tmp_path / "predictions.csv"
-    env = {**os.environ, "DATA_ROOT": str(starter_env.data_root), "MODELS_DIR": str(starter_env.models_dir)}
+    env = {**os.environ, "DATA_ROOT": str(settings.data_root), "MODELS_DIR": str(settings.models_dir)}
     cli = subprocess.run(
         [sys.executable, "-m", "core", "evaluate", str(folder), "--out", str(out_csv)],
         cwd=PROJECT_ROOT,
@@ -83,14 +83,30 @@ def test_live_api_batch_evaluate_and_pool_scoring_agree(
     cli_row = pd.read_csv(out_csv).iloc[0]
     header = cli.stdout.split("columns: predicted)\n")[1].splitlines()[0].split()
     assert "surprise" in header  # whole class names, not "surpris"
+    return cli_row
 
-    # Active-learning scoring of the same image in the pool.
-    store = Store(starter_env)
+
+def _pool_scored(settings: Settings, png: bytes, model: Any) -> QueueItem:
+    """Active-learning scoring of the same image in the pool."""
+    store = Store(settings)
     import_items(store, [Incoming("astronaut.png", png)], status="pool", labels_from_names=False)
     extract_store(store, workers=1)
     report = build_queue(store, model, model_id="starter", k=1, min_distance=0.0)
     assert report.queued == 1
     [queued] = queue_items(store)
+    return queued
+
+
+def test_live_api_batch_evaluate_and_pool_scoring_agree(
+    starter_env: Settings, astronaut_rgb: np.ndarray, tmp_path: Path
+) -> None:
+    png = encode_png(astronaut_rgb)
+    model = Registry(starter_env.models_dir).load("starter")
+    api_face = _api_face(starter_env, png)
+    api_proba = api_face["probabilities"]
+    batch_row = _batch_page_row(starter_env, png)
+    cli_row = _cli_evaluate_row(starter_env, png, tmp_path)
+    queued = _pool_scored(starter_env, png, model)
 
     # Live: the frame path (VIDEO mode on the unpadded frame, no smoothing).
     with FrameProcessor(model, settings=starter_env, smoothing="off") as live:
