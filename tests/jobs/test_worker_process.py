@@ -32,7 +32,9 @@ def _extraction_rows(store: Store) -> tuple[int, int]:
 def test_kill_9_mid_job_and_another_worker_resumes_without_redoing(
     settings: Settings, store: Store, face_variants: list[np.ndarray], start_worker: Callable[..., Popen[bytes]]
 ) -> None:
-    n = 64
+    # Enough images that the cancel lands mid-run on any machine: up to 6 chunks of 16 are already handed to the
+    # pool when it comes (and finish, by design), and a beat or two of work goes on before the worker sees it.
+    n = 320
     fill_store(store, face_variants, n)
     queue = JobQueue(settings)
     with acting_as(LOCAL_USER):
@@ -65,7 +67,9 @@ def test_kill_9_mid_job_and_another_worker_resumes_without_redoing(
 def test_cancel_running_job_keeps_finished_work(
     settings: Settings, store: Store, face_variants: list[np.ndarray], start_worker: Callable[..., Popen[bytes]]
 ) -> None:
-    n = 64
+    # Enough images that the cancel lands mid-run on any machine: up to 6 chunks of 16 are already handed to the
+    # pool when it comes (and finish, by design), and a beat or two of work goes on before the worker sees it.
+    n = 320
     fill_store(store, face_variants, n)
     queue = JobQueue(settings)
     with acting_as(LOCAL_USER):
