@@ -56,9 +56,16 @@ def faceapi_section() -> None:
         return
     st.caption(f"{available} labeled faces with a landmark box.")
     c1, c2, c3, c4 = st.columns(4)
-    mode = c1.selectbox("Layers trained", list(MODES), format_func=MODES.__getitem__, key="faceapi_mode")
-    epochs = c2.number_input("Epochs", 1, 100, 6, key="faceapi_epochs")
-    batch = c3.number_input("Batch size", 1, 256, 32, key="faceapi_batch")
+    mode = c1.selectbox(
+        "Layers trained",
+        list(MODES),
+        index=list(MODES).index(FineTuneParams().mode),
+        format_func=MODES.__getitem__,
+        key="faceapi_mode",
+    )
+    default = FineTuneParams()  # the form's defaults are the job's own
+    epochs = c2.number_input("Epochs", 1, 100, default.epochs, key="faceapi_epochs")
+    batch = c3.number_input("Batch size", 1, 256, default.batch_size, key="faceapi_batch")
     device = c4.selectbox("Device", _devices(), key="faceapi_device")
     flip = st.checkbox("Mirror crops in augmentation (the network is not flip-invariant)", key="faceapi_flip")
     params = FineTuneParams(mode=mode, epochs=int(epochs), batch_size=int(batch), device=str(device), flip=flip,

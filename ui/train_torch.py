@@ -170,9 +170,11 @@ def resnet_section(backbone: str = "resnet50") -> None:
         return
     st.caption(f"{available} labeled faces with a landmark box; crops are cut around it, padded by 15%.")
     c1, c2, c3, c4 = st.columns(4)
-    epochs = c1.number_input("Epochs", 1, 200, 10, key="resnet_epochs")
-    size = c2.selectbox("Crop size (px)", [96, 128, 160, 224], index=3, key="resnet_size")
-    batch = c3.number_input("Batch size", 2, 256, 32, key="resnet_batch")
+    default = ResNetParams()  # the form's defaults are the job's own
+    epochs = c1.number_input("Epochs", 1, 200, default.epochs, key="resnet_epochs")
+    sizes = [96, 128, 160, 224]
+    size = c2.selectbox("Crop size (px)", sizes, index=sizes.index(default.image_size), key="resnet_size")
+    batch = c3.number_input("Batch size", 2, 256, default.batch_size, key="resnet_batch")
     device = c4.selectbox("Device", _devices(), key="resnet_device")
     freeze = st.checkbox(
         "Freeze the backbone, train only the head (fast on CPU)",

@@ -14,7 +14,7 @@ import numpy as np
 
 from core.detector.model import DetectorModel
 from core.faceapi.network import ExpressionNetwork, face_crop, shared_network, zero_shot_proba
-from core.inference import FacePrediction
+from core.inference import FacePrediction, top_prediction
 from core.records import FaceData
 
 HEAD = "faceapi"
@@ -35,18 +35,7 @@ class FaceApiHeadDetector(DetectorModel):
             return []
         logits = self.network.run(np.stack([face_crop(rgb, d.box, self.scale) for d in found])).logits
         proba = zero_shot_proba(logits, self.classes)
-        out = []
-        for det, p in zip(found, proba, strict=True):
-            best = int(np.argmax(p))
-            out.append(
-                FacePrediction(
-                    box=det.box,
-                    emotion=self.classes[best],
-                    confidence=float(p[best]),
-                    probabilities={c: float(v) for c, v in zip(self.classes, p, strict=True)},
-                )
-            )
-        return out
+        return [top_prediction(det.box, self.classes, p) for det, p in zip(found, proba, strict=True)]
 
 
 def with_faceapi_head(model: DetectorModel, scale: float = DEFAULT_SCALE) -> FaceApiHeadDetector:

@@ -17,7 +17,7 @@ import torch
 from core.detector.boxes import Detection, GridSpec, decode_predictions
 from core.detector.data import resize_square, to_tensor
 from core.detector.net import GridDetector
-from core.inference import FacePrediction
+from core.inference import FacePrediction, top_prediction
 from core.models.registry import ModelCard, Registry, new_model_id
 from core.records import FaceData
 
@@ -73,19 +73,7 @@ class DetectorModel:
 
     def predict_faces(self, rgb: np.ndarray, faces: Sequence[FaceData] = ()) -> list[FacePrediction]:
         """Every face the detector finds in `rgb`, in the shared FacePrediction shape (`faces` is ignored)."""
-        out = []
-        for det in self.detect_batch([rgb])[0]:
-            probs = det.probabilities
-            best = int(np.argmax(probs))
-            out.append(
-                FacePrediction(
-                    box=det.box,
-                    emotion=self.classes[best],
-                    confidence=float(probs[best]),
-                    probabilities={c: float(p) for c, p in zip(self.classes, probs, strict=True)},
-                )
-            )
-        return out
+        return [top_prediction(det.box, self.classes, det.probabilities) for det in self.detect_batch([rgb])[0]]
 
 
 def model_params(
