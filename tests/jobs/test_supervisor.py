@@ -32,10 +32,7 @@ def _extraction_running(
 ) -> tuple[JobQueue, int, Popen[bytes], int, set[int]]:
     """An extraction job running in a supervisor's runner with a pool of two: (queue, job, supervisor, runner, the
     runner's process group once its pool is up)."""
-    fill_store(store, face_variants, N)
-    queue = JobQueue(settings)
-    with acting_as(LOCAL_USER):
-        job_id = queue.submit(EXTRACTION, {})
+    queue, job_id = _queued_extraction(settings, store, face_variants)
     supervisor = start_worker(settings, "--concurrency", "1", EXTRACT_WORKERS="2")
     wait_until(lambda: queue.get(job_id).done > 0, 180, "progress")
     [runner] = runners_of(supervisor.pid)
@@ -43,6 +40,14 @@ def _extraction_running(
     # The runner, the forkserver, two pool workers (and the resource tracker): all in the runner's group.
     assert len(members) >= 4, {p: processes()[p][2] for p in members}
     return queue, job_id, supervisor, runner, members
+
+
+def _queued_extraction(settings: Settings, store: Store, face_variants: list[np.ndarray]) -> tuple[JobQueue, int]:
+    """N images in the store and an extraction of them queued: (the queue, the job id)."""
+    fill_store(store, face_variants, N)
+    queue = JobQueue(settings)
+    with acting_as(LOCAL_USER):
+        return queue, queue.submit(EXTRACTION, {})
 
 
 def test_kill_9_of_a_runner_kills_its_pool_and_the_job_is_rerun_once(
@@ -84,10 +89,7 @@ def test_kill_9_of_the_supervisor_leaves_nothing_and_another_finishes_the_job(
 def test_a_cancel_not_obeyed_in_time_kills_the_jobs_group(
     settings: Settings, store: Store, face_variants: list[np.ndarray], start_worker: Callable[..., Popen[bytes]]
 ) -> None:
-    fill_store(store, face_variants, N)
-    queue = JobQueue(settings)
-    with acting_as(LOCAL_USER):
-        job_id = queue.submit(EXTRACTION, {})
+    queue, job_id = _queued_extraction(settings, store, face_variants)
     # The runner looks for a cancel only at its heartbeat, every 30 s here: it cannot obey within the 0.5 s grace.
     supervisor = start_worker(
         settings, "--concurrency", "1", EXTRACT_WORKERS="2", JOB_HEARTBEAT_S="30", JOB_CANCEL_GRACE_S="0.5"
@@ -108,10 +110,7 @@ def test_a_cancel_not_obeyed_in_time_kills_the_jobs_group(
 def test_a_job_past_its_timeout_is_killed_and_fails(
     settings: Settings, store: Store, face_variants: list[np.ndarray], start_worker: Callable[..., Popen[bytes]]
 ) -> None:
-    fill_store(store, face_variants, N)
-    queue = JobQueue(settings)
-    with acting_as(LOCAL_USER):
-        job_id = queue.submit(EXTRACTION, {})
+    queue, job_id = _queued_extraction(settings, store, face_variants)
     supervisor = start_worker(settings, "--concurrency", "1", JOB_TIMEOUT_S="1")
     wait_until(lambda: len(runners_of(supervisor.pid)) == 1, 60, "a runner")
     [runner] = runners_of(supervisor.pid)
